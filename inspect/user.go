@@ -42,7 +42,7 @@ func ParseRole(s string) (Role, error) {
 // leaves the server.
 type User struct {
 	ID           string // server-generated UUID
-	Username     string // unique, NFC-normalised, compared case-sensitively after lower-casing ASCII
+	Username     string // unique; stored NFC-normalised and lower-cased (auth.NormalizeUsername)
 	DisplayName  string // may be Chinese
 	Phone        string // optional
 	Role         Role

@@ -1,0 +1,256 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect is everything that differs between the two backends. Queries are
+// written once with '?' placeholders; the dialect rebinds them, encodes
+// times, and translates driver errors into the package's sentinels.
+type dialect struct {
+	name       string // value of Store.Backend
+	goose      goose.Dialect
+	migrations string // directory of the embedded migrations FS
+	positional bool   // rebind '?' to '$n'
+	// textTime stores times as fixed-width RFC 3339 text in UTC. SQLite has
+	// no time type, and a fixed width keeps text comparison equal to time
+	// order, which `expires_at < ?` relies on.
+	textTime bool
+	classify func(error) error
+}
+
+var (
+	sqliteDialect = dialect{
+		name:       "sqlite",
+		goose:      goose.DialectSQLite3,
+		migrations: "migrations/sqlite",
+		textTime:   true,
+		classify:   classifySQLite,
+	}
+	postgresDialect = dialect{
+		name:       "postgres",
+		goose:      goose.DialectPostgres,
+		migrations: "migrations/postgres",
+		positional: true,
+		classify:   classifyPostgres,
+	}
+)
+
+// migrationsFS returns the dialect's migration files rooted so that goose
+// sees 00001_init.sql at the top.
+func (d *dialect) migrationsFS() (fs.FS, error) {
+	return fs.Sub(migrationFiles, d.migrations)
+}
+
+// rebind rewrites '?' placeholders to '$1', '$2', … for PostgreSQL. Question
+// marks inside quoted literals and identifiers are left alone so that a
+// literal '?' in a query cannot shift the numbering.
+func (d *dialect) rebind(query string) string {
+	if !d.positional || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	var quote byte
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// timeLayout is the SQLite text form: always UTC, always six fractional
+// digits, so that lexical and chronological order agree.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// precision is what both backends keep: PostgreSQL timestamptz stores
+// microseconds, and SQLite stores what we give it, so we give it the same.
+const precision = time.Microsecond
+
+// timeArg converts t to the value bound for a time column.
+func (d *dialect) timeArg(t time.Time) any {
+	t = t.UTC().Truncate(precision)
+	if d.textTime {
+		return t.Format(timeLayout)
+	}
+	return t
+}
+
+// nullTimeArg is timeArg for nullable columns.
+func (d *dialect) nullTimeArg(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return d.timeArg(*t)
+}
+
+// roundTime returns t as it will read back from the database.
+func roundTime(t time.Time) time.Time {
+	return t.UTC().Truncate(precision)
+}
+
+// timeScan reads a time column from either backend into a UTC time. A NULL
+// leaves the target untouched (nil for a **time.Time).
+type timeScan struct {
+	t    *time.Time  // for NOT NULL columns
+	null **time.Time // for nullable columns
+}
+
+// Scan implements sql.Scanner.
+func (s timeScan) Scan(src any) error {
+	var t time.Time
+	switch v := src.(type) {
+	case nil:
+		if s.null != nil {
+			*s.null = nil
+			return nil
+		}
+		return errors.New("store: NULL in a NOT NULL time column")
+	case time.Time:
+		t = v
+	case string:
+		p, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return fmt.Errorf("store: bad stored time %q: %w", v, err)
+		}
+		t = p
+	case []byte:
+		p, err := time.Parse(time.RFC3339Nano, string(v))
+		if err != nil {
+			return fmt.Errorf("store: bad stored time %q: %w", v, err)
+		}
+		t = p
+	default:
+		return fmt.Errorf("store: cannot scan %T into a time", src)
+	}
+	t = t.UTC()
+	if s.null != nil {
+		*s.null = &t
+		return nil
+	}
+	*s.t = t
+	return nil
+}
+
+// unavailable marks err as ErrUnavailable while keeping it as the cause.
+func unavailable(err error) error { return fmt.Errorf("%w: %w", ErrUnavailable, err) }
+
+// classifyCommon recognises failures to reach the database that look the
+// same in both drivers: deadlines (the pool could not hand out a connection
+// or the server did not answer in time), broken connections, and network
+// errors. A cancelled context is not among them: the caller went away, the
+// database did nothing wrong.
+func classifyCommon(err error) (error, bool) {
+	if errors.Is(err, context.Canceled) {
+		return err, true
+	}
+	if errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
+		return unavailable(err), true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return unavailable(err), true
+	}
+	return err, false
+}
+
+// classified reports whether err already carries one of the sentinels, so
+// that classifying twice (inner helper, then the method) wraps once.
+func classified(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound)
+}
+
+// classifyPostgres maps pgx errors to the package's sentinels.
+func classifyPostgres(err error) error {
+	if err == nil || classified(err) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505": // unique_violation
+			return fmt.Errorf("%w: %w", ErrConflict, err)
+		case pe.Code == "23503": // foreign_key_violation: the referenced row is missing
+			return fmt.Errorf("%w: %w", ErrNotFound, err)
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			strings.HasPrefix(pe.Code, "53"), // insufficient resources, e.g. too_many_connections
+			pe.Code == "57P01",               // admin_shutdown
+			pe.Code == "57P02",               // crash_shutdown
+			pe.Code == "57P03",               // cannot_connect_now (starting up, recovering)
+			pe.Code == "57014",               // query_canceled: statement_timeout on an overloaded server
+			pe.Code == "25006":               // read_only_sql_transaction: a failover left us on a standby
+			return unavailable(err)
+		}
+		return err
+	}
+	if out, ok := classifyCommon(err); ok {
+		return out
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || pgconn.Timeout(err) {
+		return unavailable(err)
+	}
+	return err
+}
+
+// classifySQLite maps modernc.org/sqlite errors to the package's sentinels.
+func classifySQLite(err error) error {
+	if err == nil || classified(err) {
+		return err
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch code := se.Code(); code {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %w", ErrConflict, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %w", ErrNotFound, err)
+		default:
+			// The primary code is the low byte of an extended code.
+			switch code & 0xff {
+			case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, // busy_timeout ran out
+				sqlite3.SQLITE_CANTOPEN, // file vanished or permissions changed
+				sqlite3.SQLITE_FULL:     // disk full: retry later, not a client error
+				return unavailable(err)
+			}
+		}
+		return err
+	}
+	if out, ok := classifyCommon(err); ok {
+		return out
+	}
+	return err
+}

@@ -1,0 +1,183 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
+)
+
+const refreshCols = `id, family_id, user_id, hash, created_at, expires_at, spent_at, revoked_at`
+
+func scanRefreshToken(r rowScanner) (inspect.RefreshToken, error) {
+	var t inspect.RefreshToken
+	err := r.Scan(&t.ID, &t.FamilyID, &t.UserID, &t.Hash,
+		timeScan{t: &t.CreatedAt}, timeScan{t: &t.ExpiresAt}, timeScan{null: &t.SpentAt}, timeScan{null: &t.RevokedAt})
+	return t, err
+}
+
+// InsertRefreshToken stores t. An empty ID gets a new one; an empty
+// FamilyID starts a family named after the token's ID (a login). CreatedAt
+// defaults to the store's clock. Hash must be a SHA-256 (32 bytes) and
+// ExpiresAt must be set.
+//
+// Returns ErrConflict for a duplicate ID or hash, ErrNotFound if the user
+// does not exist, and an error wrapping inspect.ErrInvalid for malformed
+// fields.
+func (s *Store) InsertRefreshToken(ctx context.Context, t inspect.RefreshToken) error {
+	var err error
+	if t.ID == "" {
+		if t.ID, err = newID(); err != nil {
+			return err
+		}
+	} else if id, ok := parseID(t.ID); ok {
+		t.ID = id
+	} else {
+		return fmt.Errorf("%w: refresh token id is not a UUID", inspect.ErrInvalid)
+	}
+	if t.FamilyID == "" {
+		t.FamilyID = t.ID
+	} else if id, ok := parseID(t.FamilyID); ok {
+		t.FamilyID = id
+	} else {
+		return fmt.Errorf("%w: refresh token family id is not a UUID", inspect.ErrInvalid)
+	}
+	uid, ok := parseID(t.UserID)
+	if !ok {
+		return fmt.Errorf("store: insert refresh token: user: %w", ErrNotFound)
+	}
+	if len(t.Hash) != sha256.Size {
+		return fmt.Errorf("%w: refresh token hash must be %d bytes", inspect.ErrInvalid, sha256.Size)
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = s.now()
+	}
+	if t.ExpiresAt.IsZero() {
+		return fmt.Errorf("%w: refresh token without expiry", inspect.ErrInvalid)
+	}
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+	}{{"created at", &t.CreatedAt}, {"expires at", &t.ExpiresAt}, {"spent at", t.SpentAt}, {"revoked at", t.RevokedAt}} {
+		if f.t == nil {
+			continue
+		}
+		if err := checkTime(f.name, *f.t); err != nil {
+			return err
+		}
+	}
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (`+refreshCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		t.ID, t.FamilyID, uid, t.Hash, s.d.timeArg(t.CreatedAt), s.d.timeArg(t.ExpiresAt),
+		s.d.nullTimeArg(t.SpentAt), s.d.nullTimeArg(t.RevokedAt))
+	if err != nil {
+		return s.fail("insert refresh token", err)
+	}
+	return nil
+}
+
+// RefreshTokenByHash returns the token whose SHA-256 is hash, whatever its
+// state: the caller needs spent and revoked tokens too, to detect reuse.
+// Returns ErrNotFound if there is none.
+func (s *Store) RefreshTokenByHash(ctx context.Context, hash []byte) (inspect.RefreshToken, error) {
+	if len(hash) != sha256.Size {
+		return inspect.RefreshToken{}, fmt.Errorf("store: refresh token by hash: %w", ErrNotFound)
+	}
+	t, err := scanRefreshToken(s.db.QueryRowContext(ctx, s.q(`SELECT `+refreshCols+` FROM refresh_tokens WHERE hash = ?`), hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return inspect.RefreshToken{}, fmt.Errorf("store: refresh token by hash: %w", ErrNotFound)
+	}
+	if err != nil {
+		return inspect.RefreshToken{}, s.fail("refresh token by hash", err)
+	}
+	return t, nil
+}
+
+// SpendRefreshToken marks the token spent at the given time if it is
+// neither spent, nor revoked, nor expired at that time, in one statement,
+// so that of two concurrent refreshes with the same token exactly one
+// reports true. false means the token was already used (the caller treats
+// that as reuse) or is no longer valid. Returns ErrNotFound if there is no
+// such token.
+func (s *Store) SpendRefreshToken(ctx context.Context, id string, at time.Time) (bool, error) {
+	cid, ok := parseID(id)
+	if !ok {
+		return false, fmt.Errorf("store: spend refresh token: %w", ErrNotFound)
+	}
+	if err := checkTime("spent at", at); err != nil {
+		return false, err
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE refresh_tokens SET spent_at = ?
+		WHERE id = ? AND spent_at IS NULL AND revoked_at IS NULL AND expires_at > ?`),
+		s.d.timeArg(at), cid, s.d.timeArg(at))
+	if err != nil {
+		return false, s.fail("spend refresh token", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, s.fail("spend refresh token", err)
+	}
+	if n == 1 {
+		return true, nil
+	}
+	var one int
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM refresh_tokens WHERE id = ?`), cid).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("store: spend refresh token: %w", ErrNotFound)
+	}
+	if err != nil {
+		return false, s.fail("spend refresh token", err)
+	}
+	return false, nil
+}
+
+// RevokeRefreshFamily revokes every token of a family that is not revoked
+// yet, keeping the first revocation time. Revoking an unknown family is
+// not an error: the outcome the caller wants already holds.
+func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string, at time.Time) error {
+	return s.revoke(ctx, "revoke refresh family", "family_id", familyID, at)
+}
+
+// RevokeUserRefreshTokens revokes every live token of a user: logout
+// everywhere, deactivation, password change. Unknown users are not an error.
+func (s *Store) RevokeUserRefreshTokens(ctx context.Context, userID string, at time.Time) error {
+	return s.revoke(ctx, "revoke user refresh tokens", "user_id", userID, at)
+}
+
+// revoke sets revoked_at where col (a constant, never input) equals id.
+func (s *Store) revoke(ctx context.Context, op, col, id string, at time.Time) error {
+	if err := checkTime("revoked at", at); err != nil {
+		return err
+	}
+	cid, ok := parseID(id)
+	if !ok {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE refresh_tokens SET revoked_at = ? WHERE `+col+` = ? AND revoked_at IS NULL`),
+		s.d.timeArg(at), cid)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// DeleteExpiredRefreshTokens deletes tokens that expired before the given
+// time and returns how many. Reuse detection needs spent tokens until they
+// expire, so only expiry, not spending, makes a token deletable.
+func (s *Store) DeleteExpiredRefreshTokens(ctx context.Context, before time.Time) (int, error) {
+	if err := checkTime("before", before); err != nil {
+		return 0, err
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM refresh_tokens WHERE expires_at < ?`), s.d.timeArg(before))
+	if err != nil {
+		return 0, s.fail("delete expired refresh tokens", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.fail("delete expired refresh tokens", err)
+	}
+	return int(n), nil
+}

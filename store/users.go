@@ -1,0 +1,421 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
+)
+
+// Limits of ListUsers.
+const (
+	DefaultUserLimit = 50
+	MaxUserLimit     = 500
+)
+
+// querier is what both *sql.DB and *sql.Tx offer, so that helpers run
+// inside or outside a transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const userCols = `id, username, display_name, phone, role, active, password_hash,
+	created_at, updated_at, password_changed_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanUser(r rowScanner) (inspect.User, error) {
+	var (
+		u    inspect.User
+		role string
+		pca  *time.Time
+	)
+	err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Phone, &role, &u.Active, &u.PasswordHash,
+		timeScan{t: &u.CreatedAt}, timeScan{t: &u.UpdatedAt}, timeScan{null: &pca})
+	if err != nil {
+		return inspect.User{}, err
+	}
+	u.Role = inspect.Role(role)
+	if pca != nil {
+		u.PasswordChangedAt = *pca
+	}
+	u.Townships = []string{}
+	return u, nil
+}
+
+// CreateUser inserts u and completes it in place: a new ID unless u has
+// one (a UUID), the username in NFC, townships sorted and deduplicated,
+// CreatedAt from the store's clock unless set, UpdatedAt = CreatedAt unless
+// set, and PasswordChangedAt = CreatedAt when a password hash is given
+// without one. Times are kept to the microsecond.
+//
+// Returns ErrConflict if the username (compared after lower-casing ASCII)
+// or ID is taken, and an error wrapping inspect.ErrInvalid for text that
+// cannot be stored, an empty username or an unknown role.
+func (s *Store) CreateUser(ctx context.Context, u *inspect.User) error {
+	nu := *u
+	var err error
+	var key string
+	if nu.Username, key, err = normUsername(u.Username); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, v string }{
+		{"display name", nu.DisplayName}, {"phone", nu.Phone}, {"password hash", nu.PasswordHash},
+	} {
+		if err := checkText(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if !nu.Role.Valid() {
+		return fmt.Errorf("%w: unknown role %q", inspect.ErrInvalid, nu.Role)
+	}
+	if nu.Townships, err = normTownships(u.Townships); err != nil {
+		return err
+	}
+	if nu.ID == "" {
+		if nu.ID, err = newID(); err != nil {
+			return err
+		}
+	} else if id, ok := parseID(nu.ID); ok {
+		nu.ID = id
+	} else {
+		return fmt.Errorf("%w: user id is not a UUID", inspect.ErrInvalid)
+	}
+	if nu.CreatedAt.IsZero() {
+		nu.CreatedAt = s.now()
+	}
+	nu.CreatedAt = roundTime(nu.CreatedAt)
+	if nu.UpdatedAt.IsZero() {
+		nu.UpdatedAt = nu.CreatedAt
+	}
+	nu.UpdatedAt = roundTime(nu.UpdatedAt)
+	var pca *time.Time
+	if nu.PasswordChangedAt.IsZero() && nu.PasswordHash != "" {
+		nu.PasswordChangedAt = nu.CreatedAt
+	}
+	if !nu.PasswordChangedAt.IsZero() {
+		nu.PasswordChangedAt = roundTime(nu.PasswordChangedAt)
+		pca = &nu.PasswordChangedAt
+	}
+	for _, f := range []struct {
+		name string
+		t    time.Time
+	}{{"created at", nu.CreatedAt}, {"updated at", nu.UpdatedAt}, {"password changed at", nu.PasswordChangedAt}} {
+		if err := checkTime(f.name, f.t); err != nil {
+			return err
+		}
+	}
+
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`, username_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			nu.ID, nu.Username, nu.DisplayName, nu.Phone, string(nu.Role), nu.Active, nu.PasswordHash,
+			s.d.timeArg(nu.CreatedAt), s.d.timeArg(nu.UpdatedAt), s.d.nullTimeArg(pca), key)
+		if err != nil {
+			return err
+		}
+		return s.insertTownships(ctx, tx, nu.ID, nu.Townships)
+	})
+	if err != nil {
+		return s.fail("create user", err)
+	}
+	*u = nu
+	return nil
+}
+
+func (s *Store) insertTownships(ctx context.Context, q querier, userID string, codes []string) error {
+	for _, c := range codes {
+		if _, err := q.ExecContext(ctx, s.q(`INSERT INTO user_townships (user_id, township_code) VALUES (?, ?)`), userID, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadTownships fills in the townships of users, in code order.
+func (s *Store) loadTownships(ctx context.Context, q querier, users []inspect.User) error {
+	if len(users) == 0 {
+		return nil
+	}
+	idx := make(map[string]int, len(users))
+	args := make([]any, len(users))
+	for i, u := range users {
+		idx[u.ID] = i
+		args[i] = u.ID
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(users)), ", ")
+	rows, err := q.QueryContext(ctx, s.q(`SELECT user_id, township_code FROM user_townships
+		WHERE user_id IN (`+marks+`) ORDER BY user_id, township_code`), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, code string
+		if err := rows.Scan(&id, &code); err != nil {
+			return err
+		}
+		if i, ok := idx[id]; ok {
+			users[i].Townships = append(users[i].Townships, code)
+		}
+	}
+	return rows.Err()
+}
+
+// userWhere reads one user and its townships, in q's snapshot.
+func (s *Store) userWhere(ctx context.Context, q querier, cond string, arg any) (inspect.User, error) {
+	u, err := scanUser(q.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE `+cond), arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return inspect.User{}, ErrNotFound
+	}
+	if err != nil {
+		return inspect.User{}, err
+	}
+	one := []inspect.User{u}
+	if err := s.loadTownships(ctx, q, one); err != nil {
+		return inspect.User{}, err
+	}
+	return one[0], nil
+}
+
+// UserByID returns the user with the given id and its townships. Returns
+// ErrNotFound if there is none (also for an id that is not a UUID).
+func (s *Store) UserByID(ctx context.Context, id string) (inspect.User, error) {
+	cid, ok := parseID(id)
+	if !ok {
+		return inspect.User{}, fmt.Errorf("store: user by id: %w", ErrNotFound)
+	}
+	var u inspect.User
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		u, err = s.userWhere(ctx, tx, "id = ?", cid)
+		return err
+	})
+	if err != nil {
+		return inspect.User{}, s.fail("user by id", err)
+	}
+	return u, nil
+}
+
+// UserByUsername returns the user whose username matches after NFC and
+// ASCII lower-casing, so "Wang.Li" finds "wang.li". Returns ErrNotFound if
+// there is none, and an error wrapping inspect.ErrInvalid for text that
+// cannot be a username.
+func (s *Store) UserByUsername(ctx context.Context, username string) (inspect.User, error) {
+	_, key, err := normUsername(username)
+	if err != nil {
+		return inspect.User{}, err
+	}
+	var u inspect.User
+	err = s.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		u, err = s.userWhere(ctx, tx, "username_key = ?", key)
+		return err
+	})
+	if err != nil {
+		return inspect.User{}, s.fail("user by username", err)
+	}
+	return u, nil
+}
+
+// ListUsers returns users matching f in username order (by the ASCII
+// lower-cased key, byte order, identical on both backends). f.After is the
+// last username of the previous page. f.Limit 0 means DefaultUserLimit;
+// other values are clamped to 1..MaxUserLimit.
+func (s *Store) ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspect.User, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Role != nil {
+		if !f.Role.Valid() {
+			return nil, fmt.Errorf("%w: unknown role %q", inspect.ErrInvalid, *f.Role)
+		}
+		where = append(where, "role = ?")
+		args = append(args, string(*f.Role))
+	}
+	if f.Active != nil {
+		where = append(where, "active = ?")
+		args = append(args, *f.Active)
+	}
+	if f.After != "" {
+		_, key, err := normUsername(f.After)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, "username_key > ?")
+		args = append(args, key)
+	}
+	limit := f.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultUserLimit
+	case limit < 1:
+		limit = 1
+	case limit > MaxUserLimit:
+		limit = MaxUserLimit
+	}
+	query := `SELECT ` + userCols + ` FROM users`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY username_key LIMIT ?`
+	args = append(args, limit)
+
+	var users []inspect.User
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.q(query), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			u, err := scanUser(rows)
+			if err != nil {
+				return err
+			}
+			users = append(users, u)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		return s.loadTownships(ctx, tx, users)
+	})
+	if err != nil {
+		return nil, s.fail("list users", err)
+	}
+	if users == nil {
+		users = []inspect.User{}
+	}
+	return users, nil
+}
+
+// UpdateUser applies the non-nil fields of p and sets UpdatedAt to now.
+// Townships, when given, replace the user's set. An empty patch changes
+// nothing and returns the user as stored. Returns the updated user,
+// ErrNotFound if there is none, or an error wrapping inspect.ErrInvalid.
+func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, now time.Time) (inspect.User, error) {
+	var (
+		sets []string
+		args []any
+	)
+	if p.DisplayName != nil {
+		if err := checkText("display name", *p.DisplayName); err != nil {
+			return inspect.User{}, err
+		}
+		sets = append(sets, "display_name = ?")
+		args = append(args, *p.DisplayName)
+	}
+	if p.Phone != nil {
+		if err := checkText("phone", *p.Phone); err != nil {
+			return inspect.User{}, err
+		}
+		sets = append(sets, "phone = ?")
+		args = append(args, *p.Phone)
+	}
+	if p.Role != nil {
+		if !p.Role.Valid() {
+			return inspect.User{}, fmt.Errorf("%w: unknown role %q", inspect.ErrInvalid, *p.Role)
+		}
+		sets = append(sets, "role = ?")
+		args = append(args, string(*p.Role))
+	}
+	if p.Active != nil {
+		sets = append(sets, "active = ?")
+		args = append(args, *p.Active)
+	}
+	var townships []string
+	if p.Townships != nil {
+		var err error
+		if townships, err = normTownships(*p.Townships); err != nil {
+			return inspect.User{}, err
+		}
+	}
+	if len(sets) == 0 && p.Townships == nil {
+		return s.UserByID(ctx, id)
+	}
+	if err := checkTime("now", now); err != nil {
+		return inspect.User{}, err
+	}
+	cid, ok := parseID(id)
+	if !ok {
+		return inspect.User{}, fmt.Errorf("store: update user: %w", ErrNotFound)
+	}
+	sets = append(sets, "updated_at = ?")
+	args = append(args, s.d.timeArg(now), cid)
+
+	var u inspect.User
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ?`), args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		if p.Townships != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM user_townships WHERE user_id = ?`), cid); err != nil {
+				return err
+			}
+			if err := s.insertTownships(ctx, tx, cid, townships); err != nil {
+				return err
+			}
+		}
+		u, err = s.userWhere(ctx, tx, "id = ?", cid)
+		return err
+	})
+	if err != nil {
+		return inspect.User{}, s.fail("update user", err)
+	}
+	return u, nil
+}
+
+// SetPasswordHash stores a new password hash and records now as both
+// PasswordChangedAt and UpdatedAt; tokens issued before PasswordChangedAt
+// can then be refused. Returns ErrNotFound if there is no such user, and
+// an error wrapping inspect.ErrInvalid for an empty or unstorable hash.
+func (s *Store) SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error {
+	if err := checkText("password hash", hash); err != nil {
+		return err
+	}
+	if hash == "" {
+		return fmt.Errorf("%w: empty password hash", inspect.ErrInvalid)
+	}
+	if err := checkTime("now", now); err != nil {
+		return err
+	}
+	cid, ok := parseID(id)
+	if !ok {
+		return fmt.Errorf("store: set password hash: %w", ErrNotFound)
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?`),
+		hash, s.d.timeArg(now), s.d.timeArg(now), cid)
+	if err != nil {
+		return s.fail("set password hash", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.fail("set password hash", err)
+	} else if n == 0 {
+		return fmt.Errorf("store: set password hash: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// CountUsers returns the number of users, active or not. The first-run
+// setup uses it to decide whether an initial admin may be created.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+		return 0, s.fail("count users", err)
+	}
+	return n, nil
+}
