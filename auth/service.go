@@ -1,0 +1,382 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
+)
+
+// UserStore is the persistence Service needs; *store.Store satisfies it.
+type UserStore interface {
+	RefreshStore
+	UserByUsername(ctx context.Context, username string) (inspect.User, error)
+	CreateUser(ctx context.Context, u *inspect.User) error
+	ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspect.User, error)
+	UpdateUser(ctx context.Context, id string, p inspect.UserPatch, now time.Time) (inspect.User, error)
+	SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error
+	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
+}
+
+// ReachScope returns the reach codes a river chief is assigned to today.
+// Until chief assignments exist it may be nil.
+type ReachScope func(ctx context.Context, userID string) ([]string, error)
+
+// ServiceConfig wires a Service.
+type ServiceConfig struct {
+	Store    UserStore
+	NotFound error // the store's not-found error (store.ErrNotFound)
+	Tokens   *Tokens
+	Sessions *Sessions
+	Hasher   *Hasher
+	Limiter  *Limiter
+	Reaches  ReachScope
+	Now      func() time.Time
+}
+
+// Service is identity for the API: it logs users in, authenticates each
+// request against the current user row, and manages accounts.
+type Service struct {
+	cfg ServiceConfig
+	now func() time.Time
+}
+
+// NewService checks cfg and returns a Service.
+func NewService(cfg ServiceConfig) (*Service, error) {
+	if cfg.Store == nil || cfg.NotFound == nil || cfg.Tokens == nil || cfg.Sessions == nil || cfg.Hasher == nil || cfg.Limiter == nil {
+		return nil, errors.New("auth: ServiceConfig needs Store, NotFound, Tokens, Sessions, Hasher and Limiter")
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{cfg: cfg, now: now}, nil
+}
+
+// Options are the settings of a Service built by New. Zero values take
+// the defaults of the parts (TokenConfig, SessionConfig, Argon2Params,
+// LimiterConfig); Keys is required.
+type Options struct {
+	Keys       *KeySet
+	Issuer     string
+	Audience   string
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	Grace      time.Duration
+	Argon2     Argon2Params
+	Limits     LimiterConfig
+	Reaches    ReachScope
+	Now        func() time.Time
+}
+
+// New builds a Service and its parts over st. notFound is st's not-found
+// error (store.ErrNotFound).
+func New(st UserStore, notFound error, o Options) (*Service, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	tokens, err := NewTokens(TokenConfig{Keys: o.Keys, Issuer: o.Issuer, Audience: o.Audience, TTL: o.AccessTTL, Now: o.Now})
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := NewSessions(SessionConfig{Store: st, Tokens: tokens, NotFound: notFound, RefreshTTL: o.RefreshTTL, Grace: o.Grace, Now: o.Now})
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := NewHasher(o.Argon2)
+	if err != nil {
+		return nil, err
+	}
+	limits := o.Limits
+	if limits.Now == nil {
+		limits.Now = o.Now
+	}
+	return NewService(ServiceConfig{
+		Store: st, NotFound: notFound, Tokens: tokens, Sessions: sessions,
+		Hasher: hasher, Limiter: NewLimiter(limits), Reaches: o.Reaches, Now: o.Now,
+	})
+}
+
+// LimitedError is a refused login attempt; RetryAfter says when to try
+// again. It matches ErrRateLimited.
+type LimitedError struct{ RetryAfter time.Duration }
+
+func (e *LimitedError) Error() string {
+	return fmt.Sprintf("auth: too many attempts, retry after %s", e.RetryAfter.Round(time.Second))
+}
+
+// Is makes errors.Is(err, ErrRateLimited) hold.
+func (e *LimitedError) Is(target error) bool { return target == ErrRateLimited }
+
+// Authenticate verifies an access token and loads the caller as stored now.
+func (s *Service) Authenticate(ctx context.Context, accessToken string) (Principal, error) {
+	c, err := s.cfg.Tokens.Verify(accessToken)
+	if err != nil {
+		return Principal{}, err
+	}
+	u, err := s.cfg.Store.UserByID(ctx, c.UserID)
+	if errors.Is(err, s.cfg.NotFound) {
+		return Principal{}, fmt.Errorf("%w: user no longer exists", ErrUnauthenticated)
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	var reaches []string
+	if u.Role == inspect.RoleRiverChief && s.cfg.Reaches != nil {
+		if reaches, err = s.cfg.Reaches(ctx, u.ID); err != nil {
+			return Principal{}, err
+		}
+	}
+	return NewPrincipal(c, u, reaches)
+}
+
+// Login checks a username and password and starts a session. Unknown
+// users, wrong passwords and inactive accounts all answer
+// ErrUnauthenticated after the same argon2id work, so neither the answer
+// nor its timing tells which. Attempts are rate limited per account and
+// per clientAddr.
+func (s *Service) Login(ctx context.Context, username, password, clientAddr string) (Pair, error) {
+	account := NormalizeUsername(username)
+	if ok, retry := s.cfg.Limiter.Allow(account, clientAddr); !ok {
+		return Pair{}, &LimitedError{RetryAfter: retry}
+	}
+	u, err := s.cfg.Store.UserByUsername(ctx, account)
+	if errors.Is(err, s.cfg.NotFound) || errors.Is(err, inspect.ErrInvalid) {
+		s.cfg.Hasher.DummyVerify(password)
+		s.cfg.Limiter.Failure(account)
+		return Pair{}, fmt.Errorf("%w: unknown user", ErrUnauthenticated)
+	}
+	if err != nil {
+		return Pair{}, err
+	}
+	ok, rehash, err := s.cfg.Hasher.VerifyPassword(password, u.PasswordHash)
+	if errors.Is(err, ErrInvalidHash) {
+		return Pair{}, fmt.Errorf("auth: stored hash of user %s: %w", u.ID, err)
+	}
+	if err != nil || !ok || !u.Active {
+		s.cfg.Limiter.Failure(account)
+		return Pair{}, fmt.Errorf("%w: bad credentials", ErrUnauthenticated)
+	}
+	s.cfg.Limiter.Success(account)
+	if rehash {
+		// Parameters rose since this hash was made. Not a password change:
+		// existing sessions stay valid. Losing a race with a concurrent
+		// change is fine (RehashPassword compares the old hash).
+		if h, err := s.cfg.Hasher.HashPassword(password); err == nil {
+			if err := s.cfg.Store.RehashPassword(ctx, u.ID, u.PasswordHash, h); err != nil && !errors.Is(err, s.cfg.NotFound) {
+				return Pair{}, err
+			}
+		}
+	}
+	return s.cfg.Sessions.Login(ctx, u)
+}
+
+// Refresh rotates a refresh token; see Sessions.Refresh.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (Pair, error) {
+	return s.cfg.Sessions.Refresh(ctx, refreshToken)
+}
+
+// Logout revokes the session of refreshToken; see Sessions.Logout.
+func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+	return s.cfg.Sessions.Logout(ctx, refreshToken)
+}
+
+// NewUser is an account to create.
+type NewUser struct {
+	Username    string
+	DisplayName string
+	Phone       string
+	Role        inspect.Role
+	Password    string
+	Townships   []string
+}
+
+// UserUpdate changes an account; nil fields stay. Setting Active to false
+// or a new Password revokes all of the user's refresh tokens at once, and
+// their access tokens fail on the next request (Authenticate reads the
+// current row).
+type UserUpdate struct {
+	DisplayName *string
+	Phone       *string
+	Role        *inspect.Role
+	Active      *bool
+	Password    *string
+	Townships   *[]string
+}
+
+// CreateUser validates and stores a new account.
+func (s *Service) CreateUser(ctx context.Context, in NewUser) (inspect.User, error) {
+	u := inspect.User{Role: in.Role, Active: true}
+	var err error
+	if u.Username, err = ValidateUsername(in.Username); err != nil {
+		return inspect.User{}, err
+	}
+	if u.DisplayName, err = cleanName("display_name", in.DisplayName, 100); err != nil {
+		return inspect.User{}, err
+	}
+	if u.Phone, err = cleanPhone(in.Phone); err != nil {
+		return inspect.User{}, err
+	}
+	if !u.Role.Valid() {
+		return inspect.User{}, fmt.Errorf("%w: role: unknown role %q", inspect.ErrInvalid, in.Role)
+	}
+	if u.Townships, err = cleanTownships(in.Townships); err != nil {
+		return inspect.User{}, err
+	}
+	if u.PasswordHash, err = s.cfg.Hasher.HashPassword(in.Password); err != nil {
+		return inspect.User{}, err
+	}
+	now := s.now()
+	u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = now, now, now
+	if err := s.cfg.Store.CreateUser(ctx, &u); err != nil {
+		return inspect.User{}, err
+	}
+	u.PasswordHash = ""
+	return u, nil
+}
+
+// User returns one account, without its password hash.
+func (s *Service) User(ctx context.Context, id string) (inspect.User, error) {
+	u, err := s.cfg.Store.UserByID(ctx, id)
+	u.PasswordHash = ""
+	return u, err
+}
+
+// ListUsers returns one page of accounts, without password hashes.
+func (s *Service) ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspect.User, error) {
+	users, err := s.cfg.Store.ListUsers(ctx, f)
+	for i := range users {
+		users[i].PasswordHash = ""
+	}
+	return users, err
+}
+
+// UpdateUser applies in to the account with id.
+func (s *Service) UpdateUser(ctx context.Context, id string, in UserUpdate) (inspect.User, error) {
+	p := inspect.UserPatch{Role: in.Role, Active: in.Active}
+	if in.DisplayName != nil {
+		v, err := cleanName("display_name", *in.DisplayName, 100)
+		if err != nil {
+			return inspect.User{}, err
+		}
+		p.DisplayName = &v
+	}
+	if in.Phone != nil {
+		v, err := cleanPhone(*in.Phone)
+		if err != nil {
+			return inspect.User{}, err
+		}
+		p.Phone = &v
+	}
+	if in.Role != nil && !in.Role.Valid() {
+		return inspect.User{}, fmt.Errorf("%w: role: unknown role %q", inspect.ErrInvalid, *in.Role)
+	}
+	if in.Townships != nil {
+		v, err := cleanTownships(*in.Townships)
+		if err != nil {
+			return inspect.User{}, err
+		}
+		p.Townships = &v
+	}
+	var hash string
+	if in.Password != nil {
+		var err error
+		if hash, err = s.cfg.Hasher.HashPassword(*in.Password); err != nil {
+			return inspect.User{}, err
+		}
+	}
+	now := s.now()
+	u, err := s.cfg.Store.UpdateUser(ctx, id, p, now)
+	if err != nil {
+		return inspect.User{}, err
+	}
+	if hash != "" {
+		if err := s.cfg.Store.SetPasswordHash(ctx, id, hash, now); err != nil {
+			return inspect.User{}, err
+		}
+	}
+	if hash != "" || (in.Active != nil && !*in.Active) {
+		if err := s.cfg.Sessions.RevokeUser(ctx, id); err != nil {
+			return inspect.User{}, err
+		}
+	}
+	u.PasswordHash = ""
+	return u, nil
+}
+
+// NormalizeUsername is the form usernames are stored and looked up in:
+// NFC, trimmed, lower case.
+func NormalizeUsername(s string) string {
+	return strings.ToLower(norm.NFC.String(strings.TrimSpace(s)))
+}
+
+var usernameRE = regexp.MustCompile(`^[\p{L}\p{N}._-]{1,64}$`)
+
+// ValidateUsername normalises s and checks it: letters (any script),
+// digits, '.', '_' and '-', 1 to 64 characters.
+func ValidateUsername(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: username: not valid UTF-8", inspect.ErrInvalid)
+	}
+	u := NormalizeUsername(s)
+	if !usernameRE.MatchString(u) {
+		return "", fmt.Errorf("%w: username: use 1 to 64 letters, digits, '.', '_' or '-'", inspect.ErrInvalid)
+	}
+	return u, nil
+}
+
+// cleanName normalises a human-readable name: NFC, no control or bidi
+// formatting characters (they reorder text in logs and reports), trimmed.
+func cleanName(field, s string, maxRunes int) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: %s: not valid UTF-8", inspect.ErrInvalid, field)
+	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u200b' || r == '\ufeff' {
+			return -1
+		}
+		return r
+	}, norm.NFC.String(s))
+	s = strings.TrimSpace(s)
+	if n := utf8.RuneCountInString(s); n == 0 || n > maxRunes {
+		return "", fmt.Errorf("%w: %s: must be 1 to %d characters", inspect.ErrInvalid, field, maxRunes)
+	}
+	return s, nil
+}
+
+var phoneRE = regexp.MustCompile(`^\+?[0-9][0-9 -]{2,30}$`)
+
+func cleanPhone(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if !phoneRE.MatchString(s) {
+		return "", fmt.Errorf("%w: phone: digits, spaces and '-' only, optionally starting with '+'", inspect.ErrInvalid)
+	}
+	return s, nil
+}
+
+var townshipRE = regexp.MustCompile(`^[0-9]{9}$`)
+
+// cleanTownships checks codes and returns them sorted without duplicates.
+func cleanTownships(codes []string) ([]string, error) {
+	out := make([]string, 0, len(codes))
+	for _, c := range codes {
+		if !townshipRE.MatchString(c) {
+			return nil, fmt.Errorf("%w: townships: %q is not a 9-digit township code", inspect.ErrInvalid, c)
+		}
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}

@@ -1,0 +1,212 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
+)
+
+// Access-token defaults.
+const (
+	DefaultIssuer    = "fieldwatch"
+	DefaultAudience  = "fieldwatch-api"
+	DefaultAccessTTL = 15 * time.Minute
+	DefaultLeeway    = 30 * time.Second
+
+	// MaxTokenLength bounds what Verify will look at. Our tokens are about
+	// 400 bytes; anything near this size is an attack (CVE-2025-30204:
+	// megabytes of dots made older jwt versions allocate per dot), and is
+	// refused before any parsing.
+	MaxTokenLength = 8 << 10
+
+	maxAccessTTL = 24 * time.Hour
+	maxLeeway    = 5 * time.Minute
+
+	// accessTokenType is the JOSE "typ" header (RFC 9068, RFC 8725 §3.11).
+	// Verify demands it, so no other JWT we might sign later can pass as
+	// an access token.
+	accessTokenType = "at+jwt"
+)
+
+// TokenConfig configures Tokens. Zero fields take the defaults, except
+// Keys, which is required.
+type TokenConfig struct {
+	Keys     *KeySet
+	Issuer   string           // "iss"; default DefaultIssuer
+	Audience string           // "aud"; default DefaultAudience
+	TTL      time.Duration    // access-token lifetime; default 15 min, at most 24 h
+	Leeway   time.Duration    // clock skew allowed on exp, nbf, iat; default 30 s, at most 5 min
+	Now      func() time.Time // default time.Now; tests pass a fixed clock
+}
+
+// Tokens issues and verifies access tokens: EdDSA-signed JWTs that carry
+// the user id and role. It is safe for concurrent use.
+type Tokens struct {
+	keys     *KeySet
+	issuer   string
+	audience string
+	ttl      time.Duration
+	now      func() time.Time
+	parser   *jwt.Parser
+}
+
+// Claims is what a verified access token says. Role is the role at issue
+// time; authorisation uses the current role (see NewPrincipal).
+type Claims struct {
+	UserID    string // "sub"
+	Role      inspect.Role
+	ID        string // "jti", a random UUID
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// NewTokens checks cfg and returns a Tokens.
+func NewTokens(cfg TokenConfig) (*Tokens, error) {
+	if cfg.Keys == nil || len(cfg.Keys.kids) == 0 {
+		return nil, fmt.Errorf("%w: no key set", ErrWeakKey)
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = DefaultIssuer
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = DefaultAudience
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultAccessTTL
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = DefaultLeeway
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.TTL < time.Minute || cfg.TTL > maxAccessTTL {
+		return nil, fmt.Errorf("auth: access-token TTL %v outside [1m, %v]", cfg.TTL, maxAccessTTL)
+	}
+	if cfg.Leeway < 0 || cfg.Leeway > maxLeeway {
+		return nil, fmt.Errorf("auth: leeway %v outside [0, %v]", cfg.Leeway, maxLeeway)
+	}
+	return &Tokens{
+		keys:     cfg.Keys,
+		issuer:   cfg.Issuer,
+		audience: cfg.Audience,
+		ttl:      cfg.TTL,
+		now:      cfg.Now,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+			jwt.WithIssuer(cfg.Issuer),
+			jwt.WithAudience(cfg.Audience),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(cfg.Leeway),
+			jwt.WithTimeFunc(cfg.Now),
+			jwt.WithStrictDecoding(),
+		),
+	}, nil
+}
+
+// Issue signs an access token for u with the active key. expiresIn is the
+// token's remaining lifetime (for the "expires_in" of a token response).
+// An inactive user, or one without an id or a valid role, gets no token.
+func (t *Tokens) Issue(u inspect.User) (token string, expiresIn time.Duration, err error) {
+	if u.ID == "" || !u.Role.Valid() {
+		return "", 0, fmt.Errorf("auth: issue: user without id or valid role")
+	}
+	if !u.Active {
+		return "", 0, fmt.Errorf("%w: user is inactive", ErrUnauthenticated)
+	}
+	jti, err := uuid.NewRandom()
+	if err != nil {
+		return "", 0, fmt.Errorf("auth: issue: %w", err)
+	}
+	now := t.now()
+	iat := now.Truncate(time.Second)
+	exp := now.Add(t.ttl).Truncate(time.Second)
+	kid, key := t.keys.signer()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &accessClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    t.issuer,
+			Subject:   u.ID,
+			Audience:  jwt.ClaimStrings{t.audience},
+			ExpiresAt: jwt.NewNumericDate(exp),
+			IssuedAt:  jwt.NewNumericDate(iat),
+			ID:        jti.String(),
+		},
+		Role: u.Role,
+	})
+	tok.Header["kid"] = kid
+	tok.Header["typ"] = accessTokenType
+	s, err := tok.SignedString(key)
+	if err != nil {
+		return "", 0, fmt.Errorf("auth: issue: %w", err)
+	}
+	return s, exp.Sub(now), nil
+}
+
+// Verify checks an access token and returns its claims. Every failure
+// wraps ErrUnauthenticated (and the jwt error that says why, for logs):
+// too long, malformed, alg other than EdDSA (so "none" and HS256 made
+// with the public key fail), wrong or missing typ, unknown kid, bad
+// signature, wrong iss or aud, missing or past exp, future nbf or iat
+// (beyond the leeway), missing sub, jti or iat, or an unknown role.
+func (t *Tokens) Verify(token string) (Claims, error) {
+	if len(token) > MaxTokenLength {
+		return Claims{}, fmt.Errorf("%w: token longer than %d bytes", ErrUnauthenticated, MaxTokenLength)
+	}
+	var c accessClaims
+	if _, err := t.parser.ParseWithClaims(token, &c, t.key); err != nil {
+		return Claims{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+	}
+	return Claims{
+		UserID:    c.Subject,
+		Role:      c.Role,
+		ID:        c.ID,
+		IssuedAt:  c.IssuedAt.Time,
+		ExpiresAt: c.ExpiresAt.Time,
+	}, nil
+}
+
+// key is the jwt.Keyfunc. The parser has already refused any alg but
+// EdDSA when it runs.
+func (t *Tokens) key(tok *jwt.Token) (any, error) {
+	if typ, _ := tok.Header["typ"].(string); typ != accessTokenType {
+		return nil, errors.New("typ is not " + accessTokenType)
+	}
+	// We understand no critical extensions, so RFC 7515 §4.1.11 says to
+	// reject any token that lists some.
+	if _, ok := tok.Header["crit"]; ok {
+		return nil, errors.New("unsupported crit header")
+	}
+	kid, _ := tok.Header["kid"].(string)
+	pub, ok := t.keys.publicKey(kid)
+	if !ok {
+		return nil, errors.New("unknown kid")
+	}
+	return pub, nil
+}
+
+// accessClaims is the JSON body of an access token.
+type accessClaims struct {
+	jwt.RegisteredClaims
+	Role inspect.Role `json:"role"`
+}
+
+// Validate adds our required claims to the jwt validator's checks.
+func (c accessClaims) Validate() error {
+	switch {
+	case c.Subject == "":
+		return errors.New("missing sub")
+	case c.ID == "":
+		return errors.New("missing jti")
+	case c.IssuedAt == nil:
+		return errors.New("missing iat")
+	case !c.Role.Valid():
+		return errors.New("unknown role")
+	}
+	return nil
+}
