@@ -1,0 +1,70 @@
+package media_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/fieldwatch/fieldwatch/media"
+)
+
+func ExampleValidateKey() {
+	for _, key := range []string{
+		"2026/11/28/01JDX3Q7ZK.jpg",
+		"../etc/passwd",
+		"2026//x.jpg",
+		".tmp/x",
+	} {
+		fmt.Printf("%-28q %v\n", key, errors.Is(media.ValidateKey(key), media.ErrInvalidKey))
+	}
+	// Output:
+	// "2026/11/28/01JDX3Q7ZK.jpg"  false
+	// "../etc/passwd"              true
+	// "2026//x.jpg"                true
+	// ".tmp/x"                     true
+}
+
+func ExampleDir() {
+	root, err := os.MkdirTemp("", "photos")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(root)
+	store, err := media.NewDir(root)
+	if err != nil {
+		panic(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+
+	photo := "not really a JPEG"
+	sum := sha256.Sum256([]byte(photo))
+	_, err = store.Put(ctx, "2026/11/28/a.jpg", strings.NewReader(photo), int64(len(photo)),
+		media.PutOptions{SHA256: sum[:], ContentType: "image/jpeg"})
+	fmt.Println("put:", err)
+
+	wrong := sha256.Sum256([]byte("another photo"))
+	_, err = store.Put(ctx, "2026/11/28/b.jpg", strings.NewReader(photo), int64(len(photo)),
+		media.PutOptions{SHA256: wrong[:]})
+	fmt.Println("put with a wrong hash:", errors.Is(err, media.ErrChecksumMismatch))
+
+	_, err = store.Stat(ctx, "2026/11/28/b.jpg")
+	fmt.Println("stored anyway:", !errors.Is(err, media.ErrNotExist))
+
+	rc, obj, err := store.Get(ctx, "2026/11/28/a.jpg")
+	if err != nil {
+		panic(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	fmt.Printf("get: %q %s %d bytes, %v\n", b, obj.ContentType, obj.Size, err)
+	// Output:
+	// put: <nil>
+	// put with a wrong hash: true
+	// stored anyway: false
+	// get: "not really a JPEG" image/jpeg 17 bytes, <nil>
+}

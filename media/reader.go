@@ -1,0 +1,204 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+)
+
+// putReader is what every backend reads a Put body through. It yields at
+// most size bytes, hashes and counts them, and checks the end of the input
+// (exact size, declared SHA-256) *before* handing out the last byte: a body
+// that is too short, too long or wrong never reaches a store in full. (A
+// store may still commit the part it got: versitygw does, for a PUT over
+// TLS without x-amz-checksum-sha256. So S3 deletes after any failure.)
+//
+// Any failure is sticky, so a backend that retries gets the same error
+// instead of a second, different attempt.
+type putReader struct {
+	ctx  context.Context
+	r    io.Reader
+	size int64
+	want []byte // declared SHA-256, or nil
+
+	h       hash.Hash
+	n       int64  // bytes handed out
+	sum     []byte // set once all size bytes were read and checked
+	err     error  // sticky
+	started bool   // Read was called: some bytes may have reached the store
+}
+
+func newPutReader(ctx context.Context, r io.Reader, size int64, want []byte) *putReader {
+	return &putReader{ctx: ctx, r: r, size: size, want: want, h: sha256.New()}
+}
+
+func (p *putReader) Read(b []byte) (int, error) {
+	p.started = true
+	if p.err != nil {
+		return 0, p.err
+	}
+	if err := p.ctx.Err(); err != nil {
+		p.err = err
+		return 0, err
+	}
+	remain := p.size - p.n
+	if remain == 0 {
+		if p.sum == nil {
+			if err := p.finish(); err != nil {
+				p.err = err
+				return 0, err
+			}
+		}
+		return 0, io.EOF
+	}
+	if int64(len(b)) > remain {
+		b = b[:remain]
+	}
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.h.Write(b[:n])
+		p.n += int64(n)
+	}
+	switch {
+	case p.n == p.size:
+		// Withhold these last bytes unless the whole body checks out.
+		if ferr := p.finish(); ferr != nil {
+			p.err = ferr
+			return 0, ferr
+		}
+		return n, nil
+	case err == io.EOF:
+		p.err = detailf(ErrSizeMismatch, "reader ended after %d of %d bytes", p.n, p.size)
+		return 0, p.err
+	case err != nil:
+		p.err = fmt.Errorf("reading body after %d of %d bytes: %w", p.n, p.size, err)
+		return 0, p.err
+	}
+	return n, nil
+}
+
+// finish runs once all size bytes are in: the reader must be exhausted and
+// the hash must match the declared one.
+func (p *putReader) finish() error {
+	var one [1]byte
+	n, err := io.ReadFull(p.r, one[:])
+	switch {
+	case n > 0:
+		return detailf(ErrSizeMismatch, "reader holds more than %d bytes", p.size)
+	case err != io.EOF:
+		return fmt.Errorf("reading body at its end (%d bytes): %w", p.size, err)
+	}
+	sum := p.h.Sum(nil)
+	if p.want != nil && !bytes.Equal(sum, p.want) {
+		return detailf(ErrChecksumMismatch, "body has SHA-256 %x, declared %x", sum, p.want)
+	}
+	p.sum = sum
+	return nil
+}
+
+// complete reports whether all bytes were read and verified in the
+// current attempt.
+func (p *putReader) complete() bool { return p.sum != nil }
+
+// seekPutReader is a putReader over an io.ReadSeeker. minio-go retries a
+// request only when its body is an io.Seeker, and rewinds it with Seek(0,
+// io.SeekStart) before every attempt: so this rewinds the source to where
+// it was when Put was called and starts hashing afresh. After a failure of
+// our own (short, long or wrong body, context done) Seek returns that
+// failure, which stops minio-go's retries at once.
+type seekPutReader struct {
+	*putReader
+	s     io.Seeker
+	start int64
+}
+
+func (p *seekPutReader) Seek(offset int64, whence int) (int64, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	switch {
+	case offset == 0 && whence == io.SeekStart:
+		if _, err := p.s.Seek(p.start, io.SeekStart); err != nil {
+			p.err = fmt.Errorf("rewinding body: %w", err)
+			return 0, p.err
+		}
+		p.h.Reset()
+		p.n, p.sum = 0, nil
+		return 0, nil
+	case offset == 0 && whence == io.SeekCurrent:
+		return p.n, nil
+	}
+	return 0, fmt.Errorf("media: unsupported seek (%d, %d) on a put body", offset, whence)
+}
+
+// hashSeeker reads size bytes from rs to learn their SHA-256, checking the
+// size as Put would, then seeks back to start.
+func hashSeeker(ctx context.Context, rs io.ReadSeeker, start, size int64) ([]byte, error) {
+	pr := newPutReader(ctx, rs, size, nil)
+	if _, err := io.Copy(io.Discard, pr); err != nil {
+		return nil, err
+	}
+	if _, err := rs.Seek(start, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("rewinding body after hashing: %w", err)
+	}
+	return pr.sum, nil
+}
+
+// verifyReader re-checks stored bytes as they are read back: at the end it
+// returns ErrChecksumMismatch or ErrSizeMismatch instead of io.EOF when the
+// object is not what was put. Evidence can rot on a disk or be replaced
+// behind our back; this is where it shows.
+type verifyReader struct {
+	rc   io.ReadCloser
+	key  string
+	size int64
+	want []byte
+	h    hash.Hash
+	n    int64
+	err  error
+}
+
+// newVerifyReader wraps rc; it returns rc itself when there is nothing to
+// check against.
+func newVerifyReader(rc io.ReadCloser, key string, size int64, want []byte) io.ReadCloser {
+	if want == nil {
+		return rc
+	}
+	return &verifyReader{rc: rc, key: key, size: size, want: want, h: sha256.New()}
+}
+
+func (v *verifyReader) Read(b []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.rc.Read(b)
+	v.h.Write(b[:n])
+	v.n += int64(n)
+	if err == io.EOF {
+		switch sum := v.h.Sum(nil); {
+		case v.n != v.size:
+			err = opErr("get", v.key, nil, detailf(ErrSizeMismatch, "read %d bytes, object has %d", v.n, v.size))
+		case !bytes.Equal(sum, v.want):
+			err = opErr("get", v.key, nil, detailf(ErrChecksumMismatch, "stored bytes have SHA-256 %x, recorded %x", sum, v.want))
+		}
+	}
+	if err != nil {
+		v.err = err
+	}
+	return n, err
+}
+
+func (v *verifyReader) Close() error { return v.rc.Close() }
+
+// parseHexSHA256 decodes a recorded hash, or returns nil if it is not one.
+func parseHexSHA256(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != sha256.Size {
+		return nil
+	}
+	return b
+}

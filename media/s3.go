@@ -1,0 +1,604 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
+)
+
+// S3Config configures NewS3.
+type S3Config struct {
+	Endpoint  string // host:port, without scheme
+	Bucket    string // created by NewS3 if missing
+	Region    string // default us-east-1
+	AccessKey string
+	SecretKey string
+	UseTLS    bool
+
+	// PartSize splits uploads. An object of up to PartSize bytes goes up in
+	// a single PUT streamed straight from the reader: no buffer, and the
+	// store verifies the whole body against its SHA-256. A larger object
+	// goes up in parts of PartSize bytes, each verified by the store, and
+	// minio-go holds one part in memory: PartSize bytes per such upload.
+	// Default 16 MiB; at least 5 MiB and at most 5 GiB (S3's limits).
+	PartSize int64
+
+	// MaxRetries is how many times one request is attempted, the first
+	// included, when the store fails in a way worth retrying (5xx,
+	// SlowDown, a broken connection). Default 3, which gives a store ~1 s
+	// to recover before Put reports ErrUnavailable.
+	MaxRetries int
+
+	// Transport carries the HTTP requests; nil means minio-go's default.
+	// Set it for private CA roots, or in tests to inject faults.
+	Transport http.RoundTripper
+}
+
+// DefaultPartSize is S3Config.PartSize's default: photos (a few MB, a
+// 200 MP one ~50 MB at most) mostly go up in one verified PUT without any
+// buffer, and a larger upload holds 16 MiB.
+const DefaultPartSize = 16 << 20
+
+// S3 limits and defaults.
+const (
+	minPartSize       = 5 << 20
+	maxPartSize       = 5 << 30
+	defaultMaxRetries = 3
+	defaultRegion     = "us-east-1"
+	// cleanupTimeout bounds the removal of a failed upload's leftovers,
+	// which runs even when the caller's context is done. Past it, the
+	// reconciler's pass over objects without rows removes them.
+	cleanupTimeout = 5 * time.Second
+	// maxPresignTTL is SigV4's limit.
+	maxPresignTTL = 7 * 24 * time.Hour
+)
+
+// Object metadata. metaSHA256 becomes the header x-amz-meta-sha256 and
+// holds the hex SHA-256 for Stat; minio-go sends x-amz-checksum-* entries
+// as plain headers, which the store verifies against the body.
+const (
+	metaSHA256     = "sha256"
+	checksumSHA256 = "x-amz-checksum-sha256"
+)
+
+// S3 is a Store in an S3 bucket (MinIO, versitygw, AWS, ...), through
+// minio-go.
+//
+// Integrity. Put reads the body through a checker that hashes and counts
+// it and withholds the last byte unless size and declared SHA-256 match,
+// so a wrong body never reaches the store in full. An object of up to
+// PartSize bytes goes up in a single PUT that carries its SHA-256 as
+// x-amz-checksum-sha256, which the store verifies over the whole body
+// (versitygw and MinIO answer BadDigest otherwise); if none was declared,
+// Put hashes the body first, reading a seekable reader twice and holding
+// a plain one in memory. A larger object goes up in parts of PartSize
+// bytes, buffered by minio-go, each carrying its own x-amz-checksum-sha256;
+// it is completed only after the checker has seen the last byte. Over plain
+// HTTP minio-go also signs every 64 KiB chunk. The hex SHA-256 is stored as
+// the user metadata x-amz-meta-sha256, for Stat. After the upload Put
+// reads back the object's size, recorded hash and, for single PUTs, the
+// store's own full-object SHA-256, and deletes the object if any differs.
+// After a failed upload it deletes whatever may have been committed.
+//
+// Memory per Put: none for the body beyond minio-go's 64 KiB chunk, except
+// PartSize bytes for a multipart upload and size bytes for a plain reader
+// of at most PartSize bytes without a declared hash. The API declares the
+// hash and passes a seekable spool file, so it pays neither for photos.
+//
+// Retries. minio-go retries a request (5xx, SlowDown, broken connection)
+// only when its body is an io.Seeker, rewinding it first. Put hands it a
+// seekable body when the caller's reader is an io.ReadSeeker or was read
+// into memory, so a single PUT and each part (buffered) are re-sent in full.
+//
+// Stat knows the SHA-256 of every object Put stored, except one larger than
+// PartSize read from a plain reader without a declared hash: its hash is
+// known only when the last part has gone, too late for the metadata. Put
+// still returns it.
+type S3 struct {
+	client   *minio.Client
+	core     minio.Core
+	bucket   string
+	partSize int64
+}
+
+var _ Store = (*S3)(nil)
+
+// NewS3 connects to the store and creates the bucket if it does not exist.
+// ctx bounds only this setup.
+func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
+	const op = "open s3"
+	switch {
+	case cfg.Endpoint == "":
+		return nil, opErr(op, "", nil, errors.New("empty endpoint"))
+	case strings.Contains(cfg.Endpoint, "/"):
+		return nil, opErr(op, "", nil, fmt.Errorf("endpoint %q must be host:port, without scheme or path", cfg.Endpoint))
+	case cfg.AccessKey == "" || cfg.SecretKey == "":
+		return nil, opErr(op, "", nil, errors.New("access key and secret key are required"))
+	}
+	if err := s3utils.CheckValidBucketName(cfg.Bucket); err != nil {
+		return nil, opErr(op, "", nil, fmt.Errorf("bucket %q: %w", cfg.Bucket, err))
+	}
+	partSize := cfg.PartSize
+	if partSize == 0 {
+		partSize = DefaultPartSize
+	}
+	if partSize < minPartSize || partSize > maxPartSize {
+		return nil, opErr(op, "", nil, fmt.Errorf("part size %d outside [%d, %d]", partSize, minPartSize, maxPartSize))
+	}
+	retries := cfg.MaxRetries
+	if retries <= 0 {
+		retries = defaultMaxRetries
+	}
+	region := cfg.Region
+	if region == "" {
+		// Also spares minio-go a GetBucketLocation round trip per request.
+		region = defaultRegion
+	}
+	client, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:    cfg.UseTLS,
+		Region:    region,
+		Transport: cfg.Transport,
+		// Required by minio-go for any x-amz-checksum-* header.
+		TrailingHeaders: true,
+		MaxRetries:      retries,
+	})
+	if err != nil {
+		return nil, opErr(op, "", nil, err)
+	}
+	s := &S3{client: client, core: minio.Core{Client: client}, bucket: cfg.Bucket, partSize: partSize}
+	if err := s.ensureBucket(ctx, region); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *S3) ensureBucket(ctx context.Context, region string) error {
+	const op = "open s3"
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return s.err(op, "", err)
+	}
+	if ok {
+		return nil
+	}
+	err = s.client.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: region})
+	if err != nil && minio.ToErrorResponse(err).Code != "BucketAlreadyOwnedByYou" {
+		return s.err(op, "", fmt.Errorf("creating bucket %q: %w", s.bucket, err))
+	}
+	return nil
+}
+
+// Put implements Store.
+func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (Object, error) {
+	const op = "put"
+	if err := checkKey(op, key); err != nil {
+		return Object{}, err
+	}
+	if err := checkPut(op, key, size, opts); err != nil {
+		return Object{}, err
+	}
+	want := opts.SHA256
+	multipart := size > s.partSize
+	if _, seekable := r.(io.ReadSeeker); !seekable && want == nil && !multipart {
+		// Without a hash in its headers, a single PUT cut off midway may be
+		// committed truncated (versitygw over TLS does). Hold the body, at
+		// most PartSize bytes as a multipart upload would, to hash it
+		// first; it can then be verified by the store and retried.
+		buf, sum, err := readBody(ctx, r, size)
+		if err != nil {
+			return Object{}, bodyErr(op, key, err)
+		}
+		r, want = bytes.NewReader(buf), sum
+	}
+	var pr *putReader
+	var body io.Reader
+	if rs, ok := r.(io.ReadSeeker); ok {
+		start, err := rs.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return Object{}, opErr(op, key, nil, fmt.Errorf("finding the body's position: %w", err))
+		}
+		if want == nil {
+			// Hash first so that the store can verify the body and Stat
+			// can report the hash.
+			if want, err = hashSeeker(ctx, rs, start, size); err != nil {
+				return Object{}, bodyErr(op, key, err)
+			}
+		}
+		pr = newPutReader(ctx, rs, size, want)
+		body = &seekPutReader{putReader: pr, s: rs, start: start}
+	} else {
+		pr = newPutReader(ctx, r, size, want)
+		body = pr
+	}
+	if size == 0 {
+		// minio-go sends no body, so run the checks here: the reader must
+		// be empty and the hash that of no bytes. (minio-go would still
+		// rewind body, resetting pr, so hand it an empty one.)
+		if _, err := io.Copy(io.Discard, pr); err != nil {
+			return Object{}, bodyErr(op, key, err)
+		}
+		body = bytes.NewReader(nil)
+	}
+
+	po := minio.PutObjectOptions{
+		ContentType:  contentTypeOr(opts.ContentType),
+		PartSize:     uint64(s.partSize),
+		UserMetadata: map[string]string{},
+	}
+	if want != nil {
+		po.UserMetadata[metaSHA256] = hex.EncodeToString(want)
+	}
+	if multipart {
+		// Per part: minio-go hashes each buffered part and sends it as the
+		// part's x-amz-checksum-sha256. The whole-object hash is checked
+		// by pr before the last part leaves.
+		po.Checksum = minio.ChecksumSHA256
+	} else if want != nil {
+		po.UserMetadata[checksumSHA256] = base64.StdEncoding.EncodeToString(want)
+	}
+
+	_, err := s.client.PutObject(ctx, s.bucket, key, body, size, po)
+	if err == nil && !pr.complete() {
+		err = errors.New("store answered before the whole body was sent")
+	}
+	if err != nil {
+		return Object{}, s.putFailed(ctx, key, pr, err, multipart)
+	}
+	return s.checkStored(ctx, key, size, want, pr.sum, multipart)
+}
+
+// readBody reads exactly size bytes from r into memory, with Put's checks.
+func readBody(ctx context.Context, r io.Reader, size int64) ([]byte, []byte, error) {
+	pr := newPutReader(ctx, r, size, nil)
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	if _, err := buf.ReadFrom(pr); err != nil {
+		return nil, nil, err
+	}
+	return buf.Bytes(), pr.sum, nil
+}
+
+// putFailed turns a failed upload into Put's error and removes what the
+// upload may have left.
+func (s *S3) putFailed(ctx context.Context, key string, pr *putReader, err error, multipart bool) error {
+	const op = "put"
+	var kind error
+	cause := err
+	switch {
+	case pr.err != nil:
+		// Our checker stopped the upload: the body was short, long or
+		// wrong, could not be read, or ctx ended. That is the story, not
+		// the transport error it caused.
+		cause = pr.err
+		if errors.Is(cause, context.DeadlineExceeded) {
+			kind = ErrUnavailable
+		}
+	case ctx.Err() != nil:
+		if !errors.Is(err, ctx.Err()) {
+			cause = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		kind = classify(ctx.Err())
+	case isNoSuchBucket(err):
+		// Nothing can have been stored, and there is nothing to clean.
+		return s.err(op, key, err)
+	default:
+		kind = classify(err)
+		switch code := minio.ToErrorResponse(err).Code; {
+		case kind == ErrChecksumMismatch:
+			// pr verified the body, so the store received other bytes
+			// than we sent: corruption on the way, not the caller's fault.
+			kind = ErrUnavailable
+			cause = fmt.Errorf("body corrupted on the way to the store: %w", err)
+		case code == "SignatureDoesNotMatch":
+			// Over plain HTTP every body chunk is signed, so this is how
+			// corruption on the way shows there.
+			cause = fmt.Errorf("body corrupted on the way to the store, or wrong secret key: %w", err)
+		}
+		if kind == ErrNotExist {
+			kind = nil
+		}
+	}
+	// Once any of the body went out, the object may exist: the answer to
+	// a complete upload may have been lost, and some stores commit half a
+	// request (see putReader). Keys are fresh, so deleting is safe.
+	if cerr := s.cleanup(ctx, key, pr.started, multipart); cerr != nil {
+		cause = fmt.Errorf("%w; cleanup also failed: %v", cause, cerr)
+	}
+	return opErr(op, key, kind, cause)
+}
+
+// checkStored reads back what the store holds under key and deletes it
+// unless it is what was sent.
+func (s *S3) checkStored(ctx context.Context, key string, size int64, want, sum []byte, multipart bool) (Object, error) {
+	const op = "put"
+	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{Checksum: true})
+	var problem error
+	switch {
+	case err != nil:
+		problem = fmt.Errorf("reading back: %w", err)
+	case oi.Size != size:
+		problem = fmt.Errorf("store holds %d bytes, sent %d", oi.Size, size)
+	case want != nil && !bytes.Equal(metaHash(oi.UserMetadata), want):
+		problem = fmt.Errorf("store recorded SHA-256 %x, sent %x", metaHash(oi.UserMetadata), want)
+	case !multipart && oi.ChecksumSHA256 != "" && oi.ChecksumMode != minio.ChecksumCompositeMode.String():
+		if got, derr := base64.StdEncoding.DecodeString(oi.ChecksumSHA256); derr == nil && !bytes.Equal(got, sum) {
+			problem = fmt.Errorf("store computed SHA-256 %x, sent %x", got, sum)
+		}
+	}
+	if problem != nil {
+		kind := ErrUnavailable
+		if err != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			kind = nil // cancelled by the caller
+		}
+		if cerr := s.cleanup(ctx, key, true, false); cerr != nil {
+			problem = fmt.Errorf("%w; cleanup also failed: %v", problem, cerr)
+		}
+		return Object{}, opErr(op, key, kind, problem)
+	}
+	obj := s.object(key, oi)
+	obj.SHA256 = sum
+	return obj, nil
+}
+
+// cleanup removes the object (if it may exist) and any unfinished multipart
+// upload of key. It runs on a context of its own: the caller's may be the
+// reason we are here.
+func (s *S3) cleanup(ctx context.Context, key string, object, multipart bool) error {
+	if !object && !multipart {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	var errs []error
+	if object {
+		errs = append(errs, s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}))
+	}
+	if multipart {
+		// minio-go aborts a failed multipart upload itself, but with the
+		// caller's context, which may be done.
+		errs = append(errs, s.client.RemoveIncompleteUpload(ctx, s.bucket, key))
+	}
+	return errors.Join(errs...)
+}
+
+// Get implements Store.
+func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, Object, error) {
+	const op = "get"
+	if err := checkKey(op, key); err != nil {
+		return nil, Object{}, err
+	}
+	rc, oi, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, Object{}, s.err(op, key, err)
+	}
+	obj := s.object(key, oi)
+	return newVerifyReader(rc, key, obj.Size, obj.SHA256), obj, nil
+}
+
+// GetRange implements Store.
+func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	const op = "get range"
+	if err := checkKey(op, key); err != nil {
+		return nil, err
+	}
+	if err := checkRange(op, key, offset, length); err != nil {
+		return nil, err
+	}
+	var o minio.GetObjectOptions
+	end := offset + min(length, math.MaxInt64-offset) - 1
+	if err := o.SetRange(offset, end); err != nil {
+		return nil, opErr(op, key, ErrInvalidRange, err)
+	}
+	rc, _, _, err := s.core.GetObject(ctx, s.bucket, key, o)
+	if err != nil {
+		return nil, s.err(op, key, err)
+	}
+	return rc, nil
+}
+
+// Stat implements Store.
+func (s *S3) Stat(ctx context.Context, key string) (Object, error) {
+	const op = "stat"
+	if err := checkKey(op, key); err != nil {
+		return Object{}, err
+	}
+	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return Object{}, s.err(op, key, err)
+	}
+	return s.object(key, oi), nil
+}
+
+// Delete implements Store.
+func (s *S3) Delete(ctx context.Context, key string) error {
+	const op = "delete"
+	if err := checkKey(op, key); err != nil {
+		return err
+	}
+	err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
+	if err != nil && classify(err) != ErrNotExist {
+		return s.err(op, key, err)
+	}
+	return nil
+}
+
+// List implements Store.
+func (s *S3) List(ctx context.Context, prefix string, fn func(Object) error) error {
+	const op = "list"
+	if err := checkPrefix(op, prefix); err != nil {
+		return err
+	}
+	// Cancelling stops minio-go's listing goroutine when fn stops early.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for oi := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if oi.Err != nil {
+			return s.err(op, prefix, oi.Err)
+		}
+		if keyProblem(oi.Key) != "" {
+			continue // not written through this package
+		}
+		if err := fn(Object{Key: oi.Key, Size: oi.Size, ModTime: oi.LastModified}); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return s.err(op, prefix, err)
+	}
+	return nil
+}
+
+// PresignGet implements Store. The URL is signed locally; it is not
+// checked that the object exists.
+func (s *S3) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	const op = "presign get"
+	if err := checkPresign(op, key, ttl); err != nil {
+		return "", err
+	}
+	u, err := s.client.PresignedGetObject(ctx, s.bucket, key, ttl, nil)
+	if err != nil {
+		return "", s.err(op, key, err)
+	}
+	return u.String(), nil
+}
+
+// PresignPut implements Store.
+func (s *S3) PresignPut(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	const op = "presign put"
+	if err := checkPresign(op, key, ttl); err != nil {
+		return "", err
+	}
+	u, err := s.client.PresignedPutObject(ctx, s.bucket, key, ttl)
+	if err != nil {
+		return "", s.err(op, key, err)
+	}
+	return u.String(), nil
+}
+
+func checkPresign(op, key string, ttl time.Duration) error {
+	if err := checkKey(op, key); err != nil {
+		return err
+	}
+	if ttl < time.Second || ttl > maxPresignTTL {
+		return opErr(op, key, nil, fmt.Errorf("ttl %v outside [1s, %v]", ttl, maxPresignTTL))
+	}
+	return nil
+}
+
+// Ping checks that the bucket exists, which needs the store up, our clock
+// close enough to its clock, and our credentials accepted.
+func (s *S3) Ping(ctx context.Context) error {
+	const op = "ping"
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return s.err(op, "", err)
+	}
+	if !ok {
+		return opErr(op, "", ErrUnavailable, fmt.Errorf("bucket %q does not exist", s.bucket))
+	}
+	return nil
+}
+
+// object converts minio-go's description.
+func (s *S3) object(key string, oi minio.ObjectInfo) Object {
+	return Object{
+		Key:         key,
+		Size:        oi.Size,
+		SHA256:      metaHash(oi.UserMetadata),
+		ContentType: contentTypeOr(oi.ContentType),
+		ModTime:     oi.LastModified,
+	}
+}
+
+// metaHash finds x-amz-meta-sha256 in minio-go's user metadata, whose keys
+// arrive without the prefix and in whatever case the store chose.
+func metaHash(m minio.StringMap) []byte {
+	for k, v := range m {
+		if strings.EqualFold(strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-"), metaSHA256) {
+			return parseHexSHA256(v)
+		}
+	}
+	return nil
+}
+
+// err classifies an error from minio-go.
+func (s *S3) err(op, key string, err error) error {
+	if isNoSuchBucket(err) {
+		err = fmt.Errorf("bucket %q does not exist: %w", s.bucket, err)
+	}
+	return opErr(op, key, classify(err), err)
+}
+
+func isNoSuchBucket(err error) bool {
+	var er minio.ErrorResponse
+	return errors.As(err, &er) && er.Code == "NoSuchBucket"
+}
+
+// bodyErr classifies an error from reading the caller's body, which can
+// only be about that body or the caller's ctx.
+func bodyErr(op, key string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return opErr(op, key, ErrUnavailable, err)
+	}
+	return opErr(op, key, nil, err)
+}
+
+// classify maps an error from minio-go or the network to one of the
+// package's kinds, or nil if none applies.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		// A deadline for a store operation ran out: the store was slow.
+		return ErrUnavailable
+	case errors.Is(err, context.Canceled):
+		return nil // the caller gave up; not the store's fault
+	}
+	var er minio.ErrorResponse
+	if errors.As(err, &er) {
+		switch er.Code {
+		case "NoSuchKey", "NotFound":
+			return ErrNotExist
+		case "BadDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch", "InvalidDigest":
+			return ErrChecksumMismatch
+		case "InvalidRange":
+			return ErrInvalidRange
+		case "NoSuchBucket",
+			"SlowDown", "SlowDownRead", "SlowDownWrite", "Throttling", "ThrottlingException",
+			"RequestLimitExceeded", "RequestThrottled", "ServiceUnavailable", "InternalError",
+			"RequestTimeout", "IncompleteBody", "XMinioServerNotInitialized",
+			// Clock skew and rejected credentials: the store is unusable
+			// until an operator acts, which is what Ping and 503 report.
+			"RequestTimeTooSkewed", "AccessDenied", "InvalidAccessKeyId",
+			"SignatureDoesNotMatch", "ExpiredToken":
+			return ErrUnavailable
+		}
+		if er.StatusCode >= 500 || er.StatusCode == http.StatusTooManyRequests || er.StatusCode == http.StatusRequestTimeout {
+			return ErrUnavailable
+		}
+		return nil
+	}
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
+		// Refused, reset, timed out, DNS: the request never got an answer.
+		return ErrUnavailable
+	}
+	return nil
+}
