@@ -365,6 +365,22 @@ func testUsers(t *testing.T, s *store.Store) {
 		}
 	})
 
+	t.Run("RehashPassword", func(t *testing.T) {
+		u := mustCreateUser(t, s, inspect.User{Username: "password.rehash", PasswordHash: "$argon2id$weak"})
+		if err := s.RehashPassword(t.Context(), u.ID, "$argon2id$weak", "$argon2id$strong"); err != nil {
+			t.Fatalf("RehashPassword: %v", err)
+		}
+		// A rehash is not a password change: sessions stay valid.
+		want := u
+		want.PasswordHash = "$argon2id$strong"
+		sameUser(t, mustUserByID(t, s, u.ID), want)
+		// Lost race: the hash changed meanwhile; nothing is written.
+		if err := s.RehashPassword(t.Context(), u.ID, "$argon2id$weak", "$argon2id$other"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("stale RehashPassword = %v, want ErrNotFound", err)
+		}
+		sameUser(t, mustUserByID(t, s, u.ID), want)
+	})
+
 	t.Run("ChineseRoundTrip", func(t *testing.T) {
 		tests := []struct{ name, username, display string }{
 			{"Simplified", "张伟", "张伟（城关镇网格员）"},

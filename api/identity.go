@@ -1,0 +1,121 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/oapi-codegen/runtime/types"
+
+	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/inspect"
+)
+
+// Identity authenticates callers and runs the login session flow.
+// Authenticate returns the caller as currently stored: a deactivated user or
+// a changed assignment takes effect on the next request, not when the token
+// expires.
+type Identity interface {
+	Authenticate(ctx context.Context, accessToken string) (auth.Principal, error)
+	Login(ctx context.Context, username, password, clientAddr string) (auth.Pair, error)
+	Refresh(ctx context.Context, refreshToken string) (auth.Pair, error)
+	Logout(ctx context.Context, refreshToken string) error
+}
+
+// Accounts manages users (administrators only; the access rules say so).
+type Accounts interface {
+	CreateUser(ctx context.Context, in auth.NewUser) (inspect.User, error)
+	User(ctx context.Context, id string) (inspect.User, error)
+	ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspect.User, error)
+	UpdateUser(ctx context.Context, id string, in auth.UserUpdate) (inspect.User, error)
+}
+
+// Login exchanges credentials for a token pair. Every failure, unknown
+// user, wrong password or inactive account, is the same 401.
+func (s *Server) Login(ctx context.Context, req LoginRequestObject) (LoginResponseObject, error) {
+	pair, err := s.cfg.Identity.Login(ctx, req.Body.Username, req.Body.Password, clientAddr(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return Login200JSONResponse(tokenPair(pair)), nil
+}
+
+// Refresh rotates a refresh token.
+func (s *Server) Refresh(ctx context.Context, req RefreshRequestObject) (RefreshResponseObject, error) {
+	pair, err := s.cfg.Identity.Refresh(ctx, req.Body.RefreshToken)
+	if err != nil {
+		return nil, err
+	}
+	return Refresh200JSONResponse(tokenPair(pair)), nil
+}
+
+// Logout revokes the token's family. An unusable token is not an error:
+// the caller's goal, no live session for this token, holds either way.
+func (s *Server) Logout(ctx context.Context, req LogoutRequestObject) (LogoutResponseObject, error) {
+	if err := s.cfg.Identity.Logout(ctx, req.Body.RefreshToken); err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
+		return nil, err
+	}
+	return Logout204Response{}, nil
+}
+
+// GetMe describes the caller and the scope in force now.
+func (s *Server) GetMe(ctx context.Context, _ GetMeRequestObject) (GetMeResponseObject, error) {
+	p, _ := principal(ctx)
+	u, err := s.cfg.Accounts.User(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	me := Me{
+		Id:          mustUUID(u.ID),
+		Username:    u.Username,
+		DisplayName: u.DisplayName,
+		Role:        Role(p.Role),
+		Townships:   nonNil(p.Townships),
+		Reaches:     nonNil(p.Reaches),
+	}
+	if u.Phone != "" {
+		me.Phone = &u.Phone
+	}
+	return GetMe200JSONResponse(me), nil
+}
+
+func tokenPair(p auth.Pair) TokenPair {
+	return TokenPair{
+		AccessToken:  p.AccessToken,
+		RefreshToken: p.RefreshToken,
+		TokenType:    TokenPairTokenTypeBearer,
+		ExpiresIn:    int(p.ExpiresIn / time.Second),
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// mustUUID converts a store id; ids are always UUIDs the server minted.
+func mustUUID(id string) types.UUID {
+	var u types.UUID
+	_ = u.UnmarshalText([]byte(id))
+	return u
+}
+
+type clientAddrKey struct{}
+
+// withClientAddr records the client address (as the trusted IPExtractor
+// sees it) for handlers that rate limit by address.
+func withClientAddr(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), clientAddrKey{}, c.RealIP())))
+		return next(c)
+	}
+}
+
+func clientAddr(ctx context.Context) string {
+	a, _ := ctx.Value(clientAddrKey{}).(string)
+	return a
+}

@@ -1,0 +1,223 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"runtime/debug"
+	"time"
+	"unicode/utf8"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	oapimiddleware "github.com/oapi-codegen/echo-middleware"
+)
+
+// Keys of values kept on the Echo context for the request's log line.
+const (
+	ctxKeyRequestID = "fieldwatch.request_id"
+	ctxKeyUserID    = "fieldwatch.user_id"
+	ctxKeyError     = "fieldwatch.error"
+)
+
+const headerRequestID = "X-Request-Id"
+
+// clientRequestID is what we accept as a caller-chosen request id: short and
+// harmless in logs. Anything else is replaced by a fresh id.
+var clientRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,64}$`)
+
+func requestID(c echo.Context) string {
+	id, _ := c.Get(ctxKeyRequestID).(string)
+	return id
+}
+
+// assignRequestID gives every request an id, echoed in X-Request-Id and in
+// every problem body, so a user's report can be found in the logs.
+func (s *Server) assignRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(headerRequestID)
+		if !clientRequestID.MatchString(id) {
+			id = uuid.NewString()
+		}
+		c.Set(ctxKeyRequestID, id)
+		c.Response().Header().Set(headerRequestID, id)
+		return next(c)
+	}
+}
+
+// recoverPanics turns a panic into a 500 carrying the request id; the stack
+// goes to the log only.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				err = fmt.Errorf("api: panic: %v\n%s", r, debug.Stack())
+			}
+		}()
+		return next(c)
+	}
+}
+
+// observe writes one log line and the metrics for every request. It renders
+// errors itself (through the error handler) so that what it records is the
+// status the client actually got.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		s.metrics.inFlight.Inc()
+		defer s.metrics.inFlight.Dec()
+
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+
+		req, res := c.Request(), c.Response()
+		route := s.routeOf(c)
+		elapsed := time.Since(start)
+		s.metrics.observe(req.Method, route, res.Status, elapsed)
+
+		attrs := []slog.Attr{
+			slog.String("request_id", requestID(c)),
+			slog.String("method", req.Method),
+			slog.String("route", route),
+			// Path only: query strings may carry signatures or tokens.
+			slog.String("path", req.URL.Path),
+			slog.Int("status", res.Status),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+			slog.Int64("bytes_in", req.ContentLength),
+			slog.Int64("bytes_out", res.Size),
+			slog.String("remote_ip", c.RealIP()),
+		}
+		if uid, ok := c.Get(ctxKeyUserID).(string); ok {
+			attrs = append(attrs, slog.String("user_id", uid))
+		}
+		level := slog.LevelInfo
+		if res.Status >= 500 {
+			level = slog.LevelError
+			if err, ok := c.Get(ctxKeyError).(error); ok {
+				attrs = append(attrs, slog.String("error", err.Error()))
+			}
+		}
+		s.log.LogAttrs(req.Context(), level, "request", attrs...)
+		return nil
+	}
+}
+
+// routeOf is the registered route template of the request (never the raw
+// path, which would give metrics unbounded cardinality), or "unmatched".
+func (s *Server) routeOf(c echo.Context) string {
+	if p := c.Path(); s.knownPaths[p] {
+		return p
+	}
+	return "unmatched"
+}
+
+// securityHeaders are safe for every answer: nothing we serve should be
+// sniffed into another type or framed.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+// limitBody bounds request bodies so a client cannot make the validator or
+// the JSON decoder buffer an unbounded document, and refuses invalid UTF-8.
+// These bodies are small JSON documents; photo uploads stream through their
+// own handler and skip this (they are not registered under it).
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.ContentLength > s.cfg.MaxJSONBody {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxJSONBody))
+		}
+		if req.Body == nil || req.Body == http.NoBody {
+			return next(c)
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxJSONBody))
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxJSONBody))
+		}
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "reading request body: "+err.Error())
+		}
+		// encoding/json would turn invalid UTF-8 into U+FFFD silently and
+		// store mangled names; refuse it instead (RELIABILITY E4).
+		if !utf8.Valid(body) {
+			return echo.NewHTTPError(http.StatusBadRequest, "request body is not valid UTF-8")
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		return next(c)
+	}
+}
+
+// ipExtractor decides which address is the client's. X-Forwarded-For is
+// only believed from configured proxies: otherwise a client could rotate it
+// to escape per-address login limits.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		p = p.Masked()
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{
+			IP:   net.IP(p.Addr().AsSlice()),
+			Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen()),
+		}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// validator checks each request against openapi.yaml: parameters, body
+// schema (unknown members are rejected where the spec says
+// additionalProperties: false) and formats. The validated body value is
+// kept, and the generated handlers bind exactly that value, so a member
+// spelt "ROLE" can never slip past the schema and bind as "role".
+func (s *Server) validator() echo.MiddlewareFunc {
+	uuidFormat := openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562)
+	return oapimiddleware.OapiRequestValidatorWithOptions(s.spec, &oapimiddleware.Options{
+		DoNotValidateServers: true,
+		Options: openapi3filter.Options{
+			MultiError:         true,
+			KeepValidatedValue: true,
+			// Authentication ran already (guard); the validator only checks shape.
+			AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+			SchemaValidationOptions: []openapi3.SchemaValidationOption{
+				openapi3.WithStringFormatValidator("uuid", uuidFormat),
+			},
+		},
+		MultiErrorHandler: func(me openapi3.MultiError) *echo.HTTPError {
+			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "invalid request", Internal: me}
+		},
+		ErrorHandler: func(_ echo.Context, he *echo.HTTPError) error {
+			var tooBig *http.MaxBytesError
+			if errors.As(he.Internal, &tooBig) {
+				return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+					fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
+			}
+			if he.Code == http.StatusBadRequest && he.Internal != nil {
+				return fromOpenAPIError(he.Internal)
+			}
+			return he
+		},
+	})
+}

@@ -1,0 +1,149 @@
+package api
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// infraRoutes are served outside openapi.yaml: the contract itself, its
+// rendering, and metrics for the scraper. Everything else must be an
+// operation of the spec (routes_test.go checks).
+var infraRoutes = []string{
+	"GET /openapi.yaml",
+	"GET /docs",
+	"GET /docs/:asset",
+	"GET /metrics",
+}
+
+// routes is the map of the API.
+func (s *Server) routes() (*echo.Echo, error) {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
+	// Unknown routes and wrong methods pass through the error handler as
+	// echo.ErrNotFound / ErrMethodNotAllowed and come out as problem+json.
+
+	// "/v1/users/" is "/v1/users": a trailing slash must reach the same
+	// access rule, not a different route (RELIABILITY A8).
+	e.Pre(middleware.RemoveTrailingSlash())
+	e.Use(
+		s.recoverPanics,
+		s.assignRequestID,
+		s.observe, // logs and metrics: sees the final status of everything below
+		securityHeaders,
+		withClientAddr,
+		s.limitBody,
+	)
+
+	e.GET("/openapi.yaml", s.serveSpec)
+	e.GET("/docs", s.serveDocsIndex)
+	e.GET("/docs/:asset", s.serveDocsAsset)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})))
+
+	perOp, err := s.operationMiddlewares()
+	if err != nil {
+		return nil, err
+	}
+	RegisterHandlersWithOptions(e, NewStrictHandler(s, nil), RegisterHandlersOptions{
+		OperationMiddlewares: perOp,
+	})
+	s.knownPaths = map[string]bool{}
+	for _, rt := range e.Routes() {
+		s.knownPaths[rt.Path] = true
+	}
+	return e, nil
+}
+
+// operationMiddlewares attaches, to every operation of the spec, its access
+// rule from auth.Operations (authentication and role check, before anything
+// is parsed) and then
+// request validation against the spec. An operation without a rule is a
+// start-up error: no route may go unguarded by omission.
+func (s *Server) operationMiddlewares() (map[string][]echo.MiddlewareFunc, error) {
+	return s.operationMiddlewaresFor(auth.Operations())
+}
+
+func (s *Server) operationMiddlewaresFor(rules map[string]auth.Access) (map[string][]echo.MiddlewareFunc, error) {
+	validate := s.validator()
+	out := map[string][]echo.MiddlewareFunc{}
+	var missing []string
+	for _, op := range specOperations(s.spec) {
+		rule, ok := rules[op.ID]
+		if !ok {
+			missing = append(missing, op.ID)
+			continue
+		}
+		if rule.Public != op.Public {
+			return nil, fmt.Errorf("api: operation %s: access rule public=%v but spec security says public=%v", op.ID, rule.Public, op.Public)
+		}
+		out[op.ID] = []echo.MiddlewareFunc{s.guard(rule), validate}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("api: operations without an access rule: %s", strings.Join(missing, ", "))
+	}
+	for id := range rules {
+		if _, ok := out[id]; !ok {
+			return nil, fmt.Errorf("api: access rule for unknown operation %s", id)
+		}
+	}
+	return out, nil
+}
+
+// operation is one method+path of the spec.
+type operation struct {
+	ID       string
+	Method   string
+	Path     string // OpenAPI template, /v1/users/{id}
+	EchoPath string // Echo template, /v1/users/:id
+	Public   bool   // security: [] in the spec
+}
+
+// specOperations lists the spec's operations in a stable order.
+func specOperations(spec *openapi3.T) []operation {
+	var ops []operation
+	for _, path := range spec.Paths.InMatchingOrder() {
+		item := spec.Paths.Value(path)
+		for method, op := range item.Operations() {
+			sec := spec.Security
+			if op.Security != nil {
+				sec = *op.Security
+			}
+			ops = append(ops, operation{
+				ID:       op.OperationID,
+				Method:   strings.ToUpper(method),
+				Path:     path,
+				EchoPath: echoPath(path),
+				Public:   len(sec) == 0,
+			})
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool {
+		if ops[i].Path != ops[j].Path {
+			return ops[i].Path < ops[j].Path
+		}
+		return ops[i].Method < ops[j].Method
+	})
+	return ops
+}
+
+// echoPath turns /a/{b}/c into /a/:b/c.
+func echoPath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			segs[i] = ":" + seg[1:len(seg)-1]
+		}
+	}
+	return strings.Join(segs, "/")
+}

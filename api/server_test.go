@@ -1,0 +1,223 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldwatch/fieldwatch/api"
+	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/internal/testservice"
+	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/store"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// testAPI is a server over real parts: a SQLite file, a local photo
+// directory and the real identity service.
+type testAPI struct {
+	t     *testing.T
+	srv   *httptest.Server
+	db    *store.Store
+	ident *auth.Service
+	clock *clock
+	key   string // the signing key entry, kid:seed
+}
+
+// backends are the databases every API test runs against.
+var backends = []string{"sqlite", "postgres"}
+
+// forEachBackend runs fn as a subtest per database backend. PostgreSQL
+// comes from `make test`; without it that subtest skips (fails under CI).
+func forEachBackend(t *testing.T, fn func(t *testing.T, a *testAPI)) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { fn(t, newTestAPIOn(t, b)) })
+	}
+}
+
+func newTestAPI(t *testing.T) *testAPI { return newTestAPIOn(t, "sqlite") }
+
+func newTestAPIOn(t *testing.T, backend string) *testAPI {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	clk := &clock{t: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+	var db *store.Store
+	var err error
+	switch backend {
+	case "sqlite":
+		db, err = store.OpenSQLite(ctx, filepath.Join(dir, "fw.db"), store.WithClock(clk.Now))
+	case "postgres":
+		db, err = store.OpenPostgres(ctx, testservice.PostgresDB(t), store.WithClock(clk.Now))
+	default:
+		t.Fatalf("unknown backend %q", backend)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	photos, err := media.NewDir(filepath.Join(dir, "photos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := auth.ParseKeySet(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Per-address login limits would trip over the many logins of one test
+	// client; they have their own tests in package auth.
+	ident, err := auth.New(db, store.ErrNotFound, auth.Options{Keys: keys, Now: clk.Now,
+		Limits: auth.LimiterConfig{AddrAttempts: 10000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.New(api.Config{
+		Version:      "test",
+		Registry:     prometheus.NewRegistry(),
+		DB:           db,
+		Photos:       photos,
+		PhotoBackend: "local",
+		Identity:     ident,
+		Accounts:     ident,
+		Clock:        clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &testAPI{t: t, srv: srv, db: db, ident: ident, clock: clk, key: key}
+}
+
+// response is a finished HTTP exchange.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// do sends a request; body may be nil, a string (sent as is) or a value
+// (sent as JSON).
+func (a *testAPI) do(method, path, token string, body any, hdr ...string) response {
+	a.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		rd = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, a.srv.URL+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := a.srv.Client().Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// mustUser creates a user directly through the identity service.
+func (a *testAPI) mustUser(username, role, password string, townships ...string) string {
+	a.t.Helper()
+	u, err := a.ident.CreateUser(context.Background(), auth.NewUser{
+		Username: username, DisplayName: "测试 " + username, Role: roleOf(role), Password: password, Townships: townships,
+	})
+	if err != nil {
+		a.t.Fatalf("create user %s: %v", username, err)
+	}
+	return u.ID
+}
+
+// login returns an access and a refresh token.
+func (a *testAPI) login(username, password string) (string, string) {
+	a.t.Helper()
+	r := a.do("POST", "/v1/auth/login", "", map[string]string{"username": username, "password": password})
+	if r.status != http.StatusOK {
+		a.t.Fatalf("login %s: %d %s", username, r.status, r.body)
+	}
+	var p api.TokenPair
+	r.json(a.t, &p)
+	return p.AccessToken, p.RefreshToken
+}
+
+// requireProblem checks that r is an RFC 9457 problem with the status.
+func requireProblem(t *testing.T, r response, status int) api.Problem {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json (body %s)", ct, r.body)
+	}
+	var p api.Problem
+	r.json(t, &p)
+	if p.Status != status || p.Title == "" || p.Type == "" || p.RequestId == nil || *p.RequestId == "" {
+		t.Fatalf("incomplete problem: %s", r.body)
+	}
+	if *p.RequestId != r.header.Get("X-Request-Id") {
+		t.Fatalf("problem request_id %q differs from X-Request-Id %q", *p.RequestId, r.header.Get("X-Request-Id"))
+	}
+	return p
+}

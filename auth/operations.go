@@ -1,0 +1,56 @@
+package auth
+
+import (
+	"slices"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
+)
+
+// Access says who may call an API operation. Which objects they may reach
+// is scope (Principal.CanSee), checked by the operation itself.
+type Access struct {
+	// Public operations need no token. It must agree with `security: []`
+	// in openapi.yaml; the API refuses to start otherwise.
+	Public bool
+	// Roles that may call the operation; empty means every authenticated
+	// user.
+	Roles []inspect.Role
+}
+
+// Allows reports whether p may call an operation with this access rule.
+func (a Access) Allows(p Principal) bool {
+	if a.Public {
+		return true
+	}
+	if !p.Role.Valid() {
+		return false
+	}
+	return len(a.Roles) == 0 || slices.Contains(a.Roles, p.Role)
+}
+
+var (
+	public        = Access{Public: true}
+	authenticated = Access{}
+	adminOnly     = Access{Roles: []inspect.Role{inspect.RoleAdmin}}
+)
+
+// Operations is the authorization policy: the access rule of every
+// operation in openapi.yaml, by operationId. The API applies it before a
+// request is parsed; an operation missing here makes the server refuse to
+// start and the authorization matrix test fail, so nothing is left
+// unguarded by omission.
+func Operations() map[string]Access {
+	return map[string]Access{
+		"getHealth":  public,
+		"getReady":   public,
+		"getVersion": public,
+		"login":      public,
+		"refresh":    public,
+		"logout":     public,
+		"getMe":      authenticated,
+		"listUsers":  adminOnly,
+		"createUser": adminOnly,
+		"getUser":    adminOnly,
+		"updateUser": adminOnly,
+	}
+}
