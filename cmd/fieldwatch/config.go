@@ -1,0 +1,170 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything the service can be told. Each setting has a flag and
+// a FIELDWATCH_* environment variable; a flag given on the command line wins
+// over the environment, which wins over the default.
+type config struct {
+	Addr            string
+	DataDir         string
+	DatabaseURL     string
+	PhotoDir        string
+	S3Endpoint      string
+	S3Bucket        string
+	S3Region        string
+	S3AccessKey     string
+	S3SecretKey     string
+	S3TLS           bool
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	TrustedProxies  []netip.Prefix
+	JWTKeys         string
+	JWTIssuer       string
+	JWTAudience     string
+	AccessTTL       time.Duration
+	RefreshTTL      time.Duration
+	Demo            bool
+}
+
+// setting describes one configuration entry for flags, env and the README.
+type setting struct {
+	flag, env, def, usage string
+	set                   func(c *config, v string) error
+	isBool                bool // "--demo" alone means true
+}
+
+func settings() []setting {
+	str := func(dst func(*config) *string) func(*config, string) error {
+		return func(c *config, v string) error { *dst(c) = v; return nil }
+	}
+	dur := func(dst func(*config) *time.Duration) func(*config, string) error {
+		return func(c *config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration like 30s or 15m, got %q", v)
+			}
+			*dst(c) = d
+			return nil
+		}
+	}
+	boolean := func(dst func(*config) *bool) func(*config, string) error {
+		return func(c *config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*dst(c) = b
+			return nil
+		}
+	}
+	return []setting{
+		{"addr", "FIELDWATCH_ADDR", ":8080", "listen address (host:port; port 0 picks a free one)", str(func(c *config) *string { return &c.Addr }), false},
+		{"data-dir", "FIELDWATCH_DATA_DIR", "./data", "directory for the embedded database, photos and generated keys", str(func(c *config) *string { return &c.DataDir }), false},
+		{"database-url", "FIELDWATCH_DATABASE_URL", "", "postgres://… for PostgreSQL/PostGIS; empty: SQLite file DATA_DIR/fieldwatch.db; sqlite:PATH for another file", str(func(c *config) *string { return &c.DatabaseURL }), false},
+		{"photo-dir", "FIELDWATCH_PHOTO_DIR", "", "local photo directory when no S3 endpoint is set (default DATA_DIR/photos)", str(func(c *config) *string { return &c.PhotoDir }), false},
+		{"s3-endpoint", "FIELDWATCH_S3_ENDPOINT", "", "S3/MinIO endpoint host:port; set it to store photos in S3", str(func(c *config) *string { return &c.S3Endpoint }), false},
+		{"s3-bucket", "FIELDWATCH_S3_BUCKET", "fieldwatch", "S3 bucket (created if missing)", str(func(c *config) *string { return &c.S3Bucket }), false},
+		{"s3-region", "FIELDWATCH_S3_REGION", "us-east-1", "S3 region", str(func(c *config) *string { return &c.S3Region }), false},
+		{"s3-access-key", "FIELDWATCH_S3_ACCESS_KEY", "", "S3 access key", str(func(c *config) *string { return &c.S3AccessKey }), false},
+		{"s3-secret-key", "FIELDWATCH_S3_SECRET_KEY", "", "S3 secret key (prefer the environment variable: flags show in ps)", str(func(c *config) *string { return &c.S3SecretKey }), false},
+		{"s3-tls", "FIELDWATCH_S3_TLS", "true", "use HTTPS to reach S3", boolean(func(c *config) *bool { return &c.S3TLS }), true},
+		{"log-level", "FIELDWATCH_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel }), false},
+		{"log-format", "FIELDWATCH_LOG_FORMAT", "json", "json or text", str(func(c *config) *string { return &c.LogFormat }), false},
+		{"shutdown-timeout", "FIELDWATCH_SHUTDOWN_TIMEOUT", "30s", "how long in-flight requests (uploads) may finish after SIGINT/SIGTERM", dur(func(c *config) *time.Duration { return &c.ShutdownTimeout }), false},
+		{"trusted-proxies", "FIELDWATCH_TRUSTED_PROXIES", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *config, v string) error {
+			c.TrustedProxies = nil
+			for _, s := range splitList(v) {
+				p, err := netip.ParsePrefix(s)
+				if err != nil {
+					return fmt.Errorf("want CIDRs like 10.0.0.0/8, got %q", s)
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+			return nil
+		}, false},
+		{"jwt-keys", "FIELDWATCH_JWT_KEYS", "", "access-token signing keys, kid:seed,… (newest first); empty: a key generated once into DATA_DIR/jwt-keys", str(func(c *config) *string { return &c.JWTKeys }), false},
+		{"jwt-issuer", "FIELDWATCH_JWT_ISSUER", "fieldwatch", "access-token issuer (iss)", str(func(c *config) *string { return &c.JWTIssuer }), false},
+		{"jwt-audience", "FIELDWATCH_JWT_AUDIENCE", "fieldwatch-api", "access-token audience (aud)", str(func(c *config) *string { return &c.JWTAudience }), false},
+		{"access-ttl", "FIELDWATCH_ACCESS_TTL", "15m", "access-token lifetime", dur(func(c *config) *time.Duration { return &c.AccessTTL }), false},
+		{"refresh-ttl", "FIELDWATCH_REFRESH_TTL", "720h", "refresh-token lifetime", dur(func(c *config) *time.Duration { return &c.RefreshTTL }), false},
+		{"demo", "FIELDWATCH_DEMO", "false", "load the demo county and demo users at start (passwords printed once)", boolean(func(c *config) *bool { return &c.Demo }), true},
+	}
+}
+
+// parseConfig reads flags from args over the environment over defaults.
+// It returns the remaining positional arguments.
+func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (config, []string, error) {
+	var c config
+	all := settings()
+	for _, s := range all {
+		v := s.def
+		if e := getenv(s.env); e != "" {
+			v = e
+		}
+		if err := s.set(&c, v); err != nil {
+			return c, nil, fmt.Errorf("%s=%q: %w", s.env, v, err)
+		}
+		usage := s.usage + " ($" + s.env + ", default " + quoteDefault(s.def) + ")"
+		if s.isBool {
+			fs.BoolFunc(s.flag, usage, func(v string) error { return s.set(&c, v) })
+		} else {
+			fs.Func(s.flag, usage, func(v string) error { return s.set(&c, v) })
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, nil, err
+	}
+	if c.PhotoDir == "" {
+		c.PhotoDir = filepath.Join(c.DataDir, "photos")
+	}
+	return c, fs.Args(), c.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("log format %q: want json or text", c.LogFormat))
+	}
+	if c.S3Endpoint != "" && (c.S3AccessKey == "" || c.S3SecretKey == "") {
+		errs = append(errs, errors.New("S3 endpoint set without FIELDWATCH_S3_ACCESS_KEY and FIELDWATCH_S3_SECRET_KEY"))
+	}
+	if strings.Contains(c.S3Endpoint, "/") {
+		errs = append(errs, fmt.Errorf("S3 endpoint %q: want host:port, without scheme (use --s3-tls)", c.S3Endpoint))
+	}
+	return errors.Join(errs...)
+}
+
+func quoteDefault(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return s
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

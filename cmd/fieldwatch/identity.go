@@ -1,0 +1,65 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/store"
+)
+
+// newIdentity wires token signing, refresh sessions, password hashing and
+// login limits to the store.
+func newIdentity(c config, db *store.Store) (*auth.Service, error) {
+	keys, err := signingKeys(c)
+	if err != nil {
+		return nil, err
+	}
+	return auth.New(db, store.ErrNotFound, auth.Options{
+		Keys:       keys,
+		Issuer:     c.JWTIssuer,
+		Audience:   c.JWTAudience,
+		AccessTTL:  c.AccessTTL,
+		RefreshTTL: c.RefreshTTL,
+	})
+}
+
+// signingKeys are the configured keys or, for the embedded deployment, a
+// key generated once into DATA_DIR/jwt-keys (mode 0600) so that tokens
+// survive restarts. Production sets FIELDWATCH_JWT_KEYS on every replica.
+func signingKeys(c config) (*auth.KeySet, error) {
+	if c.JWTKeys != "" {
+		return auth.ParseKeySet(c.JWTKeys)
+	}
+	path := filepath.Join(c.DataDir, "jwt-keys")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key, err := auth.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			return signingKeys(c) // another process made it first
+		}
+		if err != nil {
+			return nil, fmt.Errorf("jwt key file: %w", err)
+		}
+		_, werr := f.WriteString(key + "\n")
+		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+			return nil, fmt.Errorf("jwt key file: %w", err)
+		}
+		return auth.ParseKeySet(key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jwt key file: %w", err)
+	}
+	return auth.ParseKeySet(strings.TrimSpace(string(b)))
+}

@@ -1,0 +1,20 @@
+// Command fieldwatch runs the fieldwatch service and its administration
+// tasks. Run `fieldwatch help` for the subcommands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "fieldwatch:", err)
+		os.Exit(exitCode(err))
+	}
+}

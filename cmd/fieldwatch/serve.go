@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldwatch/fieldwatch/api"
+	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/store"
+)
+
+// tempMaxAge is how old a leftover spool or temp file must be before the
+// start-up sweep removes it: older than any upload still being written by
+// another instance sharing the directory.
+const tempMaxAge = time.Hour
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, rest, err := commandConfig("serve", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("serve takes no arguments, got %q", rest)}
+	}
+	log := newLogger(c, stderr)
+
+	db, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if len(applied) > 0 {
+		log.Info("migrations applied", slog.Any("versions", applied))
+	}
+
+	photos, photoBackend, err := openPhotos(ctx, c, log)
+	if err != nil {
+		return err
+	}
+
+	identity, err := newIdentity(c, db)
+	if err != nil {
+		return err
+	}
+	if c.Demo {
+		if err := createDemoUsers(ctx, identity, db, stdout); err != nil {
+			return err
+		}
+	}
+
+	handler, err := api.New(api.Config{
+		Version:        version(),
+		Logger:         log,
+		Registry:       prometheus.NewRegistry(),
+		DB:             db,
+		Photos:         photos,
+		PhotoBackend:   photoBackend,
+		Identity:       identity,
+		Accounts:       identity,
+		TrustedProxies: c.TrustedProxies,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler: handler,
+		// No ReadTimeout or WriteTimeout: a 5 MB photo over 256 kbit/s
+		// takes minutes. Slow headers are cut; slow bodies are bounded per
+		// upload by the upload handler.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20, // Go's default, stated: bounded, and room for any honest header
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	addr := ln.Addr().String()
+	fmt.Fprintf(stdout, "fieldwatch %s listening on %s (database: %s, photos: %s)\n",
+		version(), displayURL(addr), db.Backend(), photoBackend)
+	log.Info("listening", slog.String("addr", addr), slog.String("database", db.Backend()), slog.String("photos", photoBackend))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down", slog.Duration("deadline", c.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		// In-flight requests outlived the deadline; phones retry them.
+		srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, rest, err := commandConfig("migrate", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("migrate takes no arguments, got %q", rest)}
+	}
+	db, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	v, err := db.Version(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: applied %d migration(s), schema version %d\n", db.Backend(), len(applied), v)
+	return nil
+}
+
+// openStore picks the database backend from the configured URL.
+func openStore(ctx context.Context, c config) (*store.Store, error) {
+	u := c.DatabaseURL
+	switch {
+	case u == "":
+		return store.OpenSQLite(ctx, filepath.Join(c.DataDir, "fieldwatch.db"))
+	case strings.HasPrefix(u, "sqlite:"):
+		return store.OpenSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "//"))
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		return store.OpenPostgres(ctx, u)
+	default:
+		// Never echo the URL: it may hold a password.
+		return nil, usageError{errors.New("database URL: want postgres://…, postgresql://… or sqlite:PATH")}
+	}
+}
+
+// openPhotos picks the blob store: S3 when an endpoint is configured, else
+// the local directory.
+func openPhotos(ctx context.Context, c config, log *slog.Logger) (media.Store, string, error) {
+	if c.S3Endpoint != "" {
+		s3, err := media.NewS3(ctx, media.S3Config{
+			Endpoint:  c.S3Endpoint,
+			Bucket:    c.S3Bucket,
+			Region:    c.S3Region,
+			AccessKey: c.S3AccessKey,
+			SecretKey: c.S3SecretKey,
+			UseTLS:    c.S3TLS,
+		})
+		if err != nil {
+			return nil, "", fmt.Errorf("photo store: %w", err)
+		}
+		return s3, "s3", nil
+	}
+	if err := os.MkdirAll(c.PhotoDir, 0o750); err != nil {
+		return nil, "", fmt.Errorf("photo store: %w", err)
+	}
+	dir, err := media.NewDir(c.PhotoDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("photo store: %w", err)
+	}
+	if n, err := dir.SweepTemp(ctx, tempMaxAge); err != nil {
+		log.Warn("sweeping photo temp files", slog.String("error", err.Error()))
+	} else if n > 0 {
+		log.Info("removed leftover photo temp files", slog.Int("count", n))
+	}
+	return dir, "local", nil
+}
+
+// displayURL turns a listener address into something a person can click.
+func displayURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
