@@ -82,5 +82,18 @@ t=$(fw_now_ms)
 fw_phase "go test -race -count=1 ${*:+$* }./..."
 fw_info "FIELDWATCH_TEST_POSTGRES_URL=$FIELDWATCH_TEST_POSTGRES_URL"
 fw_info "FIELDWATCH_TEST_S3_ENDPOINT=$FIELDWATCH_TEST_S3_ENDPOINT (region $FIELDWATCH_TEST_S3_REGION)"
-go test -race -count=1 "$@" ./...
+# -v so the log shows which tests ran against the real services; the
+# console gets top-level results only (subtests and logs stay in the file),
+# and the whole log of any failing run.
+log="${FIELDWATCH_SERVICES_DIR}/go-test.log"
+set +e
+go test -race -count=1 -v "$@" ./... >"$log" 2>&1
+rc=$?
+set -e
+grep -E '^(--- (PASS|FAIL|SKIP)|ok |FAIL|panic:|\?   )' "$log" || true
+if [[ $rc -ne 0 ]]; then
+	fw_err "go test failed; full log:"
+	cat "$log" >&2
+	exit "$rc"
+fi
 fw_info "ok ($(fw_since "$t"))"
