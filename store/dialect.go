@@ -17,6 +17,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/fieldwatch/fieldwatch/geo"
 )
 
 // dialect is everything that differs between the two backends. Queries are
@@ -32,6 +34,21 @@ type dialect struct {
 	// order, which `expires_at < ?` relies on.
 	textTime bool
 	classify func(error) error
+
+	// boxIndex returns a condition on evidence (alias e) that uses the
+	// spatial index to keep rows whose point may lie in b: a superset,
+	// because both indexes hold single-precision boxes. Callers add the
+	// exact test on e.lon and e.lat.
+	boxIndex func(b geo.Box) (cond string, args []any)
+	// within returns a condition on evidence (alias e) that holds when
+	// its point lies within r metres of c (see nearWithin for how the
+	// backends measure).
+	within func(c geo.Point, r float64) (cond string, args []any)
+	// hashLock, when set, takes a transaction-scoped lock on a pair of
+	// int4 keys. CommitEvidence holds it per SHA-256 so that two commits
+	// of the same bytes cannot both miss each other. SQLite needs none:
+	// its write transactions are serialised.
+	hashLock string
 }
 
 var (
@@ -41,6 +58,8 @@ var (
 		migrations: "migrations/sqlite",
 		textTime:   true,
 		classify:   classifySQLite,
+		boxIndex:   sqliteBoxIndex,
+		within:     sqliteWithin,
 	}
 	postgresDialect = dialect{
 		name:       "postgres",
@@ -48,6 +67,9 @@ var (
 		migrations: "migrations/postgres",
 		positional: true,
 		classify:   classifyPostgres,
+		boxIndex:   postgresBoxIndex,
+		within:     postgresWithin,
+		hashLock:   `SELECT pg_advisory_xact_lock(?, ?)`,
 	}
 )
 

@@ -7,12 +7,17 @@
 // Queries are written once with '?' placeholders and rebound for
 // PostgreSQL. Only what must differ is per dialect: the migrations
 // (store/migrations/{sqlite,postgres}, goose format, embedded), error
-// classification, and the encoding of times.
+// classification, the encoding of times, the spatial filters (PostGIS
+// with a GiST index, or an R*Tree; see spatial.go for the one place where
+// their answers may differ), and the lock that serialises commits of the
+// same bytes where writers run in parallel.
 //
 // Errors: ErrNotFound, ErrConflict and ErrUnavailable classify database
 // outcomes and wrap the driver's error as their cause. Input that cannot be
 // stored (invalid UTF-8, NUL, unknown role, malformed hash) is rejected
-// before any query with an error wrapping inspect.ErrInvalid.
+// before any query with an error wrapping inspect.ErrInvalid. So are NaN,
+// infinite and out-of-range coordinates: one NaN row would make every
+// listing that includes it fail to encode.
 package store
 
 import (

@@ -49,9 +49,12 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("TimePrecision", func(t *testing.T) { testTimePrecision(t, shared) })
 	t.Run("InvalidText", func(t *testing.T) { testInvalidText(t, shared) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, shared) })
+	t.Run("Submissions", func(t *testing.T) { testSubmissions(t, shared) })
+	t.Run("Evidence", func(t *testing.T) { testEvidence(t, shared) })
 
 	// Listing and counting need to know every row.
 	t.Run("ListUsers", func(t *testing.T) { testListUsers(t, migrated(t, open(t))) })
+	t.Run("ListEvidence", func(t *testing.T) { testListEvidence(t, migrated(t, open(t))) })
 }
 
 func migrated(t *testing.T, s *store.Store) *store.Store {

@@ -1,0 +1,980 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fieldwatch/fieldwatch/geo"
+	"github.com/fieldwatch/fieldwatch/inspect"
+)
+
+// Limits of the evidence methods.
+const (
+	DefaultEvidenceLimit = 50
+	MaxEvidenceLimit     = 500
+
+	// MaxNearRadiusM bounds EvidenceFilter.RadiusM. Beyond a county's
+	// size the backends' distance measures drift apart (see spatial.go).
+	MaxNearRadiusM = 50_000.0
+
+	// MaxScopeCodes bounds each of EvidenceScope's Townships and Reaches.
+	MaxScopeCodes = 1000
+
+	// MaxThumbnailSize bounds a thumbnail size in pixels, and
+	// maxThumbnailSizes the number of sizes per evidence.
+	MaxThumbnailSize  = 16384
+	maxThumbnailSizes = 32
+
+	// maxThumbnailSets bounds the distinct thumbnail sets
+	// EvidenceNeedingThumbnails looks at; in practice there are a handful.
+	maxThumbnailSets = 1000
+)
+
+// thumbnailable is the SQL predicate for the content types the thumbnail
+// worker decodes. It must stay identical to the predicate of the
+// evidence_thumbnails partial index in both migrations, or the index is
+// not used.
+const thumbnailable = `content_type IN ('image/jpeg', 'image/png', 'image/webp')`
+
+// Columns of evidence, read with alias e. details is read as text: jsonb in
+// PostgreSQL, TEXT in SQLite.
+const evidenceCols = `e.id, e.uploader_id, e.category, e.subcategory, e.note, e.sha256, e.size,
+	e.content_type, e.object_key, e.width, e.height, e.received_at, e.captured_at, e.capture_time_source,
+	e.lon, e.lat, e.location_source, e.exif_device_distance_m, e.duplicate_of, e.township_code, e.reach_code,
+	e.thumbnails, CAST(e.details AS TEXT)`
+
+const evidenceInsertCols = `id, uploader_id, category, subcategory, note, sha256, size,
+	content_type, object_key, width, height, received_at, captured_at, capture_time_source,
+	lon, lat, location_source, exif_device_distance_m, duplicate_of, township_code, reach_code, thumbnails, details`
+
+// errClaimLost: CommitEvidence found no pending submission to complete.
+var errClaimLost = fmt.Errorf("%w: no pending submission for this key (the claim was lost)", ErrConflict)
+
+// CommitEvidence stores e as the result of the pending submission
+// (e.UploaderID, key), in one write transaction:
+//
+//   - the submission must be pending, else ErrConflict: the claim was
+//     lost (released, abandoned by the reconciler, or already stored by a
+//     request that took it over);
+//   - e.ID gets a new UUID v7 if empty, and e.ReceivedAt the store's
+//     clock if zero;
+//   - e.DuplicateOf is set to the id of the original evidence with the
+//     same SHA-256, and FlagDuplicateOf added; with none, both are
+//     cleared, whatever the caller set (they are server-owned). The
+//     original is the first evidence committed with these bytes, the only
+//     one without DuplicateOf, so duplicates never form chains; when
+//     ReceivedAt follows commit order, as the server's clock makes it,
+//     it is the earliest by (ReceivedAt, ID). Commits of the same bytes
+//     are serialised, so concurrent ones still find exactly one original;
+//   - e.TownshipCode and e.ReachCode are stored as given, empty as NULL
+//     (usually empty: linking sets them later with SetEvidenceLink);
+//   - the evidence, its flags and its spatial index entry are inserted;
+//   - the submission becomes stored with the evidence id, fingerprint and
+//     UpdatedAt = e.ReceivedAt.
+//
+// On success e is completed in place with what was stored: times in UTC to
+// the microsecond, flags sorted and unique, nil slices made empty, so that
+// it equals what EvidenceByID returns. On error e is unchanged and nothing
+// is written.
+//
+// Returns an error wrapping inspect.ErrInvalid for input that cannot be
+// stored (unknown category, source, flag or CRS; a SHA-256 that is not 64
+// lower-case hex digits; NaN, infinite or out-of-range coordinates or
+// measures; invalid UTF-8 or NUL in text; a fingerprint that is not 32
+// bytes); ErrConflict as above or for a taken ID; ErrNotFound if the
+// uploader does not exist.
+func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key string, fingerprint []byte) error {
+	if err := checkIdemKey(key); err != nil {
+		return err
+	}
+	if len(fingerprint) != sha256.Size {
+		return fmt.Errorf("%w: submission fingerprint must be %d bytes", inspect.ErrInvalid, sha256.Size)
+	}
+	ne, err := s.normEvidence(*e)
+	if err != nil {
+		return err
+	}
+	details, err := json.Marshal(toDetails(ne))
+	if err != nil {
+		return fmt.Errorf("%w: evidence details: %w", inspect.ErrInvalid, err)
+	}
+	var lon, lat any
+	if ne.Location != nil {
+		lon, lat = ne.Location.Lon, ne.Location.Lat
+	}
+	var dist any
+	if ne.EXIFDeviceDistanceM != nil {
+		dist = *ne.EXIFDeviceDistanceM
+	}
+
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		var state string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT state FROM submissions WHERE user_id = ? AND idem_key = ?`),
+			ne.UploaderID, key).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && state != string(inspect.SubmissionPending)) {
+			return errClaimLost
+		}
+		if err != nil {
+			return err
+		}
+
+		if s.d.hashLock != "" {
+			if _, err := tx.ExecContext(ctx, s.q(s.d.hashLock), hashLockClass, sha256LockKey(ne.SHA256)); err != nil {
+				return err
+			}
+		}
+		var dup string
+		err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM evidence WHERE sha256 = ? AND duplicate_of IS NULL
+			ORDER BY received_at, id LIMIT 1`),
+			ne.SHA256).Scan(&dup)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		ne.DuplicateOf = dup
+		ne.Flags = slices.DeleteFunc(ne.Flags, func(f inspect.Flag) bool { return f == inspect.FlagDuplicateOf })
+		if dup != "" {
+			ne.Flags = append(ne.Flags, inspect.FlagDuplicateOf)
+			slices.Sort(ne.Flags)
+		}
+		var dupArg any
+		if dup != "" {
+			dupArg = dup
+		}
+
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO evidence (`+evidenceInsertCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			ne.ID, ne.UploaderID, string(ne.Category), ne.Subcategory, ne.Note, ne.SHA256, ne.Size,
+			ne.ContentType, ne.ObjectKey, ne.Width, ne.Height, s.d.timeArg(ne.ReceivedAt), s.d.nullTimeArg(ne.CapturedAt),
+			string(ne.CaptureTimeSource), lon, lat, string(ne.LocationSource), dist, dupArg,
+			nullText(ne.TownshipCode), nullText(ne.ReachCode), thumbnailsText(ne.Thumbnails), string(details))
+		if err != nil {
+			return err
+		}
+		for _, f := range ne.Flags {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO evidence_flags (evidence_id, flag) VALUES (?, ?)`), ne.ID, string(f)); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE submissions SET state = 'stored', evidence_id = ?, fingerprint = ?, updated_at = ?
+			WHERE user_id = ? AND idem_key = ? AND state = 'pending'`),
+			ne.ID, fingerprint, s.d.timeArg(ne.ReceivedAt), ne.UploaderID, key)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return errClaimLost // taken over and stored meanwhile
+		}
+		return nil
+	})
+	if err != nil {
+		return s.fail("commit evidence", err)
+	}
+	*e = ne
+	return nil
+}
+
+// hashLockClass is the first key of CommitEvidence's advisory lock, so
+// that its locks cannot meet other users of two-key advisory locks.
+const hashLockClass int32 = 0x66770001
+
+// sha256LockKey is the second key: 32 bits of the (already uniform) hash.
+// Two different hashes sharing a key only wait for each other.
+func sha256LockKey(hexSHA string) int32 {
+	b, _ := hex.DecodeString(hexSHA[:8]) // validated: 64 hex digits
+	return int32(binary.BigEndian.Uint32(b))
+}
+
+// normEvidence validates e and returns it in its stored form. It leaves e
+// itself, and what its pointers point to, untouched.
+func (s *Store) normEvidence(e inspect.Evidence) (inspect.Evidence, error) {
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("%w: evidence: %s", inspect.ErrInvalid, fmt.Sprintf(format, args...))
+	}
+	if e.ID == "" {
+		id, err := newID()
+		if err != nil {
+			return e, err
+		}
+		e.ID = id
+	} else if id, ok := parseID(e.ID); ok {
+		e.ID = id
+	} else {
+		return e, invalid("id is not a UUID")
+	}
+	uid, ok := parseID(e.UploaderID)
+	if !ok {
+		return e, invalid("uploader id is not a UUID")
+	}
+	e.UploaderID = uid
+	if _, err := inspect.ParseCategory(string(e.Category)); err != nil {
+		return e, fmt.Errorf("evidence: %w", err)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"subcategory", e.Subcategory}, {"note", e.Note}, {"content type", e.ContentType}, {"object key", e.ObjectKey},
+		{"EXIF make", e.EXIF.Make}, {"EXIF model", e.EXIF.Model},
+		{"township code", e.TownshipCode}, {"reach code", e.ReachCode},
+	} {
+		if err := checkText(f.name, f.v); err != nil {
+			return e, err
+		}
+	}
+	if e.ContentType == "" || e.ObjectKey == "" {
+		return e, invalid("content type and object key are required")
+	}
+	if !validSHA256(e.SHA256) {
+		return e, invalid("sha256 must be 64 lower-case hex digits")
+	}
+	if e.Size < 0 || e.Width < 0 || e.Height < 0 || e.Width > math.MaxInt32 || e.Height > math.MaxInt32 {
+		return e, invalid("size, width or height out of range")
+	}
+
+	if e.ReceivedAt.IsZero() {
+		e.ReceivedAt = s.now()
+	}
+	e.ReceivedAt = roundTime(e.ReceivedAt)
+	if err := checkTime("received at", e.ReceivedAt); err != nil {
+		return e, err
+	}
+	var err error
+	if e.CapturedAt, err = normTimePtr("captured at", e.CapturedAt); err != nil {
+		return e, err
+	}
+	if !validSource(e.CaptureTimeSource) || !validSource(e.LocationSource) {
+		return e, invalid("unknown capture time or location source %q, %q", e.CaptureTimeSource, e.LocationSource)
+	}
+	if e.Location != nil {
+		if err := e.Location.Validate(); err != nil {
+			return e, fmt.Errorf("%w: evidence location: %w", inspect.ErrInvalid, err)
+		}
+		p := *e.Location
+		e.Location = &p
+	}
+	if e.EXIFDeviceDistanceM, err = normMeasure("EXIF-device distance", e.EXIFDeviceDistanceM, true); err != nil {
+		return e, err
+	}
+
+	if e.EXIF, err = normEXIF(e.EXIF); err != nil {
+		return e, err
+	}
+	if e.Device != nil {
+		d, err := normDevice(*e.Device)
+		if err != nil {
+			return e, err
+		}
+		e.Device = &d
+	}
+
+	flags := make([]inspect.Flag, 0, len(e.Flags)+1)
+	for _, f := range e.Flags {
+		if !validFlag(f) {
+			return e, invalid("unknown flag %q", f)
+		}
+		if !slices.Contains(flags, f) {
+			flags = append(flags, f)
+		}
+	}
+	slices.Sort(flags)
+	e.Flags = flags
+	if e.Thumbnails, err = normThumbnails(e.Thumbnails); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+func normEXIF(x inspect.PhotoEXIF) (inspect.PhotoEXIF, error) {
+	if x.Position != nil {
+		if err := x.Position.Validate(); err != nil {
+			return x, fmt.Errorf("%w: EXIF position: %w", inspect.ErrInvalid, err)
+		}
+		p := *x.Position
+		x.Position = &p
+	}
+	var err error
+	if x.AltitudeM, err = normMeasure("EXIF altitude", x.AltitudeM, false); err != nil {
+		return x, err
+	}
+	if x.DirectionDeg, err = normMeasure("EXIF direction", x.DirectionDeg, false); err != nil {
+		return x, err
+	}
+	if x.GPSTime, err = normTimePtr("EXIF GPS time", x.GPSTime); err != nil {
+		return x, err
+	}
+	if x.TakenAt, err = normTimePtr("EXIF taken at", x.TakenAt); err != nil {
+		return x, err
+	}
+	if x.Orientation < 0 || x.Orientation > 8 {
+		return x, fmt.Errorf("%w: EXIF orientation %d outside 0–8", inspect.ErrInvalid, x.Orientation)
+	}
+	problems := make([]string, len(x.Problems))
+	for i, p := range x.Problems {
+		if err := checkText("EXIF problem", p); err != nil {
+			return x, err
+		}
+		problems[i] = p
+	}
+	x.Problems = problems
+	return x, nil
+}
+
+func normDevice(d inspect.DeviceFix) (inspect.DeviceFix, error) {
+	if err := geo.ValidateLonLat(d.Lon, d.Lat); err != nil {
+		return d, fmt.Errorf("%w: device position: %w", inspect.ErrInvalid, err)
+	}
+	if c, err := geo.ParseCRS(string(d.CRS)); err != nil || c != d.CRS {
+		return d, fmt.Errorf("%w: device CRS %q is not one of wgs84, gcj02, bd09", inspect.ErrInvalid, d.CRS)
+	}
+	if err := d.WGS84.Validate(); err != nil {
+		return d, fmt.Errorf("%w: device WGS-84 position: %w", inspect.ErrInvalid, err)
+	}
+	var err error
+	if d.AccuracyM, err = normMeasure("device accuracy", d.AccuracyM, true); err != nil {
+		return d, err
+	}
+	if err := checkText("device provider", d.Provider); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// normMeasure copies a finite (and, if nonNegative, non-negative) measure.
+func normMeasure(field string, v *float64, nonNegative bool) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	x := *v
+	if math.IsNaN(x) || math.IsInf(x, 0) || (nonNegative && x < 0) {
+		return nil, fmt.Errorf("%w: %s is %v", inspect.ErrInvalid, field, x)
+	}
+	return &x, nil
+}
+
+// normTimePtr copies a time in its stored form.
+func normTimePtr(field string, t *time.Time) (*time.Time, error) {
+	if t == nil {
+		return nil, nil
+	}
+	r := roundTime(*t)
+	if err := checkTime(field, r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func validSHA256(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func validSource(src inspect.Source) bool {
+	switch src {
+	case inspect.SourceEXIF, inspect.SourceDevice, inspect.SourceNone:
+		return true
+	}
+	return false
+}
+
+// validFlag reports whether f is one of inspect's flags. A new flag must
+// be added here; the database accepts any non-empty name.
+func validFlag(f inspect.Flag) bool {
+	switch f {
+	case inspect.FlagEXIFMissing, inspect.FlagEXIFDeviceMismatch, inspect.FlagLocationMissing,
+		inspect.FlagMockLocation, inspect.FlagCaptureTimeFuture, inspect.FlagCaptureStale,
+		inspect.FlagCaptureTimeMissing, inspect.FlagOutsideCounty, inspect.FlagDecodeIncomplete,
+		inspect.FlagDuplicateOf:
+		return true
+	}
+	return false
+}
+
+// normThumbnails validates sizes and returns them ascending without
+// duplicates, never nil.
+func normThumbnails(sizes []int) ([]int, error) {
+	if len(sizes) > maxThumbnailSizes {
+		return nil, fmt.Errorf("%w: more than %d thumbnail sizes", inspect.ErrInvalid, maxThumbnailSizes)
+	}
+	out := make([]int, 0, len(sizes))
+	for _, n := range sizes {
+		if n < 1 || n > MaxThumbnailSize {
+			return nil, fmt.Errorf("%w: thumbnail size %d outside 1–%d", inspect.ErrInvalid, n, MaxThumbnailSize)
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// thumbnailsText is the canonical stored form of normalised sizes, e.g.
+// "[320,1280]": equal sets have equal text.
+func thumbnailsText(sizes []int) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, n := range sizes {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(n))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// The details column: PhotoEXIF and DeviceFix as JSON. The field names are
+// the stored format, independent of the Go names, so renaming a Go field
+// cannot silently drop stored data.
+type (
+	detailsDoc struct {
+		EXIF   exifDoc    `json:"exif"`
+		Device *deviceDoc `json:"device,omitempty"`
+	}
+	pointDoc struct {
+		Lon float64 `json:"lon"`
+		Lat float64 `json:"lat"`
+	}
+	exifDoc struct {
+		Position     *pointDoc  `json:"position,omitempty"`
+		AltitudeM    *float64   `json:"altitude_m,omitempty"`
+		GPSTime      *time.Time `json:"gps_time,omitempty"`
+		TakenAt      *time.Time `json:"taken_at,omitempty"`
+		TakenAtZoned bool       `json:"taken_at_zoned,omitempty"`
+		Orientation  int        `json:"orientation,omitempty"`
+		Make         string     `json:"make,omitempty"`
+		Model        string     `json:"model,omitempty"`
+		DirectionDeg *float64   `json:"direction_deg,omitempty"`
+		Problems     []string   `json:"problems,omitempty"`
+	}
+	deviceDoc struct {
+		Lon       float64  `json:"lon"`
+		Lat       float64  `json:"lat"`
+		CRS       string   `json:"crs"`
+		WGS84     pointDoc `json:"wgs84"`
+		AccuracyM *float64 `json:"accuracy_m,omitempty"`
+		Provider  string   `json:"provider,omitempty"`
+		Mock      bool     `json:"mock,omitempty"`
+	}
+)
+
+func toDetails(e inspect.Evidence) detailsDoc {
+	x := e.EXIF
+	d := detailsDoc{EXIF: exifDoc{
+		AltitudeM: x.AltitudeM, GPSTime: x.GPSTime, TakenAt: x.TakenAt, TakenAtZoned: x.TakenAtZoned,
+		Orientation: x.Orientation, Make: x.Make, Model: x.Model, DirectionDeg: x.DirectionDeg, Problems: x.Problems,
+	}}
+	if x.Position != nil {
+		d.EXIF.Position = &pointDoc{Lon: x.Position.Lon, Lat: x.Position.Lat}
+	}
+	if v := e.Device; v != nil {
+		d.Device = &deviceDoc{Lon: v.Lon, Lat: v.Lat, CRS: string(v.CRS), WGS84: pointDoc{Lon: v.WGS84.Lon, Lat: v.WGS84.Lat},
+			AccuracyM: v.AccuracyM, Provider: v.Provider, Mock: v.Mock}
+	}
+	return d
+}
+
+func fromDetails(raw string, e *inspect.Evidence) error {
+	var d detailsDoc
+	if err := json.Unmarshal([]byte(raw), &d); err != nil {
+		return fmt.Errorf("store: bad stored evidence details: %w", err)
+	}
+	x := d.EXIF
+	utc := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	e.EXIF = inspect.PhotoEXIF{
+		AltitudeM: x.AltitudeM, GPSTime: utc(x.GPSTime), TakenAt: utc(x.TakenAt), TakenAtZoned: x.TakenAtZoned,
+		Orientation: x.Orientation, Make: x.Make, Model: x.Model, DirectionDeg: x.DirectionDeg, Problems: x.Problems,
+	}
+	if e.EXIF.Problems == nil {
+		e.EXIF.Problems = []string{}
+	}
+	if x.Position != nil {
+		e.EXIF.Position = &geo.Point{Lon: x.Position.Lon, Lat: x.Position.Lat}
+	}
+	if v := d.Device; v != nil {
+		e.Device = &inspect.DeviceFix{Lon: v.Lon, Lat: v.Lat, CRS: geo.CRS(v.CRS), WGS84: geo.Point{Lon: v.WGS84.Lon, Lat: v.WGS84.Lat},
+			AccuracyM: v.AccuracyM, Provider: v.Provider, Mock: v.Mock}
+	}
+	return nil
+}
+
+func scanEvidence(r rowScanner) (inspect.Evidence, error) {
+	var (
+		e                  inspect.Evidence
+		category, cts, ls  string
+		lon, lat, dist     sql.NullFloat64
+		dup, town, reach   sql.NullString
+		thumbnails, detail string
+	)
+	err := r.Scan(&e.ID, &e.UploaderID, &category, &e.Subcategory, &e.Note, &e.SHA256, &e.Size,
+		&e.ContentType, &e.ObjectKey, &e.Width, &e.Height, timeScan{t: &e.ReceivedAt}, timeScan{null: &e.CapturedAt}, &cts,
+		&lon, &lat, &ls, &dist, &dup, &town, &reach, &thumbnails, &detail)
+	if err != nil {
+		return inspect.Evidence{}, err
+	}
+	e.Category = inspect.Category(category)
+	e.CaptureTimeSource = inspect.Source(cts)
+	e.LocationSource = inspect.Source(ls)
+	if lon.Valid && lat.Valid {
+		e.Location = &geo.Point{Lon: lon.Float64, Lat: lat.Float64}
+	}
+	if dist.Valid {
+		e.EXIFDeviceDistanceM = &dist.Float64
+	}
+	e.DuplicateOf = dup.String
+	e.TownshipCode, e.ReachCode = town.String, reach.String
+	if err := json.Unmarshal([]byte(thumbnails), &e.Thumbnails); err != nil {
+		return inspect.Evidence{}, fmt.Errorf("store: bad stored thumbnails %q: %w", thumbnails, err)
+	}
+	if e.Thumbnails == nil {
+		e.Thumbnails = []int{}
+	}
+	if err := fromDetails(detail, &e); err != nil {
+		return inspect.Evidence{}, err
+	}
+	e.Flags = []inspect.Flag{}
+	return e, nil
+}
+
+// queryEvidence runs a query selecting evidenceCols and loads the flags of
+// the rows, all in q's snapshot.
+func (s *Store) queryEvidence(ctx context.Context, q querier, query string, args ...any) ([]inspect.Evidence, error) {
+	rows, err := q.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []inspect.Evidence{}
+	for rows.Next() {
+		e, err := scanEvidence(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return out, s.loadFlags(ctx, q, out)
+}
+
+// loadFlags fills in the flags of list, in name order.
+func (s *Store) loadFlags(ctx context.Context, q querier, list []inspect.Evidence) error {
+	if len(list) == 0 {
+		return nil
+	}
+	idx := make(map[string]int, len(list))
+	args := make([]any, len(list))
+	for i, e := range list {
+		idx[e.ID] = i
+		args[i] = e.ID
+	}
+	rows, err := q.QueryContext(ctx, s.q(`SELECT evidence_id, flag FROM evidence_flags
+		WHERE evidence_id IN (`+marks(len(list))+`) ORDER BY evidence_id, flag`), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, flag string
+		if err := rows.Scan(&id, &flag); err != nil {
+			return err
+		}
+		if i, ok := idx[id]; ok {
+			list[i].Flags = append(list[i].Flags, inspect.Flag(flag))
+		}
+	}
+	return rows.Err()
+}
+
+// marks returns n comma-separated placeholders.
+func marks(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// EvidenceByID returns the evidence with the given id and its flags.
+// Returns ErrNotFound if there is none (also for an id that is not a UUID,
+// without a query).
+func (s *Store) EvidenceByID(ctx context.Context, id string) (inspect.Evidence, error) {
+	return s.ScopedEvidenceByID(ctx, id, nil)
+}
+
+// ScopedEvidenceByID is EvidenceByID for a caller with a limited view: it
+// returns ErrNotFound, exactly as for an unknown id, when the evidence
+// lies outside scope (see EvidenceFilter.Scope; nil sees everything).
+func (s *Store) ScopedEvidenceByID(ctx context.Context, id string, scope *inspect.EvidenceScope) (inspect.Evidence, error) {
+	cid, ok := parseID(id)
+	if !ok {
+		return inspect.Evidence{}, fmt.Errorf("store: evidence by id: %w", ErrNotFound)
+	}
+	where, args := []string{"e.id = ?"}, []any{cid}
+	if scope != nil {
+		cond, sargs, err := scopeCond(scope)
+		if err != nil {
+			return inspect.Evidence{}, err
+		}
+		where, args = append(where, cond), append(args, sargs...)
+	}
+	var list []inspect.Evidence
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		list, err = s.queryEvidence(ctx, tx, `SELECT `+evidenceCols+` FROM evidence e WHERE `+strings.Join(where, " AND "), args...)
+		return err
+	})
+	if err != nil {
+		return inspect.Evidence{}, s.fail("evidence by id", err)
+	}
+	if len(list) == 0 {
+		return inspect.Evidence{}, fmt.Errorf("store: evidence by id: %w", ErrNotFound)
+	}
+	return list[0], nil
+}
+
+// ListEvidence returns evidence matching f, newest first (ReceivedAt
+// descending, then ID descending), with its flags. Filters combine with
+// AND:
+//
+//   - Category, UploaderID, Flag: equality (a flag among the evidence's);
+//   - From, To: From ≤ ReceivedAt < To;
+//   - BBox: the location lies in the box, edges included;
+//   - Near with RadiusM: the location lies within RadiusM metres, which
+//     must be positive and at most MaxNearRadiusM (RadiusM is ignored
+//     without Near; see spatial.go for the backends' measures);
+//   - Scope, if not nil: uploaded by Scope.UserID, or linked to one of
+//     Scope.Townships or Scope.Reaches (a scope with none sees nothing);
+//   - AfterTime, AfterID: keyset, rows strictly after (AfterTime,
+//     AfterID) in the listing order; AfterID needs AfterTime, and
+//     AfterTime alone means ReceivedAt < AfterTime.
+//
+// Evidence without a location never matches BBox or Near. Limit 0 means
+// DefaultEvidenceLimit; other values are clamped to 1..MaxEvidenceLimit.
+// Returns an error wrapping inspect.ErrInvalid for a filter that cannot be
+// applied (unknown category or flag, malformed ids, invalid box, point or
+// radius, unstorable text).
+func (s *Store) ListEvidence(ctx context.Context, f inspect.EvidenceFilter) ([]inspect.Evidence, error) {
+	query, args, err := s.listEvidenceQuery(f)
+	if err != nil {
+		return nil, err
+	}
+	var list []inspect.Evidence
+	err = s.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		list, err = s.queryEvidence(ctx, tx, query, args...)
+		return err
+	})
+	if err != nil {
+		return nil, s.fail("list evidence", err)
+	}
+	return list, nil
+}
+
+// listEvidenceQuery builds ListEvidence's query ('?' placeholders) and its
+// arguments.
+func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, a ...any) {
+		where = append(where, cond)
+		args = append(args, a...)
+	}
+	invalid := func(format string, a ...any) error {
+		return fmt.Errorf("%w: evidence filter: %s", inspect.ErrInvalid, fmt.Sprintf(format, a...))
+	}
+	if f.Category != nil {
+		if _, err := inspect.ParseCategory(string(*f.Category)); err != nil {
+			return "", nil, err
+		}
+		add("e.category = ?", string(*f.Category))
+	}
+	if f.UploaderID != nil {
+		uid, ok := parseID(*f.UploaderID)
+		if !ok {
+			return "", nil, invalid("uploader id is not a UUID")
+		}
+		add("e.uploader_id = ?", uid)
+	}
+	if f.Flag != nil {
+		if !validFlag(*f.Flag) {
+			return "", nil, invalid("unknown flag %q", *f.Flag)
+		}
+		add("EXISTS (SELECT 1 FROM evidence_flags f WHERE f.evidence_id = e.id AND f.flag = ?)", string(*f.Flag))
+	}
+	if f.From != nil {
+		if err := checkTime("from", *f.From); err != nil {
+			return "", nil, err
+		}
+		add("e.received_at >= ?", s.d.timeArg(*f.From))
+	}
+	if f.To != nil {
+		if err := checkTime("to", *f.To); err != nil {
+			return "", nil, err
+		}
+		add("e.received_at < ?", s.d.timeArg(*f.To))
+	}
+	box := func(b geo.Box) {
+		cond, a := s.d.boxIndex(b)
+		add(cond, a...)
+		add("e.lon BETWEEN ? AND ? AND e.lat BETWEEN ? AND ?", b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)
+	}
+	if f.BBox != nil {
+		if err := f.BBox.Validate(); err != nil {
+			return "", nil, fmt.Errorf("%w: evidence filter: bbox: %w", inspect.ErrInvalid, err)
+		}
+		box(*f.BBox)
+	}
+	if f.Near != nil {
+		if err := f.Near.Validate(); err != nil {
+			return "", nil, fmt.Errorf("%w: evidence filter: near: %w", inspect.ErrInvalid, err)
+		}
+		if !(f.RadiusM > 0 && f.RadiusM <= MaxNearRadiusM) {
+			return "", nil, invalid("radius %v m outside (0, %v]", f.RadiusM, MaxNearRadiusM)
+		}
+		box(nearBox(*f.Near, f.RadiusM))
+		cond, a := s.d.within(*f.Near, f.RadiusM)
+		add(cond, a...)
+	}
+	if f.Scope != nil {
+		cond, a, err := scopeCond(f.Scope)
+		if err != nil {
+			return "", nil, err
+		}
+		add(cond, a...)
+	}
+	switch {
+	case f.AfterTime != nil && f.AfterID != "":
+		if err := checkTime("after time", *f.AfterTime); err != nil {
+			return "", nil, err
+		}
+		id, ok := parseID(f.AfterID)
+		if !ok {
+			return "", nil, invalid("after id is not a UUID")
+		}
+		add("(e.received_at, e.id) < (?, ?)", s.d.timeArg(*f.AfterTime), id)
+	case f.AfterTime != nil:
+		if err := checkTime("after time", *f.AfterTime); err != nil {
+			return "", nil, err
+		}
+		add("e.received_at < ?", s.d.timeArg(*f.AfterTime))
+	case f.AfterID != "":
+		return "", nil, invalid("after id without after time")
+	}
+
+	query := `SELECT ` + evidenceCols + ` FROM evidence e`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY e.received_at DESC, e.id DESC LIMIT ?`
+	args = append(args, clampLimit(f.Limit, DefaultEvidenceLimit, MaxEvidenceLimit))
+	return query, args, nil
+}
+
+// scopeCond is the condition for what sc may see: own uploads, or
+// evidence linked to one of its townships or reaches. A UserID that is
+// not a UUID owns nothing.
+func scopeCond(sc *inspect.EvidenceScope) (string, []any, error) {
+	var (
+		terms []string
+		args  []any
+	)
+	if uid, ok := parseID(sc.UserID); ok {
+		terms = append(terms, "e.uploader_id = ?")
+		args = append(args, uid)
+	}
+	for _, set := range []struct {
+		col   string
+		codes []string
+	}{{"e.township_code", sc.Townships}, {"e.reach_code", sc.Reaches}} {
+		if len(set.codes) > MaxScopeCodes {
+			return "", nil, fmt.Errorf("%w: evidence scope: more than %d codes", inspect.ErrInvalid, MaxScopeCodes)
+		}
+		codes, err := normCodes(set.codes)
+		if err != nil {
+			return "", nil, err
+		}
+		if len(codes) == 0 {
+			continue
+		}
+		terms = append(terms, set.col+" IN ("+marks(len(codes))+")")
+		for _, c := range codes {
+			args = append(args, c)
+		}
+	}
+	if len(terms) == 0 {
+		return "1 = 0", nil, nil
+	}
+	return "(" + strings.Join(terms, " OR ") + ")", args, nil
+}
+
+// normCodes validates township or reach codes and returns them sorted
+// without duplicates.
+func normCodes(codes []string) ([]string, error) {
+	out := make([]string, 0, len(codes))
+	for _, c := range codes {
+		if err := checkText("code", c); err != nil {
+			return nil, err
+		}
+		if c == "" {
+			return nil, fmt.Errorf("%w: empty township or reach code", inspect.ErrInvalid)
+		}
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// EvidenceSHA256Exists reports whether any evidence has the given SHA-256
+// (64 lower-case hex digits, else an error wrapping inspect.ErrInvalid).
+func (s *Store) EvidenceSHA256Exists(ctx context.Context, sha string) (bool, error) {
+	if !validSHA256(sha) {
+		return false, fmt.Errorf("%w: sha256 must be 64 lower-case hex digits", inspect.ErrInvalid)
+	}
+	var exists bool
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM evidence WHERE sha256 = ?)`), sha).Scan(&exists)
+	if err != nil {
+		return false, s.fail("evidence sha256 exists", err)
+	}
+	return exists, nil
+}
+
+// SetEvidenceLink records the township and reach an evidence's location
+// belongs to (Evidence.TownshipCode and ReachCode); an empty code clears
+// it. Linking is derived data, not an edit of the evidence. Returns
+// ErrNotFound if there is no such evidence.
+func (s *Store) SetEvidenceLink(ctx context.Context, id, township, reach string) error {
+	if err := checkText("township code", township); err != nil {
+		return err
+	}
+	if err := checkText("reach code", reach); err != nil {
+		return err
+	}
+	return s.updateEvidence(ctx, "set evidence link", id, `township_code = ?, reach_code = ?`, nullText(township), nullText(reach))
+}
+
+// nullText binds "" as NULL, for optional codes.
+func nullText(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
+}
+
+// SetThumbnails records the thumbnail sizes made for an evidence,
+// replacing the previous set. Returns ErrNotFound if there is no such
+// evidence, and an error wrapping inspect.ErrInvalid for a size outside
+// 1..MaxThumbnailSize.
+func (s *Store) SetThumbnails(ctx context.Context, id string, sizes []int) error {
+	sizes, err := normThumbnails(sizes)
+	if err != nil {
+		return err
+	}
+	return s.updateEvidence(ctx, "set thumbnails", id, `thumbnails = ?`, thumbnailsText(sizes))
+}
+
+// updateEvidence sets columns (a constant, never input) of one evidence.
+func (s *Store) updateEvidence(ctx context.Context, op, id, set string, args ...any) error {
+	cid, ok := parseID(id)
+	if !ok {
+		return fmt.Errorf("store: %s: %w", op, ErrNotFound)
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE evidence SET `+set+` WHERE id = ?`), append(args, cid)...)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.fail(op, err)
+	} else if n == 0 {
+		return fmt.Errorf("store: %s: %w", op, ErrNotFound)
+	}
+	return nil
+}
+
+// EvidenceNeedingThumbnails returns evidence of the content types the
+// thumbnail worker decodes (image/jpeg, image/png, image/webp) that lacks
+// at least one of sizes, oldest first (ReceivedAt, then ID). No sizes
+// means nothing is needed. limit 0 means DefaultEvidenceLimit; other
+// values are clamped to 1..MaxEvidenceLimit.
+//
+// It reads the few distinct thumbnail sets in use by a loose index scan,
+// then lists the rows of the incomplete sets through the same index, so
+// that rows already done cost nothing however many there are.
+func (s *Store) EvidenceNeedingThumbnails(ctx context.Context, sizes []int, limit int) ([]inspect.Evidence, error) {
+	sizes, err := normThumbnails(sizes)
+	if err != nil {
+		return nil, err
+	}
+	if len(sizes) == 0 {
+		return []inspect.Evidence{}, nil
+	}
+	var list []inspect.Evidence
+	err = s.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, s.q(`WITH RECURSIVE t(v) AS (
+				SELECT MIN(thumbnails) FROM evidence WHERE `+thumbnailable+`
+				UNION ALL
+				SELECT (SELECT MIN(thumbnails) FROM evidence WHERE `+thumbnailable+` AND thumbnails > t.v)
+				FROM t WHERE t.v IS NOT NULL
+			)
+			SELECT v FROM t WHERE v IS NOT NULL LIMIT ?`), maxThumbnailSets)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var lacking []any
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				return err
+			}
+			var have []int
+			if err := json.Unmarshal([]byte(v), &have); err != nil {
+				return fmt.Errorf("store: bad stored thumbnails %q: %w", v, err)
+			}
+			for _, n := range sizes {
+				if !slices.Contains(have, n) {
+					lacking = append(lacking, v)
+					break
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		if len(lacking) == 0 {
+			list = []inspect.Evidence{}
+			return nil
+		}
+		list, err = s.queryEvidence(ctx, tx, `SELECT `+evidenceCols+` FROM evidence e
+			WHERE `+thumbnailable+` AND e.thumbnails IN (`+marks(len(lacking))+`)
+			ORDER BY e.received_at, e.id LIMIT ?`,
+			append(lacking, clampLimit(limit, DefaultEvidenceLimit, MaxEvidenceLimit))...)
+		return err
+	})
+	if err != nil {
+		return nil, s.fail("evidence needing thumbnails", err)
+	}
+	return list, nil
+}

@@ -1,0 +1,1163 @@
+package storetest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/fieldwatch/fieldwatch/geo"
+	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch/store"
+)
+
+// staleAfter is the heartbeat timeout the submission tests assume.
+const staleAfter = 5 * time.Minute
+
+// sha returns a distinct valid SHA-256 hex string per seed.
+func sha(seed string) string {
+	h := sha256.Sum256([]byte("evidence " + seed))
+	return hex.EncodeToString(h[:])
+}
+
+// newEvidence returns a minimal valid evidence uploaded by uploader.
+func newEvidence(uploader, seed string, received time.Time) inspect.Evidence {
+	h := sha(seed)
+	return inspect.Evidence{
+		UploaderID:        uploader,
+		Category:          inspect.CategoryOther,
+		SHA256:            h,
+		Size:              2_345_678,
+		ContentType:       "image/jpeg",
+		ObjectKey:         "evidence/" + h[:2] + "/" + h,
+		Width:             4000,
+		Height:            3000,
+		ReceivedAt:        received,
+		CaptureTimeSource: inspect.SourceNone,
+		LocationSource:    inspect.SourceNone,
+	}
+}
+
+func mustClaim(t *testing.T, s *store.Store, userID, key string, now time.Time) inspect.Submission {
+	t.Helper()
+	sub, claimed, err := s.ClaimSubmission(t.Context(), userID, key, now, now.Add(-staleAfter))
+	if err != nil || !claimed {
+		t.Fatalf("ClaimSubmission(%s) = %+v, %v, %v; want a claim", key, sub, claimed, err)
+	}
+	return sub
+}
+
+// mustCommit claims a new key for e's uploader and commits e under it; it
+// returns the key.
+func mustCommit(t *testing.T, s *store.Store, e *inspect.Evidence) string {
+	t.Helper()
+	key := uuid.NewString()
+	mustClaim(t, s, e.UploaderID, key, Clock())
+	if err := s.CommitEvidence(t.Context(), e, key, hash("fp "+key)); err != nil {
+		t.Fatalf("CommitEvidence: %v", err)
+	}
+	return key
+}
+
+func mustEvidenceByID(t *testing.T, s *store.Store, id string) inspect.Evidence {
+	t.Helper()
+	e, err := s.EvidenceByID(t.Context(), id)
+	if err != nil {
+		t.Fatalf("EvidenceByID(%s): %v", id, err)
+	}
+	return e
+}
+
+func mustSubmission(t *testing.T, s *store.Store, userID, key string) inspect.Submission {
+	t.Helper()
+	sub, err := s.SubmissionByKey(t.Context(), userID, key)
+	if err != nil {
+		t.Fatalf("SubmissionByKey(%s): %v", key, err)
+	}
+	return sub
+}
+
+// sameStruct compares field by field so that a failure names the field.
+func sameStruct[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if reflect.DeepEqual(got, want) {
+		return
+	}
+	gv, wv := reflect.ValueOf(got), reflect.ValueOf(want)
+	for i := range gv.NumField() {
+		if g, w := gv.Field(i).Interface(), wv.Field(i).Interface(); !reflect.DeepEqual(g, w) {
+			t.Errorf("%s.%s = %s, want %s", what, gv.Type().Field(i).Name, show(g), show(w))
+		}
+	}
+}
+
+// show prints pointers by what they point to.
+func show(v any) string {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		return fmt.Sprintf("&%+v", rv.Elem().Interface())
+	}
+	return fmt.Sprintf("%#v", v)
+}
+
+// sameEvidence compares two evidence field by field; all times must be
+// UTC.
+func sameEvidence(t *testing.T, got, want inspect.Evidence) {
+	t.Helper()
+	times := []*time.Time{&got.ReceivedAt, got.CapturedAt, got.EXIF.GPSTime, got.EXIF.TakenAt}
+	for _, tm := range times {
+		if tm != nil && tm.Location() != time.UTC {
+			t.Errorf("time %v is in %v, want UTC", tm, tm.Location())
+		}
+	}
+	sameStruct(t, "Evidence", got, want)
+	if !reflect.DeepEqual(got.EXIF, want.EXIF) {
+		sameStruct(t, "EXIF", got.EXIF, want.EXIF)
+	}
+	if got.Device != nil && want.Device != nil {
+		sameStruct(t, "Device", *got.Device, *want.Device)
+	}
+}
+
+func testSubmissions(t *testing.T, s *store.Store) {
+	u := mustCreateUser(t, s, inspect.User{Username: "sub.owner"})
+	other := mustCreateUser(t, s, inspect.User{Username: "sub.other"})
+	t0 := Clock()
+	claim := func(t *testing.T, userID, key string, now, staleBefore time.Time) (inspect.Submission, bool) {
+		t.Helper()
+		sub, claimed, err := s.ClaimSubmission(t.Context(), userID, key, now, staleBefore)
+		if err != nil {
+			t.Fatalf("ClaimSubmission: %v", err)
+		}
+		return sub, claimed
+	}
+	pending := func(userID, key string, created, updated time.Time) inspect.Submission {
+		return inspect.Submission{UserID: userID, Key: key, State: inspect.SubmissionPending, CreatedAt: created, UpdatedAt: updated}
+	}
+
+	t.Run("ClaimThenInFlight", func(t *testing.T) {
+		key := uuid.NewString()
+		sub, claimed := claim(t, u.ID, key, t0, t0.Add(-staleAfter))
+		want := pending(u.ID, key, t0, t0)
+		if !claimed {
+			t.Fatal("first claim not claimed")
+		}
+		sameStruct(t, "Submission", sub, want)
+		sameStruct(t, "SubmissionByKey", mustSubmission(t, s, u.ID, key), want)
+		// The same key a minute later, while the first is in flight.
+		later := t0.Add(time.Minute)
+		sub, claimed = claim(t, u.ID, key, later, later.Add(-staleAfter))
+		if claimed {
+			t.Fatal("second claim of an in-flight submission claimed it")
+		}
+		sameStruct(t, "in-flight Submission", sub, want)
+	})
+
+	t.Run("KeysArePerUser", func(t *testing.T) {
+		key := uuid.NewString()
+		mustClaim(t, s, u.ID, key, t0)
+		sub, claimed := claim(t, other.ID, key, t0, t0.Add(-staleAfter))
+		if !claimed || sub.UserID != other.ID {
+			t.Fatalf("other user's claim of the same key = %+v, %v", sub, claimed)
+		}
+	})
+
+	t.Run("StaleTakeover", func(t *testing.T) {
+		key := uuid.NewString()
+		mustClaim(t, s, u.ID, key, t0)
+		at := t0.Add(10 * time.Minute)
+		sub, claimed := claim(t, u.ID, key, at, at.Add(-staleAfter))
+		if !claimed {
+			t.Fatal("stale submission not taken over")
+		}
+		want := pending(u.ID, key, t0, at)
+		sameStruct(t, "taken over", sub, want)
+		sameStruct(t, "SubmissionByKey", mustSubmission(t, s, u.ID, key), want)
+		// The new owner's claim is fresh: a minute later it is in flight.
+		at2 := at.Add(time.Minute)
+		if _, claimed := claim(t, u.ID, key, at2, at2.Add(-staleAfter)); claimed {
+			t.Fatal("fresh takeover taken over again")
+		}
+	})
+
+	t.Run("UpdatedAtEqualToStaleBeforeIsInFlight", func(t *testing.T) {
+		key := uuid.NewString()
+		mustClaim(t, s, u.ID, key, t0)
+		if _, claimed := claim(t, u.ID, key, t0.Add(staleAfter), t0); claimed {
+			t.Fatal("a submission updated exactly at staleBefore was taken over")
+		}
+		if _, claimed := claim(t, u.ID, key, t0.Add(staleAfter), t0.Add(time.Microsecond)); !claimed {
+			t.Fatal("a submission updated 1µs before staleBefore was not taken over")
+		}
+	})
+
+	race := func(t *testing.T, key string, at func(i int) time.Time, staleBefore time.Time) {
+		t.Helper()
+		const n = 16
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			wins int
+			errs []error
+		)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				sub, claimed, err := s.ClaimSubmission(t.Context(), u.ID, key, at(i), staleBefore)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				if sub.State != inspect.SubmissionPending || sub.Key != key {
+					errs = append(errs, fmt.Errorf("claim returned %+v", sub))
+				}
+				if claimed {
+					wins++
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(errs) > 0 || wins != 1 {
+			t.Fatalf("%d of %d concurrent claims won (errors: %v), want exactly 1", wins, n, errs)
+		}
+	}
+	t.Run("ConcurrentClaimsOneWins", func(t *testing.T) {
+		race(t, uuid.NewString(), func(i int) time.Time { return t0.Add(time.Duration(i) * time.Millisecond) }, t0.Add(-staleAfter))
+	})
+	t.Run("ConcurrentTakeoversOneWins", func(t *testing.T) {
+		key := uuid.NewString()
+		mustClaim(t, s, u.ID, key, t0)
+		at := t0.Add(time.Hour)
+		race(t, key, func(i int) time.Time { return at.Add(time.Duration(i) * time.Millisecond) }, at.Add(-staleAfter))
+	})
+
+	t.Run("Heartbeat", func(t *testing.T) {
+		key := uuid.NewString()
+		mustClaim(t, s, u.ID, key, t0)
+		beat := t0.Add(4 * time.Minute)
+		if err := s.HeartbeatSubmission(t.Context(), u.ID, key, beat); err != nil {
+			t.Fatalf("HeartbeatSubmission: %v", err)
+		}
+		sameStruct(t, "after heartbeat", mustSubmission(t, s, u.ID, key), pending(u.ID, key, t0, beat))
+		// Stale by the claim time, alive by the heartbeat.
+		at := t0.Add(6 * time.Minute)
+		if _, claimed := claim(t, u.ID, key, at, at.Add(-staleAfter)); claimed {
+			t.Fatal("a submission with a recent heartbeat was taken over")
+		}
+		if err := s.ReleaseSubmission(t.Context(), u.ID, key); err != nil {
+			t.Fatal(err)
+		}
+		for name, call := range map[string]func() error{
+			"Released":    func() error { return s.HeartbeatSubmission(t.Context(), u.ID, key, at) },
+			"UnknownKey":  func() error { return s.HeartbeatSubmission(t.Context(), u.ID, uuid.NewString(), at) },
+			"OtherUser":   func() error { return s.HeartbeatSubmission(t.Context(), other.ID, key, at) },
+			"UserNotUUID": func() error { return s.HeartbeatSubmission(t.Context(), "nobody", key, at) },
+		} {
+			if err := call(); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: HeartbeatSubmission = %v, want ErrNotFound", name, err)
+			}
+		}
+	})
+
+	t.Run("Release", func(t *testing.T) {
+		key := uuid.NewString()
+		mustClaim(t, s, u.ID, key, t0)
+		if err := s.ReleaseSubmission(t.Context(), u.ID, key); err != nil {
+			t.Fatalf("ReleaseSubmission: %v", err)
+		}
+		if _, err := s.SubmissionByKey(t.Context(), u.ID, key); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("released submission: %v, want ErrNotFound", err)
+		}
+		for _, uid := range []string{u.ID, uuid.NewString(), "not-a-uuid"} {
+			if err := s.ReleaseSubmission(t.Context(), uid, key); err != nil {
+				t.Errorf("ReleaseSubmission of a missing submission = %v, want nil", err)
+			}
+		}
+		// The retry claims afresh.
+		at := t0.Add(time.Second)
+		sub, claimed := claim(t, u.ID, key, at, at.Add(-staleAfter))
+		if !claimed {
+			t.Fatal("claim after release failed")
+		}
+		sameStruct(t, "reclaimed", sub, pending(u.ID, key, at, at))
+	})
+
+	t.Run("Stale", func(t *testing.T) {
+		// Times long before anything else in the shared store, so that
+		// these are the only stale rows at the cut-off.
+		base := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+		cutoff := base.Add(30 * 24 * time.Hour)
+		k1, k2, k3, k4, k5 := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
+		mustClaim(t, s, u.ID, k2, base.Add(2*time.Hour))
+		mustClaim(t, s, other.ID, k1, base.Add(time.Hour))
+		mustClaim(t, s, u.ID, k3, cutoff) // not before the cut-off
+		mustClaim(t, s, u.ID, k4, base)
+		if err := s.HeartbeatSubmission(t.Context(), u.ID, k4, cutoff.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		// A stored submission is never stale, however old.
+		mustClaim(t, s, u.ID, k5, base)
+		e := newEvidence(u.ID, "stale stored", base)
+		if err := s.CommitEvidence(t.Context(), &e, k5, hash("stale stored")); err != nil {
+			t.Fatalf("CommitEvidence: %v", err)
+		}
+		want := []inspect.Submission{
+			pending(other.ID, k1, base.Add(time.Hour), base.Add(time.Hour)),
+			pending(u.ID, k2, base.Add(2*time.Hour), base.Add(2*time.Hour)),
+		}
+		for _, tc := range []struct {
+			name  string
+			limit int
+			want  []inspect.Submission
+		}{{"All", 0, want}, {"Limit1", 1, want[:1]}, {"NegativeLimit", -3, want[:1]}, {"HugeLimit", 1 << 30, want}} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := s.StaleSubmissions(t.Context(), cutoff, tc.limit)
+				if err != nil {
+					t.Fatalf("StaleSubmissions: %v", err)
+				}
+				if !reflect.DeepEqual(got, tc.want) {
+					t.Fatalf("StaleSubmissions = %+v\nwant %+v", got, tc.want)
+				}
+			})
+		}
+		got, err := s.StaleSubmissions(t.Context(), base, 10)
+		if err != nil || got == nil || len(got) != 0 {
+			t.Fatalf("StaleSubmissions before everything = %v, %v; want an empty slice", got, err)
+		}
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		for name, call := range map[string]func() error{
+			"SubmissionByKeyUnknown": func() error { _, err := s.SubmissionByKey(t.Context(), u.ID, uuid.NewString()); return err },
+			"SubmissionByKeyBadUser": func() error { _, err := s.SubmissionByKey(t.Context(), "x'; --", "k"); return err },
+			"ClaimUnknownUser": func() error {
+				_, _, err := s.ClaimSubmission(t.Context(), uuid.NewString(), "k", t0, t0)
+				return err
+			},
+			"ClaimBadUser": func() error { _, _, err := s.ClaimSubmission(t.Context(), "nobody", "k", t0, t0); return err },
+		} {
+			if err := call(); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s = %v, want ErrNotFound", name, err)
+			}
+		}
+	})
+
+	t.Run("InvalidKey", func(t *testing.T) {
+		for _, key := range []string{"", "k\x00", "\xff\xfe", strings.Repeat("k", 256)} {
+			for name, call := range map[string]func() error{
+				"Claim":     func() error { _, _, err := s.ClaimSubmission(t.Context(), u.ID, key, t0, t0); return err },
+				"Heartbeat": func() error { return s.HeartbeatSubmission(t.Context(), u.ID, key, t0) },
+				"Release":   func() error { return s.ReleaseSubmission(t.Context(), u.ID, key) },
+				"ByKey":     func() error { _, err := s.SubmissionByKey(t.Context(), u.ID, key); return err },
+				"Commit": func() error {
+					e := newEvidence(u.ID, "invalid key", t0)
+					return s.CommitEvidence(t.Context(), &e, key, hash("x"))
+				},
+			} {
+				if err := call(); !errors.Is(err, inspect.ErrInvalid) {
+					t.Errorf("%s(%q) = %v, want inspect.ErrInvalid", name, key, err)
+				}
+			}
+		}
+		if _, _, err := s.ClaimSubmission(t.Context(), u.ID, "k", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), t0); !errors.Is(err, inspect.ErrInvalid) {
+			t.Errorf("ClaimSubmission at year 10000 = %v, want inspect.ErrInvalid", err)
+		}
+	})
+}
+
+func testEvidence(t *testing.T, s *store.Store) {
+	u := mustCreateUser(t, s, inspect.User{Username: "ev.owner"})
+	other := mustCreateUser(t, s, inspect.User{Username: "ev.other"})
+	shanghai := time.FixedZone("CST", 8*3600)
+
+	t.Run("CommitRoundTrip", func(t *testing.T) {
+		received := time.Date(2025, 6, 2, 9, 30, 15, 123_456_789, time.UTC)
+		captured := time.Date(2025, 6, 2, 17, 29, 58, 0, shanghai)
+		gpsTime := time.Date(2025, 6, 2, 9, 29, 57, 500_000_000, time.UTC)
+		takenAt := time.Date(2025, 6, 2, 17, 29, 58, 0, shanghai)
+		e := inspect.Evidence{
+			UploaderID:        u.ID,
+			Category:          inspect.CategoryRiverSection,
+			Subcategory:       "排污口",
+			Note:              "滹沱河南岸 outfall,\n第二行 \"quoted\" 𠮷",
+			SHA256:            sha("round trip"),
+			Size:              5_123_456,
+			ContentType:       "image/jpeg",
+			ObjectKey:         "evidence/ab/" + sha("round trip"),
+			Width:             4032,
+			Height:            3024,
+			ReceivedAt:        received,
+			CapturedAt:        &captured,
+			CaptureTimeSource: inspect.SourceEXIF,
+			Location:          &geo.Point{Lon: 118.330123456789, Lat: 40.200987654321},
+			LocationSource:    inspect.SourceEXIF,
+			EXIF: inspect.PhotoEXIF{
+				Position:     &geo.Point{Lon: 118.330123456789, Lat: 40.200987654321},
+				AltitudeM:    ptr(52.5),
+				GPSTime:      &gpsTime,
+				TakenAt:      &takenAt,
+				TakenAtZoned: true,
+				Orientation:  6,
+				Make:         "HUAWEI",
+				Model:        "ALN-AL00 (华为)",
+				DirectionDeg: ptr(271.25),
+				Problems:     []string{"GPSAltitudeRef missing", "偏移量异常"},
+			},
+			Device: &inspect.DeviceFix{
+				Lon: 118.336201, Lat: 40.201299, CRS: geo.GCJ02,
+				WGS84:     geo.Point{Lon: 118.33003, Lat: 40.20092},
+				AccuracyM: ptr(8.5), Provider: "fused", Mock: true,
+			},
+			EXIFDeviceDistanceM: ptr(12.75),
+			TownshipCode:        "130102003",
+			ReachCode:           "R-滹沱河-03",
+			Flags:               []inspect.Flag{inspect.FlagMockLocation, inspect.FlagEXIFDeviceMismatch, inspect.FlagMockLocation},
+			DuplicateOf:         uuid.NewString(), // server-owned: cleared
+		}
+		orig := e
+		key := uuid.NewString()
+		claimedAt := Clock()
+		mustClaim(t, s, u.ID, key, claimedAt)
+		fp := hash("round trip fingerprint")
+		if err := s.CommitEvidence(t.Context(), &e, key, fp); err != nil {
+			t.Fatalf("CommitEvidence: %v", err)
+		}
+		if _, err := uuid.Parse(e.ID); err != nil {
+			t.Fatalf("ID %q is not a UUID", e.ID)
+		}
+		if v := uuid.MustParse(e.ID).Version(); v != 7 {
+			t.Errorf("ID version %d, want 7", v)
+		}
+		capturedUTC := time.Date(2025, 6, 2, 9, 29, 58, 0, time.UTC)
+		takenUTC := capturedUTC
+		want := orig
+		want.ID = e.ID
+		want.ReceivedAt = time.Date(2025, 6, 2, 9, 30, 15, 123_456_000, time.UTC)
+		want.CapturedAt = &capturedUTC
+		want.EXIF.TakenAt = &takenUTC
+		want.Flags = []inspect.Flag{inspect.FlagEXIFDeviceMismatch, inspect.FlagMockLocation}
+		want.DuplicateOf = ""
+		want.Thumbnails = []int{}
+		sameEvidence(t, e, want)
+		sameEvidence(t, mustEvidenceByID(t, s, e.ID), want)
+		if orig.CapturedAt.Location() != shanghai {
+			t.Error("CommitEvidence changed the caller's CapturedAt")
+		}
+
+		sub := mustSubmission(t, s, u.ID, key)
+		sameStruct(t, "stored Submission", sub, inspect.Submission{UserID: u.ID, Key: key, State: inspect.SubmissionStored,
+			Fingerprint: fp, EvidenceID: e.ID, CreatedAt: claimedAt, UpdatedAt: want.ReceivedAt})
+
+		t.Run("Replay", func(t *testing.T) {
+			at := Clock().Add(72 * time.Hour)
+			got, claimed, err := s.ClaimSubmission(t.Context(), u.ID, key, at, at) // even "stale"
+			if err != nil || claimed {
+				t.Fatalf("ClaimSubmission of a stored submission = %v, %v; want claimed=false", claimed, err)
+			}
+			sameStruct(t, "replayed Submission", got, sub)
+		})
+		t.Run("StoredIsNotPending", func(t *testing.T) {
+			if err := s.HeartbeatSubmission(t.Context(), u.ID, key, Clock()); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("HeartbeatSubmission of a stored submission = %v, want ErrNotFound", err)
+			}
+			if err := s.ReleaseSubmission(t.Context(), u.ID, key); err != nil {
+				t.Errorf("ReleaseSubmission of a stored submission = %v, want nil", err)
+			}
+			sameStruct(t, "Submission after release", mustSubmission(t, s, u.ID, key), sub)
+			again := newEvidence(u.ID, "second commit", Clock())
+			if err := s.CommitEvidence(t.Context(), &again, key, fp); !errors.Is(err, store.ErrConflict) {
+				t.Errorf("second CommitEvidence under a stored key = %v, want ErrConflict", err)
+			}
+			sameStruct(t, "Submission after second commit", mustSubmission(t, s, u.ID, key), sub)
+		})
+	})
+
+	t.Run("CommitMinimal", func(t *testing.T) {
+		e := newEvidence(u.ID, "minimal", time.Time{}) // ReceivedAt from the clock
+		mustCommit(t, s, &e)
+		want := newEvidence(u.ID, "minimal", Clock().Truncate(time.Microsecond))
+		want.ID = e.ID
+		want.Flags = []inspect.Flag{}
+		want.Thumbnails = []int{}
+		want.EXIF.Problems = []string{}
+		sameEvidence(t, e, want)
+		sameEvidence(t, mustEvidenceByID(t, s, e.ID), want)
+	})
+
+	t.Run("CommitGivenIDIsCanonicalised", func(t *testing.T) {
+		id := uuid.New()
+		e := newEvidence(u.ID, "given id", Clock())
+		e.ID = strings.ToUpper(id.String())
+		mustCommit(t, s, &e)
+		if e.ID != id.String() {
+			t.Fatalf("ID = %q, want %q", e.ID, id)
+		}
+		mustEvidenceByID(t, s, strings.ToUpper(id.String()))
+	})
+
+	conflict := func(t *testing.T, e inspect.Evidence, key string) {
+		t.Helper()
+		before := e
+		if err := s.CommitEvidence(t.Context(), &e, key, hash("conflict")); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("CommitEvidence = %v, want ErrConflict", err)
+		}
+		if !reflect.DeepEqual(e, before) {
+			t.Errorf("failed CommitEvidence changed its argument: %+v", e)
+		}
+		if e.ID != "" {
+			if _, err := s.EvidenceByID(t.Context(), e.ID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("evidence of a failed commit is visible: %v", err)
+			}
+		}
+		if ok, err := s.EvidenceSHA256Exists(t.Context(), e.SHA256); err != nil || ok {
+			t.Errorf("EvidenceSHA256Exists after a failed commit = %v, %v", ok, err)
+		}
+	}
+	t.Run("CommitWithoutClaim", func(t *testing.T) {
+		e := newEvidence(u.ID, "no claim", Clock())
+		e.ID = uuid.NewString()
+		conflict(t, e, uuid.NewString())
+	})
+	t.Run("CommitAfterRelease", func(t *testing.T) {
+		key := uuid.NewString()
+		mustClaim(t, s, u.ID, key, Clock())
+		if err := s.ReleaseSubmission(t.Context(), u.ID, key); err != nil {
+			t.Fatal(err)
+		}
+		e := newEvidence(u.ID, "after release", Clock())
+		e.ID = uuid.NewString()
+		conflict(t, e, key)
+	})
+	t.Run("CommitOtherUsersClaim", func(t *testing.T) {
+		key := uuid.NewString()
+		mustClaim(t, s, other.ID, key, Clock())
+		e := newEvidence(u.ID, "other's claim", Clock())
+		conflict(t, e, key)
+		if sub := mustSubmission(t, s, other.ID, key); sub.State != inspect.SubmissionPending {
+			t.Errorf("other user's submission is %s", sub.State)
+		}
+	})
+	t.Run("CommitTakenIDRollsBack", func(t *testing.T) {
+		first := newEvidence(u.ID, "taken id 1", Clock())
+		mustCommit(t, s, &first)
+		key := uuid.NewString()
+		mustClaim(t, s, u.ID, key, Clock())
+		e := newEvidence(u.ID, "taken id 2", Clock())
+		e.ID = first.ID
+		if err := s.CommitEvidence(t.Context(), &e, key, hash("taken")); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("CommitEvidence with a taken ID = %v, want ErrConflict", err)
+		}
+		if sub := mustSubmission(t, s, u.ID, key); sub.State != inspect.SubmissionPending || sub.EvidenceID != "" {
+			t.Fatalf("submission after a failed commit = %+v, want pending", sub)
+		}
+		sameEvidence(t, mustEvidenceByID(t, s, first.ID), first)
+	})
+
+	t.Run("DuplicateOf", func(t *testing.T) {
+		h := "duplicate bytes"
+		t1 := Clock().Add(time.Hour)
+		orig := newEvidence(u.ID, h, t1)
+		orig.Flags = []inspect.Flag{inspect.FlagDuplicateOf} // server-owned: dropped
+		orig.DuplicateOf = uuid.NewString()
+		mustCommit(t, s, &orig)
+		if orig.DuplicateOf != "" || orig.HasFlag(inspect.FlagDuplicateOf) {
+			t.Fatalf("first evidence marked as a duplicate: %q %v", orig.DuplicateOf, orig.Flags)
+		}
+		// Another inspector sends the same bytes, then the first reuses them.
+		for i, uploader := range []string{other.ID, u.ID} {
+			dup := newEvidence(uploader, h, t1.Add(time.Duration(i+1)*time.Minute))
+			dup.Flags = []inspect.Flag{inspect.FlagOutsideCounty, inspect.FlagDuplicateOf}
+			mustCommit(t, s, &dup)
+			want := []inspect.Flag{inspect.FlagDuplicateOf, inspect.FlagOutsideCounty}
+			if dup.DuplicateOf != orig.ID || !reflect.DeepEqual(dup.Flags, want) {
+				t.Errorf("duplicate %d: DuplicateOf %q, flags %v; want %q, %v", i, dup.DuplicateOf, dup.Flags, orig.ID, want)
+			}
+			sameEvidence(t, mustEvidenceByID(t, s, dup.ID), dup)
+		}
+		sameEvidence(t, mustEvidenceByID(t, s, orig.ID), orig)
+
+		for _, tc := range []struct {
+			sha  string
+			want bool
+		}{{sha(h), true}, {sha("never stored"), false}} {
+			if ok, err := s.EvidenceSHA256Exists(t.Context(), tc.sha); err != nil || ok != tc.want {
+				t.Errorf("EvidenceSHA256Exists(%s) = %v, %v; want %v", tc.sha, ok, err, tc.want)
+			}
+		}
+		for _, bad := range []string{"", "abc", strings.ToUpper(sha(h)), strings.Repeat("g", 64), sha(h) + "0"} {
+			if _, err := s.EvidenceSHA256Exists(t.Context(), bad); !errors.Is(err, inspect.ErrInvalid) {
+				t.Errorf("EvidenceSHA256Exists(%q) = %v, want inspect.ErrInvalid", bad, err)
+			}
+		}
+	})
+
+	t.Run("ConcurrentDuplicatesOneOriginal", func(t *testing.T) {
+		const n = 8
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = uuid.NewString()
+			mustClaim(t, s, u.ID, keys[i], Clock())
+		}
+		got := make([]inspect.Evidence, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				// The same receive time: no order to go by but the commits'.
+				got[i] = newEvidence(u.ID, "concurrent duplicate", Clock().Add(2*time.Hour))
+				errs[i] = s.CommitEvidence(t.Context(), &got[i], keys[i], hash(keys[i]))
+			})
+		}
+		close(start)
+		wg.Wait()
+		var originals []string
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("commit %d: %v", i, errs[i])
+			}
+			if got[i].DuplicateOf == "" {
+				originals = append(originals, got[i].ID)
+			}
+		}
+		if len(originals) != 1 {
+			t.Fatalf("%d originals among %d concurrent commits of the same bytes, want 1", len(originals), n)
+		}
+		for i := range n {
+			if got[i].ID != originals[0] && (got[i].DuplicateOf != originals[0] || !got[i].HasFlag(inspect.FlagDuplicateOf)) {
+				t.Errorf("commit %d: DuplicateOf %q, flags %v; want %q", i, got[i].DuplicateOf, got[i].Flags, originals[0])
+			}
+		}
+	})
+
+	t.Run("Invalid", func(t *testing.T) {
+		nan, inf := math.NaN(), math.Inf(1)
+		key := uuid.NewString()
+		mustClaim(t, s, u.ID, key, Clock())
+		tests := []struct {
+			name   string
+			mutate func(e *inspect.Evidence)
+		}{
+			{"LocationLonNaN", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: nan, Lat: 40} }},
+			{"LocationLatNaN", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: 118, Lat: nan} }},
+			{"LocationBothNaN", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: nan, Lat: nan} }},
+			{"LocationLonInf", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: inf, Lat: 40} }},
+			{"LocationLatNegInf", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: 118, Lat: -inf} }},
+			{"LocationLatAbove90", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: 118, Lat: 90.000001} }},
+			{"LocationLonBelow180", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: -180.5, Lat: 40} }},
+			{"LocationSwappedOutOfRange", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: 40.2, Lat: 118.33} }},
+			{"EXIFPositionNaN", func(e *inspect.Evidence) { e.EXIF.Position = &geo.Point{Lon: nan, Lat: 40} }},
+			{"EXIFAltitudeInf", func(e *inspect.Evidence) { e.EXIF.AltitudeM = ptr(inf) }},
+			{"EXIFDirectionNaN", func(e *inspect.Evidence) { e.EXIF.DirectionDeg = ptr(nan) }},
+			{"EXIFOrientation9", func(e *inspect.Evidence) { e.EXIF.Orientation = 9 }},
+			{"EXIFTakenAtYear10000", func(e *inspect.Evidence) { e.EXIF.TakenAt = ptr(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)) }},
+			{"EXIFMakeNUL", func(e *inspect.Evidence) { e.EXIF.Make = "HUA\x00WEI" }},
+			{"EXIFProblemInvalidUTF8", func(e *inspect.Evidence) { e.EXIF.Problems = []string{"ok", "\xff"} }},
+			{"DeviceLonNaN", func(e *inspect.Evidence) {
+				e.Device = &inspect.DeviceFix{Lon: nan, Lat: 40, CRS: geo.WGS84, WGS84: geo.Point{Lon: 118, Lat: 40}}
+			}},
+			{"DeviceWGS84Inf", func(e *inspect.Evidence) {
+				e.Device = &inspect.DeviceFix{Lon: 118, Lat: 40, CRS: geo.WGS84, WGS84: geo.Point{Lon: 118, Lat: inf}}
+			}},
+			{"DeviceUnknownCRS", func(e *inspect.Evidence) {
+				e.Device = &inspect.DeviceFix{Lon: 118, Lat: 40, CRS: "bd09mc", WGS84: geo.Point{Lon: 118, Lat: 40}}
+			}},
+			{"DeviceAccuracyNegative", func(e *inspect.Evidence) {
+				e.Device = &inspect.DeviceFix{Lon: 118, Lat: 40, CRS: geo.WGS84, WGS84: geo.Point{Lon: 118, Lat: 40}, AccuracyM: ptr(-1.0)}
+			}},
+			{"DeviceProviderNUL", func(e *inspect.Evidence) {
+				e.Device = &inspect.DeviceFix{Lon: 118, Lat: 40, CRS: geo.WGS84, WGS84: geo.Point{Lon: 118, Lat: 40}, Provider: "\x00"}
+			}},
+			{"DistanceNaN", func(e *inspect.Evidence) { e.EXIFDeviceDistanceM = ptr(nan) }},
+			{"DistanceNegative", func(e *inspect.Evidence) { e.EXIFDeviceDistanceM = ptr(-0.5) }},
+			{"NoteInvalidUTF8", func(e *inspect.Evidence) { e.Note = "河道\xc3\x28" }},
+			{"NoteNUL", func(e *inspect.Evidence) { e.Note = "note\x00" }},
+			{"SubcategorySurrogate", func(e *inspect.Evidence) { e.Subcategory = "\xed\xa0\x80" }},
+			{"TownshipCodeNUL", func(e *inspect.Evidence) { e.TownshipCode = "1301\x00" }},
+			{"ReachCodeInvalidUTF8", func(e *inspect.Evidence) { e.ReachCode = "R\xff" }},
+			{"UnknownCategory", func(e *inspect.Evidence) { e.Category = "graffiti" }},
+			{"EmptyCategory", func(e *inspect.Evidence) { e.Category = "" }},
+			{"SHA256Uppercase", func(e *inspect.Evidence) { e.SHA256 = strings.ToUpper(e.SHA256) }},
+			{"SHA256Short", func(e *inspect.Evidence) { e.SHA256 = e.SHA256[:63] }},
+			{"SHA256NotHex", func(e *inspect.Evidence) { e.SHA256 = strings.Repeat("z", 64) }},
+			{"UnknownFlag", func(e *inspect.Evidence) { e.Flags = []inspect.Flag{inspect.FlagMockLocation, "looks_fake"} }},
+			{"UnknownLocationSource", func(e *inspect.Evidence) { e.LocationSource = "gps" }},
+			{"EmptyCaptureTimeSource", func(e *inspect.Evidence) { e.CaptureTimeSource = "" }},
+			{"NegativeSize", func(e *inspect.Evidence) { e.Size = -1 }},
+			{"NegativeWidth", func(e *inspect.Evidence) { e.Width = -1 }},
+			{"EmptyObjectKey", func(e *inspect.Evidence) { e.ObjectKey = "" }},
+			{"EmptyContentType", func(e *inspect.Evidence) { e.ContentType = "" }},
+			{"IDNotUUID", func(e *inspect.Evidence) { e.ID = "evidence-1" }},
+			{"UploaderNotUUID", func(e *inspect.Evidence) { e.UploaderID = "u1" }},
+			{"ReceivedAtYear10000", func(e *inspect.Evidence) { e.ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
+			{"CapturedAtYear0", func(e *inspect.Evidence) { e.CapturedAt = ptr(time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC)) }},
+			{"ThumbnailSizeZero", func(e *inspect.Evidence) { e.Thumbnails = []int{0} }},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEvidence(u.ID, "invalid "+tc.name, Clock())
+				tc.mutate(&e)
+				before := e
+				err := s.CommitEvidence(t.Context(), &e, key, hash("invalid"))
+				if !errors.Is(err, inspect.ErrInvalid) {
+					t.Fatalf("CommitEvidence = %v, want an error wrapping inspect.ErrInvalid", err)
+				}
+				if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrConflict) {
+					t.Fatalf("invalid input classified as a database outcome: %v", err)
+				}
+				if !reflect.DeepEqual(e, before) && !strings.Contains(tc.name, "NaN") {
+					t.Errorf("failed CommitEvidence changed its argument")
+				}
+			})
+		}
+		t.Run("ShortFingerprint", func(t *testing.T) {
+			e := newEvidence(u.ID, "short fingerprint", Clock())
+			if err := s.CommitEvidence(t.Context(), &e, key, hash("x")[:16]); !errors.Is(err, inspect.ErrInvalid) {
+				t.Fatalf("CommitEvidence = %v, want inspect.ErrInvalid", err)
+			}
+		})
+		if sub := mustSubmission(t, s, u.ID, key); sub.State != inspect.SubmissionPending {
+			t.Fatalf("submission after rejected commits = %+v, want pending", sub)
+		}
+		if ok, err := s.EvidenceSHA256Exists(t.Context(), sha("invalid NoteNUL")); err != nil || ok {
+			t.Fatalf("rejected evidence stored: %v, %v", ok, err)
+		}
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		unknown := uuid.NewString()
+		e := newEvidence(u.ID, "not found", Clock())
+		mustCommit(t, s, &e)
+		for name, call := range map[string]func() error{
+			"EvidenceByIDUnknown":    func() error { _, err := s.EvidenceByID(t.Context(), unknown); return err },
+			"EvidenceByIDNotUUID":    func() error { _, err := s.EvidenceByID(t.Context(), "1 OR 1=1"); return err },
+			"EvidenceByIDEmpty":      func() error { _, err := s.EvidenceByID(t.Context(), ""); return err },
+			"SetThumbnailsUnknown":   func() error { return s.SetThumbnails(t.Context(), unknown, []int{320}) },
+			"SetThumbnailsNotUUID":   func() error { return s.SetThumbnails(t.Context(), "x", []int{320}) },
+			"SetEvidenceLinkUnknown": func() error { return s.SetEvidenceLink(t.Context(), unknown, "130102001", "") },
+			"ScopedOutOfScope": func() error {
+				_, err := s.ScopedEvidenceByID(t.Context(), e.ID, &inspect.EvidenceScope{UserID: other.ID})
+				return err
+			},
+		} {
+			if err := call(); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s = %v, want ErrNotFound", name, err)
+			}
+		}
+	})
+
+	t.Run("SetThumbnails", func(t *testing.T) {
+		e := newEvidence(u.ID, "thumbnails", Clock())
+		mustCommit(t, s, &e)
+		if err := s.SetThumbnails(t.Context(), e.ID, []int{1280, 320, 1280}); err != nil {
+			t.Fatalf("SetThumbnails: %v", err)
+		}
+		e.Thumbnails = []int{320, 1280}
+		sameEvidence(t, mustEvidenceByID(t, s, e.ID), e)
+		for _, bad := range [][]int{{0}, {-320}, {store.MaxThumbnailSize + 1}, make([]int, 33)} {
+			if err := s.SetThumbnails(t.Context(), e.ID, bad); !errors.Is(err, inspect.ErrInvalid) {
+				t.Errorf("SetThumbnails(%v) = %v, want inspect.ErrInvalid", bad, err)
+			}
+		}
+		if err := s.SetThumbnails(t.Context(), e.ID, nil); err != nil {
+			t.Fatalf("SetThumbnails(nil): %v", err)
+		}
+		e.Thumbnails = []int{}
+		sameEvidence(t, mustEvidenceByID(t, s, e.ID), e)
+	})
+
+	t.Run("SetEvidenceLink", func(t *testing.T) {
+		e := newEvidence(u.ID, "link", Clock())
+		mustCommit(t, s, &e)
+		officer := &inspect.EvidenceScope{UserID: other.ID, Townships: []string{"130102009"}}
+		chief := &inspect.EvidenceScope{UserID: other.ID, Reaches: []string{"R-滹沱河-03"}}
+		visible := func(sc *inspect.EvidenceScope) bool {
+			t.Helper()
+			_, err := s.ScopedEvidenceByID(t.Context(), e.ID, sc)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("ScopedEvidenceByID: %v", err)
+			}
+			return err == nil
+		}
+		if visible(officer) || visible(chief) {
+			t.Fatal("unlinked evidence visible to another township's officer or a river chief")
+		}
+		if !visible(&inspect.EvidenceScope{UserID: u.ID}) || !visible(nil) {
+			t.Fatal("evidence not visible to its uploader or an admin")
+		}
+		if err := s.SetEvidenceLink(t.Context(), e.ID, "130102009", "R-滹沱河-03"); err != nil {
+			t.Fatalf("SetEvidenceLink: %v", err)
+		}
+		if !visible(officer) || !visible(chief) {
+			t.Fatal("linked evidence not visible to the township's officer or the reach's chief")
+		}
+		e.TownshipCode, e.ReachCode = "130102009", "R-滹沱河-03"
+		sameEvidence(t, mustEvidenceByID(t, s, e.ID), e)
+		if err := s.SetEvidenceLink(t.Context(), e.ID, "", "R-滹沱河-03"); err != nil {
+			t.Fatalf("SetEvidenceLink: %v", err)
+		}
+		if visible(officer) || !visible(chief) {
+			t.Fatal("clearing the township did not change the township scope alone")
+		}
+		e.TownshipCode = ""
+		sameEvidence(t, mustEvidenceByID(t, s, e.ID), e)
+		for _, bad := range [][2]string{{"1301\x00", ""}, {"", "\xff"}} {
+			if err := s.SetEvidenceLink(t.Context(), e.ID, bad[0], bad[1]); !errors.Is(err, inspect.ErrInvalid) {
+				t.Errorf("SetEvidenceLink(%q, %q) = %v, want inspect.ErrInvalid", bad[0], bad[1], err)
+			}
+		}
+	})
+}
+
+// testListEvidence needs a store of its own: listings see every row.
+func testListEvidence(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := mustCreateUser(t, s, inspect.User{Username: "list.a"})
+	b := mustCreateUser(t, s, inspect.User{Username: "list.b"})
+	c := mustCreateUser(t, s, inspect.User{Username: "list.c"})
+	bulkUser := mustCreateUser(t, s, inspect.User{Username: "list.bulk"})
+
+	// Positions around a centre at 40.2°N, at a distance and bearing
+	// (degrees clockwise from north), placed in the local projection
+	// (accurate to a fraction of a millimetre at this range).
+	centre := geo.Point{Lon: 114.5, Lat: 40.2}
+	lp := geo.NewLocalProjection(centre)
+	at := func(metres, bearing float64) *geo.Point {
+		sin, cos := math.Sincos(bearing * math.Pi / 180)
+		p := lp.Unproject(metres*sin, metres*cos)
+		return &p
+	}
+	const edge = 0.0015 // half-width of the box test, degrees
+	T := time.Date(2025, 5, 1, 8, 0, 0, 0, time.UTC)
+	type fixture struct {
+		name      string
+		uploader  inspect.User
+		category  inspect.Category
+		received  time.Time
+		loc       *geo.Point
+		flags     []inspect.Flag
+		ct        string
+		township  string
+		reach     string
+		wantDistM float64 // from centre, 0 to skip the check
+	}
+	fixtures := []fixture{
+		{"a1", a, inspect.CategoryDustSite, T.Add(1 * time.Hour), at(90, 0), []inspect.Flag{inspect.FlagEXIFMissing}, "image/jpeg", "T1", "", 90},
+		{"a2", a, inspect.CategoryOpenBurning, T.Add(2 * time.Hour), at(110, 90), nil, "image/jpeg", "", "R1", 110},
+		{"a3", a, inspect.CategoryRiverSection, T.Add(3 * time.Hour), nil, []inspect.Flag{inspect.FlagLocationMissing}, "image/heic", "", "", 0},
+		{"b1", b, inspect.CategoryDustSite, T.Add(4 * time.Hour), at(90, 225), nil, "image/webp", "T2", "", 90},
+		{"b2", b, inspect.CategoryRiverSection, T.Add(5 * time.Hour), at(99, 45), nil, "image/jpeg", "", "R2", 99},
+		{"b3", b, inspect.CategoryRiverSection, T.Add(5 * time.Hour), at(101, 135), nil, "image/png", "T1", "", 101},
+		{"c1", c, inspect.CategoryOpenBurning, T.Add(6 * time.Hour), &geo.Point{Lon: 114.8, Lat: 40.5}, // about 42 km away
+			[]inspect.Flag{inspect.FlagOutsideCounty, inspect.FlagMockLocation}, "image/jpeg", "", "R1", 0},
+		{"c2", c, inspect.CategoryDustSite, T.Add(6 * time.Hour), at(110, 270), nil, "image/jpeg", "T3", "", 110},
+		{"c3", c, inspect.CategoryOther, T.Add(7 * time.Hour), &geo.Point{Lon: centre.Lon + edge, Lat: centre.Lat}, nil, "image/png", "", "", 0},
+		{"d1", c, inspect.CategoryOther, T.Add(7 * time.Hour), &geo.Point{Lon: centre.Lon + edge + 1e-7, Lat: centre.Lat}, nil, "image/jpeg", "", "", 0},
+	}
+	byName := map[string]inspect.Evidence{}
+	var all []inspect.Evidence
+	for _, fx := range fixtures {
+		if fx.wantDistM > 0 {
+			if d := geo.Distance(centre, *fx.loc); math.Abs(d-fx.wantDistM) > 0.01 {
+				t.Fatalf("fixture %s lies %.4f m from the centre, want %v", fx.name, d, fx.wantDistM)
+			}
+		}
+		e := newEvidence(fx.uploader.ID, "list "+fx.name, fx.received)
+		e.Category, e.Location, e.Flags, e.ContentType = fx.category, fx.loc, fx.flags, fx.ct
+		if fx.loc != nil {
+			e.LocationSource = inspect.SourceEXIF
+		}
+		mustCommit(t, s, &e)
+		if fx.township != "" || fx.reach != "" {
+			if err := s.SetEvidenceLink(ctx, e.ID, fx.township, fx.reach); err != nil {
+				t.Fatalf("SetEvidenceLink: %v", err)
+			}
+			e.TownshipCode, e.ReachCode = fx.township, fx.reach
+		}
+		byName[fx.name] = e
+		all = append(all, e)
+	}
+	names := map[string]string{} // id → fixture name, for messages
+	for n, e := range byName {
+		names[e.ID] = n
+	}
+
+	// Enough rows for both limits to bite, with ties of three in
+	// ReceivedAt, older than the named ones and of a type that gets no
+	// thumbnails. Committed one after another: SQLite serialises writers
+	// anyway, and concurrent ones would only sleep in its busy handler.
+	const bulk = 505
+	bulkBase := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	bulkRows := make([]inspect.Evidence, bulk)
+	for i := range bulkRows {
+		e := newEvidence(bulkUser.ID, fmt.Sprint("bulk ", i), bulkBase.Add(time.Duration(i/3)*time.Second))
+		e.ContentType = "image/heic"
+		mustCommit(t, s, &e)
+		bulkRows[i] = e
+	}
+	all = append(all, bulkRows...)
+	newestFirst := func(x, y inspect.Evidence) int {
+		if c := y.ReceivedAt.Compare(x.ReceivedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(y.ID, x.ID)
+	}
+	slices.SortFunc(all, newestFirst)
+
+	label := func(list []inspect.Evidence) []string {
+		out := make([]string, len(list))
+		for i, e := range list {
+			if n, ok := names[e.ID]; ok {
+				out[i] = n
+			} else {
+				out[i] = "bulk:" + e.ID
+			}
+		}
+		return out
+	}
+	sameList := func(t *testing.T, got, want []inspect.Evidence) {
+		t.Helper()
+		if len(got) != len(want) {
+			if len(got) < 20 && len(want) < 20 {
+				t.Fatalf("got %v, want %v", label(got), label(want))
+			}
+			t.Fatalf("got %d rows, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i].ID != want[i].ID {
+				t.Fatalf("row %d is %s, want %s (got %v)", i, label(got[i:i+1]), label(want[i:i+1]), label(got))
+			}
+			sameEvidence(t, got[i], want[i])
+		}
+	}
+	// only lists the named fixtures in listing order.
+	only := func(list ...string) []inspect.Evidence {
+		out := []inspect.Evidence{}
+		for _, e := range all {
+			if slices.Contains(list, names[e.ID]) {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	box := func(minLon, minLat, maxLon, maxLat float64) *geo.Box {
+		return &geo.Box{MinLon: minLon, MinLat: minLat, MaxLon: maxLon, MaxLat: maxLat}
+	}
+	nobody := uuid.NewString()
+
+	t.Run("Filters", func(t *testing.T) {
+		tests := []struct {
+			name string
+			f    inspect.EvidenceFilter
+			want []inspect.Evidence
+		}{
+			{"Category", inspect.EvidenceFilter{Category: ptr(inspect.CategoryDustSite)}, only("a1", "b1", "c2")},
+			{"Uploader", inspect.EvidenceFilter{UploaderID: &b.ID}, only("b1", "b2", "b3")},
+			{"UploaderWithoutEvidence", inspect.EvidenceFilter{UploaderID: &nobody}, only()},
+			{"Flag", inspect.EvidenceFilter{Flag: ptr(inspect.FlagMockLocation)}, only("c1")},
+			{"FlagOfSeveral", inspect.EvidenceFilter{Flag: ptr(inspect.FlagOutsideCounty)}, only("c1")},
+			{"FlagNobodyHas", inspect.EvidenceFilter{Flag: ptr(inspect.FlagDuplicateOf)}, only()},
+			{"TimeRangeHalfOpen", inspect.EvidenceFilter{From: ptr(T.Add(2 * time.Hour)), To: ptr(T.Add(5 * time.Hour))}, only("a2", "a3", "b1")},
+			{"From", inspect.EvidenceFilter{From: ptr(T.Add(6 * time.Hour))}, only("c1", "c2", "c3", "d1")},
+			{"BBoxEdgesIncluded", inspect.EvidenceFilter{BBox: box(centre.Lon-edge, centre.Lat-edge, centre.Lon+edge, centre.Lat+edge)},
+				only("a1", "a2", "b1", "b2", "b3", "c2", "c3")},
+			{"BBoxNorthPart", inspect.EvidenceFilter{BBox: box(centre.Lon-edge, centre.Lat+0.0001, centre.Lon+edge, centre.Lat+edge)},
+				only("a1", "b2")},
+			{"BBoxFar", inspect.EvidenceFilter{BBox: box(114.7, 40.4, 114.9, 40.6)}, only("c1")},
+			{"BBoxEmpty", inspect.EvidenceFilter{BBox: box(100, 20, 101, 21)}, only()},
+			{"BBoxPoint", inspect.EvidenceFilter{BBox: box(114.8, 40.5, 114.8, 40.5)}, only("c1")},
+			{"Near100m", inspect.EvidenceFilter{Near: &centre, RadiusM: 100}, only("a1", "b1", "b2")},
+			{"Near1km", inspect.EvidenceFilter{Near: &centre, RadiusM: 1000}, only("a1", "a2", "b1", "b2", "b3", "c2", "c3", "d1")},
+			{"Near50kmReachesFarPoint", inspect.EvidenceFilter{Near: &centre, RadiusM: 50_000},
+				only("a1", "a2", "b1", "b2", "b3", "c1", "c2", "c3", "d1")},
+			{"Near1mAroundFarPoint", inspect.EvidenceFilter{Near: &geo.Point{Lon: 114.8, Lat: 40.5}, RadiusM: 1}, only("c1")},
+			{"NearAndCategory", inspect.EvidenceFilter{Near: &centre, RadiusM: 100, Category: ptr(inspect.CategoryDustSite)}, only("a1", "b1")},
+			{"UploaderAndFlag", inspect.EvidenceFilter{UploaderID: &c.ID, Flag: ptr(inspect.FlagOutsideCounty)}, only("c1")},
+			{"ScopeOwn", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: a.ID}}, only("a1", "a2", "a3")},
+			{"ScopeTownship", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: nobody, Townships: []string{"T1"}}}, only("a1", "b3")},
+			{"ScopeReach", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: nobody, Reaches: []string{"R1"}}}, only("a2", "c1")},
+			{"ScopeAll", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: b.ID, Townships: []string{"T3", "T3"}, Reaches: []string{"R1"}}},
+				only("a2", "b1", "b2", "b3", "c1", "c2")},
+			{"ScopeEmptySeesNothing", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{}}, only()},
+			{"ScopeBadUserIDOwnsNothing", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: "a1' OR '1'='1", Townships: []string{"T2"}}}, only("b1")},
+			{"ScopeUnknownCodes", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{Townships: []string{"T9"}, Reaches: []string{"R9"}}}, only()},
+			{"ScopeAndCategory", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: a.ID, Townships: []string{"T1"}},
+				Category: ptr(inspect.CategoryDustSite)}, only("a1")},
+			{"ScopeAndBBox", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: c.ID},
+				BBox: box(centre.Lon-edge, centre.Lat-edge, centre.Lon+edge, centre.Lat+edge)}, only("c2", "c3")},
+			{"AfterTimeOnly", inspect.EvidenceFilter{AfterTime: ptr(T.Add(5 * time.Hour)), From: &T}, only("a1", "a2", "a3", "b1")},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := s.ListEvidence(ctx, tc.f)
+				if err != nil {
+					t.Fatalf("ListEvidence: %v", err)
+				}
+				if got == nil {
+					t.Fatal("ListEvidence returned nil, want a slice")
+				}
+				sameList(t, got, tc.want)
+			})
+		}
+	})
+
+	t.Run("ScopedEvidenceByID", func(t *testing.T) {
+		officer := &inspect.EvidenceScope{UserID: nobody, Townships: []string{"T1"}}
+		for name, want := range map[string]bool{"a1": true, "b3": true, "b1": false, "c1": false} {
+			_, err := s.ScopedEvidenceByID(ctx, byName[name].ID, officer)
+			if got := err == nil; got != want || (err != nil && !errors.Is(err, store.ErrNotFound)) {
+				t.Errorf("ScopedEvidenceByID(%s) = %v, want visible=%v", name, err, want)
+			}
+		}
+	})
+
+	t.Run("KeysetPagination", func(t *testing.T) {
+		for _, tc := range []struct {
+			name  string
+			limit int
+			f     inspect.EvidenceFilter
+			want  []inspect.Evidence
+		}{
+			{"All7", 7, inspect.EvidenceFilter{}, all},
+			{"All50", 50, inspect.EvidenceFilter{}, all},
+			{"All500", 500, inspect.EvidenceFilter{}, all},
+			{"TiesOneByOne", 1, inspect.EvidenceFilter{From: ptr(T.Add(5 * time.Hour))}, only("b2", "b3", "c1", "c2", "c3", "d1")},
+			{"BulkTies2", 2, inspect.EvidenceFilter{UploaderID: &bulkUser.ID}, all[len(fixtures):]},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var got []inspect.Evidence
+				f := tc.f
+				f.Limit = tc.limit
+				for page := 0; ; page++ {
+					if page > len(all) {
+						t.Fatal("pagination does not end")
+					}
+					p, err := s.ListEvidence(ctx, f)
+					if err != nil {
+						t.Fatalf("page %d: %v", page, err)
+					}
+					if len(p) > tc.limit {
+						t.Fatalf("page %d has %d rows, limit %d", page, len(p), tc.limit)
+					}
+					if len(p) == 0 {
+						break
+					}
+					got = append(got, p...)
+					last := p[len(p)-1]
+					f.AfterTime, f.AfterID = &last.ReceivedAt, last.ID
+				}
+				sameList(t, got, tc.want)
+			})
+		}
+	})
+
+	t.Run("LimitClamped", func(t *testing.T) {
+		for _, tc := range []struct {
+			name  string
+			limit int
+			want  int
+		}{
+			{"ZeroMeansDefault", 0, store.DefaultEvidenceLimit},
+			{"Negative", -5, 1},
+			{"One", 1, 1},
+			{"Max", store.MaxEvidenceLimit, store.MaxEvidenceLimit},
+			{"AboveMax", store.MaxEvidenceLimit + 1, store.MaxEvidenceLimit},
+			{"Huge", 1 << 30, store.MaxEvidenceLimit},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := s.ListEvidence(ctx, inspect.EvidenceFilter{Limit: tc.limit})
+				if err != nil {
+					t.Fatalf("ListEvidence: %v", err)
+				}
+				sameList(t, got, all[:tc.want])
+			})
+		}
+	})
+
+	t.Run("InvalidFilter", func(t *testing.T) {
+		nan := math.NaN()
+		for _, tc := range []struct {
+			name string
+			f    inspect.EvidenceFilter
+		}{
+			{"UnknownCategory", inspect.EvidenceFilter{Category: ptr(inspect.Category("x"))}},
+			{"UnknownFlag", inspect.EvidenceFilter{Flag: ptr(inspect.Flag("x"))}},
+			{"UploaderNotUUID", inspect.EvidenceFilter{UploaderID: ptr("1; DROP TABLE evidence")}},
+			{"BBoxNaN", inspect.EvidenceFilter{BBox: box(nan, 40, 115, 41)}},
+			{"BBoxInverted", inspect.EvidenceFilter{BBox: box(115, 40, 114, 41)}},
+			{"BBoxOutOfRange", inspect.EvidenceFilter{BBox: box(114, 40, 181, 41)}},
+			{"NearNaN", inspect.EvidenceFilter{Near: &geo.Point{Lon: nan, Lat: 40}, RadiusM: 100}},
+			{"NearLatOutOfRange", inspect.EvidenceFilter{Near: &geo.Point{Lon: 114, Lat: 114}, RadiusM: 100}},
+			{"RadiusZero", inspect.EvidenceFilter{Near: &centre}},
+			{"RadiusNegative", inspect.EvidenceFilter{Near: &centre, RadiusM: -1}},
+			{"RadiusNaN", inspect.EvidenceFilter{Near: &centre, RadiusM: nan}},
+			{"RadiusInf", inspect.EvidenceFilter{Near: &centre, RadiusM: math.Inf(1)}},
+			{"RadiusAboveMax", inspect.EvidenceFilter{Near: &centre, RadiusM: store.MaxNearRadiusM * 1.01}},
+			{"AfterIDNotUUID", inspect.EvidenceFilter{AfterTime: &T, AfterID: "zzz"}},
+			{"AfterIDWithoutTime", inspect.EvidenceFilter{AfterID: byName["a1"].ID}},
+			{"FromYear10000", inspect.EvidenceFilter{From: ptr(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))}},
+			{"ScopeTownshipNUL", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{Townships: []string{"T1\x00"}}}},
+			{"ScopeReachInvalidUTF8", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{Reaches: []string{"\xff"}}}},
+			{"ScopeEmptyCode", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{Townships: []string{""}}}},
+			{"ScopeTooManyCodes", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{Reaches: make([]string, store.MaxScopeCodes+1)}}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if _, err := s.ListEvidence(ctx, tc.f); !errors.Is(err, inspect.ErrInvalid) {
+					t.Fatalf("ListEvidence = %v, want inspect.ErrInvalid", err)
+				}
+			})
+		}
+	})
+
+	// Last: it changes the thumbnails of the named rows.
+	t.Run("NeedingThumbnails", func(t *testing.T) {
+		need := func(t *testing.T, sizes []int, limit int, want ...string) {
+			t.Helper()
+			got, err := s.EvidenceNeedingThumbnails(ctx, sizes, limit)
+			if err != nil {
+				t.Fatalf("EvidenceNeedingThumbnails(%v): %v", sizes, err)
+			}
+			oldestFirst := slices.Clone(only(want...))
+			slices.Reverse(oldestFirst)
+			if limit > 0 && len(oldestFirst) > limit {
+				oldestFirst = oldestFirst[:limit]
+			}
+			if !slices.Equal(label(got), label(oldestFirst)) {
+				t.Fatalf("EvidenceNeedingThumbnails(%v, %d) = %v, want %v", sizes, limit, label(got), label(oldestFirst))
+			}
+		}
+		images := []string{"a1", "a2", "b1", "b2", "b3", "c1", "c2", "c3", "d1"} // a3 is HEIC, bulk too
+		need(t, []int{320, 1280}, 0, images...)
+		need(t, []int{320, 1280}, 2, images...)
+		for name, sizes := range map[string][]int{"a1": {320, 1280}, "a2": {1280, 640, 320}, "b1": {320}, "a3": {320, 1280}} {
+			if err := s.SetThumbnails(ctx, byName[name].ID, sizes); err != nil {
+				t.Fatalf("SetThumbnails(%s): %v", name, err)
+			}
+		}
+		need(t, []int{320, 1280}, 0, "b1", "b2", "b3", "c1", "c2", "c3", "d1")
+		need(t, []int{1280, 320, 320}, 0, "b1", "b2", "b3", "c1", "c2", "c3", "d1")
+		need(t, []int{320}, 0, "b2", "b3", "c1", "c2", "c3", "d1")
+		need(t, []int{640}, 0, "a1", "b1", "b2", "b3", "c1", "c2", "c3", "d1")
+		need(t, nil, 0)
+		if got := mustEvidenceByID(t, s, byName["a2"].ID).Thumbnails; !slices.Equal(got, []int{320, 640, 1280}) {
+			t.Errorf("a2 thumbnails = %v", got)
+		}
+		if _, err := s.EvidenceNeedingThumbnails(ctx, []int{0}, 0); !errors.Is(err, inspect.ErrInvalid) {
+			t.Errorf("EvidenceNeedingThumbnails([0]) = %v, want inspect.ErrInvalid", err)
+		}
+	})
+}

@@ -1,0 +1,239 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
+)
+
+// Limits of StaleSubmissions.
+const (
+	DefaultSubmissionLimit = 50
+	MaxSubmissionLimit     = 500
+)
+
+// maxIdemKeyLen bounds an Idempotency-Key in bytes. Clients send UUIDs
+// (36 bytes); the API checks the form, the store only what it can hold.
+const maxIdemKeyLen = 255
+
+// claimAttempts bounds ClaimSubmission's retries when the row it lost to
+// is deleted before it can read it (a release racing the claim).
+const claimAttempts = 3
+
+const submissionCols = `user_id, idem_key, state, fingerprint, evidence_id, created_at, updated_at`
+
+func scanSubmission(r rowScanner) (inspect.Submission, error) {
+	var (
+		sub   inspect.Submission
+		state string
+		evID  sql.NullString
+	)
+	err := r.Scan(&sub.UserID, &sub.Key, &state, &sub.Fingerprint, &evID,
+		timeScan{t: &sub.CreatedAt}, timeScan{t: &sub.UpdatedAt})
+	if err != nil {
+		return inspect.Submission{}, err
+	}
+	sub.State = inspect.SubmissionState(state)
+	sub.EvidenceID = evID.String
+	if len(sub.Fingerprint) == 0 {
+		sub.Fingerprint = nil
+	}
+	return sub, nil
+}
+
+// checkIdemKey rejects keys no column can hold: empty, too long, invalid
+// UTF-8 or NUL.
+func checkIdemKey(key string) error {
+	if err := checkText("idempotency key", key); err != nil {
+		return err
+	}
+	if key == "" || len(key) > maxIdemKeyLen {
+		return fmt.Errorf("%w: idempotency key must be 1 to %d bytes", inspect.ErrInvalid, maxIdemKeyLen)
+	}
+	return nil
+}
+
+// ClaimSubmission claims the upload (userID, key). If there is no row it
+// inserts a pending one (CreatedAt = UpdatedAt = now) and reports
+// claimed=true. If a pending row's UpdatedAt is before staleBefore, its
+// request is presumed dead: the claim takes it over (UpdatedAt = now,
+// CreatedAt kept) and reports claimed=true. Otherwise it returns the row as
+// it is with claimed=false: pending means another request is in flight
+// (409), stored means a replay.
+//
+// The claim is one atomic statement: of any number of concurrent claims on
+// the same pair, exactly one reports claimed=true. A claim carries no owner
+// token; after a takeover the old request may still run, and
+// CommitEvidence, which succeeds at most once per pair, decides.
+//
+// Returns ErrNotFound if the user does not exist (or userID is not a UUID),
+// and an error wrapping inspect.ErrInvalid for an unusable key or time.
+func (s *Store) ClaimSubmission(ctx context.Context, userID, key string, now, staleBefore time.Time) (inspect.Submission, bool, error) {
+	if err := checkIdemKey(key); err != nil {
+		return inspect.Submission{}, false, err
+	}
+	if err := checkTime("now", now); err != nil {
+		return inspect.Submission{}, false, err
+	}
+	if err := checkTime("stale before", staleBefore); err != nil {
+		return inspect.Submission{}, false, err
+	}
+	uid, ok := parseID(userID)
+	if !ok {
+		return inspect.Submission{}, false, fmt.Errorf("store: claim submission: user: %w", ErrNotFound)
+	}
+	var (
+		sub     inspect.Submission
+		claimed bool
+	)
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		for range claimAttempts {
+			// ON CONFLICT … DO UPDATE … WHERE returns the row only when it
+			// inserted or took over; PostgreSQL re-checks the WHERE on the
+			// newest version of a concurrently updated row, so two
+			// takeovers of one stale row cannot both succeed.
+			var err error
+			sub, err = scanSubmission(tx.QueryRowContext(ctx, s.q(`INSERT INTO submissions (`+submissionCols+`)
+				VALUES (?, ?, 'pending', NULL, NULL, ?, ?)
+				ON CONFLICT (user_id, idem_key) DO UPDATE SET updated_at = excluded.updated_at
+				WHERE submissions.state = 'pending' AND submissions.updated_at < ?
+				RETURNING `+submissionCols),
+				uid, key, s.d.timeArg(now), s.d.timeArg(now), s.d.timeArg(staleBefore)))
+			if err == nil {
+				claimed = true
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			sub, err = scanSubmission(tx.QueryRowContext(ctx,
+				s.q(`SELECT `+submissionCols+` FROM submissions WHERE user_id = ? AND idem_key = ?`), uid, key))
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			// Released between the two statements (PostgreSQL, READ
+			// COMMITTED): claim again.
+		}
+		return fmt.Errorf("%w: submission keeps changing", ErrUnavailable)
+	})
+	if err != nil {
+		return inspect.Submission{}, false, s.fail("claim submission", err)
+	}
+	return sub, claimed, nil
+}
+
+// HeartbeatSubmission sets UpdatedAt = now on a pending submission, so
+// that the reconciler does not take it for abandoned. Returns ErrNotFound
+// if the submission is not pending: stored, released, or abandoned by the
+// reconciler (the request should then give up).
+func (s *Store) HeartbeatSubmission(ctx context.Context, userID, key string, now time.Time) error {
+	if err := checkIdemKey(key); err != nil {
+		return err
+	}
+	if err := checkTime("now", now); err != nil {
+		return err
+	}
+	uid, ok := parseID(userID)
+	if !ok {
+		return fmt.Errorf("store: heartbeat submission: %w", ErrNotFound)
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE submissions SET updated_at = ?
+		WHERE user_id = ? AND idem_key = ? AND state = 'pending'`), s.d.timeArg(now), uid, key)
+	if err != nil {
+		return s.fail("heartbeat submission", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.fail("heartbeat submission", err)
+	} else if n == 0 {
+		return fmt.Errorf("store: heartbeat submission: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// ReleaseSubmission deletes the submission if it is still pending, so that
+// the client's retry can claim it again (after a failed upload, or when the
+// reconciler abandons it). A missing or stored submission is left alone
+// without error: a stored one must keep replaying.
+func (s *Store) ReleaseSubmission(ctx context.Context, userID, key string) error {
+	if err := checkIdemKey(key); err != nil {
+		return err
+	}
+	uid, ok := parseID(userID)
+	if !ok {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM submissions WHERE user_id = ? AND idem_key = ? AND state = 'pending'`), uid, key)
+	if err != nil {
+		return s.fail("release submission", err)
+	}
+	return nil
+}
+
+// SubmissionByKey returns the submission (userID, key) in whatever state.
+// Returns ErrNotFound if there is none.
+func (s *Store) SubmissionByKey(ctx context.Context, userID, key string) (inspect.Submission, error) {
+	if err := checkIdemKey(key); err != nil {
+		return inspect.Submission{}, err
+	}
+	uid, ok := parseID(userID)
+	if !ok {
+		return inspect.Submission{}, fmt.Errorf("store: submission by key: %w", ErrNotFound)
+	}
+	sub, err := scanSubmission(s.db.QueryRowContext(ctx,
+		s.q(`SELECT `+submissionCols+` FROM submissions WHERE user_id = ? AND idem_key = ?`), uid, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return inspect.Submission{}, fmt.Errorf("store: submission by key: %w", ErrNotFound)
+	}
+	if err != nil {
+		return inspect.Submission{}, s.fail("submission by key", err)
+	}
+	return sub, nil
+}
+
+// StaleSubmissions returns pending submissions whose UpdatedAt is before
+// staleBefore, least recently updated first (then by user and key), for the
+// reconciler. limit 0 means DefaultSubmissionLimit; other values are
+// clamped to 1..MaxSubmissionLimit.
+func (s *Store) StaleSubmissions(ctx context.Context, staleBefore time.Time, limit int) ([]inspect.Submission, error) {
+	if err := checkTime("stale before", staleBefore); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+submissionCols+` FROM submissions
+		WHERE state = 'pending' AND updated_at < ?
+		ORDER BY updated_at, user_id, idem_key LIMIT ?`),
+		s.d.timeArg(staleBefore), clampLimit(limit, DefaultSubmissionLimit, MaxSubmissionLimit))
+	if err != nil {
+		return nil, s.fail("stale submissions", err)
+	}
+	defer rows.Close()
+	out := []inspect.Submission{}
+	for rows.Next() {
+		sub, err := scanSubmission(rows)
+		if err != nil {
+			return nil, s.fail("stale submissions", err)
+		}
+		out = append(out, sub)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("stale submissions", err)
+	}
+	return out, nil
+}
+
+// clampLimit applies a list method's limit rule: 0 means def, other
+// values are clamped to 1..most.
+func clampLimit(limit, def, most int) int {
+	switch {
+	case limit == 0:
+		return def
+	case limit < 1:
+		return 1
+	case limit > most:
+		return most
+	}
+	return limit
+}
