@@ -1,0 +1,178 @@
+package inspect
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/fieldwatch/fieldwatch/geo"
+)
+
+// Category is the kind of problem a photo shows.
+type Category string
+
+// The campaign categories (DESIGN.md §3).
+const (
+	CategoryDustSite     Category = "dust_site"     // 扬尘: construction site, road, material yard
+	CategoryOpenBurning  Category = "open_burning"  // 露天焚烧: straw, garbage
+	CategoryRiverSection Category = "river_section" // 河段问题: garbage, outfall, sand mining
+	CategoryOther        Category = "other"
+)
+
+// ParseCategory returns the category named s or an error wrapping ErrInvalid.
+func ParseCategory(s string) (Category, error) {
+	switch c := Category(s); c {
+	case CategoryDustSite, CategoryOpenBurning, CategoryRiverSection, CategoryOther:
+		return c, nil
+	}
+	return "", fmt.Errorf("%w: category: unknown category %q", ErrInvalid, s)
+}
+
+// Flag marks something a reviewer should look at. Flags never reject an
+// upload: evidence is kept and its doubts are recorded beside it.
+type Flag string
+
+// Evidence flags.
+const (
+	FlagEXIFMissing        Flag = "exif_missing"         // no usable EXIF GPS position
+	FlagEXIFDeviceMismatch Flag = "exif_device_mismatch" // EXIF and device positions disagree beyond the threshold
+	FlagLocationMissing    Flag = "location_missing"     // neither EXIF nor device gave a position
+	FlagMockLocation       Flag = "mock_location"        // the phone reported a mock (simulated) device fix
+	FlagCaptureTimeFuture  Flag = "capture_time_future"  // capture time after receipt (beyond clock skew)
+	FlagCaptureStale       Flag = "capture_stale"        // captured long before receipt
+	FlagCaptureTimeMissing Flag = "capture_time_missing" // neither EXIF nor the phone gave a capture time
+	FlagOutsideCounty      Flag = "outside_county"       // the position lies outside the county
+	FlagDecodeIncomplete   Flag = "decode_incomplete"    // the image is truncated or its metadata is damaged
+	FlagDuplicateOf        Flag = "duplicate_of"         // the same bytes were submitted before
+)
+
+// Source says where a position or a capture time came from.
+type Source string
+
+// Sources of positions and capture times.
+const (
+	SourceEXIF   Source = "exif"
+	SourceDevice Source = "device"
+	SourceNone   Source = "none"
+)
+
+// DeviceFix is the position the phone reported beside the photo, as
+// received, plus its WGS-84 equivalent.
+type DeviceFix struct {
+	Lon, Lat  float64 // as received, in CRS
+	CRS       geo.CRS
+	WGS84     geo.Point
+	AccuracyM *float64
+	Provider  string // "gps", "network", "fused", an SDK name…
+	Mock      bool   // the OS says the fix came from a mock provider
+}
+
+// PhotoEXIF is what the server read from the photo's own metadata. Every
+// field is optional; Problems says why a present-but-unusable field was
+// dropped.
+type PhotoEXIF struct {
+	Position     *geo.Point
+	AltitudeM    *float64
+	GPSTime      *time.Time
+	TakenAt      *time.Time // DateTimeOriginal; in UTC when TakenAtZoned
+	TakenAtZoned bool       // OffsetTimeOriginal was present
+	Orientation  int        // 1–8, 0 when absent
+	Make, Model  string
+	DirectionDeg *float64
+	Problems     []string
+}
+
+// Evidence is one stored photo and what is known about it. It is never
+// edited after it is stored; reviews and cases are records beside it.
+type Evidence struct {
+	ID          string
+	UploaderID  string
+	Category    Category
+	Subcategory string
+	Note        string
+
+	SHA256      string // hex
+	Size        int64
+	ContentType string // sniffed from the bytes
+	ObjectKey   string // server-generated, content-addressed
+	Width       int    // as stored, before orientation
+	Height      int
+
+	ReceivedAt        time.Time // server time: authoritative
+	CapturedAt        *time.Time
+	CaptureTimeSource Source
+
+	Location            *geo.Point // WGS-84
+	LocationSource      Source
+	EXIF                PhotoEXIF
+	Device              *DeviceFix
+	EXIFDeviceDistanceM *float64
+
+	Flags       []Flag
+	DuplicateOf string // id of the first evidence with the same bytes
+
+	// TownshipCode and ReachCode say who answers for the place; set by
+	// linking, empty until then or when nothing contains the point.
+	TownshipCode string
+	ReachCode    string
+
+	Thumbnails []int // sizes made so far, e.g. 320, 1280
+}
+
+// HasFlag reports whether e carries f.
+func (e Evidence) HasFlag(f Flag) bool {
+	for _, g := range e.Flags {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// SubmissionState is where an idempotent upload stands.
+type SubmissionState string
+
+// Submission states.
+const (
+	SubmissionPending SubmissionState = "pending" // claimed; bytes arriving or being stored
+	SubmissionStored  SubmissionState = "stored"  // evidence committed
+)
+
+// Submission records an upload under a (user, Idempotency-Key) pair, so
+// that a retry replays the original answer instead of storing twice.
+type Submission struct {
+	UserID      string
+	Key         string // the client's Idempotency-Key (a UUID)
+	State       SubmissionState
+	Fingerprint []byte // SHA-256 over the photo's hash and the raw meta part; set when stored
+	EvidenceID  string // set when stored
+	CreatedAt   time.Time
+	UpdatedAt   time.Time // heartbeat while pending
+}
+
+// EvidenceFilter selects evidence for a listing. Nil fields do not filter.
+// Results are ordered newest first by ReceivedAt, then ID; After is the
+// (ReceivedAt, ID) of the last item of the previous page.
+type EvidenceFilter struct {
+	Category   *Category
+	UploaderID *string
+	Flag       *Flag
+	From, To   *time.Time // ReceivedAt in [From, To)
+	BBox       *geo.Box
+	Near       *geo.Point
+	RadiusM    float64 // with Near
+
+	// Scope limits results to what a non-admin caller may see: their own
+	// uploads. (Township and reach scopes join when evidence is linked.)
+	Scope *EvidenceScope
+
+	AfterTime *time.Time
+	AfterID   string
+	Limit     int
+}
+
+// EvidenceScope is the visibility of a non-admin caller.
+type EvidenceScope struct {
+	UserID    string
+	Townships []string
+	Reaches   []string
+}

@@ -1,0 +1,182 @@
+package inspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fieldwatch/fieldwatch/media"
+)
+
+// ReconcileStore is what the reconciler needs of persistence.
+type ReconcileStore interface {
+	StaleSubmissions(ctx context.Context, staleBefore time.Time, limit int) ([]Submission, error)
+	ReleaseSubmission(ctx context.Context, userID, key string) error
+	EvidenceSHA256Exists(ctx context.Context, sha256 string) (bool, error)
+}
+
+// ReconcileBlobs is what the reconciler needs of the photo store.
+type ReconcileBlobs interface {
+	List(ctx context.Context, prefix string, fn func(media.Object) error) error
+	Delete(ctx context.Context, key string) error
+}
+
+// Reconciler repairs what a crash or a lost connection leaves behind:
+// pending submissions nobody is finishing, photo objects no evidence row
+// points to, and spool files of uploads that died. It runs at start and
+// periodically; every step is safe to repeat and to run on several
+// replicas at once.
+type Reconciler struct {
+	store    ReconcileStore
+	blobs    ReconcileBlobs
+	spoolDir string
+	// staleAfter matches IntakeConfig.StaleAfter: a claim without a
+	// heartbeat for this long has no live request behind it.
+	staleAfter time.Duration
+	// orphanAge is how old an unreferenced object must be before it is
+	// deleted. An upload stores its object seconds before committing the
+	// row; an hour leaves room for any commit in flight.
+	orphanAge time.Duration
+	now       func() time.Time
+	log       *slog.Logger
+}
+
+// ReconcileConfig configures a Reconciler. Zero values take defaults.
+type ReconcileConfig struct {
+	SpoolDir   string
+	StaleAfter time.Duration // default 5 min
+	OrphanAge  time.Duration // default 1 h
+	Clock      func() time.Time
+	Logger     *slog.Logger
+}
+
+// NewReconciler returns a Reconciler.
+func NewReconciler(st ReconcileStore, blobs ReconcileBlobs, cfg ReconcileConfig) *Reconciler {
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = 5 * time.Minute
+	}
+	if cfg.OrphanAge <= 0 {
+		cfg.OrphanAge = time.Hour
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Reconciler{store: st, blobs: blobs, spoolDir: cfg.SpoolDir, staleAfter: cfg.StaleAfter,
+		orphanAge: cfg.OrphanAge, now: cfg.Clock, log: cfg.Logger}
+}
+
+// ReconcileReport counts what one pass repaired.
+type ReconcileReport struct {
+	AbandonedSubmissions int // pending claims released
+	OrphanObjects        int // evidence objects deleted
+	SpoolFiles           int // temp files removed
+}
+
+// Run makes one pass. A pending submission whose request died cannot be
+// completed (its metadata died with it), so it is released: the phone's
+// retry with the same key then starts afresh and stores exactly once.
+func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
+	var rep ReconcileReport
+	now := r.now()
+	var errs []error
+
+	stale, err := r.store.StaleSubmissions(ctx, now.Add(-r.staleAfter), 1000)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, s := range stale {
+		if err := r.store.ReleaseSubmission(ctx, s.UserID, s.Key); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rep.AbandonedSubmissions++
+	}
+
+	err = r.blobs.List(ctx, "evidence/", func(o media.Object) error {
+		if now.Sub(o.ModTime) < r.orphanAge {
+			return nil
+		}
+		sha := o.Key[strings.LastIndexByte(o.Key, '/')+1:]
+		if len(sha) != 64 || ObjectKey(sha) != o.Key {
+			return nil // not an evidence object
+		}
+		exists, err := r.store.EvidenceSHA256Exists(ctx, sha)
+		if err != nil || exists {
+			return err
+		}
+		if err := r.blobs.Delete(ctx, o.Key); err != nil {
+			return err
+		}
+		rep.OrphanObjects++
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+
+	if r.spoolDir != "" {
+		n, err := sweepSpool(r.spoolDir, now.Add(-r.staleAfter))
+		rep.SpoolFiles = n
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if rep != (ReconcileReport{}) {
+		r.log.Info("reconciled", slog.Int("abandoned_submissions", rep.AbandonedSubmissions),
+			slog.Int("orphan_objects", rep.OrphanObjects), slog.Int("spool_files", rep.SpoolFiles))
+	}
+	return rep, errors.Join(errs...)
+}
+
+// Loop runs a pass now and then every interval until ctx ends.
+func (r *Reconciler) Loop(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := r.Run(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("reconcile pass incomplete", slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweepSpool removes spool files last written before cutoff: an upload
+// that is still receiving writes to its file continuously.
+func sweepSpool(dir string, cutoff time.Time) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("inspect: sweep spool: %w", err)
+	}
+	n := 0
+	var errs []error
+	for _, de := range entries {
+		if !de.Type().IsRegular() || !strings.HasPrefix(de.Name(), "upload-") {
+			continue
+		}
+		info, err := de.Info()
+		if err != nil || info.ModTime().After(cutoff) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, de.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
