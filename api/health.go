@@ -21,7 +21,7 @@ func (s *Server) GetReady(ctx context.Context, _ GetReadyRequestObject) (GetRead
 		ping    func(context.Context) error
 	}{
 		{CheckNameDatabase, s.cfg.DB.Backend(), s.cfg.DB.Ping},
-		{CheckNamePhotoStore, s.cfg.PhotoBackend, s.cfg.Photos.Ping},
+		{CheckNamePhotoStore, s.cfg.PhotoBackend, s.cfg.PhotoStore.Ping},
 	}
 	results := make([]Check, len(checks))
 	var wg sync.WaitGroup

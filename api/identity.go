@@ -105,12 +105,15 @@ func mustUUID(id string) types.UUID {
 
 type clientAddrKey struct{}
 
-// withClientAddr records the client address (as the trusted IPExtractor
-// sees it) for handlers that rate limit by address.
-func withClientAddr(next echo.HandlerFunc) echo.HandlerFunc {
+// withRequestInfo puts what strict handlers need of the HTTP request on
+// its context: the client address (as the trusted IPExtractor sees it) for
+// login limits, and the Accept header for content negotiation.
+func withRequestInfo(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		c.SetRequest(req.WithContext(context.WithValue(req.Context(), clientAddrKey{}, c.RealIP())))
+		ctx := context.WithValue(req.Context(), clientAddrKey{}, c.RealIP())
+		ctx = withAccept(ctx, req.Header.Get(echo.HeaderAccept))
+		c.SetRequest(req.WithContext(ctx))
 		return next(c)
 	}
 }

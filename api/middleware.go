@@ -138,8 +138,8 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // limitBody bounds request bodies so a client cannot make the validator or
 // the JSON decoder buffer an unbounded document, and refuses invalid UTF-8.
-// These bodies are small JSON documents; photo uploads stream through their
-// own handler and skip this (they are not registered under it).
+// These bodies are small JSON documents; photo uploads stream through
+// streamBody instead.
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -27,6 +28,8 @@ const (
 	problemUnavailable = "urn:fieldwatch:problem:unavailable"
 	problemInternal    = "urn:fieldwatch:problem:internal"
 	problemRateLimited = "urn:fieldwatch:problem:rate-limited"
+	problemIdempotency = "urn:fieldwatch:problem:idempotency-key-reused"
+	problemDigest      = "urn:fieldwatch:problem:digest-mismatch"
 )
 
 // retryAfterSeconds is what clients are told to wait when a dependency is
@@ -54,6 +57,19 @@ func errorTable() []errorRule {
 		{target: auth.ErrWeakPassword, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
 		{target: errForbidden, status: http.StatusForbidden},
 		{target: store.ErrNotFound, status: http.StatusNotFound},
+		{target: errNotFound, status: http.StatusNotFound},
+		{target: inspect.ErrInFlight, status: http.StatusConflict, showCause: true},
+		{target: inspect.ErrKeyReused, status: http.StatusUnprocessableEntity, typ: problemIdempotency, showCause: true},
+		{target: inspect.ErrDigestMismatch, status: http.StatusUnprocessableEntity, typ: problemDigest, showCause: true},
+		{target: inspect.ErrEmptyPhoto, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
+		{target: inspect.ErrTooLarge, status: http.StatusRequestEntityTooLarge, showCause: true},
+		{target: media.ErrUnsupportedFormat, status: http.StatusUnsupportedMediaType, showCause: true},
+		{target: http.ErrNotMultipart, status: http.StatusUnsupportedMediaType, showCause: true},
+		{target: media.ErrTooManyPixels, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
+		{target: media.ErrCorruptImage, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
+		{target: media.ErrInvalidRange, status: http.StatusRequestedRangeNotSatisfiable},
+		{target: errUserUploadLimit, status: http.StatusTooManyRequests, typ: problemRateLimited},
+		{target: errServerUploadLimit, status: http.StatusServiceUnavailable, typ: problemUnavailable},
 		{target: media.ErrNotExist, status: http.StatusNotFound},
 		{target: store.ErrConflict, status: http.StatusConflict, showCause: true},
 		{target: inspect.ErrInvalid, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
@@ -109,6 +125,10 @@ func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
 	if errors.As(err, &ve) {
 		return newProblem(http.StatusBadRequest, problemValidation, ve.detail, ve.fields), 0
 	}
+	var re *rangeError
+	if errors.As(err, &re) {
+		return newProblem(http.StatusRequestedRangeNotSatisfiable, "", fmt.Sprintf("the photo has %d bytes", re.size), nil), 0
+	}
 	var rl *auth.LimitedError
 	if errors.As(err, &rl) {
 		return newProblem(http.StatusTooManyRequests, problemRateLimited, "too many attempts; retry later", nil),
@@ -123,9 +143,20 @@ func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
 			detail = clientMessage(err)
 		}
 		retry := 0
-		if r.status == http.StatusServiceUnavailable {
+		switch r.status {
+		case http.StatusServiceUnavailable:
 			retry = retryAfterSeconds
-			detail = "a storage dependency is unavailable; retry later"
+			detail = "a storage dependency is unavailable; retry later with the same Idempotency-Key"
+			if errors.Is(err, errServerUploadLimit) {
+				detail = "too many uploads in progress; retry later with the same Idempotency-Key"
+			}
+		case http.StatusTooManyRequests:
+			retry = retryAfterSeconds
+			detail = "too many of your uploads are in progress; retry later"
+		case http.StatusConflict:
+			if errors.Is(err, inspect.ErrInFlight) {
+				retry = retryAfterSeconds
+			}
 		}
 		if r.status == http.StatusUnauthorized {
 			detail = "missing, invalid or expired credentials"
@@ -179,7 +210,7 @@ func newProblem(status int, typ, detail string, fields []FieldError) problem {
 // wrapped errors carry, leaving the sentence meant for the client.
 func clientMessage(err error) string {
 	msg := err.Error()
-	for _, prefix := range []string{"inspect: invalid: ", "store: conflict: ", "auth: invalid password: ", "auth: weak password: "} {
+	for _, prefix := range []string{"inspect: invalid: ", "store: conflict: ", "auth: invalid password: ", "auth: weak password: ", "inspect: ", "media: "} {
 		if i := strings.LastIndex(msg, prefix); i >= 0 {
 			return msg[i+len(prefix):]
 		}

@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"time"
 
@@ -15,6 +17,51 @@ import (
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
+
+// Defines values for CRS.
+const (
+	CRSBd09  CRS = "bd09"
+	CRSGcj02 CRS = "gcj02"
+	CRSWgs84 CRS = "wgs84"
+)
+
+// Valid indicates whether the value is a known member of the CRS enum.
+func (e CRS) Valid() bool {
+	switch e {
+	case CRSBd09:
+		return true
+	case CRSGcj02:
+		return true
+	case CRSWgs84:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Category.
+const (
+	CategoryDustSite     Category = "dust_site"
+	CategoryOpenBurning  Category = "open_burning"
+	CategoryOther        Category = "other"
+	CategoryRiverSection Category = "river_section"
+)
+
+// Valid indicates whether the value is a known member of the Category enum.
+func (e Category) Valid() bool {
+	switch e {
+	case CategoryDustSite:
+		return true
+	case CategoryOpenBurning:
+		return true
+	case CategoryOther:
+		return true
+	case CategoryRiverSection:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for CheckName.
 const (
@@ -28,6 +75,135 @@ func (e CheckName) Valid() bool {
 	case CheckNameDatabase:
 		return true
 	case CheckNamePhotoStore:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EvidenceCaptureTimeSource.
+const (
+	EvidenceCaptureTimeSourceDevice EvidenceCaptureTimeSource = "device"
+	EvidenceCaptureTimeSourceExif   EvidenceCaptureTimeSource = "exif"
+	EvidenceCaptureTimeSourceNone   EvidenceCaptureTimeSource = "none"
+)
+
+// Valid indicates whether the value is a known member of the EvidenceCaptureTimeSource enum.
+func (e EvidenceCaptureTimeSource) Valid() bool {
+	switch e {
+	case EvidenceCaptureTimeSourceDevice:
+		return true
+	case EvidenceCaptureTimeSourceExif:
+		return true
+	case EvidenceCaptureTimeSourceNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EvidenceLocationSource.
+const (
+	EvidenceLocationSourceDevice EvidenceLocationSource = "device"
+	EvidenceLocationSourceExif   EvidenceLocationSource = "exif"
+	EvidenceLocationSourceNone   EvidenceLocationSource = "none"
+)
+
+// Valid indicates whether the value is a known member of the EvidenceLocationSource enum.
+func (e EvidenceLocationSource) Valid() bool {
+	switch e {
+	case EvidenceLocationSourceDevice:
+		return true
+	case EvidenceLocationSourceExif:
+		return true
+	case EvidenceLocationSourceNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EvidenceFlag.
+const (
+	EvidenceFlagCaptureStale       EvidenceFlag = "capture_stale"
+	EvidenceFlagCaptureTimeFuture  EvidenceFlag = "capture_time_future"
+	EvidenceFlagCaptureTimeMissing EvidenceFlag = "capture_time_missing"
+	EvidenceFlagDecodeIncomplete   EvidenceFlag = "decode_incomplete"
+	EvidenceFlagDuplicateOf        EvidenceFlag = "duplicate_of"
+	EvidenceFlagExifDeviceMismatch EvidenceFlag = "exif_device_mismatch"
+	EvidenceFlagExifMissing        EvidenceFlag = "exif_missing"
+	EvidenceFlagLocationMissing    EvidenceFlag = "location_missing"
+	EvidenceFlagMockLocation       EvidenceFlag = "mock_location"
+	EvidenceFlagOutsideCounty      EvidenceFlag = "outside_county"
+)
+
+// Valid indicates whether the value is a known member of the EvidenceFlag enum.
+func (e EvidenceFlag) Valid() bool {
+	switch e {
+	case EvidenceFlagCaptureStale:
+		return true
+	case EvidenceFlagCaptureTimeFuture:
+		return true
+	case EvidenceFlagCaptureTimeMissing:
+		return true
+	case EvidenceFlagDecodeIncomplete:
+		return true
+	case EvidenceFlagDuplicateOf:
+		return true
+	case EvidenceFlagExifDeviceMismatch:
+		return true
+	case EvidenceFlagExifMissing:
+		return true
+	case EvidenceFlagLocationMissing:
+		return true
+	case EvidenceFlagMockLocation:
+		return true
+	case EvidenceFlagOutsideCounty:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FeatureGeometryType.
+const (
+	FeatureGeometryTypePoint FeatureGeometryType = "Point"
+)
+
+// Valid indicates whether the value is a known member of the FeatureGeometryType enum.
+func (e FeatureGeometryType) Valid() bool {
+	switch e {
+	case FeatureGeometryTypePoint:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FeatureType.
+const (
+	FeatureTypeFeature FeatureType = "Feature"
+)
+
+// Valid indicates whether the value is a known member of the FeatureType enum.
+func (e FeatureType) Valid() bool {
+	switch e {
+	case FeatureTypeFeature:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FeatureCollectionType.
+const (
+	FeatureCollectionTypeFeatureCollection FeatureCollectionType = "FeatureCollection"
+)
+
+// Valid indicates whether the value is a known member of the FeatureCollectionType enum.
+func (e FeatureCollectionType) Valid() bool {
+	switch e {
+	case FeatureCollectionTypeFeatureCollection:
 		return true
 	default:
 		return false
@@ -142,6 +318,30 @@ func (e VersionPhotoStore) Valid() bool {
 	}
 }
 
+// Defines values for GetEvidenceThumbnailParamsSize.
+const (
+	GetEvidenceThumbnailParamsSizeN1280 GetEvidenceThumbnailParamsSize = 1280
+	GetEvidenceThumbnailParamsSizeN320  GetEvidenceThumbnailParamsSize = 320
+)
+
+// Valid indicates whether the value is a known member of the GetEvidenceThumbnailParamsSize enum.
+func (e GetEvidenceThumbnailParamsSize) Valid() bool {
+	switch e {
+	case GetEvidenceThumbnailParamsSizeN1280:
+		return true
+	case GetEvidenceThumbnailParamsSizeN320:
+		return true
+	default:
+		return false
+	}
+}
+
+// CRS WGS-84 (GPS, EXIF), GCJ-02 (AMap, Tencent maps), BD-09 (Baidu maps).
+type CRS string
+
+// Category defines model for Category.
+type Category string
+
 // Check defines model for Check.
 type Check struct {
 	Backend    *string   `json:"backend,omitempty"`
@@ -153,6 +353,117 @@ type Check struct {
 
 // CheckName defines model for Check.Name.
 type CheckName string
+
+// DeviceFix defines model for DeviceFix.
+type DeviceFix struct {
+	AccuracyM *float64 `json:"accuracy_m,omitempty"`
+
+	// Crs WGS-84 (GPS, EXIF), GCJ-02 (AMap, Tencent maps), BD-09 (Baidu maps).
+	Crs CRS     `json:"crs"`
+	Lat float64 `json:"lat"`
+
+	// Lon As received.
+	Lon      float64  `json:"lon"`
+	Mock     bool     `json:"mock"`
+	Provider *string  `json:"provider,omitempty"`
+	Wgs84    Position `json:"wgs84"`
+}
+
+// DeviceLocation defines model for DeviceLocation.
+type DeviceLocation struct {
+	AccuracyM *float64 `json:"accuracy_m,omitempty"`
+
+	// Crs WGS-84 (GPS, EXIF), GCJ-02 (AMap, Tencent maps), BD-09 (Baidu maps).
+	Crs      *CRS    `json:"crs,omitempty"`
+	Lat      float64 `json:"lat"`
+	Lon      float64 `json:"lon"`
+	Mock     *bool   `json:"mock,omitempty"`
+	Provider *string `json:"provider,omitempty"`
+}
+
+// Evidence defines model for Evidence.
+type Evidence struct {
+	CaptureTimeSource EvidenceCaptureTimeSource `json:"capture_time_source"`
+	CapturedAt        *time.Time                `json:"captured_at,omitempty"`
+	Category          Category                  `json:"category"`
+
+	// ContentType Sniffed from the bytes.
+	ContentType         string                 `json:"content_type"`
+	DeviceLocation      *DeviceFix             `json:"device_location,omitempty"`
+	DuplicateOf         *openapi_types.UUID    `json:"duplicate_of,omitempty"`
+	Exif                PhotoEXIF              `json:"exif"`
+	ExifDeviceDistanceM *float64               `json:"exif_device_distance_m,omitempty"`
+	Flags               []EvidenceFlag         `json:"flags"`
+	Height              *int                   `json:"height,omitempty"`
+	Id                  openapi_types.UUID     `json:"id"`
+	Location            *Position              `json:"location,omitempty"`
+	LocationSource      EvidenceLocationSource `json:"location_source"`
+	Note                *string                `json:"note,omitempty"`
+
+	// ReceivedAt Server time; authoritative.
+	ReceivedAt  time.Time          `json:"received_at"`
+	Sha256      string             `json:"sha256"`
+	Size        int64              `json:"size"`
+	Subcategory *string            `json:"subcategory,omitempty"`
+	Thumbnails  []int              `json:"thumbnails"`
+	UploaderId  openapi_types.UUID `json:"uploader_id"`
+	Width       *int               `json:"width,omitempty"`
+}
+
+// EvidenceCaptureTimeSource defines model for Evidence.CaptureTimeSource.
+type EvidenceCaptureTimeSource string
+
+// EvidenceLocationSource defines model for Evidence.LocationSource.
+type EvidenceLocationSource string
+
+// EvidenceFlag defines model for EvidenceFlag.
+type EvidenceFlag string
+
+// EvidenceMeta defines model for EvidenceMeta.
+type EvidenceMeta struct {
+	// CapturedAt When the phone says the photo was taken; EXIF wins when present.
+	CapturedAt     *time.Time      `json:"captured_at,omitempty"`
+	Category       Category        `json:"category"`
+	DeviceLocation *DeviceLocation `json:"device_location,omitempty"`
+	Note           *string         `json:"note,omitempty"`
+
+	// Sha256 SHA-256 of the photo as the phone has it; a mismatch is refused with 422 and nothing is kept.
+	Sha256      *string `json:"sha256,omitempty"`
+	Subcategory *string `json:"subcategory,omitempty"`
+}
+
+// EvidencePage defines model for EvidencePage.
+type EvidencePage struct {
+	Items      []Evidence `json:"items"`
+	NextCursor *string    `json:"next_cursor,omitempty"`
+}
+
+// Feature defines model for Feature.
+type Feature struct {
+	Geometry struct {
+		Coordinates []float64           `json:"coordinates"`
+		Type        FeatureGeometryType `json:"type"`
+	} `json:"geometry"`
+	Id         *string                `json:"id,omitempty"`
+	Properties map[string]interface{} `json:"properties"`
+	Type       FeatureType            `json:"type"`
+}
+
+// FeatureGeometryType defines model for Feature.Geometry.Type.
+type FeatureGeometryType string
+
+// FeatureType defines model for Feature.Type.
+type FeatureType string
+
+// FeatureCollection defines model for FeatureCollection.
+type FeatureCollection struct {
+	Features   []Feature             `json:"features"`
+	NextCursor *string               `json:"next_cursor,omitempty"`
+	Type       FeatureCollectionType `json:"type"`
+}
+
+// FeatureCollectionType defines model for FeatureCollection.Type.
+type FeatureCollectionType string
 
 // FieldError defines model for FieldError.
 type FieldError struct {
@@ -188,6 +499,28 @@ type Me struct {
 
 // Password 8 to 256 characters; Chinese passwords are fine.
 type Password = string
+
+// PhotoEXIF defines model for PhotoEXIF.
+type PhotoEXIF struct {
+	AltitudeM    *float64   `json:"altitude_m,omitempty"`
+	DirectionDeg *float64   `json:"direction_deg,omitempty"`
+	GpsTime      *time.Time `json:"gps_time,omitempty"`
+	Make         *string    `json:"make,omitempty"`
+	Model        *string    `json:"model,omitempty"`
+	Orientation  *int       `json:"orientation,omitempty"`
+	Position     *Position  `json:"position,omitempty"`
+	Problems     []string   `json:"problems"`
+	TakenAt      *time.Time `json:"taken_at,omitempty"`
+
+	// TakenAtZoned false: EXIF had no time zone; the county's zone was assumed.
+	TakenAtZoned *bool `json:"taken_at_zoned,omitempty"`
+}
+
+// Position defines model for Position.
+type Position struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
 
 // Problem RFC 9457 problem details.
 type Problem struct {
@@ -300,6 +633,12 @@ type VersionPhotoStore string
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// EvidenceID defines model for EvidenceID.
+type EvidenceID = openapi_types.UUID
+
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = openapi_types.UUID
+
 // Limit defines model for Limit.
 type Limit = int
 
@@ -315,14 +654,79 @@ type Forbidden = Problem
 // NotFound RFC 9457 problem details.
 type NotFound = Problem
 
+// RangeNotSatisfiable RFC 9457 problem details.
+type RangeNotSatisfiable = Problem
+
+// TooLarge RFC 9457 problem details.
+type TooLarge = Problem
+
 // TooManyRequests RFC 9457 problem details.
 type TooManyRequests = Problem
 
 // Unauthorized RFC 9457 problem details.
 type Unauthorized = Problem
 
+// Unavailable RFC 9457 problem details.
+type Unavailable = Problem
+
 // Unprocessable RFC 9457 problem details.
 type Unprocessable = Problem
+
+// UnsupportedMediaType RFC 9457 problem details.
+type UnsupportedMediaType = Problem
+
+// ListEvidenceParams defines parameters for ListEvidence.
+type ListEvidenceParams struct {
+	Category *Category     `form:"category,omitempty" json:"category,omitempty"`
+	Flag     *EvidenceFlag `form:"flag,omitempty" json:"flag,omitempty"`
+
+	// Uploader Only this uploader's evidence.
+	Uploader *openapi_types.UUID `form:"uploader,omitempty" json:"uploader,omitempty"`
+
+	// From Received at or after this time.
+	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Received before this time.
+	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
+
+	// Bbox `minLon,minLat,maxLon,maxLat` in WGS-84 degrees.
+	Bbox *string `form:"bbox,omitempty" json:"bbox,omitempty"`
+
+	// Near `lon,lat` in WGS-84 degrees; use with `radius_m`.
+	Near    *string  `form:"near,omitempty" json:"near,omitempty"`
+	RadiusM *float64 `form:"radius_m,omitempty" json:"radius_m,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from the previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateEvidenceMultipartBody defines parameters for CreateEvidence.
+type CreateEvidenceMultipartBody struct {
+	Meta  EvidenceMeta       `json:"meta"`
+	Photo openapi_types.File `json:"photo"`
+}
+
+// CreateEvidenceParams defines parameters for CreateEvidence.
+type CreateEvidenceParams struct {
+	// IdempotencyKey A UUID the phone makes once per photo and reuses on every retry of it.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// GetEvidencePhotoParams defines parameters for GetEvidencePhoto.
+type GetEvidencePhotoParams struct {
+	Range *string `json:"Range,omitempty"`
+}
+
+// GetEvidenceThumbnailParams defines parameters for GetEvidenceThumbnail.
+type GetEvidenceThumbnailParams struct {
+	Size *GetEvidenceThumbnailParamsSize `form:"size,omitempty" json:"size,omitempty"`
+}
+
+// GetEvidenceThumbnailParamsSize defines parameters for GetEvidenceThumbnail.
+type GetEvidenceThumbnailParamsSize int
 
 // ListUsersParams defines parameters for ListUsers.
 type ListUsersParams struct {
@@ -344,6 +748,9 @@ type LogoutJSONRequestBody = RefreshRequest
 
 // RefreshJSONRequestBody defines body for Refresh for application/json ContentType.
 type RefreshJSONRequestBody = RefreshRequest
+
+// CreateEvidenceMultipartRequestBody defines body for CreateEvidence for multipart/form-data ContentType.
+type CreateEvidenceMultipartRequestBody CreateEvidenceMultipartBody
 
 // CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
 type CreateUserJSONRequestBody = UserCreate
@@ -368,6 +775,21 @@ type ServerInterface interface {
 	// Refresh Rotate a refresh token into a new token pair.
 	// (POST /v1/auth/refresh)
 	Refresh(ctx echo.Context) error
+	// ListEvidence List evidence in the caller's scope, newest first.
+	// (GET /v1/evidence)
+	ListEvidence(ctx echo.Context, params ListEvidenceParams) error
+	// CreateEvidence Upload one photo as evidence.
+	// (POST /v1/evidence)
+	CreateEvidence(ctx echo.Context, params CreateEvidenceParams) error
+	// GetEvidence One piece of evidence.
+	// (GET /v1/evidence/{id})
+	GetEvidence(ctx echo.Context, id EvidenceID) error
+	// GetEvidencePhoto The original photo, byte for byte.
+	// (GET /v1/evidence/{id}/photo)
+	GetEvidencePhoto(ctx echo.Context, id EvidenceID, params GetEvidencePhotoParams) error
+	// GetEvidenceThumbnail A JPEG preview, orientation applied, metadata stripped.
+	// (GET /v1/evidence/{id}/thumbnail)
+	GetEvidenceThumbnail(ctx echo.Context, id EvidenceID, params GetEvidenceThumbnailParams) error
 	// GetMe The caller's profile, role and current scope.
 	// (GET /v1/me)
 	GetMe(ctx echo.Context) error
@@ -435,6 +857,195 @@ func (w *ServerInterfaceWrapper) Refresh(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Refresh(ctx)
+	return err
+}
+
+// ListEvidence converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEvidence(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEvidenceParams
+	// ------------- Optional query parameter "category" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "category", ctx.QueryParams(), &params.Category, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter category: %s", err))
+	}
+
+	// ------------- Optional query parameter "flag" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "flag", ctx.QueryParams(), &params.Flag, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter flag: %s", err))
+	}
+
+	// ------------- Optional query parameter "uploader" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "uploader", ctx.QueryParams(), &params.Uploader, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter uploader: %s", err))
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// ------------- Optional query parameter "bbox" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "bbox", ctx.QueryParams(), &params.Bbox, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter bbox: %s", err))
+	}
+
+	// ------------- Optional query parameter "near" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "near", ctx.QueryParams(), &params.Near, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter near: %s", err))
+	}
+
+	// ------------- Optional query parameter "radius_m" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "radius_m", ctx.QueryParams(), &params.RadiusM, runtime.BindQueryParameterOptions{Type: "number", Format: "double"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter radius_m: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEvidence(ctx, params)
+	return err
+}
+
+// CreateEvidence converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateEvidence(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateEvidenceParams
+
+	headers := ctx.Request().Header
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+	} else {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Idempotency-Key is required, but not found"))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateEvidence(ctx, params)
+	return err
+}
+
+// GetEvidence converts echo context to params.
+func (w *ServerInterfaceWrapper) GetEvidence(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id EvidenceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetEvidence(ctx, id)
+	return err
+}
+
+// GetEvidencePhoto converts echo context to params.
+func (w *ServerInterfaceWrapper) GetEvidencePhoto(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id EvidenceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetEvidencePhotoParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Range" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Range")]; found {
+		var Range string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Range, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Range", valueList[0], &Range, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Range: %s", err))
+		}
+
+		params.Range = &Range
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetEvidencePhoto(ctx, id, params)
+	return err
+}
+
+// GetEvidenceThumbnail converts echo context to params.
+func (w *ServerInterfaceWrapper) GetEvidenceThumbnail(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id EvidenceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetEvidenceThumbnailParams
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", ctx.QueryParams(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter size: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetEvidenceThumbnail(ctx, id, params)
 	return err
 }
 
@@ -594,6 +1205,11 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/users", wrapper.CreateUser, options.OperationMiddlewares["createUser"]...)
 	router.GET(options.BaseURL+"/v1/users/:id", wrapper.GetUser, options.OperationMiddlewares["getUser"]...)
 	router.PATCH(options.BaseURL+"/v1/users/:id", wrapper.UpdateUser, options.OperationMiddlewares["updateUser"]...)
+	router.GET(options.BaseURL+"/v1/evidence", wrapper.ListEvidence, options.OperationMiddlewares["listEvidence"]...)
+	router.POST(options.BaseURL+"/v1/evidence", wrapper.CreateEvidence, options.OperationMiddlewares["createEvidence"]...)
+	router.GET(options.BaseURL+"/v1/evidence/:id", wrapper.GetEvidence, options.OperationMiddlewares["getEvidence"]...)
+	router.GET(options.BaseURL+"/v1/evidence/:id/photo", wrapper.GetEvidencePhoto, options.OperationMiddlewares["getEvidencePhoto"]...)
+	router.GET(options.BaseURL+"/v1/evidence/:id/thumbnail", wrapper.GetEvidenceThumbnail, options.OperationMiddlewares["getEvidenceThumbnail"]...)
 
 }
 
@@ -604,6 +1220,10 @@ type ConflictApplicationProblemPlusJSONResponse Problem
 type ForbiddenApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
+
+type RangeNotSatisfiableApplicationProblemPlusJSONResponse Problem
+
+type TooLargeApplicationProblemPlusJSONResponse Problem
 
 type TooManyRequestsResponseHeaders struct {
 	RetryAfter *int
@@ -616,7 +1236,18 @@ type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 
 type UnauthorizedApplicationProblemPlusJSONResponse Problem
 
+type UnavailableResponseHeaders struct {
+	RetryAfter *int
+}
+type UnavailableApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers UnavailableResponseHeaders
+}
+
 type UnprocessableApplicationProblemPlusJSONResponse Problem
+
+type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
 
 type GetHealthRequestObject struct {
 }
@@ -829,6 +1460,485 @@ func (response Refresh401ApplicationProblemPlusJSONResponse) VisitRefreshRespons
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvidenceRequestObject struct {
+	Params ListEvidenceParams
+}
+
+type ListEvidenceResponseObject interface {
+	VisitListEvidenceResponse(w http.ResponseWriter) error
+}
+
+type ListEvidence200ApplicationGeoPlusJSONResponse FeatureCollection
+
+func (response ListEvidence200ApplicationGeoPlusJSONResponse) VisitListEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvidence200JSONResponse EvidencePage
+
+func (response ListEvidence200JSONResponse) VisitListEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvidence400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvidence400ApplicationProblemPlusJSONResponse) VisitListEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvidence401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvidence401ApplicationProblemPlusJSONResponse) VisitListEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEvidenceRequestObject struct {
+	Params CreateEvidenceParams
+	Body   *multipart.Reader
+}
+
+type CreateEvidenceResponseObject interface {
+	VisitCreateEvidenceResponse(w http.ResponseWriter) error
+}
+
+type CreateEvidence201ResponseHeaders struct {
+	IdempotencyReplayed *string
+}
+
+type CreateEvidence201JSONResponse struct {
+	Body    Evidence
+	Headers CreateEvidence201ResponseHeaders
+}
+
+func (response CreateEvidence201JSONResponse) VisitCreateEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotencyReplayed != nil {
+		w.Header().Set("Idempotency-Replayed", fmt.Sprint(*response.Headers.IdempotencyReplayed))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEvidence400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEvidence400ApplicationProblemPlusJSONResponse) VisitCreateEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEvidence401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEvidence401ApplicationProblemPlusJSONResponse) VisitCreateEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEvidence403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEvidence403ApplicationProblemPlusJSONResponse) VisitCreateEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEvidence409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEvidence409ApplicationProblemPlusJSONResponse) VisitCreateEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEvidence413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEvidence413ApplicationProblemPlusJSONResponse) VisitCreateEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEvidence415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEvidence415ApplicationProblemPlusJSONResponse) VisitCreateEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEvidence422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEvidence422ApplicationProblemPlusJSONResponse) VisitCreateEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEvidence429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEvidence429ApplicationProblemPlusJSONResponse) VisitCreateEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEvidence503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEvidence503ApplicationProblemPlusJSONResponse) VisitCreateEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvidenceRequestObject struct {
+	Id EvidenceID `json:"id"`
+}
+
+type GetEvidenceResponseObject interface {
+	VisitGetEvidenceResponse(w http.ResponseWriter) error
+}
+
+type GetEvidence200JSONResponse Evidence
+
+func (response GetEvidence200JSONResponse) VisitGetEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvidence401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvidence401ApplicationProblemPlusJSONResponse) VisitGetEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvidence404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvidence404ApplicationProblemPlusJSONResponse) VisitGetEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvidencePhotoRequestObject struct {
+	Id     EvidenceID `json:"id"`
+	Params GetEvidencePhotoParams
+}
+
+type GetEvidencePhotoResponseObject interface {
+	VisitGetEvidencePhotoResponse(w http.ResponseWriter) error
+}
+
+type GetEvidencePhoto200ApplicationoctetStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetEvidencePhoto200ApplicationoctetStreamResponse) VisitGetEvidencePhotoResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetEvidencePhoto206ApplicationoctetStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetEvidencePhoto206ApplicationoctetStreamResponse) VisitGetEvidencePhotoResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(206)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetEvidencePhoto307ResponseHeaders struct {
+	Location *string
+}
+
+type GetEvidencePhoto307Response struct {
+	Headers GetEvidencePhoto307ResponseHeaders
+}
+
+func (response GetEvidencePhoto307Response) VisitGetEvidencePhotoResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(307)
+	return nil
+}
+
+type GetEvidencePhoto401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvidencePhoto401ApplicationProblemPlusJSONResponse) VisitGetEvidencePhotoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvidencePhoto404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvidencePhoto404ApplicationProblemPlusJSONResponse) VisitGetEvidencePhotoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvidencePhoto416ApplicationProblemPlusJSONResponse struct {
+	RangeNotSatisfiableApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvidencePhoto416ApplicationProblemPlusJSONResponse) VisitGetEvidencePhotoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(416)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvidenceThumbnailRequestObject struct {
+	Id     EvidenceID `json:"id"`
+	Params GetEvidenceThumbnailParams
+}
+
+type GetEvidenceThumbnailResponseObject interface {
+	VisitGetEvidenceThumbnailResponse(w http.ResponseWriter) error
+}
+
+type GetEvidenceThumbnail200ImagejpegResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetEvidenceThumbnail200ImagejpegResponse) VisitGetEvidenceThumbnailResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "image/jpeg")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetEvidenceThumbnail401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvidenceThumbnail401ApplicationProblemPlusJSONResponse) VisitGetEvidenceThumbnailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvidenceThumbnail404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvidenceThumbnail404ApplicationProblemPlusJSONResponse) VisitGetEvidenceThumbnailResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1253,6 +2363,21 @@ type StrictServerInterface interface {
 	// Refresh Rotate a refresh token into a new token pair.
 	// (POST /v1/auth/refresh)
 	Refresh(ctx context.Context, request RefreshRequestObject) (RefreshResponseObject, error)
+	// ListEvidence List evidence in the caller's scope, newest first.
+	// (GET /v1/evidence)
+	ListEvidence(ctx context.Context, request ListEvidenceRequestObject) (ListEvidenceResponseObject, error)
+	// CreateEvidence Upload one photo as evidence.
+	// (POST /v1/evidence)
+	CreateEvidence(ctx context.Context, request CreateEvidenceRequestObject) (CreateEvidenceResponseObject, error)
+	// GetEvidence One piece of evidence.
+	// (GET /v1/evidence/{id})
+	GetEvidence(ctx context.Context, request GetEvidenceRequestObject) (GetEvidenceResponseObject, error)
+	// GetEvidencePhoto The original photo, byte for byte.
+	// (GET /v1/evidence/{id}/photo)
+	GetEvidencePhoto(ctx context.Context, request GetEvidencePhotoRequestObject) (GetEvidencePhotoResponseObject, error)
+	// GetEvidenceThumbnail A JPEG preview, orientation applied, metadata stripped.
+	// (GET /v1/evidence/{id}/thumbnail)
+	GetEvidenceThumbnail(ctx context.Context, request GetEvidenceThumbnailRequestObject) (GetEvidenceThumbnailResponseObject, error)
 	// GetMe The caller's profile, role and current scope.
 	// (GET /v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
@@ -1463,6 +2588,139 @@ func (sh *strictHandler) Refresh(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(RefreshResponseObject); ok {
 		return validResponse.VisitRefreshResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListEvidence operation middleware
+func (sh *strictHandler) ListEvidence(ctx echo.Context, params ListEvidenceParams) error {
+	var request ListEvidenceRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEvidence(ctx.Request().Context(), request.(ListEvidenceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEvidence")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEvidenceResponseObject); ok {
+		return validResponse.VisitListEvidenceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateEvidence operation middleware
+func (sh *strictHandler) CreateEvidence(ctx echo.Context, params CreateEvidenceParams) error {
+	var request CreateEvidenceRequestObject
+
+	request.Params = params
+
+	if reader, err := ctx.Request().MultipartReader(); err != nil {
+		return err
+	} else {
+		request.Body = reader
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateEvidence(ctx.Request().Context(), request.(CreateEvidenceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateEvidence")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateEvidenceResponseObject); ok {
+		return validResponse.VisitCreateEvidenceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetEvidence operation middleware
+func (sh *strictHandler) GetEvidence(ctx echo.Context, id EvidenceID) error {
+	var request GetEvidenceRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEvidence(ctx.Request().Context(), request.(GetEvidenceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEvidence")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetEvidenceResponseObject); ok {
+		return validResponse.VisitGetEvidenceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetEvidencePhoto operation middleware
+func (sh *strictHandler) GetEvidencePhoto(ctx echo.Context, id EvidenceID, params GetEvidencePhotoParams) error {
+	var request GetEvidencePhotoRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEvidencePhoto(ctx.Request().Context(), request.(GetEvidencePhotoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEvidencePhoto")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetEvidencePhotoResponseObject); ok {
+		return validResponse.VisitGetEvidencePhotoResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetEvidenceThumbnail operation middleware
+func (sh *strictHandler) GetEvidenceThumbnail(ctx echo.Context, id EvidenceID, params GetEvidenceThumbnailParams) error {
+	var request GetEvidenceThumbnailRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEvidenceThumbnail(ctx.Request().Context(), request.(GetEvidenceThumbnailRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEvidenceThumbnail")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetEvidenceThumbnailResponseObject); ok {
+		return validResponse.VisitGetEvidenceThumbnailResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

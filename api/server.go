@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldwatch/fieldwatch"
+	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // Database is what the API needs of persistence for health and version.
@@ -42,11 +43,22 @@ type Config struct {
 	Logger       *slog.Logger
 	Registry     *prometheus.Registry
 	DB           Database
-	Photos       PhotoStore
+	PhotoStore   PhotoStore
 	PhotoBackend string // "local" or "s3"
 	Identity     Identity
 	Accounts     Accounts
-	Clock        func() time.Time
+	Intake       Intake
+	Evidence     EvidenceReader
+	Photos       PhotoReader
+	Thumbnails   ThumbnailQueue
+	// UploadsPerUser and UploadsTotal cap uploads in flight, per user
+	// (429 beyond) and in all (503 beyond). Defaults 8 and 1000.
+	UploadsPerUser int
+	UploadsTotal   int
+	// UploadIdle is how long an upload may go without receiving a byte
+	// before it is cut; a slow but live 3G upload is never cut. Default 60 s.
+	UploadIdle time.Duration
+	Clock      func() time.Time
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// when finding the client address (rate limits, logs). Empty: the
 	// peer address is the client, and X-Forwarded-For is ignored.
@@ -66,6 +78,16 @@ type Server struct {
 	now     func() time.Time
 	// knownPaths are the registered route templates, fixed after routes().
 	knownPaths map[string]bool
+	metaSchema *openapi3.Schema
+	uploads    *uploadSlots
+	// maxUpload bounds an upload's whole body: the photo limit plus room
+	// for the meta part and multipart framing.
+	maxUpload int64
+}
+
+// ThumbnailQueue takes newly stored evidence for background thumbnails.
+type ThumbnailQueue interface {
+	Enqueue(e inspect.Evidence)
 }
 
 var _ StrictServerInterface = (*Server)(nil)
@@ -74,8 +96,11 @@ var _ StrictServerInterface = (*Server)(nil)
 // authentication and authorization on every operation, infrastructure
 // routes (/openapi.yaml, /docs, /metrics), logs and metrics.
 func New(cfg Config) (*echo.Echo, error) {
-	if cfg.DB == nil || cfg.Photos == nil {
-		return nil, errors.New("api: Config needs DB and Photos")
+	if cfg.DB == nil || cfg.PhotoStore == nil || cfg.Photos == nil {
+		return nil, errors.New("api: Config needs DB, PhotoStore and Photos")
+	}
+	if cfg.Intake == nil || cfg.Evidence == nil {
+		return nil, errors.New("api: Config needs Intake and Evidence")
 	}
 	if cfg.Identity == nil || cfg.Accounts == nil {
 		return nil, errors.New("api: Config needs Identity and Accounts")
@@ -95,6 +120,15 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 2 * time.Second
 	}
+	if cfg.UploadsPerUser <= 0 {
+		cfg.UploadsPerUser = 8
+	}
+	if cfg.UploadsTotal <= 0 {
+		cfg.UploadsTotal = 1000
+	}
+	if cfg.UploadIdle <= 0 {
+		cfg.UploadIdle = 60 * time.Second
+	}
 	spec, err := LoadSpec()
 	if err != nil {
 		return nil, err
@@ -103,7 +137,13 @@ func New(cfg Config) (*echo.Echo, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m, spec: spec, now: cfg.Clock}
+	metaRef := spec.Components.Schemas["EvidenceMeta"]
+	if metaRef == nil || metaRef.Value == nil {
+		return nil, errors.New("api: openapi.yaml lacks the EvidenceMeta schema")
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m, spec: spec, now: cfg.Clock,
+		metaSchema: metaRef.Value, uploads: newUploadSlots(cfg.UploadsPerUser, cfg.UploadsTotal),
+		maxUpload: cfg.Intake.MaxPhotoBytes() + maxMetaBytes + 64<<10}
 	return s.routes()
 }
 

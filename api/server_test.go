@@ -17,6 +17,8 @@ import (
 
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/demo"
+	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
 	"github.com/fieldwatch/fieldwatch/media"
 	"github.com/fieldwatch/fieldwatch/store"
@@ -49,6 +51,10 @@ type testAPI struct {
 	ident *auth.Service
 	clock *clock
 	key   string // the signing key entry, kid:seed
+
+	photos *media.Dir
+	thumbs *inspect.Thumbnailer
+	spool  string
 }
 
 // backends are the databases every API test runs against.
@@ -105,14 +111,28 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
+	county, err := demo.CountyBox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spool := filepath.Join(dir, "spool")
+	intake, err := inspect.NewIntake(db, photos, inspect.IntakeConfig{SpoolDir: spool, County: &county, Clock: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	thumbs := inspect.NewThumbnailer(db, photos, inspect.ThumbnailConfig{})
 	h, err := api.New(api.Config{
 		Version:      "test",
 		Registry:     prometheus.NewRegistry(),
 		DB:           db,
+		PhotoStore:   photos,
 		Photos:       photos,
 		PhotoBackend: "local",
 		Identity:     ident,
 		Accounts:     ident,
+		Intake:       intake,
+		Evidence:     db,
+		Thumbnails:   thumbs,
 		Clock:        clk.Now,
 	})
 	if err != nil {
@@ -120,7 +140,8 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testAPI{t: t, srv: srv, db: db, ident: ident, clock: clk, key: key}
+	return &testAPI{t: t, srv: srv, db: db, ident: ident, clock: clk, key: key,
+		photos: photos, thumbs: thumbs, spool: spool}
 }
 
 // response is a finished HTTP exchange.

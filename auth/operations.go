@@ -52,5 +52,13 @@ func Operations() map[string]Access {
 		"createUser": adminOnly,
 		"getUser":    adminOnly,
 		"updateUser": adminOnly,
+
+		// Every role uploads evidence; what each may read is scope,
+		// checked per object (own uploads, townships, reaches).
+		"createEvidence":       authenticated,
+		"listEvidence":         authenticated,
+		"getEvidence":          authenticated,
+		"getEvidencePhoto":     authenticated,
+		"getEvidenceThumbnail": authenticated,
 	}
 }

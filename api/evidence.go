@@ -1,0 +1,633 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/geo"
+	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch/media"
+)
+
+// Intake is the upload path (inspect.Intake).
+type Intake interface {
+	Claim(ctx context.Context, userID, key string) (*inspect.Claim, error)
+	Receive(ctx context.Context, r io.Reader) (*inspect.Spool, error)
+	Submit(ctx context.Context, c *inspect.Claim, meta inspect.EvidenceMeta, rawMeta []byte, sp *inspect.Spool) (inspect.Evidence, bool, error)
+	MaxPhotoBytes() int64
+}
+
+// EvidenceReader reads stored evidence.
+type EvidenceReader interface {
+	EvidenceByID(ctx context.Context, id string) (inspect.Evidence, error)
+	ListEvidence(ctx context.Context, f inspect.EvidenceFilter) ([]inspect.Evidence, error)
+}
+
+// PhotoReader reads photo bytes for the photo and thumbnail endpoints.
+type PhotoReader interface {
+	Get(ctx context.Context, key string) (io.ReadCloser, media.Object, error)
+	GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+	Stat(ctx context.Context, key string) (media.Object, error)
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+}
+
+const (
+	maxMetaBytes   = 64 << 10
+	maxUploadParts = 4
+	// presignTTL bounds how long a photo link handed to a client works
+	// (RELIABILITY A9).
+	presignTTL = 5 * time.Minute
+)
+
+// CreateEvidence receives one photo. The multipart body is streamed: the
+// photo goes to a spool file while it is hashed; nothing holds it in
+// memory. See openapi.yaml for the idempotency contract.
+func (s *Server) CreateEvidence(ctx context.Context, req CreateEvidenceRequestObject) (CreateEvidenceResponseObject, error) {
+	p, _ := principal(ctx)
+	release, err := s.uploads.acquire(p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+
+	claim, err := s.cfg.Intake.Claim(ctx, p.UserID, req.Params.IdempotencyKey.String())
+	if err != nil {
+		return nil, err
+	}
+	defer claim.Release()
+
+	var (
+		rawMeta []byte
+		spool   *inspect.Spool
+	)
+	defer func() {
+		if spool != nil {
+			spool.Close()
+		}
+	}()
+	for parts := 0; ; parts++ {
+		part, err := req.Body.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, multipartError(err)
+		}
+		if parts >= maxUploadParts {
+			return nil, &validationError{detail: fmt.Sprintf("at most %d parts: photo and meta", maxUploadParts)}
+		}
+		switch part.FormName() {
+		case "meta":
+			if rawMeta != nil {
+				return nil, &validationError{detail: "more than one meta part"}
+			}
+			if rawMeta, err = io.ReadAll(io.LimitReader(part, maxMetaBytes+1)); err != nil {
+				return nil, multipartError(err)
+			}
+			if len(rawMeta) > maxMetaBytes {
+				return nil, &validationError{detail: fmt.Sprintf("meta part larger than %d bytes", maxMetaBytes)}
+			}
+		case "photo":
+			if spool != nil {
+				return nil, &validationError{detail: "more than one photo part; send one photo per request"}
+			}
+			if spool, err = s.cfg.Intake.Receive(ctx, part); err != nil {
+				return nil, multipartError(err)
+			}
+		default:
+			return nil, &validationError{detail: "unexpected part", fields: []FieldError{{Field: part.FormName(), Reason: "only the parts photo and meta are accepted"}}}
+		}
+		part.Close()
+	}
+	switch {
+	case spool == nil:
+		return nil, &validationError{detail: "missing photo part", fields: []FieldError{{Field: "photo", Reason: "required"}}}
+	case rawMeta == nil:
+		return nil, &validationError{detail: "missing meta part", fields: []FieldError{{Field: "meta", Reason: "required"}}}
+	}
+	meta, err := s.parseMeta(ctx, rawMeta)
+	if err != nil {
+		return nil, err
+	}
+	e, replayed, err := s.cfg.Intake.Submit(ctx, claim, meta, rawMeta, spool)
+	if err != nil {
+		return nil, err
+	}
+	if !replayed {
+		s.metrics.uploadBytes.Add(float64(e.Size))
+		if s.cfg.Thumbnails != nil {
+			s.cfg.Thumbnails.Enqueue(e)
+		}
+	}
+	res := CreateEvidence201JSONResponse{Body: evidenceOut(e)}
+	if replayed {
+		yes := "true"
+		res.Headers.IdempotencyReplayed = &yes
+	}
+	return res, nil
+}
+
+// multipartError classifies a failure while reading the body.
+func multipartError(err error) error {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig), errors.Is(err, inspect.ErrTooLarge):
+		return fmt.Errorf("%w: %w", inspect.ErrTooLarge, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return &validationError{detail: "malformed multipart body: " + firstLine(err.Error())}
+}
+
+// parseMeta validates the meta part against its schema in openapi.yaml and
+// then decodes it; the schema forbids unknown members, so the decode sees
+// exactly what was validated.
+func (s *Server) parseMeta(_ context.Context, raw []byte) (inspect.EvidenceMeta, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return inspect.EvidenceMeta{}, &validationError{detail: "meta is not a JSON document", fields: []FieldError{{Field: "meta", Reason: "invalid JSON"}}}
+	}
+	if err := s.metaSchema.VisitJSON(v, openapi3.MultiErrors()); err != nil {
+		ve := fromOpenAPIError(err)
+		for i := range ve.fields {
+			ve.fields[i].Field = "meta" + strings.TrimPrefix(ve.fields[i].Field, "body")
+		}
+		if len(ve.fields) == 1 {
+			ve.detail = ve.fields[0].Field + ": " + ve.fields[0].Reason
+		}
+		return inspect.EvidenceMeta{}, ve
+	}
+	var m EvidenceMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return inspect.EvidenceMeta{}, &validationError{detail: "meta: " + err.Error()}
+	}
+	out := inspect.EvidenceMeta{Category: inspect.Category(m.Category), CapturedAt: m.CapturedAt}
+	if m.Subcategory != nil {
+		out.Subcategory = *m.Subcategory
+	}
+	if m.Note != nil {
+		out.Note = *m.Note
+	}
+	if m.Sha256 != nil {
+		out.SHA256 = *m.Sha256
+	}
+	if d := m.DeviceLocation; d != nil {
+		out.Device = &inspect.DeviceInput{Lon: d.Lon, Lat: d.Lat, AccuracyM: d.AccuracyM}
+		if d.Crs != nil {
+			out.Device.CRS = geo.CRS(*d.Crs)
+		}
+		if d.Provider != nil {
+			out.Device.Provider = *d.Provider
+		}
+		if d.Mock != nil {
+			out.Device.Mock = *d.Mock
+		}
+	}
+	return out, nil
+}
+
+// GetEvidence returns one piece of evidence in the caller's scope.
+func (s *Server) GetEvidence(ctx context.Context, req GetEvidenceRequestObject) (GetEvidenceResponseObject, error) {
+	e, err := s.visibleEvidence(ctx, req.Id.String())
+	if err != nil {
+		return nil, err
+	}
+	return GetEvidence200JSONResponse(evidenceOut(e)), nil
+}
+
+// visibleEvidence loads evidence and answers ErrNotFound, exactly as for a
+// missing id, when it is outside the caller's scope (RELIABILITY A1).
+func (s *Server) visibleEvidence(ctx context.Context, id string) (inspect.Evidence, error) {
+	p, _ := principal(ctx)
+	e, err := s.cfg.Evidence.EvidenceByID(ctx, id)
+	if err != nil {
+		return inspect.Evidence{}, err
+	}
+	if !canSeeEvidence(p, e) {
+		return inspect.Evidence{}, fmt.Errorf("api: evidence outside scope: %w", errNotFound)
+	}
+	return e, nil
+}
+
+func canSeeEvidence(p auth.Principal, e inspect.Evidence) bool {
+	return e.UploaderID == p.UserID || p.CanSee(e.TownshipCode, e.ReachCode)
+}
+
+// errNotFound answers 404 for objects outside the caller's scope.
+var errNotFound = errors.New("api: not found")
+
+// GetEvidencePhoto serves the original bytes: a presigned redirect where
+// the store can mint one, else the bytes with Range support.
+func (s *Server) GetEvidencePhoto(ctx context.Context, req GetEvidencePhotoRequestObject) (GetEvidencePhotoResponseObject, error) {
+	e, err := s.visibleEvidence(ctx, req.Id.String())
+	if err != nil {
+		return nil, err
+	}
+	url, err := s.cfg.Photos.PresignGet(ctx, e.ObjectKey, presignTTL)
+	switch {
+	case err == nil:
+		return GetEvidencePhoto307Response{Headers: GetEvidencePhoto307ResponseHeaders{Location: &url}}, nil
+	case !errors.Is(err, media.ErrUnsupported):
+		return nil, err
+	}
+	filename := e.ID + extOf(e.ContentType)
+	if req.Params.Range != nil {
+		if off, n, ok := parseRange(*req.Params.Range, e.Size); ok {
+			rc, err := s.cfg.Photos.GetRange(ctx, e.ObjectKey, off, n)
+			if err != nil {
+				return nil, err
+			}
+			return blobResponse{body: rc, contentType: e.ContentType, filename: filename, status: http.StatusPartialContent,
+				length: n, contentRange: fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, e.Size)}, nil
+		} else if rangeUnsatisfiable(*req.Params.Range, e.Size) {
+			return nil, &rangeError{size: e.Size}
+		}
+	}
+	rc, obj, err := s.cfg.Photos.Get(ctx, e.ObjectKey)
+	if err != nil {
+		return nil, err
+	}
+	return blobResponse{body: rc, contentType: e.ContentType, filename: filename, status: http.StatusOK, length: obj.Size}, nil
+}
+
+// GetEvidenceThumbnail serves a JPEG preview once the background worker
+// has made it.
+func (s *Server) GetEvidenceThumbnail(ctx context.Context, req GetEvidenceThumbnailRequestObject) (GetEvidenceThumbnailResponseObject, error) {
+	e, err := s.visibleEvidence(ctx, req.Id.String())
+	if err != nil {
+		return nil, err
+	}
+	size := 320
+	if req.Params.Size != nil {
+		size = int(*req.Params.Size)
+	}
+	rc, obj, err := s.cfg.Photos.Get(ctx, inspect.ThumbnailKey(e.SHA256, size))
+	if err != nil {
+		return nil, err
+	}
+	return blobResponse{body: rc, contentType: "image/jpeg", filename: fmt.Sprintf("%s-%d.jpg", e.ID, size), status: http.StatusOK, length: obj.Size}, nil
+}
+
+// blobResponse streams stored bytes with the type sniffed at upload, never
+// one a client declared, and headers that stop browsers from second-
+// guessing it (RELIABILITY D4).
+type blobResponse struct {
+	body         io.ReadCloser
+	contentType  string
+	filename     string
+	status       int
+	length       int64
+	contentRange string
+}
+
+func (b blobResponse) visit(w http.ResponseWriter) error {
+	defer b.body.Close()
+	h := w.Header()
+	h.Set("Content-Type", b.contentType)
+	h.Set("Content-Length", strconv.FormatInt(b.length, 10))
+	h.Set("Content-Disposition", `inline; filename="`+b.filename+`"`)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("Cache-Control", "private, max-age=300")
+	if b.contentRange != "" {
+		h.Set("Content-Range", b.contentRange)
+	}
+	w.WriteHeader(b.status)
+	_, err := io.Copy(w, b.body)
+	return err
+}
+
+// VisitGetEvidencePhotoResponse implements GetEvidencePhotoResponseObject.
+func (b blobResponse) VisitGetEvidencePhotoResponse(w http.ResponseWriter) error { return b.visit(w) }
+
+// VisitGetEvidenceThumbnailResponse implements GetEvidenceThumbnailResponseObject.
+func (b blobResponse) VisitGetEvidenceThumbnailResponse(w http.ResponseWriter) error {
+	return b.visit(w)
+}
+
+// rangeError is a Range outside the photo (416).
+type rangeError struct{ size int64 }
+
+func (e *rangeError) Error() string { return fmt.Sprintf("api: range outside %d bytes", e.size) }
+
+// parseRange understands one "bytes=a-b", "bytes=a-" or "bytes=-n" range.
+// Anything else (several ranges, other units) is ignored and the whole
+// photo served, as RFC 9110 allows.
+func parseRange(h string, size int64) (off, n int64, ok bool) {
+	spec, found := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false
+	}
+	first, last, found := strings.Cut(spec, "-")
+	if !found {
+		return 0, 0, false
+	}
+	switch {
+	case first == "":
+		suffix, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || suffix <= 0 {
+			return 0, 0, false
+		}
+		suffix = min(suffix, size)
+		return size - suffix, suffix, size > 0
+	default:
+		a, err := strconv.ParseInt(first, 10, 64)
+		if err != nil || a < 0 || a >= size {
+			return 0, 0, false
+		}
+		b := size - 1
+		if last != "" {
+			if b, err = strconv.ParseInt(last, 10, 64); err != nil || b < a {
+				return 0, 0, false
+			}
+			b = min(b, size-1)
+		}
+		return a, b - a + 1, true
+	}
+}
+
+// rangeUnsatisfiable reports a well-formed single range that starts past
+// the end.
+func rangeUnsatisfiable(h string, size int64) bool {
+	spec, found := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return false
+	}
+	first, _, _ := strings.Cut(spec, "-")
+	a, err := strconv.ParseInt(first, 10, 64)
+	return err == nil && a >= size
+}
+
+func extOf(contentType string) string {
+	switch contentType {
+	case "image/jpeg":
+		return ".jpg"
+	case "image/png":
+		return ".png"
+	case "image/webp":
+		return ".webp"
+	case "image/heic":
+		return ".heic"
+	case "image/heif":
+		return ".heif"
+	}
+	return ""
+}
+
+// ListEvidence pages through evidence in the caller's scope.
+func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject) (ListEvidenceResponseObject, error) {
+	p, _ := principal(ctx)
+	prm := req.Params
+	f := inspect.EvidenceFilter{Limit: 50}
+	if prm.Limit != nil {
+		f.Limit = *prm.Limit
+	}
+	if prm.Category != nil {
+		c := inspect.Category(*prm.Category)
+		f.Category = &c
+	}
+	if prm.Flag != nil {
+		fl := inspect.Flag(*prm.Flag)
+		f.Flag = &fl
+	}
+	if prm.Uploader != nil {
+		u := prm.Uploader.String()
+		f.UploaderID = &u
+	}
+	f.From, f.To = prm.From, prm.To
+	if prm.Bbox != nil {
+		b, err := parseBBox(*prm.Bbox)
+		if err != nil {
+			return nil, err
+		}
+		f.BBox = &b
+	}
+	if prm.Near != nil || prm.RadiusM != nil {
+		if prm.Near == nil || prm.RadiusM == nil {
+			return nil, &validationError{detail: "near and radius_m go together"}
+		}
+		pt, err := parseLonLat("near", *prm.Near)
+		if err != nil {
+			return nil, err
+		}
+		f.Near, f.RadiusM = &pt, *prm.RadiusM
+	}
+	if prm.Cursor != nil {
+		t, id, err := decodeTimeCursor(*prm.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		f.AfterTime, f.AfterID = &t, id
+	}
+	if !p.Is(inspect.RoleAdmin) {
+		f.Scope = &inspect.EvidenceScope{UserID: p.UserID, Townships: p.Townships, Reaches: p.Reaches}
+	}
+	items, err := s.cfg.Evidence.ListEvidence(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	var next *string
+	if len(items) == f.Limit {
+		last := items[len(items)-1]
+		c := encodeTimeCursor(last.ReceivedAt, last.ID)
+		next = &c
+	}
+	if wantsGeoJSON(ctx) {
+		fc := FeatureCollection{Type: FeatureCollectionTypeFeatureCollection, Features: []Feature{}, NextCursor: next}
+		for _, e := range items {
+			if e.Location == nil {
+				continue
+			}
+			id := e.ID
+			fc.Features = append(fc.Features, Feature{
+				Type: FeatureTypeFeature, Id: &id,
+				Geometry: struct {
+					Coordinates []float64           `json:"coordinates"`
+					Type        FeatureGeometryType `json:"type"`
+				}{Coordinates: []float64{e.Location.Lon, e.Location.Lat}, Type: FeatureGeometryTypePoint},
+				Properties: featureProperties(e),
+			})
+		}
+		return ListEvidence200ApplicationGeoPlusJSONResponse(fc), nil
+	}
+	page := EvidencePage{Items: make([]Evidence, 0, len(items)), NextCursor: next}
+	for _, e := range items {
+		page.Items = append(page.Items, evidenceOut(e))
+	}
+	return ListEvidence200JSONResponse(page), nil
+}
+
+// featureProperties are the flat attributes a GIS shows for a point.
+func featureProperties(e inspect.Evidence) map[string]any {
+	props := map[string]any{
+		"category":        string(e.Category),
+		"received_at":     e.ReceivedAt.Format(time.RFC3339),
+		"location_source": string(e.LocationSource),
+		"sha256":          e.SHA256,
+		"flags":           strings.Join(flagStrings(e.Flags), ","),
+		"uploader_id":     e.UploaderID,
+	}
+	if e.CapturedAt != nil {
+		props["captured_at"] = e.CapturedAt.Format(time.RFC3339)
+	}
+	if e.Note != "" {
+		props["note"] = e.Note
+	}
+	if e.TownshipCode != "" {
+		props["township_code"] = e.TownshipCode
+	}
+	if e.ReachCode != "" {
+		props["reach_code"] = e.ReachCode
+	}
+	return props
+}
+
+func flagStrings(fs []inspect.Flag) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = string(f)
+	}
+	return out
+}
+
+type acceptKey struct{}
+
+// withAccept records the Accept header for handlers that negotiate.
+func withAccept(ctx context.Context, accept string) context.Context {
+	return context.WithValue(ctx, acceptKey{}, accept)
+}
+
+func wantsGeoJSON(ctx context.Context) bool {
+	a, _ := ctx.Value(acceptKey{}).(string)
+	return strings.Contains(a, "application/geo+json")
+}
+
+func parseBBox(s string) (geo.Box, error) {
+	parts := strings.Split(s, ",")
+	var v [4]float64
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil || i >= 4 {
+			return geo.Box{}, &validationError{detail: "bbox: want minLon,minLat,maxLon,maxLat", fields: []FieldError{{Field: "bbox", Reason: "not four numbers"}}}
+		}
+		v[i] = f
+	}
+	b, err := geo.NewBox(v[0], v[1], v[2], v[3])
+	if err != nil {
+		return geo.Box{}, &validationError{detail: "bbox: " + err.Error(), fields: []FieldError{{Field: "bbox", Reason: err.Error()}}}
+	}
+	return b, nil
+}
+
+func parseLonLat(field, s string) (geo.Point, error) {
+	lonS, latS, ok := strings.Cut(s, ",")
+	lon, err1 := strconv.ParseFloat(lonS, 64)
+	lat, err2 := strconv.ParseFloat(latS, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return geo.Point{}, &validationError{detail: field + ": want lon,lat", fields: []FieldError{{Field: field, Reason: "not two numbers"}}}
+	}
+	p := geo.Point{Lon: lon, Lat: lat}
+	if err := p.Validate(); err != nil {
+		return geo.Point{}, &validationError{detail: field + ": " + err.Error(), fields: []FieldError{{Field: field, Reason: err.Error()}}}
+	}
+	return p, nil
+}
+
+// Evidence cursors carry the last (received_at, id); they are opaque to
+// clients and a tampered one is a 400.
+func encodeTimeCursor(t time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(t.UTC().Format(time.RFC3339Nano) + "|" + id))
+}
+
+func decodeTimeCursor(c string) (time.Time, string, error) {
+	bad := &validationError{detail: "cursor: not a cursor this server issued", fields: []FieldError{{Field: "cursor", Reason: "invalid"}}}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", bad
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if !ok || err != nil || len(id) != 36 {
+		return time.Time{}, "", bad
+	}
+	return t, id, nil
+}
+
+// evidenceOut is the API view of evidence.
+func evidenceOut(e inspect.Evidence) Evidence {
+	out := Evidence{
+		Id:                mustUUID(e.ID),
+		UploaderId:        mustUUID(e.UploaderID),
+		Category:          Category(e.Category),
+		Sha256:            e.SHA256,
+		Size:              e.Size,
+		ContentType:       e.ContentType,
+		ReceivedAt:        e.ReceivedAt,
+		CapturedAt:        e.CapturedAt,
+		CaptureTimeSource: EvidenceCaptureTimeSource(e.CaptureTimeSource),
+		LocationSource:    EvidenceLocationSource(e.LocationSource),
+		Flags:             make([]EvidenceFlag, 0, len(e.Flags)),
+		Thumbnails:        append([]int{}, e.Thumbnails...),
+		Exif:              PhotoEXIF{Problems: append([]string{}, e.EXIF.Problems...)},
+	}
+	if e.Subcategory != "" {
+		out.Subcategory = &e.Subcategory
+	}
+	if e.Note != "" {
+		out.Note = &e.Note
+	}
+	if e.Width > 0 {
+		out.Width, out.Height = &e.Width, &e.Height
+	}
+	if e.Location != nil {
+		out.Location = &Position{Lon: e.Location.Lon, Lat: e.Location.Lat}
+	}
+	for _, f := range e.Flags {
+		out.Flags = append(out.Flags, EvidenceFlag(f))
+	}
+	if e.DuplicateOf != "" {
+		d := mustUUID(e.DuplicateOf)
+		out.DuplicateOf = &d
+	}
+	out.ExifDeviceDistanceM = e.EXIFDeviceDistanceM
+	x := e.EXIF
+	if x.Position != nil {
+		out.Exif.Position = &Position{Lon: x.Position.Lon, Lat: x.Position.Lat}
+	}
+	out.Exif.AltitudeM, out.Exif.GpsTime, out.Exif.TakenAt, out.Exif.DirectionDeg = x.AltitudeM, x.GPSTime, x.TakenAt, x.DirectionDeg
+	if x.TakenAt != nil {
+		out.Exif.TakenAtZoned = &x.TakenAtZoned
+	}
+	if x.Orientation != 0 {
+		out.Exif.Orientation = &x.Orientation
+	}
+	if x.Make != "" {
+		out.Exif.Make = &x.Make
+	}
+	if x.Model != "" {
+		out.Exif.Model = &x.Model
+	}
+	if d := e.Device; d != nil {
+		out.DeviceLocation = &DeviceFix{
+			Lon: d.Lon, Lat: d.Lat, Crs: CRS(d.CRS), Mock: d.Mock, AccuracyM: d.AccuracyM,
+			Wgs84: Position{Lon: d.WGS84.Lon, Lat: d.WGS84.Lat},
+		}
+		if d.Provider != "" {
+			out.DeviceLocation.Provider = &d.Provider
+		}
+	}
+	return out
+}
