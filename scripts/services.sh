@@ -433,6 +433,8 @@ fw_s3_start() {
 	local modver
 	modver=$(go version -m "$FW_S3_BIN" 2>/dev/null | awk '$1 == "mod" { print $3; exit }') || true
 	export FIELDWATCH_TEST_S3_ENDPOINT="127.0.0.1:$port"
+	# Fault tests start, stop and restart servers of their own from it.
+	export FIELDWATCH_TEST_VERSITYGW="$FW_S3_BIN"
 	fw_info "versitygw ${modver:-$FW_VERSITYGW_VERSION} (metadata: $FW_S3_META_MODE) on 127.0.0.1:$port, pid $FW_S3_PID (started in $(fw_since "$t0"))"
 }
 
@@ -473,6 +475,6 @@ services_stop() {
 	FW_SVC_DIR=""
 	unset FIELDWATCH_TEST_POSTGRES_URL FIELDWATCH_TEST_S3_ENDPOINT \
 		FIELDWATCH_TEST_S3_ACCESS_KEY FIELDWATCH_TEST_S3_SECRET_KEY \
-		FIELDWATCH_TEST_S3_REGION FIELDWATCH_SERVICES_DIR
+		FIELDWATCH_TEST_S3_REGION FIELDWATCH_SERVICES_DIR FIELDWATCH_TEST_VERSITYGW
 	return 0
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fieldwatch/fieldwatch/geo"
 )
 
 // config is everything the service can be told. Each setting has a flag and
@@ -35,6 +37,17 @@ type config struct {
 	AccessTTL       time.Duration
 	RefreshTTL      time.Duration
 	Demo            bool
+
+	MaxPhotoBytes     int64
+	SpoolDir          string
+	CountyBBox        *geo.Box
+	UploadsPerUser    int
+	UploadsTotal      int
+	UploadIdle        time.Duration
+	ThumbnailWorkers  int
+	ReconcileInterval time.Duration
+	UploadStaleAfter  time.Duration
+	OrphanAge         time.Duration
 }
 
 // setting describes one configuration entry for flags, env and the README.
@@ -65,6 +78,16 @@ func settings() []setting {
 				return fmt.Errorf("want true or false, got %q", v)
 			}
 			*dst(c) = b
+			return nil
+		}
+	}
+	integer := func(dst func(*config) *int) func(*config, string) error {
+		return func(c *config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("want a positive integer, got %q", v)
+			}
+			*dst(c) = n
 			return nil
 		}
 	}
@@ -99,6 +122,46 @@ func settings() []setting {
 		{"access-ttl", "FIELDWATCH_ACCESS_TTL", "15m", "access-token lifetime", dur(func(c *config) *time.Duration { return &c.AccessTTL }), false},
 		{"refresh-ttl", "FIELDWATCH_REFRESH_TTL", "720h", "refresh-token lifetime", dur(func(c *config) *time.Duration { return &c.RefreshTTL }), false},
 		{"demo", "FIELDWATCH_DEMO", "false", "load the demo county and demo users at start (passwords printed once)", boolean(func(c *config) *bool { return &c.Demo }), true},
+		{"max-photo-bytes", "FIELDWATCH_MAX_PHOTO_BYTES", "41943040", "largest photo accepted, in bytes (default 40 MiB)", func(c *config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("want a positive number of bytes, got %q", v)
+			}
+			c.MaxPhotoBytes = n
+			return nil
+		}, false},
+		{"spool-dir", "FIELDWATCH_SPOOL_DIR", "", "where uploads are received before they are stored (default DATA_DIR/spool)", str(func(c *config) *string { return &c.SpoolDir }), false},
+		{"county-bbox", "FIELDWATCH_COUNTY_BBOX", "", "minLon,minLat,maxLon,maxLat of the county; evidence outside is flagged (with --demo: the demo county)", func(c *config, v string) error {
+			c.CountyBBox = nil
+			if v == "" {
+				return nil
+			}
+			var b [4]float64
+			parts := strings.Split(v, ",")
+			if len(parts) != 4 {
+				return fmt.Errorf("want minLon,minLat,maxLon,maxLat, got %q", v)
+			}
+			for i, p := range parts {
+				f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+				if err != nil {
+					return fmt.Errorf("want minLon,minLat,maxLon,maxLat, got %q", v)
+				}
+				b[i] = f
+			}
+			box, err := geo.NewBox(b[0], b[1], b[2], b[3])
+			if err != nil {
+				return err
+			}
+			c.CountyBBox = &box
+			return nil
+		}, false},
+		{"uploads-per-user", "FIELDWATCH_UPLOADS_PER_USER", "8", "uploads one user may have in flight (429 beyond)", integer(func(c *config) *int { return &c.UploadsPerUser }), false},
+		{"uploads-total", "FIELDWATCH_UPLOADS_TOTAL", "1000", "uploads in flight in all (503 beyond)", integer(func(c *config) *int { return &c.UploadsTotal }), false},
+		{"upload-idle", "FIELDWATCH_UPLOAD_IDLE", "60s", "an upload that receives nothing for this long is cut", dur(func(c *config) *time.Duration { return &c.UploadIdle }), false},
+		{"thumbnail-workers", "FIELDWATCH_THUMBNAIL_WORKERS", "2", "background thumbnail workers (each may decode one photo)", integer(func(c *config) *int { return &c.ThumbnailWorkers }), false},
+		{"upload-stale-after", "FIELDWATCH_UPLOAD_STALE_AFTER", "5m", "an upload claim without a heartbeat for this long is abandoned (its phone's retry may then proceed)", dur(func(c *config) *time.Duration { return &c.UploadStaleAfter }), false},
+		{"orphan-age", "FIELDWATCH_ORPHAN_AGE", "1h", "a stored photo object with no evidence row is deleted once this old", dur(func(c *config) *time.Duration { return &c.OrphanAge }), false},
+		{"reconcile-interval", "FIELDWATCH_RECONCILE_INTERVAL", "5m", "how often abandoned uploads, orphan objects and spool files are cleaned up", dur(func(c *config) *time.Duration { return &c.ReconcileInterval }), false},
 	}
 }
 
@@ -127,6 +190,9 @@ func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (c
 	}
 	if c.PhotoDir == "" {
 		c.PhotoDir = filepath.Join(c.DataDir, "photos")
+	}
+	if c.SpoolDir == "" {
+		c.SpoolDir = filepath.Join(c.DataDir, "spool")
 	}
 	return c, fs.Args(), c.validate()
 }

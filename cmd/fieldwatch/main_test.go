@@ -191,6 +191,7 @@ func TestServeEmbeddedDefaults(t *testing.T) {
 	dir := t.TempDir()
 	s := startRun(t, map[string]string{"FIELDWATCH_DATA_DIR": dir})
 	checkServes(t, s.url, "sqlite", "local")
+	uploadSharedPhotos(t, s.url, e2eLogin(t, map[string]string{"FIELDWATCH_DATA_DIR": dir}, s.url))
 	for _, f := range []string{"fieldwatch.db", "photos", "jwt-keys"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("embedded defaults did not create %s: %v", f, err)
@@ -207,7 +208,7 @@ func TestServeEmbeddedDefaults(t *testing.T) {
 func TestServePostgresAndS3(t *testing.T) {
 	pg := testservice.PostgresDB(t)
 	s3 := testservice.S3(t)
-	s := startRun(t, map[string]string{
+	env := map[string]string{
 		"FIELDWATCH_DATA_DIR":      t.TempDir(),
 		"FIELDWATCH_DATABASE_URL":  pg,
 		"FIELDWATCH_S3_ENDPOINT":   s3.Endpoint,
@@ -216,8 +217,10 @@ func TestServePostgresAndS3(t *testing.T) {
 		"FIELDWATCH_S3_REGION":     s3.Region,
 		"FIELDWATCH_S3_BUCKET":     testservice.Bucket(t),
 		"FIELDWATCH_S3_TLS":        "false",
-	})
+	}
+	s := startRun(t, env)
 	checkServes(t, s.url, "postgres", "s3")
+	uploadSharedPhotos(t, s.url, e2eLogin(t, env, s.url))
 }
 
 func TestDemoUsersAndBootstrapAdmin(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldwatch/fieldwatch/api"
+	"github.com/fieldwatch/fieldwatch/demo"
+	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/media"
 	"github.com/fieldwatch/fieldwatch/store"
 )
@@ -63,15 +65,53 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 
+	county := c.CountyBBox
+	if county == nil && c.Demo {
+		b, err := demo.CountyBox()
+		if err != nil {
+			return err
+		}
+		county = &b
+	}
+	intake, err := inspect.NewIntake(db, photos, inspect.IntakeConfig{
+		MaxPhotoBytes: c.MaxPhotoBytes, SpoolDir: c.SpoolDir, County: county, Logger: log,
+		StaleAfter: c.UploadStaleAfter, Failpoint: failpoints(getenv, stderr),
+	})
+	if err != nil {
+		return err
+	}
+	// Background work stops with the server: after in-flight requests.
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	reconciler := inspect.NewReconciler(db, photos, inspect.ReconcileConfig{
+		SpoolDir: c.SpoolDir, StaleAfter: c.UploadStaleAfter, OrphanAge: c.OrphanAge, Logger: log,
+	})
+	if _, err := reconciler.Run(ctx); err != nil {
+		log.Warn("start-up reconcile incomplete", slog.String("error", err.Error()))
+	}
+	go reconciler.Loop(bg, c.ReconcileInterval)
+	thumbs := inspect.NewThumbnailer(db, photos, inspect.ThumbnailConfig{Workers: c.ThumbnailWorkers, Logger: log})
+	thumbs.Start(bg, c.ReconcileInterval)
+	defer func() {
+		stopBackground()
+		thumbs.Wait()
+	}()
+
 	handler, err := api.New(api.Config{
 		Version:        version(),
 		Logger:         log,
 		Registry:       prometheus.NewRegistry(),
 		DB:             db,
+		PhotoStore:     photos,
 		Photos:         photos,
 		PhotoBackend:   photoBackend,
 		Identity:       identity,
 		Accounts:       identity,
+		Intake:         intake,
+		Evidence:       db,
+		Thumbnails:     thumbs,
+		UploadsPerUser: c.UploadsPerUser,
+		UploadsTotal:   c.UploadsTotal,
+		UploadIdle:     c.UploadIdle,
 		TrustedProxies: c.TrustedProxies,
 	})
 	if err != nil {
@@ -192,6 +232,25 @@ func openPhotos(ctx context.Context, c config, log *slog.Logger) (media.Store, s
 		log.Info("removed leftover photo temp files", slog.Int("count", n))
 	}
 	return dir, "local", nil
+}
+
+// failpoints reads FIELDWATCH_FAILPOINTS, a comma-separated list of
+// upload-path points where the process exits at once (exit status 86), as
+// a crash would. It exists for the fault tests; unset, it costs nothing.
+func failpoints(getenv func(string) string, stderr io.Writer) func(string) {
+	set := map[string]bool{}
+	for _, p := range splitList(getenv("FIELDWATCH_FAILPOINTS")) {
+		set[p] = true
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return func(name string) {
+		if set[name] {
+			fmt.Fprintf(stderr, "fieldwatch: failpoint %s: exiting\n", name)
+			os.Exit(86)
+		}
+	}
 }
 
 // displayURL turns a listener address into something a person can click.

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
+)
+
+// runCheck runs one reconcile pass and then the invariant checker: every
+// stored evidence has an object with its SHA-256, and no object lacks a
+// row. It reads every photo, so it is for operators after an incident and
+// for fault tests, not for a cron every minute.
+func runCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, rest, err := commandConfig("check", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("check takes no arguments, got %q", rest)}
+	}
+	log := newLogger(c, stderr)
+	db, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	photos, _, err := openPhotos(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	rec, err := inspect.NewReconciler(db, photos, inspect.ReconcileConfig{
+		SpoolDir: c.SpoolDir, StaleAfter: c.UploadStaleAfter, OrphanAge: c.OrphanAge, Logger: log,
+	}).Run(ctx)
+	if err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	fmt.Fprintf(stdout, "reconcile: released %d abandoned uploads, deleted %d orphan objects, removed %d spool files\n",
+		rec.AbandonedSubmissions, rec.OrphanObjects, rec.SpoolFiles)
+	rep, err := inspect.CheckInvariants(ctx, db, photos)
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	fmt.Fprintf(stdout, "checked %d evidence rows and %d objects\n", rep.Evidence, rep.Objects)
+	if len(rep.Problems) > 0 {
+		fmt.Fprintln(stdout, strings.Join(rep.Problems, "\n"))
+		return fmt.Errorf("%d invariant violations", len(rep.Problems))
+	}
+	fmt.Fprintln(stdout, "all invariants hold")
+	return nil
+}
