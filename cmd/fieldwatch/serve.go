@@ -213,6 +213,10 @@ func openPhotos(ctx context.Context, c config, log *slog.Logger) (media.Store, s
 			AccessKey: c.S3AccessKey,
 			SecretKey: c.S3SecretKey,
 			UseTLS:    c.S3TLS,
+			// Every photo goes up as one streamed PUT from its spool file,
+			// carrying its SHA-256: with parts, minio-go would buffer a
+			// part per upload in memory.
+			PartSize: max(media.DefaultPartSize, c.MaxPhotoBytes),
 		})
 		if err != nil {
 			return nil, "", fmt.Errorf("photo store: %w", err)
