@@ -1,14 +1,19 @@
 package api_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/google/uuid"
 
 	"github.com/fieldwatch/fieldwatch"
+	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/inspect"
 )
@@ -24,8 +29,32 @@ type matrixFixture struct {
 	current   string // the role being exercised
 	// own[role] is evidence that role's user uploaded; foreign was
 	// uploaded by the target user, outside everyone's scope but admins'.
-	own     map[string]string
-	foreign string
+	own         map[string]string
+	foreign     string
+	targetToken string
+}
+
+// session starts a direct upload as token's user (the target's for
+// anonymous callers) and, if filled, PUTs its bytes.
+func (f *matrixFixture) session(token string, filled bool) (string, []byte) {
+	if token == "" {
+		token = f.targetToken
+	}
+	f.seq++
+	photo := uniquePhoto(f.a.t, "river-lh03.jpg", 5000+f.seq)
+	sum := sha256.Sum256(photo)
+	r := f.a.do("POST", "/v1/uploads", token, map[string]any{"size": len(photo), "sha256": hex.EncodeToString(sum[:])})
+	if r.status != 201 {
+		f.a.t.Fatalf("create upload: %d %s", r.status, r.body)
+	}
+	var u api.Upload
+	r.json(f.a.t, &u)
+	if filled {
+		if r := f.a.put(token, u.Url, photo); r.status != 204 {
+			f.a.t.Fatalf("put content: %d %s", r.status, r.body)
+		}
+	}
+	return u.Id.String(), photo
 }
 
 // call is one request of the matrix; upload marks a multipart upload of
@@ -34,6 +63,8 @@ type call struct {
 	method, path string
 	body         any
 	upload       bool
+	raw          []byte // sent as application/octet-stream when set
+	key          bool   // send a fresh Idempotency-Key
 }
 
 // matrixCase says how to call an operation. inScope reaches an object the
@@ -43,6 +74,9 @@ type matrixCase struct {
 	ok         int
 	inScope    func(f *matrixFixture) call
 	outOfScope func(f *matrixFixture) call
+	// ownerOnly: the object is private to its owner, so out of scope
+	// means 404 for administrators too.
+	ownerOnly bool
 }
 
 const townshipA, townshipB = "130227101", "130227102"
@@ -51,49 +85,76 @@ const townshipA, townshipB = "130227101", "130227102"
 // for an operation added to the spec without one.
 func matrixCases() map[string]matrixCase {
 	return map[string]matrixCase{
-		"getHealth":  {ok: 200, inScope: func(*matrixFixture) call { return call{"GET", "/healthz", nil, false} }},
-		"getReady":   {ok: 200, inScope: func(*matrixFixture) call { return call{"GET", "/readyz", nil, false} }},
-		"getVersion": {ok: 200, inScope: func(*matrixFixture) call { return call{"GET", "/v1/version", nil, false} }},
+		"getHealth":  {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/healthz", body: nil} }},
+		"getReady":   {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/readyz", body: nil} }},
+		"getVersion": {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/version", body: nil} }},
 		"login": {ok: 200, inScope: func(*matrixFixture) call {
-			return call{"POST", "/v1/auth/login", map[string]string{"username": "m.target", "password": pw}, false}
+			return call{method: "POST", path: "/v1/auth/login", body: map[string]string{"username": "m.target", "password": pw}}
 		}},
 		"refresh": {ok: 200, inScope: func(f *matrixFixture) call {
 			_, rt := f.a.login("m.target", pw)
-			return call{"POST", "/v1/auth/refresh", map[string]string{"refresh_token": rt}, false}
+			return call{method: "POST", path: "/v1/auth/refresh", body: map[string]string{"refresh_token": rt}}
 		}},
 		"logout": {ok: 204, inScope: func(f *matrixFixture) call {
 			_, rt := f.a.login("m.target", pw)
-			return call{"POST", "/v1/auth/logout", map[string]string{"refresh_token": rt}, false}
+			return call{method: "POST", path: "/v1/auth/logout", body: map[string]string{"refresh_token": rt}}
 		}},
-		"getMe": {ok: 200, inScope: func(*matrixFixture) call { return call{"GET", "/v1/me", nil, false} }},
+		"getMe": {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/me", body: nil} }},
 		"listUsers": {ok: 200, inScope: func(*matrixFixture) call {
-			return call{"GET", "/v1/users?limit=10", nil, false}
+			return call{method: "GET", path: "/v1/users?limit=10", body: nil}
 		}},
 		"createUser": {ok: 201, inScope: func(f *matrixFixture) call {
-			return call{"POST", "/v1/users", map[string]any{
+			return call{method: "POST", path: "/v1/users", body: map[string]any{
 				"username": f.unique("new"), "display_name": "新用户", "role": "inspector",
 				"password": pw, "townships": []string{townshipA},
-			}, false}
+			}}
 		}},
-		"getUser": {ok: 200, inScope: func(f *matrixFixture) call { return call{"GET", "/v1/users/" + f.target, nil, false} }},
+		"getUser": {ok: 200, inScope: func(f *matrixFixture) call { return call{method: "GET", path: "/v1/users/" + f.target, body: nil} }},
 		"updateUser": {ok: 200, inScope: func(f *matrixFixture) call {
-			return call{"PATCH", "/v1/users/" + f.target, map[string]any{"display_name": "改名"}, false}
+			return call{method: "PATCH", path: "/v1/users/" + f.target, body: map[string]any{"display_name": "改名"}}
 		}},
 		"createEvidence": {ok: 201, inScope: func(f *matrixFixture) call {
 			f.seq++
 			return call{method: "POST", path: "/v1/evidence", upload: true, body: uniquePhoto(f.a.t, "dust-xingcheng.jpg", 1000+f.seq)}
 		}},
-		"listEvidence": {ok: 200, inScope: func(*matrixFixture) call { return call{"GET", "/v1/evidence", nil, false} }},
-		"getEvidence": {ok: 200,
-			inScope:    func(f *matrixFixture) call { return call{"GET", "/v1/evidence/" + f.mine(), nil, false} },
-			outOfScope: func(f *matrixFixture) call { return call{"GET", "/v1/evidence/" + f.foreign, nil, false} }},
-		"getEvidencePhoto": {ok: 200,
-			inScope:    func(f *matrixFixture) call { return call{"GET", "/v1/evidence/" + f.mine() + "/photo", nil, false} },
-			outOfScope: func(f *matrixFixture) call { return call{"GET", "/v1/evidence/" + f.foreign + "/photo", nil, false} }},
-		"getEvidenceThumbnail": {ok: 200,
-			inScope: func(f *matrixFixture) call { return call{"GET", "/v1/evidence/" + f.mine() + "/thumbnail", nil, false} },
+		"createUpload": {ok: 201, inScope: func(f *matrixFixture) call {
+			return call{method: "POST", path: "/v1/uploads", body: map[string]any{"size": 10, "sha256": strings.Repeat("a", 64)}}
+		}},
+		"putUploadContent": {ok: 204, ownerOnly: true,
+			inScope: func(f *matrixFixture) call {
+				id, photo := f.session(f.tokens[f.current], false)
+				return call{method: "PUT", path: "/v1/uploads/" + id + "/content", raw: photo}
+			},
 			outOfScope: func(f *matrixFixture) call {
-				return call{"GET", "/v1/evidence/" + f.foreign + "/thumbnail?size=1280", nil, false}
+				id, photo := f.session(f.targetToken, false)
+				return call{method: "PUT", path: "/v1/uploads/" + id + "/content", raw: photo}
+			}},
+		"completeUpload": {ok: 201, ownerOnly: true,
+			inScope: func(f *matrixFixture) call {
+				id, _ := f.session(f.tokens[f.current], true)
+				return call{method: "POST", path: "/v1/uploads/" + id + "/complete", body: map[string]any{"category": "other"}, key: true}
+			},
+			outOfScope: func(f *matrixFixture) call {
+				id, _ := f.session(f.targetToken, true)
+				return call{method: "POST", path: "/v1/uploads/" + id + "/complete", body: map[string]any{"category": "other"}, key: true}
+			}},
+		"listEvidence": {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/evidence", body: nil} }},
+		"getEvidence": {ok: 200,
+			inScope:    func(f *matrixFixture) call { return call{method: "GET", path: "/v1/evidence/" + f.mine(), body: nil} },
+			outOfScope: func(f *matrixFixture) call { return call{method: "GET", path: "/v1/evidence/" + f.foreign, body: nil} }},
+		"getEvidencePhoto": {ok: 200,
+			inScope: func(f *matrixFixture) call {
+				return call{method: "GET", path: "/v1/evidence/" + f.mine() + "/photo", body: nil}
+			},
+			outOfScope: func(f *matrixFixture) call {
+				return call{method: "GET", path: "/v1/evidence/" + f.foreign + "/photo", body: nil}
+			}},
+		"getEvidenceThumbnail": {ok: 200,
+			inScope: func(f *matrixFixture) call {
+				return call{method: "GET", path: "/v1/evidence/" + f.mine() + "/thumbnail", body: nil}
+			},
+			outOfScope: func(f *matrixFixture) call {
+				return call{method: "GET", path: "/v1/evidence/" + f.foreign + "/thumbnail?size=1280", body: nil}
 			}},
 	}
 }
@@ -141,6 +202,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		f := &matrixFixture{a: a, tokens: map[string]string{"anonymous": ""}, principal: map[string]auth.Principal{}, own: map[string]string{}}
 		f.target = a.mustUser("m.target", "inspector", pw, townshipB)
 		targetToken, _ := a.login("m.target", pw)
+		f.targetToken = targetToken
 		f.foreign = a.mustUpload(targetToken, uniquePhoto(t, "dust-xingcheng.jpg", 0), map[string]any{"category": "dust_site"}).Id.String()
 		a.makeThumbnails(f.foreign)
 		f.own["anonymous"] = f.foreign
@@ -176,7 +238,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if mc.outOfScope == nil {
 					continue
 				}
-				if want == mc.ok && !p.Is(inspect.RoleAdmin) {
+				if want == mc.ok && (mc.ownerOnly || !p.Is(inspect.RoleAdmin)) {
 					want = http.StatusNotFound
 				}
 				t.Run(op+"/"+role+"/OutOfScope", func(t *testing.T) {
@@ -193,8 +255,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 }
 
 func (f *matrixFixture) send(c call, token string) response {
-	if c.upload {
+	switch {
+	case c.upload:
 		return f.a.upload(token, "", c.body.([]byte), map[string]any{"category": "other"})
+	case c.raw != nil:
+		return f.a.put(token, c.path, c.raw)
+	case c.key:
+		return f.a.do(c.method, c.path, token, c.body, "Idempotency-Key", uuid.NewString())
 	}
 	return f.a.do(c.method, c.path, token, c.body)
 }

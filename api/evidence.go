@@ -26,6 +26,7 @@ type Intake interface {
 	Claim(ctx context.Context, userID, key string) (*inspect.Claim, error)
 	Receive(ctx context.Context, r io.Reader) (*inspect.Spool, error)
 	Submit(ctx context.Context, c *inspect.Claim, meta inspect.EvidenceMeta, rawMeta []byte, sp *inspect.Spool) (inspect.Evidence, bool, error)
+	Replay(ctx context.Context, c *inspect.Claim, photoSHA256 string, rawMeta []byte) (inspect.Evidence, error)
 	MaxPhotoBytes() int64
 }
 

@@ -145,3 +145,26 @@ func fixIHDRCRC(b []byte) []byte {
 	binary.BigEndian.PutUint32(b[29:33], crc32.ChecksumIEEE(b[12:29]))
 	return b
 }
+
+// put sends raw bytes to a direct-upload URL of this API.
+func (a *testAPI) put(token, path string, body []byte) response {
+	a.t.Helper()
+	req, err := http.NewRequest("PUT", a.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := a.srv.Client().Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}

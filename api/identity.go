@@ -113,9 +113,21 @@ func withRequestInfo(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		ctx := context.WithValue(req.Context(), clientAddrKey{}, c.RealIP())
 		ctx = withAccept(ctx, req.Header.Get(echo.HeaderAccept))
+		ctx = context.WithValue(ctx, lengthKey{}, req.ContentLength)
 		c.SetRequest(req.WithContext(ctx))
 		return next(c)
 	}
+}
+
+type lengthKey struct{}
+
+// requestLength is the request's Content-Length (-1 when unknown).
+func requestLength(ctx context.Context) int64 {
+	n, ok := ctx.Value(lengthKey{}).(int64)
+	if !ok {
+		return -1
+	}
+	return n
 }
 
 func clientAddr(ctx context.Context) string {

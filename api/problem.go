@@ -68,6 +68,8 @@ func errorTable() []errorRule {
 		{target: media.ErrTooManyPixels, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
 		{target: media.ErrCorruptImage, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
 		{target: media.ErrInvalidRange, status: http.StatusRequestedRangeNotSatisfiable},
+		{target: errUploadNotReceived, status: http.StatusConflict, showCause: true},
+		{target: errUploadMismatch, status: http.StatusUnprocessableEntity, typ: problemDigest, showCause: true},
 		{target: errUserUploadLimit, status: http.StatusTooManyRequests, typ: problemRateLimited},
 		{target: errServerUploadLimit, status: http.StatusServiceUnavailable, typ: problemUnavailable},
 		{target: media.ErrNotExist, status: http.StatusNotFound},
@@ -210,7 +212,7 @@ func newProblem(status int, typ, detail string, fields []FieldError) problem {
 // wrapped errors carry, leaving the sentence meant for the client.
 func clientMessage(err error) string {
 	msg := err.Error()
-	for _, prefix := range []string{"inspect: invalid: ", "store: conflict: ", "auth: invalid password: ", "auth: weak password: ", "inspect: ", "media: "} {
+	for _, prefix := range []string{"inspect: invalid: ", "store: conflict: ", "auth: invalid password: ", "auth: weak password: ", "inspect: ", "media: ", "api: "} {
 		if i := strings.LastIndex(msg, prefix); i >= 0 {
 			return msg[i+len(prefix):]
 		}

@@ -108,7 +108,7 @@ func (s *Server) operationMiddlewaresFor(rules map[string]auth.Access) (map[stri
 // requirements), so these skip it: their parameters are checked by the
 // generated binding (types, required), their bodies by the handler as they
 // stream (the meta part against its schema in openapi.yaml).
-var streamingOperations = map[string]bool{"createEvidence": true}
+var streamingOperations = map[string]bool{"createEvidence": true, "putUploadContent": true}
 
 // operation is one method+path of the spec.
 type operation struct {

@@ -51,6 +51,8 @@ type Config struct {
 	Evidence     EvidenceReader
 	Photos       PhotoReader
 	Thumbnails   ThumbnailQueue
+	Uploads      UploadStore
+	UploadBlobs  UploadBlobs
 	// UploadsPerUser and UploadsTotal cap uploads in flight, per user
 	// (429 beyond) and in all (503 beyond). Defaults 8 and 1000.
 	UploadsPerUser int
@@ -99,8 +101,8 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.DB == nil || cfg.PhotoStore == nil || cfg.Photos == nil {
 		return nil, errors.New("api: Config needs DB, PhotoStore and Photos")
 	}
-	if cfg.Intake == nil || cfg.Evidence == nil {
-		return nil, errors.New("api: Config needs Intake and Evidence")
+	if cfg.Intake == nil || cfg.Evidence == nil || cfg.Uploads == nil || cfg.UploadBlobs == nil {
+		return nil, errors.New("api: Config needs Intake, Evidence, Uploads and UploadBlobs")
 	}
 	if cfg.Identity == nil || cfg.Accounts == nil {
 		return nil, errors.New("api: Config needs Identity and Accounts")

@@ -52,9 +52,10 @@ type testAPI struct {
 	clock *clock
 	key   string // the signing key entry, kid:seed
 
-	photos *media.Dir
-	thumbs *inspect.Thumbnailer
-	spool  string
+	photos    *media.Dir
+	photosDir string
+	thumbs    *inspect.Thumbnailer
+	spool     string
 }
 
 // backends are the databases every API test runs against.
@@ -133,6 +134,8 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 		Intake:       intake,
 		Evidence:     db,
 		Thumbnails:   thumbs,
+		Uploads:      db,
+		UploadBlobs:  photos,
 		Clock:        clk.Now,
 	})
 	if err != nil {
@@ -141,7 +144,7 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &testAPI{t: t, srv: srv, db: db, ident: ident, clock: clk, key: key,
-		photos: photos, thumbs: thumbs, spool: spool}
+		photos: photos, photosDir: filepath.Join(dir, "photos"), thumbs: thumbs, spool: spool}
 }
 
 // response is a finished HTTP exchange.

@@ -60,5 +60,8 @@ func Operations() map[string]Access {
 		"getEvidence":          authenticated,
 		"getEvidencePhoto":     authenticated,
 		"getEvidenceThumbnail": authenticated,
+		"createUpload":         authenticated,
+		"putUploadContent":     authenticated,
+		"completeUpload":       authenticated,
 	}
 }

@@ -176,3 +176,15 @@ type EvidenceScope struct {
 	Townships []string
 	Reaches   []string
 }
+
+// Upload is a direct upload in progress: the phone PUTs the photo straight
+// to the photo store under ObjectKey, then completes it into evidence.
+type Upload struct {
+	ID        string
+	UserID    string
+	ObjectKey string
+	Size      int64
+	SHA256    string // declared, hex
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}

@@ -292,6 +292,26 @@ type DeviceInput struct {
 	Mock      bool
 }
 
+// IsReplay reports whether the claimed key already completed: Replay
+// answers it without the photo's bytes when their hash is known.
+func (c *Claim) IsReplay() bool { return c.previous != nil }
+
+// Replay answers a retry of a completed upload whose photo hash is known
+// (a direct upload declared it, and it was verified then): the original
+// evidence if the request matches, ErrKeyReused if not.
+func (in *Intake) Replay(ctx context.Context, c *Claim, photoSHA256 string, rawMeta []byte) (Evidence, error) {
+	var sum [sha256.Size]byte
+	if b, err := hex.DecodeString(photoSHA256); err != nil || len(b) != sha256.Size {
+		return Evidence{}, fmt.Errorf("%w: sha256: not a hex SHA-256", ErrInvalid)
+	} else {
+		copy(sum[:], b)
+	}
+	if c.previous == nil || !bytes.Equal(c.previous.Fingerprint, fingerprint(sum, rawMeta)) {
+		return Evidence{}, ErrKeyReused
+	}
+	return in.store.EvidenceByID(ctx, c.previous.EvidenceID)
+}
+
 // Submit turns a claimed, received photo into stored evidence. rawMeta is
 // the meta part exactly as received: with the photo's hash it fingerprints
 // the request, so a retry is recognised and a reused key is not.

@@ -18,6 +18,8 @@ type ReconcileStore interface {
 	StaleSubmissions(ctx context.Context, staleBefore time.Time, limit int) ([]Submission, error)
 	ReleaseSubmission(ctx context.Context, userID, key string) error
 	EvidenceSHA256Exists(ctx context.Context, sha256 string) (bool, error)
+	ExpiredUploads(ctx context.Context, before time.Time, limit int) ([]Upload, error)
+	DeleteUpload(ctx context.Context, id string) error
 }
 
 // ReconcileBlobs is what the reconciler needs of the photo store.
@@ -78,9 +80,11 @@ type ReconcileReport struct {
 	AbandonedSubmissions int // pending claims released
 	OrphanObjects        int // evidence objects deleted
 	SpoolFiles           int // temp files removed
+	ExpiredUploads       int // direct-upload sessions past retention, with their objects
 }
 
-// Run makes one pass. A pending submission whose request died cannot be
+// Run makes one pass (releasing at most 500 abandoned claims; the next pass
+// takes the rest). A pending submission whose request died cannot be
 // completed (its metadata died with it), so it is released: the phone's
 // retry with the same key then starts afresh and stores exactly once.
 func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
@@ -88,7 +92,7 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 	now := r.now()
 	var errs []error
 
-	stale, err := r.store.StaleSubmissions(ctx, now.Add(-r.staleAfter), 1000)
+	stale, err := r.store.StaleSubmissions(ctx, now.Add(-r.staleAfter), 500)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -122,6 +126,22 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 		errs = append(errs, err)
 	}
 
+	expired, err := r.store.ExpiredUploads(ctx, now, 500)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, u := range expired {
+		if err := r.blobs.Delete(ctx, u.ObjectKey); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := r.store.DeleteUpload(ctx, u.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rep.ExpiredUploads++
+	}
+
 	if r.spoolDir != "" {
 		n, err := sweepSpool(r.spoolDir, now.Add(-r.staleAfter))
 		rep.SpoolFiles = n
@@ -131,7 +151,8 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 	}
 	if rep != (ReconcileReport{}) {
 		r.log.Info("reconciled", slog.Int("abandoned_submissions", rep.AbandonedSubmissions),
-			slog.Int("orphan_objects", rep.OrphanObjects), slog.Int("spool_files", rep.SpoolFiles))
+			slog.Int("orphan_objects", rep.OrphanObjects), slog.Int("spool_files", rep.SpoolFiles),
+			slog.Int("expired_uploads", rep.ExpiredUploads))
 	}
 	return rep, errors.Join(errs...)
 }

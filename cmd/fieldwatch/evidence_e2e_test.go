@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -106,5 +107,55 @@ func uploadSharedPhotos(t *testing.T, base, token string) {
 		if err != nil || res.StatusCode != 200 || !bytes.Equal(got, photo) {
 			t.Fatalf("%s: photo %d, %d bytes of %d", p.File, res.StatusCode, len(got), len(photo))
 		}
+	}
+}
+
+// directUpload runs the direct-upload flow: start, PUT the bytes where
+// the server says (a presigned S3 URL, or the API itself), complete.
+func directUpload(t *testing.T, base, token string, wantPresigned bool) {
+	t.Helper()
+	photo, err := os.ReadFile("../../testdata/photos/river-ch03.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo = append(photo, "direct"...)
+	sum := sha256.Sum256(photo)
+	do := func(method, url string, body io.Reader, hdr ...string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(method, url, body)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
+	}
+	res, b := do("POST", base+"/v1/uploads", strings.NewReader(fmt.Sprintf(`{"size":%d,"sha256":"%x"}`, len(photo), sum)),
+		"Authorization", "Bearer "+token, "Content-Type", "application/json")
+	var u struct {
+		ID  string `json:"id"`
+		URL string `json:"url"`
+	}
+	if err := json.Unmarshal(b, &u); err != nil || res.StatusCode != 201 {
+		t.Fatalf("create upload: %d %s", res.StatusCode, b)
+	}
+	url, hdr := u.URL, []string{"Authorization", "Bearer " + token}
+	if presigned := strings.HasPrefix(u.URL, "http"); presigned != wantPresigned {
+		t.Fatalf("upload URL %q, want presigned=%v", u.URL, wantPresigned)
+	} else if !presigned {
+		url = base + u.URL
+	} else {
+		hdr = nil // the signature is the credential
+	}
+	if res, b := do("PUT", url, bytes.NewReader(photo), hdr...); res.StatusCode/100 != 2 {
+		t.Fatalf("PUT bytes: %d %s", res.StatusCode, b)
+	}
+	res, b = do("POST", base+"/v1/uploads/"+u.ID+"/complete", strings.NewReader(`{"category":"river_section"}`),
+		"Authorization", "Bearer "+token, "Content-Type", "application/json", "Idempotency-Key", uuid.NewString())
+	if res.StatusCode != 201 || !strings.Contains(string(b), fmt.Sprintf("%x", sum)) {
+		t.Fatalf("complete: %d %s", res.StatusCode, b)
 	}
 }

@@ -191,7 +191,9 @@ func TestServeEmbeddedDefaults(t *testing.T) {
 	dir := t.TempDir()
 	s := startRun(t, map[string]string{"FIELDWATCH_DATA_DIR": dir})
 	checkServes(t, s.url, "sqlite", "local")
-	uploadSharedPhotos(t, s.url, e2eLogin(t, map[string]string{"FIELDWATCH_DATA_DIR": dir}, s.url))
+	token := e2eLogin(t, map[string]string{"FIELDWATCH_DATA_DIR": dir}, s.url)
+	uploadSharedPhotos(t, s.url, token)
+	directUpload(t, s.url, token, false)
 	for _, f := range []string{"fieldwatch.db", "photos", "jwt-keys"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("embedded defaults did not create %s: %v", f, err)
@@ -220,7 +222,9 @@ func TestServePostgresAndS3(t *testing.T) {
 	}
 	s := startRun(t, env)
 	checkServes(t, s.url, "postgres", "s3")
-	uploadSharedPhotos(t, s.url, e2eLogin(t, env, s.url))
+	token := e2eLogin(t, env, s.url)
+	uploadSharedPhotos(t, s.url, token)
+	directUpload(t, s.url, token, true)
 }
 
 func TestDemoUsersAndBootstrapAdmin(t *testing.T) {

@@ -109,6 +109,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Intake:         intake,
 		Evidence:       db,
 		Thumbnails:     thumbs,
+		Uploads:        db,
+		UploadBlobs:    photos,
 		UploadsPerUser: c.UploadsPerUser,
 		UploadsTotal:   c.UploadsTotal,
 		UploadIdle:     c.UploadIdle,
