@@ -56,18 +56,11 @@ const (
 // photo goes to a spool file while it is hashed; nothing holds it in
 // memory. See openapi.yaml for the idempotency contract.
 func (s *Server) CreateEvidence(ctx context.Context, req CreateEvidenceRequestObject) (CreateEvidenceResponseObject, error) {
-	p, _ := principal(ctx)
-	release, err := s.uploads.acquire(p.UserID)
+	claim, done, err := s.beginUpload(ctx, req.Params.IdempotencyKey.String())
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-
-	claim, err := s.cfg.Intake.Claim(ctx, p.UserID, req.Params.IdempotencyKey.String())
-	if err != nil {
-		return nil, err
-	}
-	defer claim.Release()
+	defer done()
 
 	var (
 		rawMeta []byte
@@ -138,6 +131,22 @@ func (s *Server) CreateEvidence(ctx context.Context, req CreateEvidenceRequestOb
 		res.Headers.IdempotencyReplayed = &yes
 	}
 	return res, nil
+}
+
+// beginUpload takes an upload slot and claims the Idempotency-Key for the
+// caller; done releases both.
+func (s *Server) beginUpload(ctx context.Context, key string) (*inspect.Claim, func(), error) {
+	p, _ := principal(ctx)
+	release, err := s.uploads.acquire(p.UserID)
+	if err != nil {
+		return nil, nil, err
+	}
+	claim, err := s.cfg.Intake.Claim(ctx, p.UserID, key)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return claim, func() { claim.Release(); release() }, nil
 }
 
 // multipartError classifies a failure while reading the body.

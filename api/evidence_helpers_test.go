@@ -9,7 +9,6 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
@@ -96,16 +95,7 @@ func (a *testAPI) rawUpload(token, key, contentType string, body []byte) respons
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := a.srv.Client().Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	return a.send(req)
 }
 
 // mustUpload uploads and returns the created evidence.
@@ -157,14 +147,5 @@ func (a *testAPI) put(token, path string, body []byte) response {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := a.srv.Client().Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	return a.send(req)
 }

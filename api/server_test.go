@@ -190,6 +190,12 @@ func (a *testAPI) do(method, path, token string, body any, hdr ...string) respon
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
+	return a.send(req)
+}
+
+// send runs req against the test server and reads the whole answer.
+func (a *testAPI) send(req *http.Request) response {
+	a.t.Helper()
 	res, err := a.srv.Client().Do(req)
 	if err != nil {
 		a.t.Fatal(err)

@@ -122,7 +122,6 @@ func (s *Server) PutUploadContent(ctx context.Context, req PutUploadContentReque
 // back through the same checks as a multipart upload (hash, type, EXIF),
 // stored content-addressed, and committed; then the temporary object goes.
 func (s *Server) CompleteUpload(ctx context.Context, req CompleteUploadRequestObject) (CompleteUploadResponseObject, error) {
-	p, _ := principal(ctx)
 	u, err := s.ownUpload(ctx, req.Id.String())
 	if err != nil {
 		return nil, err
@@ -136,16 +135,11 @@ func (s *Server) CompleteUpload(ctx context.Context, req CompleteUploadRequestOb
 	if err != nil {
 		return nil, err
 	}
-	release, err := s.uploads.acquire(p.UserID)
+	claim, done, err := s.beginUpload(ctx, req.Params.IdempotencyKey.String())
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	claim, err := s.cfg.Intake.Claim(ctx, p.UserID, req.Params.IdempotencyKey.String())
-	if err != nil {
-		return nil, err
-	}
-	defer claim.Release()
+	defer done()
 	if claim.IsReplay() {
 		e, err := s.cfg.Intake.Replay(ctx, claim, u.SHA256, rawMeta)
 		if err != nil {

@@ -22,14 +22,11 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 		return usageError{fmt.Errorf("check takes no arguments, got %q", rest)}
 	}
 	log := newLogger(c, stderr)
-	db, err := openStore(ctx, c)
+	db, _, err := openMigrated(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 	photos, _, err := openPhotos(ctx, c, log)
 	if err != nil {
 		return err

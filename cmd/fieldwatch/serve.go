@@ -37,15 +37,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := newLogger(c, stderr)
 
-	db, err := openStore(ctx, c)
+	db, applied, err := openMigrated(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	applied, err := db.Migrate(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 	if len(applied) > 0 {
 		log.Info("migrations applied", slog.Any("versions", applied))
 	}
@@ -171,21 +167,32 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if len(rest) > 0 {
 		return usageError{fmt.Errorf("migrate takes no arguments, got %q", rest)}
 	}
-	db, err := openStore(ctx, c)
+	db, applied, err := openMigrated(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	applied, err := db.Migrate(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
 	v, err := db.Version(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: applied %d migration(s), schema version %d\n", db.Backend(), len(applied), v)
 	return nil
+}
+
+// openMigrated opens the database and applies pending migrations, as every
+// command that touches data does first.
+func openMigrated(ctx context.Context, c config) (*store.Store, []int64, error) {
+	db, err := openStore(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("migrate: %w", err)
+	}
+	return db, applied, nil
 }
 
 // openStore picks the database backend from the configured URL.

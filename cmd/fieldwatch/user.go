@@ -78,13 +78,9 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 // openIdentity opens and migrates the store and builds the identity
 // service over it, for commands that manage users.
 func openIdentity(ctx context.Context, c config) (*store.Store, *auth.Service, error) {
-	db, err := openStore(ctx, c)
+	db, _, err := openMigrated(ctx, c)
 	if err != nil {
 		return nil, nil, err
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, nil, fmt.Errorf("migrate: %w", err)
 	}
 	ident, err := newIdentity(c, db)
 	if err != nil {
