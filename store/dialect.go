@@ -15,6 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
+	"github.com/twpayne/go-geom"
+	"github.com/twpayne/go-geom/encoding/ewkb"
+	"github.com/twpayne/go-geom/encoding/wkb"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -46,9 +49,25 @@ type dialect struct {
 	within func(c geo.Point, r float64) (cond string, args []any)
 	// hashLock, when set, takes a transaction-scoped lock on a pair of
 	// int4 keys. CommitEvidence holds it per SHA-256 so that two commits
-	// of the same bytes cannot both miss each other. SQLite needs none:
-	// its write transactions are serialised.
+	// of the same bytes cannot both miss each other; imports and chief
+	// assignments hold it per kind and per reach (see geography.go).
+	// SQLite needs none: its write transactions are serialised.
 	hashLock string
+
+	// Geometry (townships, reaches): geomParam is the SQL that turns a
+	// bound geometry parameter into the column's value, geomCol the SQL
+	// that reads a geometry column back as bytes, and encodeGeom and
+	// decodeGeom convert between those bytes and go-geom. PostGIS gets
+	// EWKB with SRID 4326; SQLite stores plain WKB in a BLOB.
+	geomParam  string
+	geomCol    func(col string) string
+	encodeGeom func(g geom.T) ([]byte, error)
+	decodeGeom func(b []byte) (geom.T, error)
+	// reachBoxIndex returns a condition on reaches (alias r) that uses the
+	// spatial index to keep rows whose bounding box may meet b: a
+	// superset, as for boxIndex. Callers add the exact test on the bounds
+	// columns.
+	reachBoxIndex func(b geo.Box) (cond string, args []any)
 }
 
 var (
@@ -60,6 +79,12 @@ var (
 		classify:   classifySQLite,
 		boxIndex:   sqliteBoxIndex,
 		within:     sqliteWithin,
+
+		geomParam:     `?`,
+		geomCol:       func(col string) string { return col },
+		encodeGeom:    func(g geom.T) ([]byte, error) { return wkb.Marshal(g, wkb.NDR) },
+		decodeGeom:    func(b []byte) (geom.T, error) { return wkb.Unmarshal(b) },
+		reachBoxIndex: sqliteReachBoxIndex,
 	}
 	postgresDialect = dialect{
 		name:       "postgres",
@@ -70,6 +95,12 @@ var (
 		boxIndex:   postgresBoxIndex,
 		within:     postgresWithin,
 		hashLock:   `SELECT pg_advisory_xact_lock(?, ?)`,
+
+		geomParam:     `ST_GeomFromEWKB(?)`,
+		geomCol:       func(col string) string { return `ST_AsEWKB(` + col + `)` },
+		encodeGeom:    func(g geom.T) ([]byte, error) { return ewkb.Marshal(g, ewkb.NDR) },
+		decodeGeom:    ewkb.Unmarshal,
+		reachBoxIndex: postgresReachBoxIndex,
 	}
 )
 

@@ -47,16 +47,17 @@ const (
 // not used.
 const thumbnailable = `content_type IN ('image/jpeg', 'image/png', 'image/webp')`
 
-// Columns of evidence, read with alias e. details is read as text: jsonb in
-// PostgreSQL, TEXT in SQLite.
+// Columns of evidence, read with alias e. details and responsibility are
+// read as text: jsonb in PostgreSQL, TEXT in SQLite.
 const evidenceCols = `e.id, e.uploader_id, e.category, e.subcategory, e.note, e.sha256, e.size,
 	e.content_type, e.object_key, e.width, e.height, e.received_at, e.captured_at, e.capture_time_source,
 	e.lon, e.lat, e.location_source, e.exif_device_distance_m, e.duplicate_of, e.township_code, e.reach_code,
-	e.thumbnails, CAST(e.details AS TEXT)`
+	e.thumbnails, CAST(e.details AS TEXT), CAST(e.responsibility AS TEXT)`
 
 const evidenceInsertCols = `id, uploader_id, category, subcategory, note, sha256, size,
 	content_type, object_key, width, height, received_at, captured_at, capture_time_source,
-	lon, lat, location_source, exif_device_distance_m, duplicate_of, township_code, reach_code, thumbnails, details`
+	lon, lat, location_source, exif_device_distance_m, duplicate_of, township_code, reach_code, thumbnails, details,
+	responsibility`
 
 // errClaimLost: CommitEvidence found no pending submission to complete.
 var errClaimLost = fmt.Errorf("%w: no pending submission for this key (the claim was lost)", ErrConflict)
@@ -78,7 +79,9 @@ var errClaimLost = fmt.Errorf("%w: no pending submission for this key (the claim
 //     it is the earliest by (ReceivedAt, ID). Commits of the same bytes
 //     are serialised, so concurrent ones still find exactly one original;
 //   - e.TownshipCode and e.ReachCode are stored as given, empty as NULL
-//     (usually empty: linking sets them later with SetEvidenceLink);
+//     (usually empty: linking sets them later with SetEvidenceLink or
+//     SetEvidenceResponsibility); if e.Responsibility is set, it is
+//     stored and the codes are taken from it (given codes must match);
 //   - the evidence, its flags and its spatial index entry are inserted;
 //   - the submission becomes stored with the evidence id, fingerprint and
 //     UpdatedAt = e.ReceivedAt.
@@ -117,6 +120,12 @@ func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key str
 	if ne.EXIFDeviceDistanceM != nil {
 		dist = *ne.EXIFDeviceDistanceM
 	}
+	var resp any
+	if ne.Responsibility != nil {
+		if resp, err = responsibilityJSON(*ne.Responsibility); err != nil {
+			return err
+		}
+	}
 
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		var state string
@@ -153,11 +162,11 @@ func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key str
 		}
 
 		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO evidence (`+evidenceInsertCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			ne.ID, ne.UploaderID, string(ne.Category), ne.Subcategory, ne.Note, ne.SHA256, ne.Size,
 			ne.ContentType, ne.ObjectKey, ne.Width, ne.Height, s.d.timeArg(ne.ReceivedAt), s.d.nullTimeArg(ne.CapturedAt),
 			string(ne.CaptureTimeSource), lon, lat, string(ne.LocationSource), dist, dupArg,
-			nullText(ne.TownshipCode), nullText(ne.ReachCode), thumbnailsText(ne.Thumbnails), string(details))
+			nullText(ne.TownshipCode), nullText(ne.ReachCode), thumbnailsText(ne.Thumbnails), string(details), resp)
 		if err != nil {
 			return err
 		}
@@ -290,6 +299,18 @@ func (s *Store) normEvidence(e inspect.Evidence) (inspect.Evidence, error) {
 	e.Flags = flags
 	if e.Thumbnails, err = normThumbnails(e.Thumbnails); err != nil {
 		return e, err
+	}
+	if e.Responsibility != nil {
+		r, err := normResponsibility(*e.Responsibility)
+		if err != nil {
+			return e, err
+		}
+		if e.TownshipCode != "" && e.TownshipCode != r.TownshipCode || e.ReachCode != "" && e.ReachCode != r.ReachCode {
+			return e, invalid("township and reach codes %q, %q differ from the responsibility's %q, %q",
+				e.TownshipCode, e.ReachCode, r.TownshipCode, r.ReachCode)
+		}
+		e.TownshipCode, e.ReachCode = r.TownshipCode, r.ReachCode
+		e.Responsibility = &r
 	}
 	return e, nil
 }
@@ -526,10 +547,11 @@ func scanEvidence(r rowScanner) (inspect.Evidence, error) {
 		lon, lat, dist     sql.NullFloat64
 		dup, town, reach   sql.NullString
 		thumbnails, detail string
+		resp               sql.NullString
 	)
 	err := r.Scan(&e.ID, &e.UploaderID, &category, &e.Subcategory, &e.Note, &e.SHA256, &e.Size,
 		&e.ContentType, &e.ObjectKey, &e.Width, &e.Height, timeScan{t: &e.ReceivedAt}, timeScan{null: &e.CapturedAt}, &cts,
-		&lon, &lat, &ls, &dist, &dup, &town, &reach, &thumbnails, &detail)
+		&lon, &lat, &ls, &dist, &dup, &town, &reach, &thumbnails, &detail, &resp)
 	if err != nil {
 		return inspect.Evidence{}, err
 	}
@@ -552,6 +574,11 @@ func scanEvidence(r rowScanner) (inspect.Evidence, error) {
 	}
 	if err := fromDetails(detail, &e); err != nil {
 		return inspect.Evidence{}, err
+	}
+	if resp.Valid {
+		if e.Responsibility, err = fromResponsibilityJSON(resp.String); err != nil {
+			return inspect.Evidence{}, err
+		}
 	}
 	e.Flags = []inspect.Flag{}
 	return e, nil
@@ -717,6 +744,18 @@ func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, erro
 		}
 		add("e.uploader_id = ?", uid)
 	}
+	if f.Township != nil {
+		if err := checkText("township", *f.Township); err != nil {
+			return "", nil, err
+		}
+		add("e.township_code = ?", *f.Township)
+	}
+	if f.Reach != nil {
+		if err := checkText("reach", *f.Reach); err != nil {
+			return "", nil, err
+		}
+		add("e.reach_code = ?", *f.Reach)
+	}
 	if f.Flag != nil {
 		if !validFlag(*f.Flag) {
 			return "", nil, invalid("unknown flag %q", *f.Flag)
@@ -862,8 +901,10 @@ func (s *Store) EvidenceSHA256Exists(ctx context.Context, sha string) (bool, err
 
 // SetEvidenceLink records the township and reach an evidence's location
 // belongs to (Evidence.TownshipCode and ReachCode); an empty code clears
-// it. Linking is derived data, not an edit of the evidence. Returns
-// ErrNotFound if there is no such evidence.
+// it. Linking is derived data, not an edit of the evidence. It clears
+// Evidence.Responsibility, which no longer explains the codes (see
+// SetEvidenceResponsibility). Returns ErrNotFound if there is no such
+// evidence.
 func (s *Store) SetEvidenceLink(ctx context.Context, id, township, reach string) error {
 	if err := checkText("township code", township); err != nil {
 		return err
@@ -871,7 +912,8 @@ func (s *Store) SetEvidenceLink(ctx context.Context, id, township, reach string)
 	if err := checkText("reach code", reach); err != nil {
 		return err
 	}
-	return s.updateEvidence(ctx, "set evidence link", id, `township_code = ?, reach_code = ?`, nullText(township), nullText(reach))
+	return s.updateEvidence(ctx, "set evidence link", id, `township_code = ?, reach_code = ?, responsibility = NULL`,
+		nullText(township), nullText(reach))
 }
 
 // nullText binds "" as NULL, for optional codes.

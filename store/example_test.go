@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/twpayne/go-geom"
+
 	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
@@ -51,4 +53,49 @@ func ExampleOpenSQLite() {
 	// Output:
 	// sqlite Li.Na 李娜 river_chief 2025-03-01 08:00:00 +0000 UTC
 	// true
+}
+
+// Boundaries are versioned: a re-import closes the versions in force and
+// adds the new set, so a past instant still gets the boundary of its time.
+func ExampleStore_ImportTownships() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "fieldwatch-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	s, err := store.OpenSQLite(ctx, filepath.Join(dir, "fieldwatch.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+
+	square := func(x0, y0, d float64) *geom.MultiPolygon {
+		return geom.NewMultiPolygonFlat(geom.XY, []float64{x0, y0, x0 + d, y0, x0 + d, y0 + d, x0, y0 + d, x0, y0}, [][]int{{10}})
+	}
+	town := inspect.Township{Code: "130227101", Name: "兴城镇", Kind: "town", Zone: inspect.ZoneCore, Boundary: square(118.2, 40.1, 0.1)}
+	v1, err := s.ImportTownships(ctx, []inspect.Township{town}, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		log.Fatal(err)
+	}
+	town.Boundary = square(118.2, 40.1, 0.2)
+	v2, err := s.ImportTownships(ctx, []inspect.Township{town}, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, at := range []time.Time{time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)} {
+		t, err := s.TownshipByCode(ctx, "130227101", at)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(at.Format(time.DateOnly), t.Version, t.Boundary.Bounds().Max(0), t.EffectiveTo != nil)
+	}
+	fmt.Println(v1, v2)
+	// Output:
+	// 2024-06-01 1 118.3 true
+	// 2025-06-01 2 118.4 false
+	// 1 2
 }

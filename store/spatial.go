@@ -44,6 +44,19 @@ func postgresBoxIndex(b geo.Box) (string, []any) {
 	return `e.geom && ST_MakeEnvelope(?, ?, ?, ?, 4326)`, []any{b.MinLon, b.MinLat, b.MaxLon, b.MaxLat}
 }
 
+// sqliteReachBoxIndex selects reach candidates through reaches_rtree,
+// which holds each reach version's bounding box keyed by its seq.
+func sqliteReachBoxIndex(b geo.Box) (string, []any) {
+	return `r.seq IN (SELECT id FROM reaches_rtree WHERE max_lon >= ? AND min_lon <= ? AND max_lat >= ? AND min_lat <= ?)`,
+		[]any{b.MinLon, b.MaxLon, b.MinLat, b.MaxLat}
+}
+
+// postgresReachBoxIndex selects reach candidates through the GiST index
+// on line.
+func postgresReachBoxIndex(b geo.Box) (string, []any) {
+	return `r.line && ST_MakeEnvelope(?, ?, ?, ?, 4326)`, []any{b.MinLon, b.MinLat, b.MaxLon, b.MaxLat}
+}
+
 // postgresWithin is the geodesic test on the WGS-84 spheroid.
 func postgresWithin(c geo.Point, r float64) (string, []any) {
 	return `ST_DWithin(e.geom::geography, ST_SetSRID(ST_MakePoint(?, ?), 4326)::geography, ?)`, []any{c.Lon, c.Lat, r}

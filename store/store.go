@@ -7,10 +7,11 @@
 // Queries are written once with '?' placeholders and rebound for
 // PostgreSQL. Only what must differ is per dialect: the migrations
 // (store/migrations/{sqlite,postgres}, goose format, embedded), error
-// classification, the encoding of times, the spatial filters (PostGIS
-// with a GiST index, or an R*Tree; see spatial.go for the one place where
-// their answers may differ), and the lock that serialises commits of the
-// same bytes where writers run in parallel.
+// classification, the encoding of times and geometries (EWKB into PostGIS
+// columns, WKB blobs with bounds columns in SQLite), the spatial filters
+// (PostGIS with GiST indexes, or R*Trees; see spatial.go for the one place
+// where their answers may differ), and the advisory locks that serialise
+// writers where they run in parallel.
 //
 // Errors: ErrNotFound, ErrConflict and ErrUnavailable classify database
 // outcomes and wrap the driver's error as their cause. Input that cannot be

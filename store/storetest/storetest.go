@@ -51,10 +51,13 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, shared) })
 	t.Run("Submissions", func(t *testing.T) { testSubmissions(t, shared) })
 	t.Run("Evidence", func(t *testing.T) { testEvidence(t, shared) })
+	t.Run("Responsibility", func(t *testing.T) { testResponsibility(t, shared) })
 
 	// Listing and counting need to know every row.
 	t.Run("ListUsers", func(t *testing.T) { testListUsers(t, migrated(t, open(t))) })
 	t.Run("ListEvidence", func(t *testing.T) { testListEvidence(t, migrated(t, open(t))) })
+	// Imports replace the whole set of townships or reaches.
+	t.Run("Geography", func(t *testing.T) { testGeography(t, migrated(t, open(t))) })
 }
 
 func migrated(t *testing.T, s *store.Store) *store.Store {

@@ -1,0 +1,168 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
+)
+
+// Bounds of a responsibility record: linking keeps up to three candidate
+// reaches and a reach has a handful of chiefs; these only keep a row from
+// growing without limit.
+const (
+	maxResponsibilityChiefs     = 64
+	maxResponsibilityCandidates = 16
+)
+
+// The responsibility column: inspect.Responsibility as JSON. As for the
+// details column, the field names are the stored format, independent of
+// the Go names.
+type (
+	responsibilityDoc struct {
+		TownshipCode string         `json:"township_code,omitempty"`
+		TownshipName string         `json:"township_name,omitempty"`
+		Zone         string         `json:"zone,omitempty"`
+		ReachCode    string         `json:"reach_code,omitempty"`
+		ReachName    string         `json:"reach_name,omitempty"`
+		ReachDistM   float64        `json:"reach_dist_m"`
+		Chiefs       []chiefRefDoc  `json:"chiefs"`
+		Candidates   []candidateDoc `json:"candidates"`
+		Method       string         `json:"method"`
+		Version      int64          `json:"version"`
+	}
+	chiefRefDoc struct {
+		UserID string `json:"user_id"`
+		Name   string `json:"name"`
+		Level  string `json:"level"`
+	}
+	candidateDoc struct {
+		Code      string  `json:"code"`
+		DistanceM float64 `json:"distance_m"`
+	}
+)
+
+// normResponsibility validates r and returns it in stored form: user ids
+// canonical, nil slices made empty. It leaves r's slices untouched.
+func normResponsibility(r inspect.Responsibility) (inspect.Responsibility, error) {
+	invalid := func(format string, a ...any) error {
+		return fmt.Errorf("%w: responsibility: %s", inspect.ErrInvalid, fmt.Sprintf(format, a...))
+	}
+	if err := checkFields("responsibility ", "township code", r.TownshipCode, "township name", r.TownshipName,
+		"reach code", r.ReachCode, "reach name", r.ReachName, "method", r.Method); err != nil {
+		return r, err
+	}
+	if r.Zone != "" && !validZone(r.Zone) {
+		return r, invalid("unknown zone %q", r.Zone)
+	}
+	if !finiteNonNegative(r.ReachDistM) {
+		return r, invalid("reach distance is %v", r.ReachDistM)
+	}
+	if r.Version < 0 {
+		return r, invalid("version %d is negative", r.Version)
+	}
+	if len(r.Chiefs) > maxResponsibilityChiefs || len(r.Candidates) > maxResponsibilityCandidates {
+		return r, invalid("more than %d chiefs or %d candidates", maxResponsibilityChiefs, maxResponsibilityCandidates)
+	}
+	chiefs := make([]inspect.ChiefRef, len(r.Chiefs))
+	for i, c := range r.Chiefs {
+		id, ok := parseID(c.UserID)
+		if !ok {
+			if err := checkText("responsibility chief user id", c.UserID); err != nil {
+				return r, err
+			}
+			return r, invalid("chief %d: user id %q is not a UUID", i, c.UserID)
+		}
+		if err := checkText("responsibility chief name", c.Name); err != nil {
+			return r, err
+		}
+		if levelRank(c.Level) < 0 {
+			return r, invalid("chief %d: unknown level %q", i, c.Level)
+		}
+		chiefs[i] = inspect.ChiefRef{UserID: id, Name: c.Name, Level: c.Level}
+	}
+	r.Chiefs = chiefs
+	candidates := make([]inspect.ReachCandidate, len(r.Candidates))
+	for i, c := range r.Candidates {
+		if err := checkText("responsibility candidate code", c.Code); err != nil {
+			return r, err
+		}
+		if c.Code == "" || !finiteNonNegative(c.DistanceM) {
+			return r, invalid("candidate %d: empty code or distance %v", i, c.DistanceM)
+		}
+		candidates[i] = c
+	}
+	r.Candidates = candidates
+	return r, nil
+}
+
+func finiteNonNegative(v float64) bool {
+	return v >= 0 && !math.IsInf(v, 1) // NaN fails v >= 0
+}
+
+// responsibilityJSON returns the stored form of a normalised record.
+func responsibilityJSON(r inspect.Responsibility) (string, error) {
+	d := responsibilityDoc{
+		TownshipCode: r.TownshipCode, TownshipName: r.TownshipName, Zone: string(r.Zone),
+		ReachCode: r.ReachCode, ReachName: r.ReachName, ReachDistM: r.ReachDistM,
+		Chiefs: make([]chiefRefDoc, len(r.Chiefs)), Candidates: make([]candidateDoc, len(r.Candidates)),
+		Method: r.Method, Version: r.Version,
+	}
+	for i, c := range r.Chiefs {
+		d.Chiefs[i] = chiefRefDoc{UserID: c.UserID, Name: c.Name, Level: string(c.Level)}
+	}
+	for i, c := range r.Candidates {
+		d.Candidates[i] = candidateDoc(c)
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return "", fmt.Errorf("%w: responsibility: %w", inspect.ErrInvalid, err)
+	}
+	return string(b), nil
+}
+
+// fromResponsibilityJSON reads the stored form.
+func fromResponsibilityJSON(raw string) (*inspect.Responsibility, error) {
+	var d responsibilityDoc
+	if err := json.Unmarshal([]byte(raw), &d); err != nil {
+		return nil, fmt.Errorf("store: bad stored responsibility: %w", err)
+	}
+	r := &inspect.Responsibility{
+		TownshipCode: d.TownshipCode, TownshipName: d.TownshipName, Zone: inspect.Zone(d.Zone),
+		ReachCode: d.ReachCode, ReachName: d.ReachName, ReachDistM: d.ReachDistM,
+		Chiefs: make([]inspect.ChiefRef, len(d.Chiefs)), Candidates: make([]inspect.ReachCandidate, len(d.Candidates)),
+		Method: d.Method, Version: d.Version,
+	}
+	for i, c := range d.Chiefs {
+		r.Chiefs[i] = inspect.ChiefRef{UserID: c.UserID, Name: c.Name, Level: inspect.ChiefLevel(c.Level)}
+	}
+	for i, c := range d.Candidates {
+		r.Candidates[i] = inspect.ReachCandidate(c)
+	}
+	return r, nil
+}
+
+// SetEvidenceResponsibility records who answers for an evidence
+// (Evidence.Responsibility) and sets Evidence.TownshipCode and ReachCode
+// from it (an empty code clears it), replacing any earlier record. Like
+// SetEvidenceLink it is derived data, not an edit of the evidence.
+//
+// Returns ErrNotFound if there is no such evidence, and an error wrapping
+// inspect.ErrInvalid for a record that cannot be stored: unstorable text,
+// an unknown zone or chief level, a chief user id that is not a UUID, an
+// empty candidate code, a negative, NaN or infinite distance, a negative
+// version, more than 64 chiefs or 16 candidates.
+func (s *Store) SetEvidenceResponsibility(ctx context.Context, id string, r inspect.Responsibility) error {
+	r, err := normResponsibility(r)
+	if err != nil {
+		return err
+	}
+	doc, err := responsibilityJSON(r)
+	if err != nil {
+		return err
+	}
+	return s.updateEvidence(ctx, "set evidence responsibility", id, `responsibility = ?, township_code = ?, reach_code = ?`,
+		doc, nullText(r.TownshipCode), nullText(r.ReachCode))
+}
