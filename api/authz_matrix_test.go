@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
@@ -15,6 +16,7 @@ import (
 	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/demo"
 	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
@@ -65,6 +67,7 @@ type call struct {
 	upload       bool
 	raw          []byte // sent as application/octet-stream when set
 	key          bool   // send a fresh Idempotency-Key
+	geojson      bool   // body is GeoJSON
 }
 
 // matrixCase says how to call an operation. inScope reaches an object the
@@ -138,6 +141,24 @@ func matrixCases() map[string]matrixCase {
 				id, _ := f.session(f.targetToken, true)
 				return call{method: "POST", path: "/v1/uploads/" + id + "/complete", body: map[string]any{"category": "other"}, key: true}
 			}},
+		"importTownships": {ok: 201, inScope: func(f *matrixFixture) call {
+			f.a.clock.Advance(time.Second) // each import is a new version, later than the last
+			return call{method: "POST", path: "/v1/townships:import", body: geoJSONValue(f.a.t, demo.TownshipsGeoJSON), geojson: true}
+		}},
+		"importReaches": {ok: 201, inScope: func(f *matrixFixture) call {
+			f.a.clock.Advance(time.Second)
+			return call{method: "POST", path: "/v1/reaches:import", body: geoJSONValue(f.a.t, demo.ReachesGeoJSON), geojson: true}
+		}},
+		"listTownships": {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/townships"} }},
+		"getTownship":   {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/townships/130227101"} }},
+		"listReaches":   {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/reaches?river=滦河"} }},
+		"getReach":      {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/reaches/LH-03"} }},
+		"getMyReaches":  {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/me/reaches"} }},
+		"setReachChiefs": {ok: 200, inScope: func(f *matrixFixture) call {
+			return call{method: "PUT", path: "/v1/reaches/LH-03/chiefs", body: []map[string]any{
+				{"user_id": f.principal["river_chief"].UserID, "level": "village"},
+			}}
+		}},
 		"listEvidence": {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/evidence", body: nil} }},
 		"getEvidence": {ok: 200,
 			inScope:    func(f *matrixFixture) call { return call{method: "GET", path: "/v1/evidence/" + f.mine(), body: nil} },
@@ -199,11 +220,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 
 	forEachBackend(t, func(t *testing.T, a *testAPI) {
+		a.importDemoCounty()
 		f := &matrixFixture{a: a, tokens: map[string]string{"anonymous": ""}, principal: map[string]auth.Principal{}, own: map[string]string{}}
 		f.target = a.mustUser("m.target", "inspector", pw, townshipB)
 		targetToken, _ := a.login("m.target", pw)
 		f.targetToken = targetToken
-		f.foreign = a.mustUpload(targetToken, uniquePhoto(t, "dust-xingcheng.jpg", 0), map[string]any{"category": "dust_site"}).Id.String()
+		// In township 130227108: outside township A and far from any reach.
+		f.foreign = a.mustUpload(targetToken, uniquePhoto(t, "burning-luojiatun.jpg", 0), map[string]any{"category": "open_burning"}).Id.String()
 		a.makeThumbnails(f.foreign)
 		f.own["anonymous"] = f.foreign
 		for i, role := range inspect.Roles {
@@ -262,6 +285,8 @@ func (f *matrixFixture) send(c call, token string) response {
 		return f.a.put(token, c.path, c.raw)
 	case c.key:
 		return f.a.do(c.method, c.path, token, c.body, "Idempotency-Key", uuid.NewString())
+	case c.geojson:
+		return f.a.do(c.method, c.path, token, c.body, "Content-Type", "application/geo+json")
 	}
 	return f.a.do(c.method, c.path, token, c.body)
 }

@@ -413,6 +413,7 @@ func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject
 		fl := inspect.Flag(*prm.Flag)
 		f.Flag = &fl
 	}
+	f.Township, f.Reach = prm.Township, prm.Reach
 	if prm.Uploader != nil {
 		u := prm.Uploader.String()
 		f.UploaderID = &u
@@ -613,6 +614,15 @@ func evidenceOut(e inspect.Evidence) Evidence {
 		out.DuplicateOf = &d
 	}
 	out.ExifDeviceDistanceM = e.EXIFDeviceDistanceM
+	if e.TownshipCode != "" {
+		out.TownshipCode = &e.TownshipCode
+	}
+	if e.ReachCode != "" {
+		out.ReachCode = &e.ReachCode
+	}
+	if r := e.Responsibility; r != nil {
+		out.Responsibility = responsibilityOut(*r)
+	}
 	x := e.EXIF
 	if x.Position != nil {
 		out.Exif.Position = &Position{Lon: x.Position.Lon, Lat: x.Position.Lat}
@@ -638,6 +648,31 @@ func evidenceOut(e inspect.Evidence) Evidence {
 		if d.Provider != "" {
 			out.DeviceLocation.Provider = &d.Provider
 		}
+	}
+	return out
+}
+
+func responsibilityOut(r inspect.Responsibility) *Responsibility {
+	out := &Responsibility{Method: r.Method, Version: r.Version, Chiefs: chiefsOut(r.Chiefs)}
+	for _, c := range r.Candidates {
+		out.Candidates = append(out.Candidates, struct {
+			Code      string  `json:"code"`
+			DistanceM float64 `json:"distance_m"`
+		}{c.Code, c.DistanceM})
+	}
+	if out.Candidates == nil {
+		out.Candidates = []struct {
+			Code      string  `json:"code"`
+			DistanceM float64 `json:"distance_m"`
+		}{}
+	}
+	if r.TownshipCode != "" {
+		out.TownshipCode, out.TownshipName = &r.TownshipCode, &r.TownshipName
+		z := ResponsibilityZone(r.Zone)
+		out.Zone = &z
+	}
+	if r.ReachCode != "" {
+		out.ReachCode, out.ReachName, out.ReachDistanceM = &r.ReachCode, &r.ReachName, &r.ReachDistM
 	}
 	return out
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fieldwatch/fieldwatch/api"
+	"github.com/fieldwatch/fieldwatch/demo"
 )
 
 // testPhoto reads one of the shared test photos.
@@ -148,4 +149,26 @@ func (a *testAPI) put(token, path string, body []byte) response {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	return a.send(req)
+}
+
+// geoJSONValue decodes a GeoJSON document so do() sends it as a body.
+func geoJSONValue(t testing.TB, b []byte) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// importDemoCounty loads the demo townships and reaches.
+func (a *testAPI) importDemoCounty() {
+	a.t.Helper()
+	ctx := context.Background()
+	if _, _, err := a.atlas.ImportTownships(ctx, demo.TownshipsGeoJSON, a.clock.Now()); err != nil {
+		a.t.Fatal(err)
+	}
+	if _, _, err := a.atlas.ImportReaches(ctx, demo.ReachesGeoJSON, a.clock.Now()); err != nil {
+		a.t.Fatal(err)
+	}
 }

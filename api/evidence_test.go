@@ -32,6 +32,8 @@ type manifestPhoto struct {
 	EXIFLon     *float64 `json:"exif_lon"`
 	EXIFLat     *float64 `json:"exif_lat"`
 	Township    *string  `json:"township_code"`
+	Reach       string   `json:"nearest_reach"`
+	ReachM      float64  `json:"nearest_reach_m"`
 	Orientation int      `json:"orientation"`
 }
 
@@ -92,6 +94,7 @@ func (a *testAPI) countEvidence() int {
 
 func TestUploadSharedTestPhotos(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, a *testAPI) {
+		a.importDemoCounty()
 		a.mustUser("insp", "inspector", pw, "130227101")
 		tok, _ := a.login("insp", pw)
 		for _, m := range manifest(t) {
@@ -116,6 +119,34 @@ func TestUploadSharedTestPhotos(t *testing.T) {
 				}
 				if outside := m.EXIFLon != nil && m.Township == nil; outside != hasFlag(e, "outside_county") {
 					t.Fatalf("outside_county flag %v, manifest township %v", hasFlag(e, "outside_county"), m.Township)
+				}
+				// Linking: the township of the manifest and, within the
+				// tolerance, its nearest reach at its distance (within 1 m;
+				// the manifest's Turf.js distances are spherical).
+				if m.Township != nil {
+					if e.TownshipCode == nil || *e.TownshipCode != *m.Township || e.Responsibility == nil {
+						t.Fatalf("township %v, manifest %s", e.TownshipCode, *m.Township)
+					}
+				}
+				if m.EXIFLon != nil && m.Reach != "" {
+					tol := 100.0
+					if m.Category == "river_section" {
+						tol = 300
+					}
+					r := e.Responsibility
+					if m.ReachM <= tol {
+						if e.ReachCode == nil || *e.ReachCode != m.Reach || math.Abs(*r.ReachDistanceM-m.ReachM) > 1 {
+							t.Fatalf("reach %v at %v m, manifest %s at %v m", e.ReachCode, r.ReachDistanceM, m.Reach, m.ReachM)
+						}
+						if len(r.Chiefs) != 0 {
+							t.Fatalf("no chiefs were assigned, got %v", r.Chiefs)
+						}
+					} else if e.ReachCode != nil {
+						t.Fatalf("reach %s linked at %v m beyond the %v m tolerance", *e.ReachCode, m.ReachM, tol)
+					}
+					if len(r.Candidates) == 0 || r.Candidates[0].Code != m.Reach {
+						t.Fatalf("nearest candidate %v, manifest %s", r.Candidates, m.Reach)
+					}
 				}
 				if m.Orientation > 1 && (e.Exif.Orientation == nil || *e.Exif.Orientation != m.Orientation) {
 					t.Fatalf("orientation %v, want %d", e.Exif.Orientation, m.Orientation)

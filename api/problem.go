@@ -127,6 +127,10 @@ func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
 	if errors.As(err, &ve) {
 		return newProblem(http.StatusBadRequest, problemValidation, ve.detail, ve.fields), 0
 	}
+	var ue *unprocessableError
+	if errors.As(err, &ue) {
+		return newProblem(http.StatusUnprocessableEntity, problemValidation, ue.detail, ue.fields), 0
+	}
 	var re *rangeError
 	if errors.As(err, &re) {
 		return newProblem(http.StatusRequestedRangeNotSatisfiable, "", fmt.Sprintf("the photo has %d bytes", re.size), nil), 0
@@ -219,6 +223,15 @@ func clientMessage(err error) string {
 	}
 	return msg
 }
+
+// unprocessableError is well-formed input that breaks a rule, with the
+// offending fields (422).
+type unprocessableError struct {
+	detail string
+	fields []FieldError
+}
+
+func (e *unprocessableError) Error() string { return "api: unprocessable: " + e.detail }
 
 // validationError is a request that does not match openapi.yaml.
 type validationError struct {

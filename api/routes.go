@@ -147,12 +147,15 @@ func specOperations(spec *openapi3.T) []operation {
 	return ops
 }
 
-// echoPath turns /a/{b}/c into /a/:b/c.
+// echoPath turns /a/{b}/c into /a/:b/c, and escapes a colon inside a
+// segment (/v1/townships:import) as Echo and the generated routes do.
 func echoPath(p string) string {
 	segs := strings.Split(p, "/")
 	for i, seg := range segs {
 		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
 			segs[i] = ":" + seg[1:len(seg)-1]
+		} else {
+			segs[i] = strings.ReplaceAll(seg, ":", `\:`)
 		}
 	}
 	return strings.Join(segs, "/")

@@ -81,6 +81,48 @@ func (e CheckName) Valid() bool {
 	}
 }
 
+// Defines values for ChiefLevel.
+const (
+	ChiefLevelCounty   ChiefLevel = "county"
+	ChiefLevelTownship ChiefLevel = "township"
+	ChiefLevelVillage  ChiefLevel = "village"
+)
+
+// Valid indicates whether the value is a known member of the ChiefLevel enum.
+func (e ChiefLevel) Valid() bool {
+	switch e {
+	case ChiefLevelCounty:
+		return true
+	case ChiefLevelTownship:
+		return true
+	case ChiefLevelVillage:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChiefAssignmentInLevel.
+const (
+	ChiefAssignmentInLevelCounty   ChiefAssignmentInLevel = "county"
+	ChiefAssignmentInLevelTownship ChiefAssignmentInLevel = "township"
+	ChiefAssignmentInLevelVillage  ChiefAssignmentInLevel = "village"
+)
+
+// Valid indicates whether the value is a known member of the ChiefAssignmentInLevel enum.
+func (e ChiefAssignmentInLevel) Valid() bool {
+	switch e {
+	case ChiefAssignmentInLevelCounty:
+		return true
+	case ChiefAssignmentInLevelTownship:
+		return true
+	case ChiefAssignmentInLevelVillage:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EvidenceCaptureTimeSource.
 const (
 	EvidenceCaptureTimeSourceDevice EvidenceCaptureTimeSource = "device"
@@ -210,6 +252,51 @@ func (e FeatureCollectionType) Valid() bool {
 	}
 }
 
+// Defines values for FeatureCollectionInType.
+const (
+	FeatureCollectionInTypeFeatureCollection FeatureCollectionInType = "FeatureCollection"
+)
+
+// Valid indicates whether the value is a known member of the FeatureCollectionInType enum.
+func (e FeatureCollectionInType) Valid() bool {
+	switch e {
+	case FeatureCollectionInTypeFeatureCollection:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GeoFeatureType.
+const (
+	GeoFeatureTypeFeature GeoFeatureType = "Feature"
+)
+
+// Valid indicates whether the value is a known member of the GeoFeatureType enum.
+func (e GeoFeatureType) Valid() bool {
+	switch e {
+	case GeoFeatureTypeFeature:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GeoFeatureCollectionType.
+const (
+	GeoFeatureCollectionTypeFeatureCollection GeoFeatureCollectionType = "FeatureCollection"
+)
+
+// Valid indicates whether the value is a known member of the GeoFeatureCollectionType enum.
+func (e GeoFeatureCollectionType) Valid() bool {
+	switch e {
+	case GeoFeatureCollectionTypeFeatureCollection:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	HealthStatusOk HealthStatus = "ok"
@@ -237,6 +324,27 @@ func (e ReadinessStatus) Valid() bool {
 	case ReadinessStatusReady:
 		return true
 	case ReadinessStatusUnavailable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ResponsibilityZone.
+const (
+	ResponsibilityZoneCore      ResponsibilityZone = "core"
+	ResponsibilityZoneGeneral   ResponsibilityZone = "general"
+	ResponsibilityZonePeriphery ResponsibilityZone = "periphery"
+)
+
+// Valid indicates whether the value is a known member of the ResponsibilityZone enum.
+func (e ResponsibilityZone) Valid() bool {
+	switch e {
+	case ResponsibilityZoneCore:
+		return true
+	case ResponsibilityZoneGeneral:
+		return true
+	case ResponsibilityZonePeriphery:
 		return true
 	default:
 		return false
@@ -276,6 +384,27 @@ const (
 func (e TokenPairTokenType) Valid() bool {
 	switch e {
 	case TokenPairTokenTypeBearer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TownshipInfoZone.
+const (
+	TownshipInfoZoneCore      TownshipInfoZone = "core"
+	TownshipInfoZoneGeneral   TownshipInfoZone = "general"
+	TownshipInfoZonePeriphery TownshipInfoZone = "periphery"
+)
+
+// Valid indicates whether the value is a known member of the TownshipInfoZone enum.
+func (e TownshipInfoZone) Valid() bool {
+	switch e {
+	case TownshipInfoZoneCore:
+		return true
+	case TownshipInfoZoneGeneral:
+		return true
+	case TownshipInfoZonePeriphery:
 		return true
 	default:
 		return false
@@ -369,6 +498,29 @@ type Check struct {
 // CheckName defines model for Check.Name.
 type CheckName string
 
+// Chief defines model for Chief.
+type Chief struct {
+	Level  ChiefLevel         `json:"level"`
+	Name   string             `json:"name"`
+	UserId openapi_types.UUID `json:"user_id"`
+}
+
+// ChiefLevel defines model for Chief.Level.
+type ChiefLevel string
+
+// ChiefAssignmentIn defines model for ChiefAssignmentIn.
+type ChiefAssignmentIn struct {
+	Level  ChiefAssignmentInLevel `json:"level"`
+	UserId openapi_types.UUID     `json:"user_id"`
+
+	// ValidFrom Default: now.
+	ValidFrom *time.Time `json:"valid_from,omitempty"`
+	ValidTo   *time.Time `json:"valid_to,omitempty"`
+}
+
+// ChiefAssignmentInLevel defines model for ChiefAssignmentIn.Level.
+type ChiefAssignmentInLevel string
+
 // DeviceFix defines model for DeviceFix.
 type DeviceFix struct {
 	AccuracyM *float64 `json:"accuracy_m,omitempty"`
@@ -415,14 +567,23 @@ type Evidence struct {
 	LocationSource      EvidenceLocationSource `json:"location_source"`
 	Note                *string                `json:"note,omitempty"`
 
+	// ReachCode The river reach that answers for the place.
+	ReachCode *string `json:"reach_code,omitempty"`
+
 	// ReceivedAt Server time; authoritative.
-	ReceivedAt  time.Time          `json:"received_at"`
-	Sha256      string             `json:"sha256"`
-	Size        int64              `json:"size"`
-	Subcategory *string            `json:"subcategory,omitempty"`
-	Thumbnails  []int              `json:"thumbnails"`
-	UploaderId  openapi_types.UUID `json:"uploader_id"`
-	Width       *int               `json:"width,omitempty"`
+	ReceivedAt time.Time `json:"received_at"`
+
+	// Responsibility Who answers for the place, decided when the evidence was stored.
+	Responsibility *Responsibility `json:"responsibility,omitempty"`
+	Sha256         string          `json:"sha256"`
+	Size           int64           `json:"size"`
+	Subcategory    *string         `json:"subcategory,omitempty"`
+	Thumbnails     []int           `json:"thumbnails"`
+
+	// TownshipCode The township that answers for the place.
+	TownshipCode *string            `json:"township_code,omitempty"`
+	UploaderId   openapi_types.UUID `json:"uploader_id"`
+	Width        *int               `json:"width,omitempty"`
 }
 
 // EvidenceCaptureTimeSource defines model for Evidence.CaptureTimeSource.
@@ -480,12 +641,40 @@ type FeatureCollection struct {
 // FeatureCollectionType defines model for FeatureCollection.Type.
 type FeatureCollectionType string
 
+// FeatureCollectionIn RFC 7946 GeoJSON; validated by the importer, which names each bad feature.
+type FeatureCollectionIn struct {
+	Features []map[string]interface{} `json:"features"`
+	Type     FeatureCollectionInType  `json:"type"`
+}
+
+// FeatureCollectionInType defines model for FeatureCollectionIn.Type.
+type FeatureCollectionInType string
+
 // FieldError defines model for FieldError.
 type FieldError struct {
 	// Field JSON pointer or parameter name.
 	Field  string `json:"field"`
 	Reason string `json:"reason"`
 }
+
+// GeoFeature defines model for GeoFeature.
+type GeoFeature struct {
+	Geometry   map[string]interface{} `json:"geometry"`
+	Properties map[string]interface{} `json:"properties"`
+	Type       GeoFeatureType         `json:"type"`
+}
+
+// GeoFeatureType defines model for GeoFeature.Type.
+type GeoFeatureType string
+
+// GeoFeatureCollection defines model for GeoFeatureCollection.
+type GeoFeatureCollection struct {
+	Features []GeoFeature             `json:"features"`
+	Type     GeoFeatureCollectionType `json:"type"`
+}
+
+// GeoFeatureCollectionType defines model for GeoFeatureCollection.Type.
+type GeoFeatureCollectionType string
 
 // Health defines model for Health.
 type Health struct {
@@ -494,6 +683,12 @@ type Health struct {
 
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
+
+// ImportResult defines model for ImportResult.
+type ImportResult struct {
+	Count   int   `json:"count"`
+	Version int64 `json:"version"`
+}
 
 // LoginRequest defines model for LoginRequest.
 type LoginRequest struct {
@@ -564,6 +759,31 @@ type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+// Responsibility Who answers for the place, decided when the evidence was stored.
+type Responsibility struct {
+	// Candidates The nearest reaches with their distances, the explanation of the choice.
+	Candidates []struct {
+		Code      string  `json:"code"`
+		DistanceM float64 `json:"distance_m"`
+	} `json:"candidates"`
+
+	// Chiefs The reach's river chiefs at capture time.
+	Chiefs         []Chief  `json:"chiefs"`
+	Method         string   `json:"method"`
+	ReachCode      *string  `json:"reach_code,omitempty"`
+	ReachDistanceM *float64 `json:"reach_distance_m,omitempty"`
+	ReachName      *string  `json:"reach_name,omitempty"`
+	TownshipCode   *string  `json:"township_code,omitempty"`
+	TownshipName   *string  `json:"township_name,omitempty"`
+
+	// Version Boundary version used.
+	Version int64               `json:"version"`
+	Zone    *ResponsibilityZone `json:"zone,omitempty"`
+}
+
+// ResponsibilityZone defines model for Responsibility.Zone.
+type ResponsibilityZone string
+
 // Role defines model for Role.
 type Role string
 
@@ -582,6 +802,20 @@ type TokenPairTokenType string
 
 // TownshipCode defines model for TownshipCode.
 type TownshipCode = string
+
+// TownshipInfo defines model for TownshipInfo.
+type TownshipInfo struct {
+	Code          string           `json:"code"`
+	EffectiveFrom time.Time        `json:"effective_from"`
+	Kind          string           `json:"kind"`
+	Name          string           `json:"name"`
+	NameEn        *string          `json:"name_en,omitempty"`
+	Version       int64            `json:"version"`
+	Zone          TownshipInfoZone `json:"zone"`
+}
+
+// TownshipInfoZone defines model for TownshipInfo.Zone.
+type TownshipInfoZone string
 
 // Upload defines model for Upload.
 type Upload struct {
@@ -679,6 +913,9 @@ type IdempotencyKey = openapi_types.UUID
 // Limit defines model for Limit.
 type Limit = int
 
+// ReachCode defines model for ReachCode.
+type ReachCode = string
+
 // UploadID defines model for UploadID.
 type UploadID = openapi_types.UUID
 
@@ -719,6 +956,8 @@ type UnsupportedMediaType = Problem
 type ListEvidenceParams struct {
 	Category *Category     `form:"category,omitempty" json:"category,omitempty"`
 	Flag     *EvidenceFlag `form:"flag,omitempty" json:"flag,omitempty"`
+	Township *string       `form:"township,omitempty" json:"township,omitempty"`
+	Reach    *string       `form:"reach,omitempty" json:"reach,omitempty"`
 
 	// Uploader Only this uploader's evidence.
 	Uploader *openapi_types.UUID `form:"uploader,omitempty" json:"uploader,omitempty"`
@@ -768,6 +1007,31 @@ type GetEvidenceThumbnailParams struct {
 // GetEvidenceThumbnailParamsSize defines parameters for GetEvidenceThumbnail.
 type GetEvidenceThumbnailParamsSize int
 
+// ListReachesParams defines parameters for ListReaches.
+type ListReachesParams struct {
+	Township *string `form:"township,omitempty" json:"township,omitempty"`
+	River    *string `form:"river,omitempty" json:"river,omitempty"`
+
+	// Chief Reaches this river chief (user id) answers for today.
+	Chief *openapi_types.UUID `form:"chief,omitempty" json:"chief,omitempty"`
+
+	// Bbox `minLon,minLat,maxLon,maxLat` in WGS-84 degrees.
+	Bbox *string `form:"bbox,omitempty" json:"bbox,omitempty"`
+}
+
+// SetReachChiefsJSONBody defines parameters for SetReachChiefs.
+type SetReachChiefsJSONBody = []ChiefAssignmentIn
+
+// ImportReachesParams defines parameters for ImportReaches.
+type ImportReachesParams struct {
+	EffectiveFrom *time.Time `form:"effective_from,omitempty" json:"effective_from,omitempty"`
+}
+
+// ImportTownshipsParams defines parameters for ImportTownships.
+type ImportTownshipsParams struct {
+	EffectiveFrom *time.Time `form:"effective_from,omitempty" json:"effective_from,omitempty"`
+}
+
 // CompleteUploadParams defines parameters for CompleteUpload.
 type CompleteUploadParams struct {
 	// IdempotencyKey A UUID the phone makes once per photo and reuses on every retry of it.
@@ -797,6 +1061,15 @@ type RefreshJSONRequestBody = RefreshRequest
 
 // CreateEvidenceMultipartRequestBody defines body for CreateEvidence for multipart/form-data ContentType.
 type CreateEvidenceMultipartRequestBody CreateEvidenceMultipartBody
+
+// SetReachChiefsJSONRequestBody defines body for SetReachChiefs for application/json ContentType.
+type SetReachChiefsJSONRequestBody = SetReachChiefsJSONBody
+
+// ImportReachesApplicationGeoPlusJSONRequestBody defines body for ImportReaches for application/geo+json ContentType.
+type ImportReachesApplicationGeoPlusJSONRequestBody = FeatureCollectionIn
+
+// ImportTownshipsApplicationGeoPlusJSONRequestBody defines body for ImportTownships for application/geo+json ContentType.
+type ImportTownshipsApplicationGeoPlusJSONRequestBody = FeatureCollectionIn
 
 // CreateUploadJSONRequestBody defines body for CreateUpload for application/json ContentType.
 type CreateUploadJSONRequestBody = UploadRequest
@@ -845,6 +1118,30 @@ type ServerInterface interface {
 	// GetMe The caller's profile, role and current scope.
 	// (GET /v1/me)
 	GetMe(ctx echo.Context) error
+	// GetMyReaches The reaches the calling river chief answers for today.
+	// (GET /v1/me/reaches)
+	GetMyReaches(ctx echo.Context) error
+	// ListReaches River reaches in force now, as a GeoJSON FeatureCollection.
+	// (GET /v1/reaches)
+	ListReaches(ctx echo.Context, params ListReachesParams) error
+	// GetReach One reach with its line and chiefs (GeoJSON Feature).
+	// (GET /v1/reaches/{code})
+	GetReach(ctx echo.Context, code ReachCode) error
+	// SetReachChiefs Assign the reach's river chiefs (administrators).
+	// (PUT /v1/reaches/{code}/chiefs)
+	SetReachChiefs(ctx echo.Context, code ReachCode) error
+	// ImportReaches Import river reaches as a new version (administrators).
+	// (POST /v1/reaches:import)
+	ImportReaches(ctx echo.Context, params ImportReachesParams) error
+	// ListTownships Townships in force now, without boundaries.
+	// (GET /v1/townships)
+	ListTownships(ctx echo.Context) error
+	// GetTownship One township with its boundary (GeoJSON Feature).
+	// (GET /v1/townships/{code})
+	GetTownship(ctx echo.Context, code string) error
+	// ImportTownships Import township boundaries as a new version (administrators).
+	// (POST /v1/townships:import)
+	ImportTownships(ctx echo.Context, params ImportTownshipsParams) error
 	// CreateUpload Start a direct upload, for large photos and bad networks.
 	// (POST /v1/uploads)
 	CreateUpload(ctx echo.Context) error
@@ -939,6 +1236,20 @@ func (w *ServerInterfaceWrapper) ListEvidence(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "flag", ctx.QueryParams(), &params.Flag, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter flag: %s", err))
+	}
+
+	// ------------- Optional query parameter "township" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "township", ctx.QueryParams(), &params.Township, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter township: %s", err))
+	}
+
+	// ------------- Optional query parameter "reach" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "reach", ctx.QueryParams(), &params.Reach, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter reach: %s", err))
 	}
 
 	// ------------- Optional query parameter "uploader" -------------
@@ -1116,6 +1427,147 @@ func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetMe(ctx)
+	return err
+}
+
+// GetMyReaches converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMyReaches(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMyReaches(ctx)
+	return err
+}
+
+// ListReaches converts echo context to params.
+func (w *ServerInterfaceWrapper) ListReaches(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListReachesParams
+	// ------------- Optional query parameter "township" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "township", ctx.QueryParams(), &params.Township, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter township: %s", err))
+	}
+
+	// ------------- Optional query parameter "river" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "river", ctx.QueryParams(), &params.River, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter river: %s", err))
+	}
+
+	// ------------- Optional query parameter "chief" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "chief", ctx.QueryParams(), &params.Chief, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter chief: %s", err))
+	}
+
+	// ------------- Optional query parameter "bbox" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "bbox", ctx.QueryParams(), &params.Bbox, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter bbox: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListReaches(ctx, params)
+	return err
+}
+
+// GetReach converts echo context to params.
+func (w *ServerInterfaceWrapper) GetReach(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "code" -------------
+	var code ReachCode
+
+	err = runtime.BindStyledParameterWithOptions("simple", "code", ctx.Param("code"), &code, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetReach(ctx, code)
+	return err
+}
+
+// SetReachChiefs converts echo context to params.
+func (w *ServerInterfaceWrapper) SetReachChiefs(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "code" -------------
+	var code ReachCode
+
+	err = runtime.BindStyledParameterWithOptions("simple", "code", ctx.Param("code"), &code, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.SetReachChiefs(ctx, code)
+	return err
+}
+
+// ImportReaches converts echo context to params.
+func (w *ServerInterfaceWrapper) ImportReaches(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ImportReachesParams
+	// ------------- Optional query parameter "effective_from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "effective_from", ctx.QueryParams(), &params.EffectiveFrom, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter effective_from: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ImportReaches(ctx, params)
+	return err
+}
+
+// ListTownships converts echo context to params.
+func (w *ServerInterfaceWrapper) ListTownships(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListTownships(ctx)
+	return err
+}
+
+// GetTownship converts echo context to params.
+func (w *ServerInterfaceWrapper) GetTownship(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "code" -------------
+	var code string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "code", ctx.Param("code"), &code, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetTownship(ctx, code)
+	return err
+}
+
+// ImportTownships converts echo context to params.
+func (w *ServerInterfaceWrapper) ImportTownships(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ImportTownshipsParams
+	// ------------- Optional query parameter "effective_from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "effective_from", ctx.QueryParams(), &params.EffectiveFrom, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter effective_from: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ImportTownships(ctx, params)
 	return err
 }
 
@@ -1337,6 +1789,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/uploads", wrapper.CreateUpload, options.OperationMiddlewares["createUpload"]...)
 	router.PUT(options.BaseURL+"/v1/uploads/:id/content", wrapper.PutUploadContent, options.OperationMiddlewares["putUploadContent"]...)
 	router.POST(options.BaseURL+"/v1/uploads/:id/complete", wrapper.CompleteUpload, options.OperationMiddlewares["completeUpload"]...)
+	router.POST(options.BaseURL+"/v1/townships\\:import", wrapper.ImportTownships, options.OperationMiddlewares["importTownships"]...)
+	router.POST(options.BaseURL+"/v1/reaches\\:import", wrapper.ImportReaches, options.OperationMiddlewares["importReaches"]...)
+	router.GET(options.BaseURL+"/v1/reaches", wrapper.ListReaches, options.OperationMiddlewares["listReaches"]...)
+	router.GET(options.BaseURL+"/v1/reaches/:code", wrapper.GetReach, options.OperationMiddlewares["getReach"]...)
+	router.PUT(options.BaseURL+"/v1/reaches/:code/chiefs", wrapper.SetReachChiefs, options.OperationMiddlewares["setReachChiefs"]...)
+	router.GET(options.BaseURL+"/v1/me/reaches", wrapper.GetMyReaches, options.OperationMiddlewares["getMyReaches"]...)
+	router.GET(options.BaseURL+"/v1/townships", wrapper.ListTownships, options.OperationMiddlewares["listTownships"]...)
+	router.GET(options.BaseURL+"/v1/townships/:code", wrapper.GetTownship, options.OperationMiddlewares["getTownship"]...)
 
 }
 
@@ -2107,6 +2567,551 @@ func (response GetMe401ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w 
 	return err
 }
 
+type GetMyReachesRequestObject struct {
+}
+
+type GetMyReachesResponseObject interface {
+	VisitGetMyReachesResponse(w http.ResponseWriter) error
+}
+
+type GetMyReaches200JSONResponse []string
+
+func (response GetMyReaches200JSONResponse) VisitGetMyReachesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMyReaches401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetMyReaches401ApplicationProblemPlusJSONResponse) VisitGetMyReachesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReachesRequestObject struct {
+	Params ListReachesParams
+}
+
+type ListReachesResponseObject interface {
+	VisitListReachesResponse(w http.ResponseWriter) error
+}
+
+type ListReaches200ApplicationGeoPlusJSONResponse GeoFeatureCollection
+
+func (response ListReaches200ApplicationGeoPlusJSONResponse) VisitListReachesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReaches400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListReaches400ApplicationProblemPlusJSONResponse) VisitListReachesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReaches401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListReaches401ApplicationProblemPlusJSONResponse) VisitListReachesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReachRequestObject struct {
+	Code ReachCode `json:"code"`
+}
+
+type GetReachResponseObject interface {
+	VisitGetReachResponse(w http.ResponseWriter) error
+}
+
+type GetReach200ApplicationGeoPlusJSONResponse GeoFeature
+
+func (response GetReach200ApplicationGeoPlusJSONResponse) VisitGetReachResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReach401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetReach401ApplicationProblemPlusJSONResponse) VisitGetReachResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReach404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetReach404ApplicationProblemPlusJSONResponse) VisitGetReachResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetReachChiefsRequestObject struct {
+	Code ReachCode `json:"code"`
+	Body *SetReachChiefsJSONRequestBody
+}
+
+type SetReachChiefsResponseObject interface {
+	VisitSetReachChiefsResponse(w http.ResponseWriter) error
+}
+
+type SetReachChiefs200JSONResponse []Chief
+
+func (response SetReachChiefs200JSONResponse) VisitSetReachChiefsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetReachChiefs400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response SetReachChiefs400ApplicationProblemPlusJSONResponse) VisitSetReachChiefsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetReachChiefs401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SetReachChiefs401ApplicationProblemPlusJSONResponse) VisitSetReachChiefsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetReachChiefs403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SetReachChiefs403ApplicationProblemPlusJSONResponse) VisitSetReachChiefsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetReachChiefs404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SetReachChiefs404ApplicationProblemPlusJSONResponse) VisitSetReachChiefsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetReachChiefs422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response SetReachChiefs422ApplicationProblemPlusJSONResponse) VisitSetReachChiefsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportReachesRequestObject struct {
+	Params ImportReachesParams
+	Body   *ImportReachesApplicationGeoPlusJSONRequestBody
+}
+
+type ImportReachesResponseObject interface {
+	VisitImportReachesResponse(w http.ResponseWriter) error
+}
+
+type ImportReaches201JSONResponse ImportResult
+
+func (response ImportReaches201JSONResponse) VisitImportReachesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportReaches400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ImportReaches400ApplicationProblemPlusJSONResponse) VisitImportReachesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportReaches401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ImportReaches401ApplicationProblemPlusJSONResponse) VisitImportReachesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportReaches403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ImportReaches403ApplicationProblemPlusJSONResponse) VisitImportReachesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportReaches413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ImportReaches413ApplicationProblemPlusJSONResponse) VisitImportReachesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportReaches422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response ImportReaches422ApplicationProblemPlusJSONResponse) VisitImportReachesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTownshipsRequestObject struct {
+}
+
+type ListTownshipsResponseObject interface {
+	VisitListTownshipsResponse(w http.ResponseWriter) error
+}
+
+type ListTownships200JSONResponse []TownshipInfo
+
+func (response ListTownships200JSONResponse) VisitListTownshipsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTownships401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListTownships401ApplicationProblemPlusJSONResponse) VisitListTownshipsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTownshipRequestObject struct {
+	Code string `json:"code"`
+}
+
+type GetTownshipResponseObject interface {
+	VisitGetTownshipResponse(w http.ResponseWriter) error
+}
+
+type GetTownship200ApplicationGeoPlusJSONResponse GeoFeature
+
+func (response GetTownship200ApplicationGeoPlusJSONResponse) VisitGetTownshipResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTownship401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetTownship401ApplicationProblemPlusJSONResponse) VisitGetTownshipResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTownship404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetTownship404ApplicationProblemPlusJSONResponse) VisitGetTownshipResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportTownshipsRequestObject struct {
+	Params ImportTownshipsParams
+	Body   *ImportTownshipsApplicationGeoPlusJSONRequestBody
+}
+
+type ImportTownshipsResponseObject interface {
+	VisitImportTownshipsResponse(w http.ResponseWriter) error
+}
+
+type ImportTownships201JSONResponse ImportResult
+
+func (response ImportTownships201JSONResponse) VisitImportTownshipsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportTownships400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ImportTownships400ApplicationProblemPlusJSONResponse) VisitImportTownshipsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportTownships401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ImportTownships401ApplicationProblemPlusJSONResponse) VisitImportTownshipsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportTownships403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ImportTownships403ApplicationProblemPlusJSONResponse) VisitImportTownshipsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportTownships413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ImportTownships413ApplicationProblemPlusJSONResponse) VisitImportTownshipsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportTownships422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response ImportTownships422ApplicationProblemPlusJSONResponse) VisitImportTownshipsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateUploadRequestObject struct {
 	Body *CreateUploadJSONRequestBody
 }
@@ -2862,6 +3867,30 @@ type StrictServerInterface interface {
 	// GetMe The caller's profile, role and current scope.
 	// (GET /v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
+	// GetMyReaches The reaches the calling river chief answers for today.
+	// (GET /v1/me/reaches)
+	GetMyReaches(ctx context.Context, request GetMyReachesRequestObject) (GetMyReachesResponseObject, error)
+	// ListReaches River reaches in force now, as a GeoJSON FeatureCollection.
+	// (GET /v1/reaches)
+	ListReaches(ctx context.Context, request ListReachesRequestObject) (ListReachesResponseObject, error)
+	// GetReach One reach with its line and chiefs (GeoJSON Feature).
+	// (GET /v1/reaches/{code})
+	GetReach(ctx context.Context, request GetReachRequestObject) (GetReachResponseObject, error)
+	// SetReachChiefs Assign the reach's river chiefs (administrators).
+	// (PUT /v1/reaches/{code}/chiefs)
+	SetReachChiefs(ctx context.Context, request SetReachChiefsRequestObject) (SetReachChiefsResponseObject, error)
+	// ImportReaches Import river reaches as a new version (administrators).
+	// (POST /v1/reaches:import)
+	ImportReaches(ctx context.Context, request ImportReachesRequestObject) (ImportReachesResponseObject, error)
+	// ListTownships Townships in force now, without boundaries.
+	// (GET /v1/townships)
+	ListTownships(ctx context.Context, request ListTownshipsRequestObject) (ListTownshipsResponseObject, error)
+	// GetTownship One township with its boundary (GeoJSON Feature).
+	// (GET /v1/townships/{code})
+	GetTownship(ctx context.Context, request GetTownshipRequestObject) (GetTownshipResponseObject, error)
+	// ImportTownships Import township boundaries as a new version (administrators).
+	// (POST /v1/townships:import)
+	ImportTownships(ctx context.Context, request ImportTownshipsRequestObject) (ImportTownshipsResponseObject, error)
 	// CreateUpload Start a direct upload, for large photos and bad networks.
 	// (POST /v1/uploads)
 	CreateUpload(ctx context.Context, request CreateUploadRequestObject) (CreateUploadResponseObject, error)
@@ -3234,6 +4263,271 @@ func (sh *strictHandler) GetMe(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetMeResponseObject); ok {
 		return validResponse.VisitGetMeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetMyReaches operation middleware
+func (sh *strictHandler) GetMyReaches(ctx echo.Context) error {
+	var request GetMyReachesRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMyReaches(ctx.Request().Context(), request.(GetMyReachesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMyReaches")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMyReachesResponseObject); ok {
+		return validResponse.VisitGetMyReachesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListReaches operation middleware
+func (sh *strictHandler) ListReaches(ctx echo.Context, params ListReachesParams) error {
+	var request ListReachesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListReaches(ctx.Request().Context(), request.(ListReachesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListReaches")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListReachesResponseObject); ok {
+		return validResponse.VisitListReachesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetReach operation middleware
+func (sh *strictHandler) GetReach(ctx echo.Context, code ReachCode) error {
+	var request GetReachRequestObject
+
+	request.Code = code
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReach(ctx.Request().Context(), request.(GetReachRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReach")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetReachResponseObject); ok {
+		return validResponse.VisitGetReachResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// SetReachChiefs operation middleware
+func (sh *strictHandler) SetReachChiefs(ctx echo.Context, code ReachCode) error {
+	var request SetReachChiefsRequestObject
+
+	request.Code = code
+
+	var body SetReachChiefsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.SetReachChiefs(ctx.Request().Context(), request.(SetReachChiefsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SetReachChiefs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(SetReachChiefsResponseObject); ok {
+		return validResponse.VisitSetReachChiefsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ImportReaches operation middleware
+func (sh *strictHandler) ImportReaches(ctx echo.Context, params ImportReachesParams) error {
+	var request ImportReachesRequestObject
+
+	request.Params = params
+
+	var body ImportReachesApplicationGeoPlusJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ImportReaches(ctx.Request().Context(), request.(ImportReachesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ImportReaches")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ImportReachesResponseObject); ok {
+		return validResponse.VisitImportReachesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListTownships operation middleware
+func (sh *strictHandler) ListTownships(ctx echo.Context) error {
+	var request ListTownshipsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTownships(ctx.Request().Context(), request.(ListTownshipsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTownships")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListTownshipsResponseObject); ok {
+		return validResponse.VisitListTownshipsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetTownship operation middleware
+func (sh *strictHandler) GetTownship(ctx echo.Context, code string) error {
+	var request GetTownshipRequestObject
+
+	request.Code = code
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTownship(ctx.Request().Context(), request.(GetTownshipRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTownship")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetTownshipResponseObject); ok {
+		return validResponse.VisitGetTownshipResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ImportTownships operation middleware
+func (sh *strictHandler) ImportTownships(ctx echo.Context, params ImportTownshipsParams) error {
+	var request ImportTownshipsRequestObject
+
+	request.Params = params
+
+	var body ImportTownshipsApplicationGeoPlusJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ImportTownships(ctx.Request().Context(), request.(ImportTownshipsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ImportTownships")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ImportTownshipsResponseObject); ok {
+		return validResponse.VisitImportTownshipsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -52,6 +52,7 @@ type testAPI struct {
 	clock *clock
 	key   string // the signing key entry, kid:seed
 
+	atlas     *inspect.Atlas
 	photos    *media.Dir
 	photosDir string
 	thumbs    *inspect.Thumbnailer
@@ -107,7 +108,12 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 	}
 	// Per-address login limits would trip over the many logins of one test
 	// client; they have their own tests in package auth.
-	ident, err := auth.New(db, store.ErrNotFound, auth.Options{Keys: keys, Now: clk.Now,
+	// The chief's reach scope reads assignments through the store, as in
+	// production (cmd wires it through the Atlas).
+	reaches := func(ctx context.Context, userID string) ([]string, error) {
+		return db.ReachesOfChief(ctx, userID, clk.Now())
+	}
+	ident, err := auth.New(db, store.ErrNotFound, auth.Options{Keys: keys, Now: clk.Now, Reaches: reaches,
 		Limits: auth.LimiterConfig{AddrAttempts: 10000}})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +123,11 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 		t.Fatal(err)
 	}
 	spool := filepath.Join(dir, "spool")
-	intake, err := inspect.NewIntake(db, photos, inspect.IntakeConfig{SpoolDir: spool, County: &county, Clock: clk.Now})
+	atlas, err := inspect.NewAtlas(ctx, db, inspect.AtlasConfig{Clock: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	intake, err := inspect.NewIntake(db, photos, inspect.IntakeConfig{SpoolDir: spool, County: &county, Clock: clk.Now, Linker: atlas})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +146,7 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 		Thumbnails:   thumbs,
 		Uploads:      db,
 		UploadBlobs:  photos,
+		Atlas:        atlas,
 		Clock:        clk.Now,
 	})
 	if err != nil {
@@ -143,7 +154,7 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testAPI{t: t, srv: srv, db: db, ident: ident, clock: clk, key: key,
+	return &testAPI{t: t, srv: srv, db: db, ident: ident, clock: clk, key: key, atlas: atlas,
 		photos: photos, photosDir: filepath.Join(dir, "photos"), thumbs: thumbs, spool: spool}
 }
 

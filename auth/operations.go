@@ -63,5 +63,16 @@ func Operations() map[string]Access {
 		"createUpload":         authenticated,
 		"putUploadContent":     authenticated,
 		"completeUpload":       authenticated,
+
+		// Geography is public knowledge inside the county; changing it is
+		// for administrators.
+		"importTownships": adminOnly,
+		"importReaches":   adminOnly,
+		"setReachChiefs":  adminOnly,
+		"listTownships":   authenticated,
+		"getTownship":     authenticated,
+		"listReaches":     authenticated,
+		"getReach":        authenticated,
+		"getMyReaches":    authenticated,
 	}
 }

@@ -114,6 +114,9 @@ type Evidence struct {
 	// linking, empty until then or when nothing contains the point.
 	TownshipCode string
 	ReachCode    string
+	// Responsibility records how TownshipCode and ReachCode were decided
+	// and who answered for the place then; nil until linking records it.
+	Responsibility *Responsibility
 
 	Thumbnails []int // sizes made so far, e.g. 320, 1280
 }
@@ -154,6 +157,8 @@ type Submission struct {
 // (ReceivedAt, ID) of the last item of the previous page.
 type EvidenceFilter struct {
 	Category   *Category
+	Township   *string // linked township code
+	Reach      *string // linked reach code
 	UploaderID *string
 	Flag       *Flag
 	From, To   *time.Time // ReceivedAt in [From, To)
@@ -162,7 +167,7 @@ type EvidenceFilter struct {
 	RadiusM    float64 // with Near
 
 	// Scope limits results to what a non-admin caller may see: their own
-	// uploads. (Township and reach scopes join when evidence is linked.)
+	// uploads, evidence linked to their townships, or to their reaches.
 	Scope *EvidenceScope
 
 	AfterTime *time.Time

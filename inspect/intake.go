@@ -68,10 +68,19 @@ type IntakeConfig struct {
 
 	Clock  func() time.Time
 	Logger *slog.Logger
+	// Linker, when set, links each evidence to the township and reach
+	// that answer for its place (an *Atlas).
+	Linker Linker
 	// Failpoint, when set, is called at named points of the upload path
 	// so fault tests can crash the process there ("after-object-put":
 	// bytes stored, row not committed). Production leaves it nil.
 	Failpoint func(name string)
+}
+
+// Linker works out who answers for evidence at its location.
+type Linker interface {
+	Link(ctx context.Context, e *Evidence) (*Responsibility, error)
+	HasTownships() bool
 }
 
 // Intake receives photos and turns them into stored evidence, durably and
@@ -337,6 +346,9 @@ func (in *Intake) Submit(ctx context.Context, c *Claim, meta EvidenceMeta, rawMe
 	if err != nil {
 		return Evidence{}, false, err
 	}
+	if err := in.link(ctx, &e); err != nil {
+		return Evidence{}, false, err
+	}
 	if err := in.storeBytes(ctx, &e, sp); err != nil {
 		return Evidence{}, false, err
 	}
@@ -350,6 +362,27 @@ func (in *Intake) Submit(ctx context.Context, c *Claim, meta EvidenceMeta, rawMe
 	<-c.done
 	c.stop = nil // committed: nothing to release
 	return e, false, nil
+}
+
+// link records who answers for the evidence's place. Once boundaries are
+// loaded, a position outside every township is outside the county.
+func (in *Intake) link(ctx context.Context, e *Evidence) error {
+	if in.cfg.Linker == nil {
+		return nil
+	}
+	r, err := in.cfg.Linker.Link(ctx, e)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return nil
+	}
+	e.Responsibility = r
+	e.TownshipCode, e.ReachCode = r.TownshipCode, r.ReachCode
+	if r.TownshipCode == "" && in.cfg.Linker.HasTownships() && !e.HasFlag(FlagOutsideCounty) {
+		e.Flags = append(e.Flags, FlagOutsideCounty)
+	}
+	return nil
 }
 
 // storeBytes puts the spooled bytes under their content address, unless

@@ -1,25 +1,37 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
 // newIdentity wires token signing, refresh sessions, password hashing and
 // login limits to the store.
-func newIdentity(c config, db *store.Store) (*auth.Service, error) {
+// A river chief's scope is the reaches atlas assigns them today; nil
+// atlas (user management commands) leaves chiefs without reaches.
+func newIdentity(c config, db *store.Store, atlas *inspect.Atlas) (*auth.Service, error) {
 	keys, err := signingKeys(c)
 	if err != nil {
 		return nil, err
 	}
+	var reaches auth.ReachScope
+	if atlas != nil {
+		reaches = func(ctx context.Context, userID string) ([]string, error) {
+			return atlas.ChiefReaches(ctx, userID, time.Now())
+		}
+	}
 	return auth.New(db, store.ErrNotFound, auth.Options{
+		Reaches:    reaches,
 		Keys:       keys,
 		Issuer:     c.JWTIssuer,
 		Audience:   c.JWTAudience,

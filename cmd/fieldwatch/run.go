@@ -32,6 +32,7 @@ Usage:
   fieldwatch migrate [flags]    apply database migrations and exit
   fieldwatch user add --username NAME --role ROLE [--township CODE ...] --password-stdin
                                 create a user (bootstrap the first administrator)
+  fieldwatch import townships|reaches FILE   import boundaries or reaches (GeoJSON) as a new version
   fieldwatch check [flags]      repair leftovers of crashes, then verify every photo against its row
   fieldwatch keygen             print a new signing key entry for FIELDWATCH_JWT_KEYS
   fieldwatch version            print the version
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "check":
 		return runCheck(ctx, rest, getenv, stdout, stderr)
+	case "import":
+		return runImport(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
 	case "keygen":

@@ -51,12 +51,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
-	identity, err := newIdentity(c, db)
+	atlas, err := inspect.NewAtlas(ctx, db, inspect.AtlasConfig{})
+	if err != nil {
+		return err
+	}
+	identity, err := newIdentity(c, db, atlas)
 	if err != nil {
 		return err
 	}
 	if c.Demo {
 		if err := createDemoUsers(ctx, identity, db, stdout); err != nil {
+			return err
+		}
+		if err := loadDemoCounty(ctx, atlas, identity, db, stdout); err != nil {
 			return err
 		}
 	}
@@ -71,7 +78,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	intake, err := inspect.NewIntake(db, photos, inspect.IntakeConfig{
 		MaxPhotoBytes: c.MaxPhotoBytes, SpoolDir: c.SpoolDir, County: county, Logger: log,
-		StaleAfter: c.UploadStaleAfter, Failpoint: failpoints(getenv, stderr),
+		StaleAfter: c.UploadStaleAfter, Failpoint: failpoints(getenv, stderr), Linker: atlas,
 	})
 	if err != nil {
 		return err
@@ -107,6 +114,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Thumbnails:     thumbs,
 		Uploads:        db,
 		UploadBlobs:    photos,
+		Atlas:          atlas,
 		UploadsPerUser: c.UploadsPerUser,
 		UploadsTotal:   c.UploadsTotal,
 		UploadIdle:     c.UploadIdle,

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -82,7 +81,7 @@ func openIdentity(ctx context.Context, c config) (*store.Store, *auth.Service, e
 	if err != nil {
 		return nil, nil, err
 	}
-	ident, err := newIdentity(c, db)
+	ident, err := newIdentity(c, db, nil)
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -104,18 +103,9 @@ var demoUsers = []auth.NewUser{
 // alone, so restarting with --demo never resets a password.
 func createDemoUsers(ctx context.Context, ident *auth.Service, db *store.Store, w io.Writer) error {
 	for _, du := range demoUsers {
-		_, err := db.UserByUsername(ctx, du.Username)
-		if err == nil {
-			continue
-		}
-		if !errors.Is(err, store.ErrNotFound) {
+		if _, err := demoUser(ctx, ident, db, du, w); err != nil {
 			return err
 		}
-		du.Password = rand.Text()[:16]
-		if _, err := ident.CreateUser(ctx, du); err != nil {
-			return fmt.Errorf("demo user %s: %w", du.Username, err)
-		}
-		fmt.Fprintf(w, "demo user %-18s role %-16s password %s\n", du.Username, du.Role, du.Password)
 	}
 	return nil
 }
