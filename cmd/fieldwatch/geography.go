@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -128,4 +129,61 @@ func demoUser(ctx context.Context, ident *auth.Service, db *store.Store, nu auth
 	}
 	fmt.Fprintf(w, "demo user %-18s role %-16s password %s\n", nu.Username, nu.Role, nu.Password)
 	return created.ID, nil
+}
+
+// runChiefs handles `fieldwatch chiefs set --reach CODE --chief USER:LEVEL
+// ...`: the command-line equivalent of PUT /v1/reaches/{code}/chiefs.
+func runChiefs(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "set" {
+		return usageError{errors.New("usage: fieldwatch chiefs set --reach CODE --chief USERNAME:LEVEL [--chief ...]")}
+	}
+	fs := flag.NewFlagSet("fieldwatch chiefs set", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var reach string
+	var chiefs []string
+	fs.StringVar(&reach, "reach", "", "reach code, e.g. LH-03 (required)")
+	fs.Func("chief", "USERNAME:LEVEL with LEVEL county, township or village (repeatable; none ends the reach's chiefs)", func(v string) error {
+		chiefs = append(chiefs, v)
+		return nil
+	})
+	c, rest, err := parseConfig(fs, args[1:], getenv)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if reach == "" || len(rest) > 0 {
+		return usageError{errors.New("chiefs set needs --reach and takes no arguments")}
+	}
+	db, _, err := openMigrated(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var as []inspect.ChiefAssignment
+	for _, ch := range chiefs {
+		name, level, ok := strings.Cut(ch, ":")
+		if !ok {
+			return usageError{fmt.Errorf("--chief %q: want USERNAME:LEVEL", ch)}
+		}
+		u, err := db.UserByUsername(ctx, auth.NormalizeUsername(name))
+		if err != nil {
+			return fmt.Errorf("chief %s: %w", name, err)
+		}
+		as = append(as, inspect.ChiefAssignment{ReachCode: reach, UserID: u.ID, Level: inspect.ChiefLevel(level)})
+	}
+	atlas, err := inspect.NewAtlas(ctx, db, inspect.AtlasConfig{})
+	if err != nil {
+		return err
+	}
+	now, err := atlas.SetChiefs(ctx, reach, as)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "reach %s now has %d chief(s)\n", reach, len(now))
+	for _, ch := range now {
+		fmt.Fprintf(stdout, "  %-8s %s\n", ch.Level, ch.Name)
+	}
+	return nil
 }

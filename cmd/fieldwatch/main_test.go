@@ -436,3 +436,38 @@ func TestKeygenOutputIsAcceptedAsKeys(t *testing.T) {
 		t.Fatalf("keygen output rejected: %v", err)
 	}
 }
+
+// The geography from the command line: import, then assign chiefs.
+func TestImportAndChiefsCLI(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"FIELDWATCH_DATA_DIR": dir}
+	getenv := func(k string) string { return env[k] }
+	ctx := context.Background()
+	for _, kind := range []string{"townships", "reaches"} {
+		var out strings.Builder
+		if err := run(ctx, []string{"import", kind, "../../demo/" + kind + ".geojson"}, getenv, nil, &out, io.Discard); err != nil {
+			t.Fatalf("import %s: %v", kind, err)
+		}
+		if !strings.Contains(out.String(), "imported") {
+			t.Fatalf("import %s: %s", kind, out.String())
+		}
+	}
+	if err := run(ctx, []string{"user", "add", "--username", "zhao", "--role", "river_chief", "--display-name", "赵河长", "--password-stdin"},
+		getenv, strings.NewReader("long enough password\n"), io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := run(ctx, []string{"chiefs", "set", "--reach", "LH-03", "--chief", "zhao:village"}, getenv, nil, &out, io.Discard); err != nil {
+		t.Fatalf("chiefs set: %v", err)
+	}
+	if !strings.Contains(out.String(), "赵河长") {
+		t.Fatalf("chiefs set: %s", out.String())
+	}
+	bad := filepath.Join(dir, "bad.geojson")
+	if err := os.WriteFile(bad, []byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"1"},"geometry":{"type":"Point","coordinates":[118,40]}}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"import", "townships", bad}, getenv, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("a bad GeoJSON file was imported")
+	}
+}

@@ -33,6 +33,7 @@ Usage:
   fieldwatch user add --username NAME --role ROLE [--township CODE ...] --password-stdin
                                 create a user (bootstrap the first administrator)
   fieldwatch import townships|reaches FILE   import boundaries or reaches (GeoJSON) as a new version
+  fieldwatch chiefs set --reach CODE --chief USERNAME:LEVEL ...   assign a reach's river chiefs
   fieldwatch check [flags]      repair leftovers of crashes, then verify every photo against its row
   fieldwatch keygen             print a new signing key entry for FIELDWATCH_JWT_KEYS
   fieldwatch version            print the version
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "check":
 		return runCheck(ctx, rest, getenv, stdout, stderr)
+	case "chiefs":
+		return runChiefs(ctx, rest, getenv, stdout, stderr)
 	case "import":
 		return runImport(ctx, rest, getenv, stdout, stderr)
 	case "user":
