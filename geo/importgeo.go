@@ -92,11 +92,22 @@ const maxNameRunes = 100
 // boundaries. Every feature must have:
 //
 //   - a Polygon or MultiPolygon geometry with 2D positions [longitude,
-//     latitude] in WGS-84, within [-180, 180] × [-90, 90], not swapped
-//     (LikelySwapped on the first position); rings closed, with at least 4
-//     positions and 3 distinct ones, not self-intersecting or touching,
-//     holes inside their shell and outside each other (see validate.go
-//     for the exact rules and the work bound of the intersection sweep);
+//     latitude] in WGS-84 (a third value, Z, is refused), finite and
+//     within [-180, 180] × [-90, 90], not swapped (LikelySwapped on the
+//     first position);
+//   - rings closed (last position equal to the first), with at least 4
+//     positions and 3 distinct ones (consecutive repeats are allowed and
+//     ignored); no two edges of a ring meeting except consecutive edges at
+//     their shared vertex (no crossing, touching or spikes); rings of one
+//     polygon not meeting at all (OGC allows a hole to touch its shell at
+//     a point; this does not); every hole inside its shell and outside
+//     the other holes. Ring orientation is not checked (RFC 7946 says
+//     parsers should not reject it). Overlaps between the polygons of a
+//     MultiPolygon or between townships are not checked: Index resolves
+//     them by its lowest-code rule. The intersection test is an exact
+//     sweep along longitude, O(n log n + n·k) for a boundary that a
+//     meridian crosses k times; a ring that would need more than 256
+//     comparisons per edge (plus 2²⁰) is refused as too complex to check;
 //   - properties code (a string of 9 digits, unique), name (non-empty),
 //     optionally name_en, kind (town, township, subdistrict, devzone) and
 //     zone (core, periphery, general). Names are trimmed and NFC

@@ -84,6 +84,17 @@ const MaxCandidates = 3
 // and the distance to it is measured with Distance, as DistanceToLineString
 // does. Candidates are ranked by that ellipsoidal distance, then by code.
 //
+// # Cost
+//
+// The R-tree (github.com/tidwall/rtree) holds the bounds of each polygon
+// and of each line string of a reach; within a polygon a band index finds
+// the edges at the point's latitude (see bandedPolygon), within a line
+// string bounds of runs of 16 segments prune the segments. A line string
+// of n vertices near the point costs a scan of n/16 bounds, so lines of
+// hundreds of thousands of vertices are better split into parts. Memory
+// is about 16 bytes per vertex plus the band lists (at most 32 bytes per
+// polygon edge) and 40 bytes per 16 reach segments.
+//
 // The index keeps its own copy of the coordinates; callers may reuse the
 // geometries passed to NewIndex.
 type Index struct {
@@ -336,11 +347,18 @@ func (ix *Index) Reaches() int { return len(ix.reaches) }
 // ValidateLonLat) gets the zero Location.
 //
 // Candidates have no distance limit: a photo 150 km away still learns
-// which reach is nearest. Ranking uses a LocalProjection centred on p to
-// find candidates and the ellipsoid to order them; it is exact up to ties
-// within 1e-7 relative, and within the projection's error (0.4% at 150 km,
-// see LocalProjection) for points so far away that the planar search
-// margin no longer covers it (beyond about 1,000 km).
+// which reach is nearest. Each distance is the ellipsoidal distance
+// (Distance) to the point of the reach that is closest in a
+// LocalProjection centred on p, so it is the true distance to a point of
+// the reach and exceeds the true minimum only by a second-order error
+// (well under a millimetre for the demo county's 25 m segments at 10 km).
+// Every reach that could rank in the top three on the ellipsoid is
+// measured: the planar search continues a margin of four times the
+// projection's error (see LocalProjection) beyond the third candidate,
+// which holds for points up to about 1,000 km away. Against PostGIS
+// geography distances and a projection-free Vincenty referee (see
+// store/geo_oracle_test.go) the rankings agree except where PostGIS's
+// own error exceeds the gap between two reaches.
 //
 // Locate allocates only the Candidates slice.
 func (ix *Index) Locate(p Point, toleranceM float64) Location {

@@ -33,14 +33,29 @@ import (
 //     (exact, GEOS) boundary test.
 //   - Reach: PostGIS ranks reaches by ST_Distance on geography (the
 //     WGS-84 spheroid). The nearest reach must be the same unless the two
-//     best are tied within 1 mm; distances must agree within 0.5% (they
-//     agree far better: see the log).
+//     best are tied within 1 mm, or a referee (golden-section search of
+//     Vincenty distances along the segments, no projection) finds geo's
+//     choice at least as near; distances must agree within 0.5%.
+//
+// What it found (PostGIS 3.3.2, seed below): townships agree for all
+// 100,000 random points (none lies within 1e-9° of an edge) and all 186
+// boundary points, 79 of them covered by two or more townships. The
+// nearest reach differs for 94 of 100,186 points: 17 ties within 1 mm and
+// 77 where consecutive reaches meet at a shared vertex and their
+// distances differ by millimetres to centimetres; the referee sides with
+// geo in every case. PostGIS's geography distance picks the closest point
+// on the sphere and then measures it on the spheroid, which overstates
+// the distance when another point is closer on the spheroid: by 8.85 m
+// (0.21%) for LH-03 at point 94321, where the minimum over LH-03's own
+// segments in PostGIS, the referee and geo all give 4137.3935 m.
+// Median relative difference 3.5e-7.
 //
 // PostGIS's ranking is computed set-based: points go in with one COPY of
 // EWKB, candidates come from a geometry KNN (<->) in LATERAL over a UTM
-// copy of the reaches (metres, so the KNN order is nearly the metric
-// order), and the final order from geography distances evaluated reach by
-// reach so PostGIS reuses each reach's cached tree.
+// copy of the reaches (metres, so the KNN order is the metric order to
+// within 1e-4), and the final order from ST_Distance on geography (the
+// spheroid), about 12 µs a call here, so it is only computed for
+// candidates that can rank in the top three.
 func TestGeoOracle(t *testing.T) {
 	url := testservice.PostgresDB(t)
 	ctx := t.Context()
@@ -220,7 +235,11 @@ func TestGeoOracle(t *testing.T) {
 		sameNearest, len(points), 100*float64(sameNearest)/float64(len(points)), ties, refereed,
 		sameTop3, 100*float64(sameTop3)/float64(len(points)))
 	t.Logf("distance vs PostGIS geography (nearest reach): median %.2g, p99.9 %.2g relative", rels[len(rels)/2], rels[len(rels)*999/1000])
-	for _, w := range []worst{maxRel, maxAbs} {
+	ws := []worst{maxRel}
+	if maxAbs != maxRel {
+		ws = append(ws, maxAbs)
+	}
+	for _, w := range ws {
 		t.Logf("worst: point %d %v %s: geo %.4f m, PostGIS %.4f m (%.4f m, %.2g); referee %.4f m",
 			w.i, points[w.i], w.code, w.geo, w.pg, w.abs, w.rel, refereeDistance(points[w.i], lines[w.code]))
 	}
@@ -359,10 +378,15 @@ func queryTownships(t *testing.T, ctx context.Context, conn *pgx.Conn, n int) []
 	return out
 }
 
-// knnCandidates is how many reaches the UTM KNN proposes per point for the
-// geography ranking: twice the three that are compared, so a reach that
-// UTM's scale error (under 0.1% here) ranks a little low still competes.
-const knnCandidates = 6
+// Candidates for the geography ranking: the knnCandidates nearest reaches
+// in UTM zone 50N, kept if within utmSlack (relative) of the third UTM
+// distance. UTM's scale factor varies by less than 1e-4 across the county,
+// so a reach further than that in UTM cannot be among the three nearest on
+// the spheroid; the filter halves the slow spheroid distances.
+const (
+	knnCandidates = 5
+	utmSlack      = 1e-3
+)
 
 // queryReaches returns, per point, PostGIS's nearest reaches by geography
 // distance (metres on the spheroid), nearest first, ties by code.
@@ -372,11 +396,13 @@ func queryReaches(t *testing.T, ctx context.Context, conn *pgx.Conn, n int) [][]
 		CREATE TEMP TABLE cand AS
 		SELECT p.id, k.code
 		FROM pts p
-		CROSS JOIN LATERAL (SELECT rc.code FROM rc ORDER BY rc.utm <-> p.utm LIMIT %d) k`, knnCandidates)); err != nil {
+		CROSS JOIN LATERAL (
+			SELECT code, d, nth_value(d, 3) OVER (ORDER BY d ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS d3
+			FROM (SELECT rc.code, rc.utm <-> p.utm AS d FROM rc ORDER BY d LIMIT %d) knn
+		) k
+		WHERE k.d <= k.d3 * (1 + %g) + 0.01`, knnCandidates, utmSlack)); err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Now()
-	defer func() { t.Logf("geography distances: %.2fs", time.Since(t0).Seconds()) }()
 	// Evaluate distances reach by reach (the subquery is sorted and kept
 	// apart by OFFSET 0), so consecutive calls share the reach argument
 	// and PostGIS reuses its cached tree of the reach.
