@@ -1,7 +1,12 @@
 // Package geo holds fieldwatch's coordinate arithmetic: validation of
 // longitude/latitude pairs, conversion between the coordinate systems that
 // Chinese phones and map SDKs produce (WGS-84, GCJ-02, BD-09), distances in
-// metres, and point-to-line distances for linking evidence to river reaches.
+// metres, and point-to-line distances for linking evidence to river reaches;
+// validation of imported township and reach GeoJSON ([ParseTownships],
+// [ParseReaches], which name every bad feature), and the linking [Index]:
+// [Index.Locate] finds the township covering a point (on a shared edge or
+// vertex: the lowest code, decided exactly) and the nearest reaches in
+// metres.
 //
 // Everything is stored and computed in WGS-84 longitude/latitude degrees
 // (EPSG:4326, the order of RFC 7946 GeoJSON). A [Point] is a plain value with
