@@ -2,12 +2,17 @@
 
 GO ?= go
 
-.PHONY: test run generate build
+.PHONY: test bench run generate build
 
 # Starts PostgreSQL/PostGIS and the S3 server on loopback, then gofmt, vet and
 # go test -race. Extra go test flags: make test TESTFLAGS='-run Foo -v'
 test:
 	bash scripts/test.sh $(TESTFLAGS)
+
+# Upload benchmarks against the real binary on PostGIS+S3 and SQLite+local
+# directory, with same-run baselines; rewrites docs/benchmarks.{json,md}.
+bench:
+	bash scripts/bench.sh
 
 run:
 	$(GO) run ./cmd/fieldwatch serve
