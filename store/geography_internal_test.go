@@ -141,14 +141,7 @@ func TestSQLiteGeographyQueryPlans(t *testing.T) {
 // cost model at this size; another index would still fail it.
 func TestPostgresGeographyQueryPlans(t *testing.T) {
 	ctx := t.Context()
-	s, err := OpenPostgres(ctx, testservice.PostgresDB(t))
-	if err != nil {
-		t.Fatalf("OpenPostgres: %v", err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+	s := migratedPostgres(t)
 	chief := inspect.User{Username: "plan.chief", Role: inspect.RoleRiverChief}
 	if err := s.CreateUser(ctx, &chief); err != nil {
 		t.Fatal(err)

@@ -18,20 +18,13 @@ import (
 // an index scan on another index would still fail it.
 func TestPostgresEvidenceQueryPlans(t *testing.T) {
 	ctx := t.Context()
-	s, err := OpenPostgres(ctx, testservice.PostgresDB(t))
-	if err != nil {
-		t.Fatalf("OpenPostgres: %v", err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+	s := migratedPostgres(t)
 	u := inspect.User{Username: "plan", Role: inspect.RoleInspector}
 	if err := s.CreateUser(ctx, &u); err != nil {
 		t.Fatal(err)
 	}
 	// A 200 × 200 grid at 0.005° (about 400 m × 550 m) from 114°E, 40°N.
-	_, err = s.db.ExecContext(ctx, `INSERT INTO evidence (id, uploader_id, category, sha256, size, content_type, object_key,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO evidence (id, uploader_id, category, sha256, size, content_type, object_key,
 			width, height, received_at, capture_time_source, lon, lat, location_source)
 		SELECT gen_random_uuid(), $1, 'other', encode(sha256(i::text::bytea), 'hex'), 1, 'image/jpeg', 'k/' || i,
 			1, 1, timestamptz '2025-05-01' - i * interval '1 minute', 'none',
@@ -109,4 +102,20 @@ func postgresPlan(t *testing.T, s *Store, f inspect.EvidenceFilter, noSeqScan bo
 		t.Fatal(err)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// migratedPostgres opens a fresh, migrated database on the test server and
+// closes it when the test ends.
+func migratedPostgres(t *testing.T) *Store {
+	t.Helper()
+	ctx := t.Context()
+	s, err := OpenPostgres(ctx, testservice.PostgresDB(t))
+	if err != nil {
+		t.Fatalf("OpenPostgres: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
 }
