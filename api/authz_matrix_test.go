@@ -159,7 +159,8 @@ func matrixCases() map[string]matrixCase {
 				{"user_id": f.principal["river_chief"].UserID, "level": "village"},
 			}}
 		}},
-		"listEvidence": {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/evidence", body: nil} }},
+		"relinkEvidence": {ok: 200, inScope: func(*matrixFixture) call { return call{method: "POST", path: "/v1/admin/relink"} }},
+		"listEvidence":   {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/evidence", body: nil} }},
 		"getEvidence": {ok: 200,
 			inScope:    func(f *matrixFixture) call { return call{method: "GET", path: "/v1/evidence/" + f.mine(), body: nil} },
 			outOfScope: func(f *matrixFixture) call { return call{method: "GET", path: "/v1/evidence/" + f.foreign, body: nil} }},

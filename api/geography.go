@@ -26,6 +26,7 @@ type Atlas interface {
 	SetChiefs(ctx context.Context, reach string, as []inspect.ChiefAssignment) ([]inspect.ChiefRef, error)
 	Chiefs(ctx context.Context, reach string, at time.Time) ([]inspect.ChiefRef, error)
 	ChiefReaches(ctx context.Context, userID string, at time.Time) ([]string, error)
+	Relink(ctx context.Context, actorID string) (inspect.RelinkReport, error)
 }
 
 // importBodyLimit bounds a boundary or reach import: a county's detailed
@@ -236,4 +237,14 @@ func geometryJSON(g geom.T) (map[string]any, error) {
 	}
 	var out map[string]any
 	return out, json.Unmarshal(b, &out)
+}
+
+// RelinkEvidence re-attributes open evidence after geography changed.
+func (s *Server) RelinkEvidence(ctx context.Context, _ RelinkEvidenceRequestObject) (RelinkEvidenceResponseObject, error) {
+	p, _ := principal(ctx)
+	rep, err := s.cfg.Atlas.Relink(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return RelinkEvidence200JSONResponse{Checked: rep.Checked, Changed: rep.Changed}, nil
 }

@@ -1091,6 +1091,9 @@ type ServerInterface interface {
 	// GetReady The database and the photo store are reachable.
 	// (GET /readyz)
 	GetReady(ctx echo.Context) error
+	// RelinkEvidence Re-attribute evidence after boundaries or chief assignments changed (administrators).
+	// (POST /v1/admin/relink)
+	RelinkEvidence(ctx echo.Context) error
 	// Login Exchange a username and password for a token pair.
 	// (POST /v1/auth/login)
 	Login(ctx echo.Context) error
@@ -1188,6 +1191,15 @@ func (w *ServerInterfaceWrapper) GetReady(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetReady(ctx)
+	return err
+}
+
+// RelinkEvidence converts echo context to params.
+func (w *ServerInterfaceWrapper) RelinkEvidence(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RelinkEvidence(ctx)
 	return err
 }
 
@@ -1794,6 +1806,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/reaches", wrapper.ListReaches, options.OperationMiddlewares["listReaches"]...)
 	router.GET(options.BaseURL+"/v1/reaches/:code", wrapper.GetReach, options.OperationMiddlewares["getReach"]...)
 	router.PUT(options.BaseURL+"/v1/reaches/:code/chiefs", wrapper.SetReachChiefs, options.OperationMiddlewares["setReachChiefs"]...)
+	router.POST(options.BaseURL+"/v1/admin/relink", wrapper.RelinkEvidence, options.OperationMiddlewares["relinkEvidence"]...)
 	router.GET(options.BaseURL+"/v1/me/reaches", wrapper.GetMyReaches, options.OperationMiddlewares["getMyReaches"]...)
 	router.GET(options.BaseURL+"/v1/townships", wrapper.ListTownships, options.OperationMiddlewares["listTownships"]...)
 	router.GET(options.BaseURL+"/v1/townships/:code", wrapper.GetTownship, options.OperationMiddlewares["getTownship"]...)
@@ -1888,6 +1901,62 @@ func (response GetReady503JSONResponse) VisitGetReadyResponse(w http.ResponseWri
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RelinkEvidenceRequestObject struct {
+}
+
+type RelinkEvidenceResponseObject interface {
+	VisitRelinkEvidenceResponse(w http.ResponseWriter) error
+}
+
+type RelinkEvidence200JSONResponse struct {
+	Changed int `json:"changed"`
+	Checked int `json:"checked"`
+}
+
+func (response RelinkEvidence200JSONResponse) VisitRelinkEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RelinkEvidence401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RelinkEvidence401ApplicationProblemPlusJSONResponse) VisitRelinkEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RelinkEvidence403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RelinkEvidence403ApplicationProblemPlusJSONResponse) VisitRelinkEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3840,6 +3909,9 @@ type StrictServerInterface interface {
 	// GetReady The database and the photo store are reachable.
 	// (GET /readyz)
 	GetReady(ctx context.Context, request GetReadyRequestObject) (GetReadyResponseObject, error)
+	// RelinkEvidence Re-attribute evidence after boundaries or chief assignments changed (administrators).
+	// (POST /v1/admin/relink)
+	RelinkEvidence(ctx context.Context, request RelinkEvidenceRequestObject) (RelinkEvidenceResponseObject, error)
 	// Login Exchange a username and password for a token pair.
 	// (POST /v1/auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
@@ -3969,6 +4041,29 @@ func (sh *strictHandler) GetReady(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetReadyResponseObject); ok {
 		return validResponse.VisitGetReadyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RelinkEvidence operation middleware
+func (sh *strictHandler) RelinkEvidence(ctx echo.Context) error {
+	var request RelinkEvidenceRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RelinkEvidence(ctx.Request().Context(), request.(RelinkEvidenceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RelinkEvidence")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RelinkEvidenceResponseObject); ok {
+		return validResponse.VisitRelinkEvidenceResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -69,6 +69,7 @@ func Operations() map[string]Access {
 		"importTownships": adminOnly,
 		"importReaches":   adminOnly,
 		"setReachChiefs":  adminOnly,
+		"relinkEvidence":  adminOnly,
 		"listTownships":   authenticated,
 		"getTownship":     authenticated,
 		"listReaches":     authenticated,

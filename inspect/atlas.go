@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -20,6 +21,8 @@ type AtlasStore interface {
 	SetReachChiefs(ctx context.Context, reach string, as []ChiefAssignment, now time.Time) error
 	ChiefsAt(ctx context.Context, reach string, at time.Time) ([]ChiefRef, error)
 	ReachesOfChief(ctx context.Context, userID string, at time.Time) ([]string, error)
+	ListEvidence(ctx context.Context, f EvidenceFilter) ([]Evidence, error)
+	RelinkEvidence(ctx context.Context, id string, r Responsibility, ev AuditEvent) error
 }
 
 // Atlas is the county's geography in use: versioned townships and reaches
@@ -231,4 +234,72 @@ func (a *Atlas) Chiefs(ctx context.Context, reach string, at time.Time) ([]Chief
 // ChiefReaches returns the reaches a chief answers for at at: their scope.
 func (a *Atlas) ChiefReaches(ctx context.Context, userID string, at time.Time) ([]string, error) {
 	return a.store.ReachesOfChief(ctx, userID, at)
+}
+
+// RelinkReport counts what a relink pass looked at and changed.
+type RelinkReport struct {
+	Checked int
+	Changed int
+}
+
+// Relink recomputes who answers for evidence after boundaries or chief
+// assignments changed, and records each change (old and new) in the audit
+// trail in the same transaction as the change. Evidence whose case is
+// closed keeps its record; cases do not exist yet, so every evidence counts
+// as open. It runs against the index in force now; chiefs are still taken
+// at each evidence's capture time.
+func (a *Atlas) Relink(ctx context.Context, actorID string) (RelinkReport, error) {
+	var rep RelinkReport
+	f := EvidenceFilter{Limit: 500}
+	for {
+		page, err := a.store.ListEvidence(ctx, f)
+		if err != nil {
+			return rep, err
+		}
+		for _, e := range page {
+			rep.Checked++
+			next, err := a.Link(ctx, &e)
+			if err != nil {
+				return rep, err
+			}
+			if next == nil || sameLink(e.Responsibility, next) {
+				continue
+			}
+			data, err := json.Marshal(struct {
+				Old *Responsibility `json:"old"`
+				New *Responsibility `json:"new"`
+			}{e.Responsibility, next})
+			if err != nil {
+				return rep, err
+			}
+			ev := AuditEvent{At: a.now(), ActorID: actorID, Action: "evidence.relink", ObjectType: "evidence", ObjectID: e.ID, Data: data}
+			if err := a.store.RelinkEvidence(ctx, e.ID, *next, ev); err != nil {
+				return rep, err
+			}
+			rep.Changed++
+		}
+		if len(page) < f.Limit {
+			return rep, nil
+		}
+		last := page[len(page)-1]
+		t := last.ReceivedAt
+		f.AfterTime, f.AfterID = &t, last.ID
+	}
+}
+
+// sameLink reports whether two records name the same township, reach and
+// chiefs: what accountability depends on.
+func sameLink(old, next *Responsibility) bool {
+	if old == nil {
+		return false
+	}
+	if old.TownshipCode != next.TownshipCode || old.ReachCode != next.ReachCode || len(old.Chiefs) != len(next.Chiefs) {
+		return false
+	}
+	for i := range old.Chiefs {
+		if old.Chiefs[i].UserID != next.Chiefs[i].UserID || old.Chiefs[i].Level != next.Chiefs[i].Level {
+			return false
+		}
+	}
+	return true
 }
