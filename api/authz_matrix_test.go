@@ -159,6 +159,18 @@ func matrixCases() map[string]matrixCase {
 				{"user_id": f.principal["river_chief"].UserID, "level": "village"},
 			}}
 		}},
+		"reviewEvidence": {ok: 201,
+			inScope: func(f *matrixFixture) call {
+				return call{method: "POST", path: "/v1/evidence/" + f.mine() + "/review", body: map[string]any{"decision": "accepted"}}
+			},
+			outOfScope: func(f *matrixFixture) call {
+				return call{method: "POST", path: "/v1/evidence/" + f.foreign + "/review", body: map[string]any{"decision": "needs_info"}}
+			}},
+		"listEvidenceReviews": {ok: 200,
+			inScope: func(f *matrixFixture) call { return call{method: "GET", path: "/v1/evidence/" + f.mine() + "/reviews"} },
+			outOfScope: func(f *matrixFixture) call {
+				return call{method: "GET", path: "/v1/evidence/" + f.foreign + "/reviews"}
+			}},
 		"relinkEvidence": {ok: 200, inScope: func(*matrixFixture) call { return call{method: "POST", path: "/v1/admin/relink"} }},
 		"listEvidence":   {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/evidence", body: nil} }},
 		"getEvidence": {ok: 200,

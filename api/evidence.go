@@ -414,6 +414,10 @@ func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject
 		f.Flag = &fl
 	}
 	f.Township, f.Reach = prm.Township, prm.Reach
+	if prm.ReviewState != nil {
+		st := string(*prm.ReviewState)
+		f.ReviewState = &st
+	}
 	if prm.Uploader != nil {
 		u := prm.Uploader.String()
 		f.UploaderID = &u

@@ -351,6 +351,54 @@ func (e ResponsibilityZone) Valid() bool {
 	}
 }
 
+// Defines values for ReviewDecision.
+const (
+	ReviewDecisionAccepted  ReviewDecision = "accepted"
+	ReviewDecisionNeedsInfo ReviewDecision = "needs_info"
+	ReviewDecisionRejected  ReviewDecision = "rejected"
+	ReviewDecisionWithdrawn ReviewDecision = "withdrawn"
+)
+
+// Valid indicates whether the value is a known member of the ReviewDecision enum.
+func (e ReviewDecision) Valid() bool {
+	switch e {
+	case ReviewDecisionAccepted:
+		return true
+	case ReviewDecisionNeedsInfo:
+		return true
+	case ReviewDecisionRejected:
+		return true
+	case ReviewDecisionWithdrawn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReviewRequestDecision.
+const (
+	ReviewRequestDecisionAccepted  ReviewRequestDecision = "accepted"
+	ReviewRequestDecisionNeedsInfo ReviewRequestDecision = "needs_info"
+	ReviewRequestDecisionRejected  ReviewRequestDecision = "rejected"
+	ReviewRequestDecisionWithdrawn ReviewRequestDecision = "withdrawn"
+)
+
+// Valid indicates whether the value is a known member of the ReviewRequestDecision enum.
+func (e ReviewRequestDecision) Valid() bool {
+	switch e {
+	case ReviewRequestDecisionAccepted:
+		return true
+	case ReviewRequestDecisionNeedsInfo:
+		return true
+	case ReviewRequestDecisionRejected:
+		return true
+	case ReviewRequestDecisionWithdrawn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Role.
 const (
 	RoleAdmin           Role = "admin"
@@ -456,6 +504,33 @@ func (e VersionPhotoStore) Valid() bool {
 	case VersionPhotoStoreLocal:
 		return true
 	case VersionPhotoStoreS3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListEvidenceParamsReviewState.
+const (
+	ListEvidenceParamsReviewStateAccepted  ListEvidenceParamsReviewState = "accepted"
+	ListEvidenceParamsReviewStateNeedsInfo ListEvidenceParamsReviewState = "needs_info"
+	ListEvidenceParamsReviewStatePending   ListEvidenceParamsReviewState = "pending"
+	ListEvidenceParamsReviewStateRejected  ListEvidenceParamsReviewState = "rejected"
+	ListEvidenceParamsReviewStateWithdrawn ListEvidenceParamsReviewState = "withdrawn"
+)
+
+// Valid indicates whether the value is a known member of the ListEvidenceParamsReviewState enum.
+func (e ListEvidenceParamsReviewState) Valid() bool {
+	switch e {
+	case ListEvidenceParamsReviewStateAccepted:
+		return true
+	case ListEvidenceParamsReviewStateNeedsInfo:
+		return true
+	case ListEvidenceParamsReviewStatePending:
+		return true
+	case ListEvidenceParamsReviewStateRejected:
+		return true
+	case ListEvidenceParamsReviewStateWithdrawn:
 		return true
 	default:
 		return false
@@ -784,6 +859,28 @@ type Responsibility struct {
 // ResponsibilityZone defines model for Responsibility.Zone.
 type ResponsibilityZone string
 
+// Review defines model for Review.
+type Review struct {
+	At         time.Time          `json:"at"`
+	Decision   ReviewDecision     `json:"decision"`
+	EvidenceId openapi_types.UUID `json:"evidence_id"`
+	Id         openapi_types.UUID `json:"id"`
+	Note       string             `json:"note"`
+	ReviewerId openapi_types.UUID `json:"reviewer_id"`
+}
+
+// ReviewDecision defines model for Review.Decision.
+type ReviewDecision string
+
+// ReviewRequest defines model for ReviewRequest.
+type ReviewRequest struct {
+	Decision ReviewRequestDecision `json:"decision"`
+	Note     *string               `json:"note,omitempty"`
+}
+
+// ReviewRequestDecision defines model for ReviewRequest.Decision.
+type ReviewRequestDecision string
+
 // Role defines model for Role.
 type Role string
 
@@ -959,6 +1056,9 @@ type ListEvidenceParams struct {
 	Township *string       `form:"township,omitempty" json:"township,omitempty"`
 	Reach    *string       `form:"reach,omitempty" json:"reach,omitempty"`
 
+	// ReviewState `pending` (never reviewed) or the latest decision.
+	ReviewState *ListEvidenceParamsReviewState `form:"review_state,omitempty" json:"review_state,omitempty"`
+
 	// Uploader Only this uploader's evidence.
 	Uploader *openapi_types.UUID `form:"uploader,omitempty" json:"uploader,omitempty"`
 
@@ -981,6 +1081,9 @@ type ListEvidenceParams struct {
 	// Cursor Opaque cursor from the previous page's `next_cursor`.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
+
+// ListEvidenceParamsReviewState defines parameters for ListEvidence.
+type ListEvidenceParamsReviewState string
 
 // CreateEvidenceMultipartBody defines parameters for CreateEvidence.
 type CreateEvidenceMultipartBody struct {
@@ -1062,6 +1165,9 @@ type RefreshJSONRequestBody = RefreshRequest
 // CreateEvidenceMultipartRequestBody defines body for CreateEvidence for multipart/form-data ContentType.
 type CreateEvidenceMultipartRequestBody CreateEvidenceMultipartBody
 
+// ReviewEvidenceJSONRequestBody defines body for ReviewEvidence for application/json ContentType.
+type ReviewEvidenceJSONRequestBody = ReviewRequest
+
 // SetReachChiefsJSONRequestBody defines body for SetReachChiefs for application/json ContentType.
 type SetReachChiefsJSONRequestBody = SetReachChiefsJSONBody
 
@@ -1115,6 +1221,12 @@ type ServerInterface interface {
 	// GetEvidencePhoto The original photo, byte for byte.
 	// (GET /v1/evidence/{id}/photo)
 	GetEvidencePhoto(ctx echo.Context, id EvidenceID, params GetEvidencePhotoParams) error
+	// ReviewEvidence Review evidence (administrators).
+	// (POST /v1/evidence/{id}/review)
+	ReviewEvidence(ctx echo.Context, id EvidenceID) error
+	// ListEvidenceReviews The review history of evidence, oldest first.
+	// (GET /v1/evidence/{id}/reviews)
+	ListEvidenceReviews(ctx echo.Context, id EvidenceID) error
 	// GetEvidenceThumbnail A JPEG preview, orientation applied, metadata stripped.
 	// (GET /v1/evidence/{id}/thumbnail)
 	GetEvidenceThumbnail(ctx echo.Context, id EvidenceID, params GetEvidenceThumbnailParams) error
@@ -1264,6 +1376,13 @@ func (w *ServerInterfaceWrapper) ListEvidence(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter reach: %s", err))
 	}
 
+	// ------------- Optional query parameter "review_state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "review_state", ctx.QueryParams(), &params.ReviewState, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter review_state: %s", err))
+	}
+
 	// ------------- Optional query parameter "uploader" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "uploader", ctx.QueryParams(), &params.Uploader, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
@@ -1405,6 +1524,38 @@ func (w *ServerInterfaceWrapper) GetEvidencePhoto(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetEvidencePhoto(ctx, id, params)
+	return err
+}
+
+// ReviewEvidence converts echo context to params.
+func (w *ServerInterfaceWrapper) ReviewEvidence(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id EvidenceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ReviewEvidence(ctx, id)
+	return err
+}
+
+// ListEvidenceReviews converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEvidenceReviews(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id EvidenceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEvidenceReviews(ctx, id)
 	return err
 }
 
@@ -1796,6 +1947,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/evidence", wrapper.ListEvidence, options.OperationMiddlewares["listEvidence"]...)
 	router.POST(options.BaseURL+"/v1/evidence", wrapper.CreateEvidence, options.OperationMiddlewares["createEvidence"]...)
 	router.GET(options.BaseURL+"/v1/evidence/:id", wrapper.GetEvidence, options.OperationMiddlewares["getEvidence"]...)
+	router.GET(options.BaseURL+"/v1/evidence/:id/reviews", wrapper.ListEvidenceReviews, options.OperationMiddlewares["listEvidenceReviews"]...)
+	router.POST(options.BaseURL+"/v1/evidence/:id/review", wrapper.ReviewEvidence, options.OperationMiddlewares["reviewEvidence"]...)
 	router.GET(options.BaseURL+"/v1/evidence/:id/photo", wrapper.GetEvidencePhoto, options.OperationMiddlewares["getEvidencePhoto"]...)
 	router.GET(options.BaseURL+"/v1/evidence/:id/thumbnail", wrapper.GetEvidenceThumbnail, options.OperationMiddlewares["getEvidenceThumbnail"]...)
 	router.POST(options.BaseURL+"/v1/uploads", wrapper.CreateUpload, options.OperationMiddlewares["createUpload"]...)
@@ -2534,6 +2687,147 @@ func (response GetEvidencePhoto416ApplicationProblemPlusJSONResponse) VisitGetEv
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(416)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReviewEvidenceRequestObject struct {
+	Id   EvidenceID `json:"id"`
+	Body *ReviewEvidenceJSONRequestBody
+}
+
+type ReviewEvidenceResponseObject interface {
+	VisitReviewEvidenceResponse(w http.ResponseWriter) error
+}
+
+type ReviewEvidence201JSONResponse Review
+
+func (response ReviewEvidence201JSONResponse) VisitReviewEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReviewEvidence400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ReviewEvidence400ApplicationProblemPlusJSONResponse) VisitReviewEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReviewEvidence401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ReviewEvidence401ApplicationProblemPlusJSONResponse) VisitReviewEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReviewEvidence403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ReviewEvidence403ApplicationProblemPlusJSONResponse) VisitReviewEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReviewEvidence404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ReviewEvidence404ApplicationProblemPlusJSONResponse) VisitReviewEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvidenceReviewsRequestObject struct {
+	Id EvidenceID `json:"id"`
+}
+
+type ListEvidenceReviewsResponseObject interface {
+	VisitListEvidenceReviewsResponse(w http.ResponseWriter) error
+}
+
+type ListEvidenceReviews200JSONResponse []Review
+
+func (response ListEvidenceReviews200JSONResponse) VisitListEvidenceReviewsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvidenceReviews401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvidenceReviews401ApplicationProblemPlusJSONResponse) VisitListEvidenceReviewsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvidenceReviews404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvidenceReviews404ApplicationProblemPlusJSONResponse) VisitListEvidenceReviewsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3933,6 +4227,12 @@ type StrictServerInterface interface {
 	// GetEvidencePhoto The original photo, byte for byte.
 	// (GET /v1/evidence/{id}/photo)
 	GetEvidencePhoto(ctx context.Context, request GetEvidencePhotoRequestObject) (GetEvidencePhotoResponseObject, error)
+	// ReviewEvidence Review evidence (administrators).
+	// (POST /v1/evidence/{id}/review)
+	ReviewEvidence(ctx context.Context, request ReviewEvidenceRequestObject) (ReviewEvidenceResponseObject, error)
+	// ListEvidenceReviews The review history of evidence, oldest first.
+	// (GET /v1/evidence/{id}/reviews)
+	ListEvidenceReviews(ctx context.Context, request ListEvidenceReviewsRequestObject) (ListEvidenceReviewsResponseObject, error)
 	// GetEvidenceThumbnail A JPEG preview, orientation applied, metadata stripped.
 	// (GET /v1/evidence/{id}/thumbnail)
 	GetEvidenceThumbnail(ctx context.Context, request GetEvidenceThumbnailRequestObject) (GetEvidenceThumbnailResponseObject, error)
@@ -4309,6 +4609,79 @@ func (sh *strictHandler) GetEvidencePhoto(ctx echo.Context, id EvidenceID, param
 		return err
 	} else if validResponse, ok := response.(GetEvidencePhotoResponseObject); ok {
 		return validResponse.VisitGetEvidencePhotoResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ReviewEvidence operation middleware
+func (sh *strictHandler) ReviewEvidence(ctx echo.Context, id EvidenceID) error {
+	var request ReviewEvidenceRequestObject
+
+	request.Id = id
+
+	var body ReviewEvidenceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ReviewEvidence(ctx.Request().Context(), request.(ReviewEvidenceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ReviewEvidence")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ReviewEvidenceResponseObject); ok {
+		return validResponse.VisitReviewEvidenceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListEvidenceReviews operation middleware
+func (sh *strictHandler) ListEvidenceReviews(ctx echo.Context, id EvidenceID) error {
+	var request ListEvidenceReviewsRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEvidenceReviews(ctx.Request().Context(), request.(ListEvidenceReviewsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEvidenceReviews")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEvidenceReviewsResponseObject); ok {
+		return validResponse.VisitListEvidenceReviewsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -54,6 +54,7 @@ type Config struct {
 	Uploads      UploadStore
 	UploadBlobs  UploadBlobs
 	Atlas        Atlas
+	Reviews      Reviewer
 	// UploadsPerUser and UploadsTotal cap uploads in flight, per user
 	// (429 beyond) and in all (503 beyond). Defaults 8 and 1000.
 	UploadsPerUser int
@@ -102,8 +103,8 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.DB == nil || cfg.PhotoStore == nil || cfg.Photos == nil {
 		return nil, errors.New("api: Config needs DB, PhotoStore and Photos")
 	}
-	if cfg.Intake == nil || cfg.Evidence == nil || cfg.Uploads == nil || cfg.UploadBlobs == nil || cfg.Atlas == nil {
-		return nil, errors.New("api: Config needs Intake, Evidence, Uploads, UploadBlobs and Atlas")
+	if cfg.Intake == nil || cfg.Evidence == nil || cfg.Uploads == nil || cfg.UploadBlobs == nil || cfg.Atlas == nil || cfg.Reviews == nil {
+		return nil, errors.New("api: Config needs Intake, Evidence, Uploads, UploadBlobs, Atlas and Reviews")
 	}
 	if cfg.Identity == nil || cfg.Accounts == nil {
 		return nil, errors.New("api: Config needs Identity and Accounts")

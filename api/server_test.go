@@ -147,6 +147,7 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 		Uploads:      db,
 		UploadBlobs:  photos,
 		Atlas:        atlas,
+		Reviews:      db,
 		Clock:        clk.Now,
 	})
 	if err != nil {

@@ -60,6 +60,8 @@ func Operations() map[string]Access {
 		"getEvidence":          authenticated,
 		"getEvidencePhoto":     authenticated,
 		"getEvidenceThumbnail": authenticated,
+		"reviewEvidence":       adminOnly,
+		"listEvidenceReviews":  authenticated,
 		"createUpload":         authenticated,
 		"putUploadContent":     authenticated,
 		"completeUpload":       authenticated,

@@ -156,15 +156,17 @@ type Submission struct {
 // Results are ordered newest first by ReceivedAt, then ID; After is the
 // (ReceivedAt, ID) of the last item of the previous page.
 type EvidenceFilter struct {
-	Category   *Category
-	Township   *string // linked township code
-	Reach      *string // linked reach code
-	UploaderID *string
-	Flag       *Flag
-	From, To   *time.Time // ReceivedAt in [From, To)
-	BBox       *geo.Box
-	Near       *geo.Point
-	RadiusM    float64 // with Near
+	Category *Category
+	Township *string // linked township code
+	Reach    *string // linked reach code
+	// ReviewState: "pending" (never reviewed) or the latest Decision.
+	ReviewState *string
+	UploaderID  *string
+	Flag        *Flag
+	From, To    *time.Time // ReceivedAt in [From, To)
+	BBox        *geo.Box
+	Near        *geo.Point
+	RadiusM     float64 // with Near
 
 	// Scope limits results to what a non-admin caller may see: their own
 	// uploads, evidence linked to their townships, or to their reaches.
@@ -192,4 +194,27 @@ type Upload struct {
 	SHA256    string // declared, hex
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// Decision is a reviewer's verdict on evidence.
+type Decision string
+
+// Review decisions. Withdrawing evidence is a review too: evidence is
+// never deleted.
+const (
+	DecisionAccepted  Decision = "accepted"
+	DecisionRejected  Decision = "rejected"
+	DecisionNeedsInfo Decision = "needs_info"
+	DecisionWithdrawn Decision = "withdrawn"
+)
+
+// Review is one decision on evidence; the latest is its review state, all
+// of them its history.
+type Review struct {
+	ID         string
+	EvidenceID string
+	ReviewerID string
+	Decision   Decision
+	Note       string
+	At         time.Time
 }

@@ -744,6 +744,18 @@ func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, erro
 		}
 		add("e.uploader_id = ?", uid)
 	}
+	if f.ReviewState != nil {
+		// The latest review decides; "pending" means none yet.
+		latest := `(SELECT r.decision FROM evidence_reviews r WHERE r.evidence_id = e.id ORDER BY r.at DESC, r.id DESC LIMIT 1)`
+		switch st := *f.ReviewState; st {
+		case "pending":
+			add("NOT EXISTS (SELECT 1 FROM evidence_reviews r WHERE r.evidence_id = e.id)")
+		case "accepted", "rejected", "needs_info", "withdrawn":
+			add(latest+" = ?", st)
+		default:
+			return "", nil, invalid("unknown review state %q", st)
+		}
+	}
 	if f.Township != nil {
 		if err := checkText("township", *f.Township); err != nil {
 			return "", nil, err

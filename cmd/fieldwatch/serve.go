@@ -115,6 +115,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Uploads:        db,
 		UploadBlobs:    photos,
 		Atlas:          atlas,
+		Reviews:        db,
 		UploadsPerUser: c.UploadsPerUser,
 		UploadsTotal:   c.UploadsTotal,
 		UploadIdle:     c.UploadIdle,

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
+)
+
+// AddReview records a decision on evidence and appends it to the audit
+// trail in the same transaction. It sets r.ID. Returns ErrNotFound for
+// unknown evidence or reviewer, ErrInvalid for an unknown decision.
+func (s *Store) AddReview(ctx context.Context, r *inspect.Review) error {
+	switch r.Decision {
+	case inspect.DecisionAccepted, inspect.DecisionRejected, inspect.DecisionNeedsInfo, inspect.DecisionWithdrawn:
+	default:
+		return fmt.Errorf("%w: unknown decision %q", inspect.ErrInvalid, r.Decision)
+	}
+	if err := errors.Join(checkText("note", r.Note), checkTime("at", r.At)); err != nil {
+		return err
+	}
+	eid, ok1 := parseID(r.EvidenceID)
+	rid, ok2 := parseID(r.ReviewerID)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("store: add review: %w", ErrNotFound)
+	}
+	id, err := newID()
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(map[string]string{"decision": string(r.Decision), "note": r.Note})
+	if err != nil {
+		return err
+	}
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO evidence_reviews (id, evidence_id, reviewer_id, decision, note, at) VALUES (?, ?, ?, ?, ?, ?)`),
+			id, eid, rid, string(r.Decision), r.Note, s.d.timeArg(r.At)); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, &inspect.AuditEvent{At: r.At, ActorID: r.ReviewerID, Action: "evidence.review",
+			ObjectType: "evidence", ObjectID: r.EvidenceID, Data: data})
+	})
+	if err != nil {
+		return s.fail("add review", err)
+	}
+	r.ID = id
+	r.At = roundTime(r.At.UTC())
+	return nil
+}
+
+// Reviews returns the review history of evidence, oldest first.
+func (s *Store) Reviews(ctx context.Context, evidenceID string) ([]inspect.Review, error) {
+	eid, ok := parseID(evidenceID)
+	if !ok {
+		return []inspect.Review{}, nil
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, evidence_id, reviewer_id, decision, note, at
+		FROM evidence_reviews WHERE evidence_id = ? ORDER BY at, id`), eid)
+	if err != nil {
+		return nil, s.fail("reviews", err)
+	}
+	defer rows.Close()
+	out := []inspect.Review{}
+	for rows.Next() {
+		var r inspect.Review
+		var d string
+		if err := rows.Scan(&r.ID, &r.EvidenceID, &r.ReviewerID, &d, &r.Note, timeScan{t: &r.At}); err != nil {
+			return nil, s.fail("reviews", err)
+		}
+		r.Decision = inspect.Decision(d)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("reviews", err)
+	}
+	return out, nil
+}
