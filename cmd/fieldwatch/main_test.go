@@ -463,6 +463,10 @@ func TestImportAndChiefsCLI(t *testing.T) {
 	if !strings.Contains(out.String(), "赵河长") {
 		t.Fatalf("chiefs set: %s", out.String())
 	}
+	out.Reset()
+	if err := run(ctx, []string{"audit", "verify"}, getenv, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "intact") {
+		t.Fatalf("audit verify: %v %s", err, out.String())
+	}
 	bad := filepath.Join(dir, "bad.geojson")
 	if err := os.WriteFile(bad, []byte(`{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"1"},"geometry":{"type":"Point","coordinates":[118,40]}}]}`), 0o644); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ Usage:
                                 create a user (bootstrap the first administrator)
   fieldwatch import townships|reaches FILE   import boundaries or reaches (GeoJSON) as a new version
   fieldwatch chiefs set --reach CODE --chief USERNAME:LEVEL ...   assign a reach's river chiefs
+  fieldwatch audit verify [flags]   verify the hash-chained audit trail; names the first broken entry
   fieldwatch check [flags]      repair leftovers of crashes, then verify every photo against its row
   fieldwatch keygen             print a new signing key entry for FIELDWATCH_JWT_KEYS
   fieldwatch version            print the version
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "check":
 		return runCheck(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, rest, getenv, stdout, stderr)
 	case "chiefs":
 		return runChiefs(ctx, rest, getenv, stdout, stderr)
 	case "import":
