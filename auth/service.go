@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -334,20 +333,13 @@ func ValidateUsername(s string) (string, error) {
 	return u, nil
 }
 
-// cleanName normalises a human-readable name: NFC, no control or bidi
-// formatting characters (they reorder text in logs and reports), trimmed.
+// cleanName is inspect.CleanText for a required single-line name.
 func cleanName(field, s string, maxRunes int) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", fmt.Errorf("%w: %s: not valid UTF-8", inspect.ErrInvalid, field)
+	s, err := inspect.CleanText(field, s, maxRunes, false)
+	if err != nil {
+		return "", err
 	}
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u200b' || r == '\ufeff' {
-			return -1
-		}
-		return r
-	}, norm.NFC.String(s))
-	s = strings.TrimSpace(s)
-	if n := utf8.RuneCountInString(s); n == 0 || n > maxRunes {
+	if s == "" {
 		return "", fmt.Errorf("%w: %s: must be 1 to %d characters", inspect.ErrInvalid, field, maxRunes)
 	}
 	return s, nil
