@@ -138,34 +138,36 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // limitBody bounds request bodies so a client cannot make the validator or
 // the JSON decoder buffer an unbounded document, and refuses invalid UTF-8.
-// These bodies are small JSON documents; photo uploads stream through
-// streamBody instead.
-func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		if req.ContentLength > s.cfg.MaxJSONBody {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxJSONBody))
-		}
-		if req.Body == nil || req.Body == http.NoBody {
+// These bodies are JSON documents (boundary imports are the large ones);
+// photo uploads stream through streamBody instead.
+func limitBody(limit int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if req.ContentLength > limit {
+				return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+					fmt.Sprintf("request body larger than %d bytes", limit))
+			}
+			if req.Body == nil || req.Body == http.NoBody {
+				return next(c)
+			}
+			body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, limit))
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+					fmt.Sprintf("request body larger than %d bytes", limit))
+			}
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, "reading request body: "+err.Error())
+			}
+			// encoding/json would turn invalid UTF-8 into U+FFFD silently and
+			// store mangled names; refuse it instead (RELIABILITY E4).
+			if !utf8.Valid(body) {
+				return echo.NewHTTPError(http.StatusBadRequest, "request body is not valid UTF-8")
+			}
+			req.Body = io.NopCloser(bytes.NewReader(body))
 			return next(c)
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxJSONBody))
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("request body larger than %d bytes", s.cfg.MaxJSONBody))
-		}
-		if err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, "reading request body: "+err.Error())
-		}
-		// encoding/json would turn invalid UTF-8 into U+FFFD silently and
-		// store mangled names; refuse it instead (RELIABILITY E4).
-		if !utf8.Valid(body) {
-			return echo.NewHTTPError(http.StatusBadRequest, "request body is not valid UTF-8")
-		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		return next(c)
 	}
 }
 

@@ -88,7 +88,11 @@ func (s *Server) operationMiddlewaresFor(rules map[string]auth.Access) (map[stri
 		if streamingOperations[op.ID] {
 			out[op.ID] = []echo.MiddlewareFunc{s.guard(rule), s.streamBody(s.maxUpload)}
 		} else {
-			out[op.ID] = []echo.MiddlewareFunc{s.guard(rule), s.limitBody, validate}
+			limit := s.cfg.MaxJSONBody
+			if importOperations[op.ID] {
+				limit = importBodyLimit
+			}
+			out[op.ID] = []echo.MiddlewareFunc{s.guard(rule), limitBody(limit), validate}
 		}
 	}
 	if len(missing) > 0 {
@@ -109,6 +113,9 @@ func (s *Server) operationMiddlewaresFor(rules map[string]auth.Access) (map[stri
 // generated binding (types, required), their bodies by the handler as they
 // stream (the meta part against its schema in openapi.yaml).
 var streamingOperations = map[string]bool{"createEvidence": true, "putUploadContent": true}
+
+// importOperations take GeoJSON documents, larger than other JSON bodies.
+var importOperations = map[string]bool{"importTownships": true, "importReaches": true}
 
 // operation is one method+path of the spec.
 type operation struct {
