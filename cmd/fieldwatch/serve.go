@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,15 +89,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	reconciler := inspect.NewReconciler(db, photos, inspect.ReconcileConfig{
 		SpoolDir: c.SpoolDir, StaleAfter: c.UploadStaleAfter, OrphanAge: c.OrphanAge, Logger: log,
 	})
-	if _, err := reconciler.Run(ctx); err != nil {
-		log.Warn("start-up reconcile incomplete", slog.String("error", err.Error()))
-	}
-	go reconciler.Loop(bg, c.ReconcileInterval)
+	// Loop's first pass runs at start, in the background: listing a large
+	// bucket must not delay listening.
+	var loops sync.WaitGroup
+	loops.Go(func() { reconciler.Loop(bg, c.ReconcileInterval) })
 	thumbs := inspect.NewThumbnailer(db, photos, inspect.ThumbnailConfig{Workers: c.ThumbnailWorkers, Logger: log})
 	thumbs.Start(bg, c.ReconcileInterval)
 	defer func() {
 		stopBackground()
 		thumbs.Wait()
+		loops.Wait() // before the deferred db.Close
 	}()
 
 	handler, err := api.New(api.Config{
