@@ -111,7 +111,7 @@ func (s *Server) CreateEvidence(ctx context.Context, req CreateEvidenceRequestOb
 	case rawMeta == nil:
 		return nil, &validationError{detail: "missing meta part", fields: []FieldError{{Field: "meta", Reason: "required"}}}
 	}
-	meta, err := s.parseMeta(ctx, rawMeta)
+	meta, err := s.parseMeta(rawMeta)
 	if err != nil {
 		return nil, err
 	}
@@ -119,18 +119,25 @@ func (s *Server) CreateEvidence(ctx context.Context, req CreateEvidenceRequestOb
 	if err != nil {
 		return nil, err
 	}
-	if !replayed {
-		s.metrics.uploadBytes.Add(float64(e.Size))
-		if s.cfg.Thumbnails != nil {
-			s.cfg.Thumbnails.Enqueue(e)
-		}
-	}
+	s.afterStore(e, replayed)
 	res := CreateEvidence201JSONResponse{Body: evidenceOut(e)}
 	if replayed {
 		yes := "true"
 		res.Headers.IdempotencyReplayed = &yes
 	}
 	return res, nil
+}
+
+// afterStore counts newly stored bytes and asks for previews; a replay
+// stored nothing.
+func (s *Server) afterStore(e inspect.Evidence, replayed bool) {
+	if replayed {
+		return
+	}
+	s.metrics.uploadBytes.Add(float64(e.Size))
+	if s.cfg.Thumbnails != nil {
+		s.cfg.Thumbnails.Enqueue(e)
+	}
 }
 
 // beginUpload takes an upload slot and claims the Idempotency-Key for the
@@ -164,7 +171,7 @@ func multipartError(err error) error {
 // parseMeta validates the meta part against its schema in openapi.yaml and
 // then decodes it; the schema forbids unknown members, so the decode sees
 // exactly what was validated.
-func (s *Server) parseMeta(_ context.Context, raw []byte) (inspect.EvidenceMeta, error) {
+func (s *Server) parseMeta(raw []byte) (inspect.EvidenceMeta, error) {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&v); err != nil || dec.More() {

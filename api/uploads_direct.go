@@ -186,12 +186,7 @@ func (s *Server) CompleteUpload(ctx context.Context, req CompleteUploadRequestOb
 	if err := s.cfg.UploadBlobs.Delete(ctx, u.ObjectKey); err != nil {
 		s.log.WarnContext(ctx, "deleting completed upload object", "upload_id", u.ID, "error", err.Error())
 	}
-	if !replayed {
-		s.metrics.uploadBytes.Add(float64(e.Size))
-		if s.cfg.Thumbnails != nil {
-			s.cfg.Thumbnails.Enqueue(e)
-		}
-	}
+	s.afterStore(e, replayed)
 	return CompleteUpload201JSONResponse{Body: evidenceOut(e)}, nil
 }
 
@@ -202,7 +197,7 @@ func (s *Server) metaFromBody(m *EvidenceMeta) (inspect.EvidenceMeta, error) {
 	if err != nil {
 		return inspect.EvidenceMeta{}, err
 	}
-	return s.parseMeta(context.Background(), raw)
+	return s.parseMeta(raw)
 }
 
 func decodeSHA256(h string) ([]byte, error) {
