@@ -335,10 +335,8 @@ func TestIdempotencyInFlight(t *testing.T) {
 	if _, err := pw.Write(body[:len(body)/2]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
-		s, err := a.db.SubmissionByKey(context.Background(), userID(t, a, tok), key)
-		return err == nil && s.State == inspect.SubmissionPending
-	})
+	uid := userID(t, a, tok)
+	a.waitSubmission(uid, key, true)
 	requireProblem(t, a.upload(tok, key, photo, meta), 409)
 
 	if _, err := pw.Write(body[len(body)/2:]); err != nil {
@@ -373,16 +371,11 @@ func TestTruncatedBodyThenRetry(t *testing.T) {
 	if _, err := conn.Write(body[:len(body)*2/3]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
-		s, err := a.db.SubmissionByKey(context.Background(), userID(t, a, tok), key)
-		return err == nil && s.State == inspect.SubmissionPending
-	})
+	uid := userID(t, a, tok)
+	a.waitSubmission(uid, key, true)
 	conn.Close()
 	// The server notices the cut and gives the key back.
-	waitFor(t, func() bool {
-		_, err := a.db.SubmissionByKey(context.Background(), userID(t, a, tok), key)
-		return err != nil
-	})
+	a.waitSubmission(uid, key, false)
 	if n := a.countEvidence(); n != 0 {
 		t.Fatalf("%d evidence rows after a cut upload", n)
 	}
@@ -399,7 +392,6 @@ func TestRejectedUploadsStoreNothing(t *testing.T) {
 	a.mustUser("insp", "inspector", pw)
 	tok, _ := a.login("insp", pw)
 	good := testPhoto(t, "dust-xingcheng.jpg")
-	goodSum := sha256.Sum256(good)
 	meta := `{"category":"dust_site"}`
 	part := func(name, ct, body string) [3]string { return [3]string{name, ct, body} }
 
@@ -452,7 +444,6 @@ func TestRejectedUploadsStoreNothing(t *testing.T) {
 			t.Fatalf("polyglot served as %s", r.header.Get("Content-Type"))
 		}
 	})
-	_ = goodSum
 	a.checkInvariants()
 }
 
@@ -555,6 +546,19 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// waitSubmission waits until the upload claim (uid, key) is pending, or,
+// with pending false, until it is gone.
+func (a *testAPI) waitSubmission(uid, key string, pending bool) {
+	a.t.Helper()
+	waitFor(a.t, func() bool {
+		s, err := a.db.SubmissionByKey(context.Background(), uid, key)
+		if !pending {
+			return err != nil
+		}
+		return err == nil && s.State == inspect.SubmissionPending
+	})
 }
 
 func userID(t *testing.T, a *testAPI, tok string) string {
