@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // guard authenticates and authorizes before the request is parsed or
@@ -31,7 +32,10 @@ func (s *Server) guard(rule auth.Access) echo.MiddlewareFunc {
 			if !rule.Allows(p) {
 				return errForbidden
 			}
-			c.SetRequest(req.WithContext(withPrincipal(req.Context(), p)))
+			// The actor rides along in the context so that every audit
+			// event the request's writes append names who acted.
+			ctx := inspect.WithActor(withPrincipal(req.Context(), p), p.UserID)
+			c.SetRequest(req.WithContext(ctx))
 			return next(c)
 		}
 	}

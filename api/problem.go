@@ -30,6 +30,7 @@ const (
 	problemRateLimited = "urn:fieldwatch:problem:rate-limited"
 	problemIdempotency = "urn:fieldwatch:problem:idempotency-key-reused"
 	problemDigest      = "urn:fieldwatch:problem:digest-mismatch"
+	problemCaseState   = "urn:fieldwatch:problem:case-state"
 )
 
 // retryAfterSeconds is what clients are told to wait when a dependency is
@@ -56,8 +57,10 @@ func errorTable() []errorRule {
 		{target: auth.ErrInvalidPassword, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
 		{target: auth.ErrWeakPassword, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
 		{target: errForbidden, status: http.StatusForbidden},
+		{target: inspect.ErrForbidden, status: http.StatusForbidden, showCause: true},
 		{target: store.ErrNotFound, status: http.StatusNotFound},
 		{target: errNotFound, status: http.StatusNotFound},
+		{target: inspect.ErrNotFound, status: http.StatusNotFound},
 		{target: inspect.ErrInFlight, status: http.StatusConflict, showCause: true},
 		{target: inspect.ErrKeyReused, status: http.StatusUnprocessableEntity, typ: problemIdempotency, showCause: true},
 		{target: inspect.ErrDigestMismatch, status: http.StatusUnprocessableEntity, typ: problemDigest, showCause: true},
@@ -74,6 +77,7 @@ func errorTable() []errorRule {
 		{target: errServerUploadLimit, status: http.StatusServiceUnavailable, typ: problemUnavailable},
 		{target: media.ErrNotExist, status: http.StatusNotFound},
 		{target: store.ErrConflict, status: http.StatusConflict, showCause: true},
+		{target: inspect.ErrConflict, status: http.StatusConflict, showCause: true},
 		{target: inspect.ErrInvalid, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
 		{target: store.ErrUnavailable, status: http.StatusServiceUnavailable, typ: problemUnavailable},
 		{target: media.ErrUnavailable, status: http.StatusServiceUnavailable, typ: problemUnavailable},
@@ -134,6 +138,24 @@ func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
 	var re *rangeError
 	if errors.As(err, &re) {
 		return newProblem(http.StatusRequestedRangeNotSatisfiable, "", fmt.Sprintf("the photo has %d bytes", re.size), nil), 0
+	}
+	var te *inspect.TransitionError
+	if errors.As(err, &te) {
+		p := newProblem(http.StatusConflict, problemCaseState, te.Error(), nil)
+		allowed := make([]CaseAction, 0, len(te.Allowed))
+		for _, a := range te.Allowed {
+			allowed = append(allowed, CaseAction(a))
+		}
+		p.AllowedActions = &allowed
+		return p, 0
+	}
+	var ee *inspect.EvidenceError
+	if errors.As(err, &ee) {
+		fields := make([]FieldError, 0, len(ee.Problems))
+		for _, pr := range ee.Problems {
+			fields = append(fields, FieldError{Field: fmt.Sprintf("/evidence_ids/%d", pr.Index), Reason: pr.Reason})
+		}
+		return newProblem(http.StatusUnprocessableEntity, problemValidation, ee.Error(), fields), 0
 	}
 	var rl *auth.LimitedError
 	if errors.As(err, &rl) {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/demo"
+	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch/store"
 )
 
 // After a boundary change, relinking moves evidence to the township that
@@ -51,7 +53,8 @@ func TestRelinkAfterBoundaryChange(t *testing.T) {
 		}
 
 		ctx := context.Background()
-		events, err := a.db.AuditEvents(ctx, 0, 10)
+		relink := "evidence.relink"
+		events, err := a.db.AuditQuery(ctx, inspect.AuditFilter{Action: &relink})
 		if err != nil || len(events) != 1 || events[0].Action != "evidence.relink" || events[0].ObjectID != e.Id.String() {
 			t.Fatalf("audit events %+v %v", events, err)
 		}
@@ -63,13 +66,13 @@ func TestRelinkAfterBoundaryChange(t *testing.T) {
 		if err := json.Unmarshal(events[0].Data, &change); err != nil {
 			t.Fatal(err)
 		}
-		if broken, n, err := a.db.VerifyAudit(ctx); err != nil || broken != 0 || n != 1 {
+		if broken, n, err := a.db.VerifyAudit(ctx); err != nil || broken != 0 || n < 1 {
 			t.Fatalf("verify: broken %d, checked %d, %v", broken, n, err)
 		}
-		if err := a.db.TamperAuditForTest(ctx, 1); err != nil {
+		if err := a.db.TamperAuditForTest(ctx, store.TamperAlter, events[0].Seq); err != nil {
 			t.Fatal(err)
 		}
-		if broken, _, err := a.db.VerifyAudit(ctx); err != nil || broken != 1 {
+		if broken, _, err := a.db.VerifyAudit(ctx); err != nil || broken != events[0].Seq {
 			t.Fatalf("tampered chain: first broken %d, %v", broken, err)
 		}
 	})

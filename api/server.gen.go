@@ -39,6 +39,162 @@ func (e CRS) Valid() bool {
 	}
 }
 
+// Defines values for CaseEscalation.
+const (
+	CaseEscalationCounty       CaseEscalation = "county"
+	CaseEscalationNone         CaseEscalation = "none"
+	CaseEscalationReminder     CaseEscalation = "reminder"
+	CaseEscalationTownshipHead CaseEscalation = "township_head"
+)
+
+// Valid indicates whether the value is a known member of the CaseEscalation enum.
+func (e CaseEscalation) Valid() bool {
+	switch e {
+	case CaseEscalationCounty:
+		return true
+	case CaseEscalationNone:
+		return true
+	case CaseEscalationReminder:
+		return true
+	case CaseEscalationTownshipHead:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CaseAction.
+const (
+	CaseActionReopen              CaseAction = "reopen"
+	CaseActionReturn              CaseAction = "return"
+	CaseActionStart               CaseAction = "start"
+	CaseActionSubmitRectification CaseAction = "submit_rectification"
+	CaseActionVerify              CaseAction = "verify"
+)
+
+// Valid indicates whether the value is a known member of the CaseAction enum.
+func (e CaseAction) Valid() bool {
+	switch e {
+	case CaseActionReopen:
+		return true
+	case CaseActionReturn:
+		return true
+	case CaseActionStart:
+		return true
+	case CaseActionSubmitRectification:
+		return true
+	case CaseActionVerify:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CaseDetailEscalation.
+const (
+	CaseDetailEscalationCounty       CaseDetailEscalation = "county"
+	CaseDetailEscalationNone         CaseDetailEscalation = "none"
+	CaseDetailEscalationReminder     CaseDetailEscalation = "reminder"
+	CaseDetailEscalationTownshipHead CaseDetailEscalation = "township_head"
+)
+
+// Valid indicates whether the value is a known member of the CaseDetailEscalation enum.
+func (e CaseDetailEscalation) Valid() bool {
+	switch e {
+	case CaseDetailEscalationCounty:
+		return true
+	case CaseDetailEscalationNone:
+		return true
+	case CaseDetailEscalationReminder:
+		return true
+	case CaseDetailEscalationTownshipHead:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CaseEventEscalation.
+const (
+	CaseEventEscalationCounty       CaseEventEscalation = "county"
+	CaseEventEscalationNone         CaseEventEscalation = "none"
+	CaseEventEscalationReminder     CaseEventEscalation = "reminder"
+	CaseEventEscalationTownshipHead CaseEventEscalation = "township_head"
+)
+
+// Valid indicates whether the value is a known member of the CaseEventEscalation enum.
+func (e CaseEventEscalation) Valid() bool {
+	switch e {
+	case CaseEventEscalationCounty:
+		return true
+	case CaseEventEscalationNone:
+		return true
+	case CaseEventEscalationReminder:
+		return true
+	case CaseEventEscalationTownshipHead:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CaseEventKind.
+const (
+	CaseEventKindComment    CaseEventKind = "comment"
+	CaseEventKindEscalation CaseEventKind = "escalation"
+	CaseEventKindOpened     CaseEventKind = "opened"
+	CaseEventKindOverdue    CaseEventKind = "overdue"
+	CaseEventKindTransition CaseEventKind = "transition"
+)
+
+// Valid indicates whether the value is a known member of the CaseEventKind enum.
+func (e CaseEventKind) Valid() bool {
+	switch e {
+	case CaseEventKindComment:
+		return true
+	case CaseEventKindEscalation:
+		return true
+	case CaseEventKindOpened:
+		return true
+	case CaseEventKindOverdue:
+		return true
+	case CaseEventKindTransition:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CaseState.
+const (
+	CaseStateClosed                 CaseState = "closed"
+	CaseStateInProgress             CaseState = "in_progress"
+	CaseStateOpen                   CaseState = "open"
+	CaseStateRectificationSubmitted CaseState = "rectification_submitted"
+	CaseStateReopened               CaseState = "reopened"
+	CaseStateReturned               CaseState = "returned"
+)
+
+// Valid indicates whether the value is a known member of the CaseState enum.
+func (e CaseState) Valid() bool {
+	switch e {
+	case CaseStateClosed:
+		return true
+	case CaseStateInProgress:
+		return true
+	case CaseStateOpen:
+		return true
+	case CaseStateRectificationSubmitted:
+		return true
+	case CaseStateReopened:
+		return true
+	case CaseStateReturned:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Category.
 const (
 	CategoryDustSite     Category = "dust_site"
@@ -423,6 +579,27 @@ func (e Role) Valid() bool {
 	}
 }
 
+// Defines values for Severity.
+const (
+	SeverityHigh   Severity = "high"
+	SeverityLow    Severity = "low"
+	SeverityMedium Severity = "medium"
+)
+
+// Valid indicates whether the value is a known member of the Severity enum.
+func (e Severity) Valid() bool {
+	switch e {
+	case SeverityHigh:
+		return true
+	case SeverityLow:
+		return true
+	case SeverityMedium:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenPairTokenType.
 const (
 	TokenPairTokenTypeBearer TokenPairTokenType = "Bearer"
@@ -555,8 +732,191 @@ func (e GetEvidenceThumbnailParamsSize) Valid() bool {
 	}
 }
 
+// AuditEvent defines model for AuditEvent.
+type AuditEvent struct {
+	Action string `json:"action"`
+
+	// Actor The acting user's id; absent for the system.
+	Actor   *string                `json:"actor,omitempty"`
+	At      time.Time              `json:"at"`
+	Details map[string]interface{} `json:"details"`
+
+	// Hash Hex SHA-256.
+	Hash       string `json:"hash"`
+	ObjectId   string `json:"object_id"`
+	ObjectType string `json:"object_type"`
+
+	// PrevHash Hex SHA-256; empty for the first event.
+	PrevHash string `json:"prev_hash"`
+	Seq      int64  `json:"seq"`
+}
+
+// AuditHead defines model for AuditHead.
+type AuditHead struct {
+	At   *time.Time `json:"at,omitempty"`
+	Hash string     `json:"hash"`
+
+	// Seq 0 when the trail is empty.
+	Seq int64 `json:"seq"`
+}
+
+// AuditPage defines model for AuditPage.
+type AuditPage struct {
+	Items []AuditEvent `json:"items"`
+
+	// NextAfter Pass as `after` for the next page; absent on the last.
+	NextAfter *int64 `json:"next_after,omitempty"`
+}
+
 // CRS WGS-84 (GPS, EXIF), GCJ-02 (AMap, Tencent maps), BD-09 (Baidu maps).
 type CRS string
+
+// Case defines model for Case.
+type Case struct {
+	// AllowedActions What the caller may do next.
+	AllowedActions []CaseAction `json:"allowed_actions"`
+	Category       Category     `json:"category"`
+	Chiefs         []Chief      `json:"chiefs"`
+	ClosedAt       *time.Time   `json:"closed_at,omitempty"`
+	Deadline       time.Time    `json:"deadline"`
+
+	// DeadlineExplicit Set by the administrator rather than computed.
+	DeadlineExplicit bool `json:"deadline_explicit"`
+
+	// Escalation `reminder`: the deadline is within one working day;
+	// `township_head`: overdue; `county`: 7 or more working days overdue.
+	Escalation  CaseEscalation       `json:"escalation"`
+	EvidenceIds []openapi_types.UUID `json:"evidence_ids"`
+	Id          openapi_types.UUID   `json:"id"`
+	OpenedAt    time.Time            `json:"opened_at"`
+	OpenedBy    openapi_types.UUID   `json:"opened_by"`
+
+	// OverdueSince Set by the deadline job once the deadline passes unmet.
+	OverdueSince *time.Time `json:"overdue_since,omitempty"`
+	ReachCode    *string    `json:"reach_code,omitempty"`
+
+	// RectificationEvidenceIds The evidence of the latest rectification submission.
+	RectificationEvidenceIds []openapi_types.UUID `json:"rectification_evidence_ids"`
+	Severity                 Severity             `json:"severity"`
+	State                    CaseState            `json:"state"`
+	SubmittedAt              *time.Time           `json:"submitted_at,omitempty"`
+	SubmittedBy              *openapi_types.UUID  `json:"submitted_by,omitempty"`
+	Title                    string               `json:"title"`
+
+	// TownshipCode The accountable township; empty when the place is outside every township.
+	TownshipCode string              `json:"township_code"`
+	UpdatedAt    time.Time           `json:"updated_at"`
+	VerifiedBy   *openapi_types.UUID `json:"verified_by,omitempty"`
+}
+
+// CaseEscalation `reminder`: the deadline is within one working day;
+// `township_head`: overdue; `county`: 7 or more working days overdue.
+type CaseEscalation string
+
+// CaseAction defines model for CaseAction.
+type CaseAction string
+
+// CaseCreate defines model for CaseCreate.
+type CaseCreate struct {
+	Category Category `json:"category"`
+
+	// Deadline An explicit deadline instead of the computed one; must be in the future.
+	Deadline     *time.Time           `json:"deadline,omitempty"`
+	EvidenceIds  []openapi_types.UUID `json:"evidence_ids"`
+	Note         *string              `json:"note,omitempty"`
+	ReachCode    *string              `json:"reach_code,omitempty"`
+	Severity     Severity             `json:"severity"`
+	Title        string               `json:"title"`
+	TownshipCode *TownshipCode        `json:"township_code,omitempty"`
+}
+
+// CaseDetail defines model for CaseDetail.
+type CaseDetail struct {
+	// AllowedActions What the caller may do next.
+	AllowedActions []CaseAction `json:"allowed_actions"`
+	Category       Category     `json:"category"`
+	Chiefs         []Chief      `json:"chiefs"`
+	ClosedAt       *time.Time   `json:"closed_at,omitempty"`
+	Deadline       time.Time    `json:"deadline"`
+
+	// DeadlineExplicit Set by the administrator rather than computed.
+	DeadlineExplicit bool `json:"deadline_explicit"`
+
+	// Escalation `reminder`: the deadline is within one working day;
+	// `township_head`: overdue; `county`: 7 or more working days overdue.
+	Escalation  CaseDetailEscalation `json:"escalation"`
+	EvidenceIds []openapi_types.UUID `json:"evidence_ids"`
+	Id          openapi_types.UUID   `json:"id"`
+	OpenedAt    time.Time            `json:"opened_at"`
+	OpenedBy    openapi_types.UUID   `json:"opened_by"`
+
+	// OverdueSince Set by the deadline job once the deadline passes unmet.
+	OverdueSince *time.Time `json:"overdue_since,omitempty"`
+	ReachCode    *string    `json:"reach_code,omitempty"`
+
+	// RectificationEvidenceIds The evidence of the latest rectification submission.
+	RectificationEvidenceIds []openapi_types.UUID `json:"rectification_evidence_ids"`
+	Severity                 Severity             `json:"severity"`
+	State                    CaseState            `json:"state"`
+	SubmittedAt              *time.Time           `json:"submitted_at,omitempty"`
+	SubmittedBy              *openapi_types.UUID  `json:"submitted_by,omitempty"`
+	Timeline                 []CaseEvent          `json:"timeline"`
+	Title                    string               `json:"title"`
+
+	// TownshipCode The accountable township; empty when the place is outside every township.
+	TownshipCode string              `json:"township_code"`
+	UpdatedAt    time.Time           `json:"updated_at"`
+	VerifiedBy   *openapi_types.UUID `json:"verified_by,omitempty"`
+}
+
+// CaseDetailEscalation `reminder`: the deadline is within one working day;
+// `township_head`: overdue; `county`: 7 or more working days overdue.
+type CaseDetailEscalation string
+
+// CaseEvent defines model for CaseEvent.
+type CaseEvent struct {
+	Action *CaseAction `json:"action,omitempty"`
+
+	// ActorId Absent for the system (deadline job).
+	ActorId        *openapi_types.UUID   `json:"actor_id,omitempty"`
+	At             time.Time             `json:"at"`
+	Escalation     *CaseEventEscalation  `json:"escalation,omitempty"`
+	EvidenceIds    *[]openapi_types.UUID `json:"evidence_ids,omitempty"`
+	FromState      *CaseState            `json:"from_state,omitempty"`
+	Kind           CaseEventKind         `json:"kind"`
+	Note           *string               `json:"note,omitempty"`
+	OverrideReason *string               `json:"override_reason,omitempty"`
+	Seq            int64                 `json:"seq"`
+	ToState        *CaseState            `json:"to_state,omitempty"`
+}
+
+// CaseEventEscalation defines model for CaseEvent.Escalation.
+type CaseEventEscalation string
+
+// CaseEventKind defines model for CaseEvent.Kind.
+type CaseEventKind string
+
+// CasePage defines model for CasePage.
+type CasePage struct {
+	Items      []Case  `json:"items"`
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// CaseState defines model for CaseState.
+type CaseState string
+
+// CaseTransition defines model for CaseTransition.
+type CaseTransition struct {
+	Action CaseAction `json:"action"`
+
+	// EvidenceIds The rectification evidence (submit_rectification only).
+	EvidenceIds *[]openapi_types.UUID `json:"evidence_ids,omitempty"`
+	Note        *string               `json:"note,omitempty"`
+
+	// OverrideReason Administrators only, with submit_rectification: accept evidence
+	// that breaks the distance or capture-time rule, for this reason.
+	OverrideReason *string `json:"override_reason,omitempty"`
+}
 
 // Category defines model for Category.
 type Category string
@@ -595,6 +955,11 @@ type ChiefAssignmentIn struct {
 
 // ChiefAssignmentInLevel defines model for ChiefAssignmentIn.Level.
 type ChiefAssignmentInLevel string
+
+// CommentRequest defines model for CommentRequest.
+type CommentRequest struct {
+	Body string `json:"body"`
+}
 
 // DeviceFix defines model for DeviceFix.
 type DeviceFix struct {
@@ -809,12 +1174,14 @@ type Position struct {
 
 // Problem RFC 9457 problem details.
 type Problem struct {
-	Detail    *string       `json:"detail,omitempty"`
-	Fields    *[]FieldError `json:"fields,omitempty"`
-	Instance  *string       `json:"instance,omitempty"`
-	RequestId *string       `json:"request_id,omitempty"`
-	Status    int           `json:"status"`
-	Title     string        `json:"title"`
+	// AllowedActions With a 409 from a case transition, what the caller may do instead.
+	AllowedActions *[]CaseAction `json:"allowed_actions,omitempty"`
+	Detail         *string       `json:"detail,omitempty"`
+	Fields         *[]FieldError `json:"fields,omitempty"`
+	Instance       *string       `json:"instance,omitempty"`
+	RequestId      *string       `json:"request_id,omitempty"`
+	Status         int           `json:"status"`
+	Title          string        `json:"title"`
 
 	// Type URI reference identifying the problem type.
 	Type string `json:"type"`
@@ -883,6 +1250,9 @@ type ReviewRequestDecision string
 
 // Role defines model for Role.
 type Role string
+
+// Severity defines model for Severity.
+type Severity string
 
 // TokenPair defines model for TokenPair.
 type TokenPair struct {
@@ -998,6 +1368,9 @@ type VersionDatabase string
 // VersionPhotoStore defines model for Version.PhotoStore.
 type VersionPhotoStore string
 
+// CaseID defines model for CaseID.
+type CaseID = openapi_types.UUID
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
@@ -1048,6 +1421,48 @@ type Unprocessable = Problem
 
 // UnsupportedMediaType RFC 9457 problem details.
 type UnsupportedMediaType = Problem
+
+// ListAuditParams defines parameters for ListAudit.
+type ListAuditParams struct {
+	// After Only events with a larger seq.
+	After *int64 `form:"after,omitempty" json:"after,omitempty"`
+
+	// Action Only this action, e.g. `case.transition`.
+	Action     *string `form:"action,omitempty" json:"action,omitempty"`
+	ObjectType *string `form:"object_type,omitempty" json:"object_type,omitempty"`
+	ObjectId   *string `form:"object_id,omitempty" json:"object_id,omitempty"`
+
+	// Actor Only events by this user.
+	Actor *openapi_types.UUID `form:"actor,omitempty" json:"actor,omitempty"`
+	From  *time.Time          `form:"from,omitempty" json:"from,omitempty"`
+	To    *time.Time          `form:"to,omitempty" json:"to,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListCasesParams defines parameters for ListCases.
+type ListCasesParams struct {
+	State    *CaseState `form:"state,omitempty" json:"state,omitempty"`
+	Township *string    `form:"township,omitempty" json:"township,omitempty"`
+	Reach    *string    `form:"reach,omitempty" json:"reach,omitempty"`
+	Category *Category  `form:"category,omitempty" json:"category,omitempty"`
+
+	// Overdue Only cases past their deadline and not closed (true), or only the others (false).
+	Overdue *bool `form:"overdue,omitempty" json:"overdue,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from the previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// TransitionCaseParams defines parameters for TransitionCase.
+type TransitionCaseParams struct {
+	// IdempotencyKey A UUID the client makes once per intended transition and reuses on every retry of it.
+	IdempotencyKey openapi_types.UUID `json:"Idempotency-Key"`
+}
 
 // ListEvidenceParams defines parameters for ListEvidence.
 type ListEvidenceParams struct {
@@ -1162,6 +1577,15 @@ type LogoutJSONRequestBody = RefreshRequest
 // RefreshJSONRequestBody defines body for Refresh for application/json ContentType.
 type RefreshJSONRequestBody = RefreshRequest
 
+// CreateCaseJSONRequestBody defines body for CreateCase for application/json ContentType.
+type CreateCaseJSONRequestBody = CaseCreate
+
+// CommentCaseJSONRequestBody defines body for CommentCase for application/json ContentType.
+type CommentCaseJSONRequestBody = CommentRequest
+
+// TransitionCaseJSONRequestBody defines body for TransitionCase for application/json ContentType.
+type TransitionCaseJSONRequestBody = CaseTransition
+
 // CreateEvidenceMultipartRequestBody defines body for CreateEvidence for multipart/form-data ContentType.
 type CreateEvidenceMultipartRequestBody CreateEvidenceMultipartBody
 
@@ -1200,6 +1624,12 @@ type ServerInterface interface {
 	// RelinkEvidence Re-attribute evidence after boundaries or chief assignments changed (administrators).
 	// (POST /v1/admin/relink)
 	RelinkEvidence(ctx echo.Context) error
+	// ListAudit The audit trail in chain order (administrators).
+	// (GET /v1/audit)
+	ListAudit(ctx echo.Context, params ListAuditParams) error
+	// GetAuditHead The newest audit event's seq and hash (administrators).
+	// (GET /v1/audit/head)
+	GetAuditHead(ctx echo.Context) error
 	// Login Exchange a username and password for a token pair.
 	// (POST /v1/auth/login)
 	Login(ctx echo.Context) error
@@ -1209,6 +1639,21 @@ type ServerInterface interface {
 	// Refresh Rotate a refresh token into a new token pair.
 	// (POST /v1/auth/refresh)
 	Refresh(ctx echo.Context) error
+	// ListCases List cases in the caller's scope, newest first.
+	// (GET /v1/cases)
+	ListCases(ctx echo.Context, params ListCasesParams) error
+	// CreateCase Open a rectification case from evidence (administrators).
+	// (POST /v1/cases)
+	CreateCase(ctx echo.Context) error
+	// GetCase A case with its timeline.
+	// (GET /v1/cases/{id})
+	GetCase(ctx echo.Context, id CaseID) error
+	// CommentCase Comment on a case in scope.
+	// (POST /v1/cases/{id}/comments)
+	CommentCase(ctx echo.Context, id CaseID) error
+	// TransitionCase Move a case to its next state.
+	// (POST /v1/cases/{id}/transitions)
+	TransitionCase(ctx echo.Context, id CaseID, params TransitionCaseParams) error
 	// ListEvidence List evidence in the caller's scope, newest first.
 	// (GET /v1/evidence)
 	ListEvidence(ctx echo.Context, params ListEvidenceParams) error
@@ -1315,6 +1760,82 @@ func (w *ServerInterfaceWrapper) RelinkEvidence(ctx echo.Context) error {
 	return err
 }
 
+// ListAudit converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAudit(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditParams
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", ctx.QueryParams(), &params.After, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter after: %s", err))
+	}
+
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", ctx.QueryParams(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter action: %s", err))
+	}
+
+	// ------------- Optional query parameter "object_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "object_type", ctx.QueryParams(), &params.ObjectType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter object_type: %s", err))
+	}
+
+	// ------------- Optional query parameter "object_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "object_id", ctx.QueryParams(), &params.ObjectId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter object_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "actor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor", ctx.QueryParams(), &params.Actor, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actor: %s", err))
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAudit(ctx, params)
+	return err
+}
+
+// GetAuditHead converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAuditHead(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetAuditHead(ctx)
+	return err
+}
+
 // Login converts echo context to params.
 func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 	var err error
@@ -1339,6 +1860,145 @@ func (w *ServerInterfaceWrapper) Refresh(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Refresh(ctx)
+	return err
+}
+
+// ListCases converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCases(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCasesParams
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", ctx.QueryParams(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter state: %s", err))
+	}
+
+	// ------------- Optional query parameter "township" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "township", ctx.QueryParams(), &params.Township, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter township: %s", err))
+	}
+
+	// ------------- Optional query parameter "reach" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "reach", ctx.QueryParams(), &params.Reach, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter reach: %s", err))
+	}
+
+	// ------------- Optional query parameter "category" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "category", ctx.QueryParams(), &params.Category, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter category: %s", err))
+	}
+
+	// ------------- Optional query parameter "overdue" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "overdue", ctx.QueryParams(), &params.Overdue, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter overdue: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCases(ctx, params)
+	return err
+}
+
+// CreateCase converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateCase(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateCase(ctx)
+	return err
+}
+
+// GetCase converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCase(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCase(ctx, id)
+	return err
+}
+
+// CommentCase converts echo context to params.
+func (w *ServerInterfaceWrapper) CommentCase(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CommentCase(ctx, id)
+	return err
+}
+
+// TransitionCase converts echo context to params.
+func (w *ServerInterfaceWrapper) TransitionCase(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id CaseID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TransitionCaseParams
+
+	headers := ctx.Request().Header
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey openapi_types.UUID
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+	} else {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Idempotency-Key is required, but not found"))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TransitionCase(ctx, id, params)
 	return err
 }
 
@@ -1963,6 +2623,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/me/reaches", wrapper.GetMyReaches, options.OperationMiddlewares["getMyReaches"]...)
 	router.GET(options.BaseURL+"/v1/townships", wrapper.ListTownships, options.OperationMiddlewares["listTownships"]...)
 	router.GET(options.BaseURL+"/v1/townships/:code", wrapper.GetTownship, options.OperationMiddlewares["getTownship"]...)
+	router.GET(options.BaseURL+"/v1/cases", wrapper.ListCases, options.OperationMiddlewares["listCases"]...)
+	router.POST(options.BaseURL+"/v1/cases", wrapper.CreateCase, options.OperationMiddlewares["createCase"]...)
+	router.GET(options.BaseURL+"/v1/cases/:id", wrapper.GetCase, options.OperationMiddlewares["getCase"]...)
+	router.POST(options.BaseURL+"/v1/cases/:id/transitions", wrapper.TransitionCase, options.OperationMiddlewares["transitionCase"]...)
+	router.POST(options.BaseURL+"/v1/cases/:id/comments", wrapper.CommentCase, options.OperationMiddlewares["commentCase"]...)
+	router.GET(options.BaseURL+"/v1/audit", wrapper.ListAudit, options.OperationMiddlewares["listAudit"]...)
+	router.GET(options.BaseURL+"/v1/audit/head", wrapper.GetAuditHead, options.OperationMiddlewares["getAuditHead"]...)
 
 }
 
@@ -2103,6 +2770,129 @@ type RelinkEvidence403ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response RelinkEvidence403ApplicationProblemPlusJSONResponse) VisitRelinkEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditRequestObject struct {
+	Params ListAuditParams
+}
+
+type ListAuditResponseObject interface {
+	VisitListAuditResponse(w http.ResponseWriter) error
+}
+
+type ListAudit200JSONResponse AuditPage
+
+func (response ListAudit200JSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAudit400ApplicationProblemPlusJSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAudit401ApplicationProblemPlusJSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAudit403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAudit403ApplicationProblemPlusJSONResponse) VisitListAuditResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAuditHeadRequestObject struct {
+}
+
+type GetAuditHeadResponseObject interface {
+	VisitGetAuditHeadResponse(w http.ResponseWriter) error
+}
+
+type GetAuditHead200JSONResponse AuditHead
+
+func (response GetAuditHead200JSONResponse) VisitGetAuditHeadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAuditHead401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetAuditHead401ApplicationProblemPlusJSONResponse) VisitGetAuditHeadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAuditHead403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetAuditHead403ApplicationProblemPlusJSONResponse) VisitGetAuditHeadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -2269,6 +3059,407 @@ func (response Refresh401ApplicationProblemPlusJSONResponse) VisitRefreshRespons
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCasesRequestObject struct {
+	Params ListCasesParams
+}
+
+type ListCasesResponseObject interface {
+	VisitListCasesResponse(w http.ResponseWriter) error
+}
+
+type ListCases200JSONResponse CasePage
+
+func (response ListCases200JSONResponse) VisitListCasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCases400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListCases400ApplicationProblemPlusJSONResponse) VisitListCasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCases401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListCases401ApplicationProblemPlusJSONResponse) VisitListCasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCaseRequestObject struct {
+	Body *CreateCaseJSONRequestBody
+}
+
+type CreateCaseResponseObject interface {
+	VisitCreateCaseResponse(w http.ResponseWriter) error
+}
+
+type CreateCase201JSONResponse Case
+
+func (response CreateCase201JSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCase400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCase400ApplicationProblemPlusJSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCase401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCase401ApplicationProblemPlusJSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCase403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCase403ApplicationProblemPlusJSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCase404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCase404ApplicationProblemPlusJSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCase422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCase422ApplicationProblemPlusJSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCaseRequestObject struct {
+	Id CaseID `json:"id"`
+}
+
+type GetCaseResponseObject interface {
+	VisitGetCaseResponse(w http.ResponseWriter) error
+}
+
+type GetCase200JSONResponse CaseDetail
+
+func (response GetCase200JSONResponse) VisitGetCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCase401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetCase401ApplicationProblemPlusJSONResponse) VisitGetCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCase404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetCase404ApplicationProblemPlusJSONResponse) VisitGetCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CommentCaseRequestObject struct {
+	Id   CaseID `json:"id"`
+	Body *CommentCaseJSONRequestBody
+}
+
+type CommentCaseResponseObject interface {
+	VisitCommentCaseResponse(w http.ResponseWriter) error
+}
+
+type CommentCase201JSONResponse CaseEvent
+
+func (response CommentCase201JSONResponse) VisitCommentCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CommentCase400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CommentCase400ApplicationProblemPlusJSONResponse) VisitCommentCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CommentCase401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CommentCase401ApplicationProblemPlusJSONResponse) VisitCommentCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CommentCase404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CommentCase404ApplicationProblemPlusJSONResponse) VisitCommentCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCaseRequestObject struct {
+	Id     CaseID `json:"id"`
+	Params TransitionCaseParams
+	Body   *TransitionCaseJSONRequestBody
+}
+
+type TransitionCaseResponseObject interface {
+	VisitTransitionCaseResponse(w http.ResponseWriter) error
+}
+
+type TransitionCase200JSONResponse Case
+
+func (response TransitionCase200JSONResponse) VisitTransitionCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCase400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TransitionCase400ApplicationProblemPlusJSONResponse) VisitTransitionCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCase401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TransitionCase401ApplicationProblemPlusJSONResponse) VisitTransitionCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCase403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TransitionCase403ApplicationProblemPlusJSONResponse) VisitTransitionCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCase404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response TransitionCase404ApplicationProblemPlusJSONResponse) VisitTransitionCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCase409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response TransitionCase409ApplicationProblemPlusJSONResponse) VisitTransitionCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TransitionCase422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response TransitionCase422ApplicationProblemPlusJSONResponse) VisitTransitionCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4206,6 +5397,12 @@ type StrictServerInterface interface {
 	// RelinkEvidence Re-attribute evidence after boundaries or chief assignments changed (administrators).
 	// (POST /v1/admin/relink)
 	RelinkEvidence(ctx context.Context, request RelinkEvidenceRequestObject) (RelinkEvidenceResponseObject, error)
+	// ListAudit The audit trail in chain order (administrators).
+	// (GET /v1/audit)
+	ListAudit(ctx context.Context, request ListAuditRequestObject) (ListAuditResponseObject, error)
+	// GetAuditHead The newest audit event's seq and hash (administrators).
+	// (GET /v1/audit/head)
+	GetAuditHead(ctx context.Context, request GetAuditHeadRequestObject) (GetAuditHeadResponseObject, error)
 	// Login Exchange a username and password for a token pair.
 	// (POST /v1/auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
@@ -4215,6 +5412,21 @@ type StrictServerInterface interface {
 	// Refresh Rotate a refresh token into a new token pair.
 	// (POST /v1/auth/refresh)
 	Refresh(ctx context.Context, request RefreshRequestObject) (RefreshResponseObject, error)
+	// ListCases List cases in the caller's scope, newest first.
+	// (GET /v1/cases)
+	ListCases(ctx context.Context, request ListCasesRequestObject) (ListCasesResponseObject, error)
+	// CreateCase Open a rectification case from evidence (administrators).
+	// (POST /v1/cases)
+	CreateCase(ctx context.Context, request CreateCaseRequestObject) (CreateCaseResponseObject, error)
+	// GetCase A case with its timeline.
+	// (GET /v1/cases/{id})
+	GetCase(ctx context.Context, request GetCaseRequestObject) (GetCaseResponseObject, error)
+	// CommentCase Comment on a case in scope.
+	// (POST /v1/cases/{id}/comments)
+	CommentCase(ctx context.Context, request CommentCaseRequestObject) (CommentCaseResponseObject, error)
+	// TransitionCase Move a case to its next state.
+	// (POST /v1/cases/{id}/transitions)
+	TransitionCase(ctx context.Context, request TransitionCaseRequestObject) (TransitionCaseResponseObject, error)
 	// ListEvidence List evidence in the caller's scope, newest first.
 	// (GET /v1/evidence)
 	ListEvidence(ctx context.Context, request ListEvidenceRequestObject) (ListEvidenceResponseObject, error)
@@ -4370,6 +5582,54 @@ func (sh *strictHandler) RelinkEvidence(ctx echo.Context) error {
 	return nil
 }
 
+// ListAudit operation middleware
+func (sh *strictHandler) ListAudit(ctx echo.Context, params ListAuditParams) error {
+	var request ListAuditRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAudit(ctx.Request().Context(), request.(ListAuditRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAudit")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAuditResponseObject); ok {
+		return validResponse.VisitListAuditResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetAuditHead operation middleware
+func (sh *strictHandler) GetAuditHead(ctx echo.Context) error {
+	var request GetAuditHeadRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAuditHead(ctx.Request().Context(), request.(GetAuditHeadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAuditHead")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetAuditHeadResponseObject); ok {
+		return validResponse.VisitGetAuditHeadResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Login operation middleware
 func (sh *strictHandler) Login(ctx echo.Context) error {
 	var request LoginRequestObject
@@ -4502,6 +5762,199 @@ func (sh *strictHandler) Refresh(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(RefreshResponseObject); ok {
 		return validResponse.VisitRefreshResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListCases operation middleware
+func (sh *strictHandler) ListCases(ctx echo.Context, params ListCasesParams) error {
+	var request ListCasesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCases(ctx.Request().Context(), request.(ListCasesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCases")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListCasesResponseObject); ok {
+		return validResponse.VisitListCasesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateCase operation middleware
+func (sh *strictHandler) CreateCase(ctx echo.Context) error {
+	var request CreateCaseRequestObject
+
+	var body CreateCaseJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCase(ctx.Request().Context(), request.(CreateCaseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCase")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateCaseResponseObject); ok {
+		return validResponse.VisitCreateCaseResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetCase operation middleware
+func (sh *strictHandler) GetCase(ctx echo.Context, id CaseID) error {
+	var request GetCaseRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCase(ctx.Request().Context(), request.(GetCaseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCase")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetCaseResponseObject); ok {
+		return validResponse.VisitGetCaseResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CommentCase operation middleware
+func (sh *strictHandler) CommentCase(ctx echo.Context, id CaseID) error {
+	var request CommentCaseRequestObject
+
+	request.Id = id
+
+	var body CommentCaseJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CommentCase(ctx.Request().Context(), request.(CommentCaseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CommentCase")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CommentCaseResponseObject); ok {
+		return validResponse.VisitCommentCaseResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TransitionCase operation middleware
+func (sh *strictHandler) TransitionCase(ctx echo.Context, id CaseID, params TransitionCaseParams) error {
+	var request TransitionCaseRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body TransitionCaseJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TransitionCase(ctx.Request().Context(), request.(TransitionCaseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TransitionCase")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TransitionCaseResponseObject); ok {
+		return validResponse.VisitTransitionCaseResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

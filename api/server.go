@@ -55,6 +55,10 @@ type Config struct {
 	UploadBlobs  UploadBlobs
 	Atlas        Atlas
 	Reviews      Reviewer
+	Cases        Casework
+	// Audit is the trail the store writes in the transactions of the
+	// changes it records.
+	Audit AuditLog
 	// UploadsPerUser and UploadsTotal cap uploads in flight, per user
 	// (429 beyond) and in all (503 beyond). Defaults 8 and 1000.
 	UploadsPerUser int
@@ -103,8 +107,8 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.DB == nil || cfg.PhotoStore == nil || cfg.Photos == nil {
 		return nil, errors.New("api: Config needs DB, PhotoStore and Photos")
 	}
-	if cfg.Intake == nil || cfg.Evidence == nil || cfg.Uploads == nil || cfg.UploadBlobs == nil || cfg.Atlas == nil || cfg.Reviews == nil {
-		return nil, errors.New("api: Config needs Intake, Evidence, Uploads, UploadBlobs, Atlas and Reviews")
+	if cfg.Intake == nil || cfg.Evidence == nil || cfg.Uploads == nil || cfg.UploadBlobs == nil || cfg.Atlas == nil || cfg.Reviews == nil || cfg.Cases == nil || cfg.Audit == nil {
+		return nil, errors.New("api: Config needs Intake, Evidence, Uploads, UploadBlobs, Atlas, Reviews, Cases and Audit")
 	}
 	if cfg.Identity == nil || cfg.Accounts == nil {
 		return nil, errors.New("api: Config needs Identity and Accounts")

@@ -53,6 +53,7 @@ type testAPI struct {
 	key   string // the signing key entry, kid:seed
 
 	atlas     *inspect.Atlas
+	cases     *inspect.Casework
 	photos    *media.Dir
 	photosDir string
 	thumbs    *inspect.Thumbnailer
@@ -132,6 +133,7 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 		t.Fatal(err)
 	}
 	thumbs := inspect.NewThumbnailer(db, photos, inspect.ThumbnailConfig{})
+	cases := inspect.NewCasework(db, db, db, inspect.CaseRules{Now: clk.Now})
 	h, err := api.New(api.Config{
 		Version:      "test",
 		Registry:     prometheus.NewRegistry(),
@@ -148,6 +150,8 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 		UploadBlobs:  photos,
 		Atlas:        atlas,
 		Reviews:      db,
+		Cases:        cases,
+		Audit:        db,
 		Clock:        clk.Now,
 	})
 	if err != nil {
@@ -155,7 +159,7 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &testAPI{t: t, srv: srv, db: db, ident: ident, clock: clk, key: key, atlas: atlas,
+	return &testAPI{t: t, srv: srv, db: db, ident: ident, clock: clk, key: key, atlas: atlas, cases: cases,
 		photos: photos, photosDir: filepath.Join(dir, "photos"), thumbs: thumbs, spool: spool}
 }
 

@@ -77,5 +77,16 @@ func Operations() map[string]Access {
 		"listReaches":     authenticated,
 		"getReach":        authenticated,
 		"getMyReaches":    authenticated,
+
+		// Scope and per-action rules (who may start, submit, verify) are
+		// the case service's; this only keeps non-admins from opening cases.
+		"createCase":     adminOnly,
+		"listCases":      authenticated,
+		"getCase":        authenticated,
+		"transitionCase": authenticated,
+		"commentCase":    authenticated,
+
+		"listAudit":    adminOnly,
+		"getAuditHead": adminOnly,
 	}
 }

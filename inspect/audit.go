@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"time"
@@ -43,4 +44,33 @@ func (e AuditEvent) ChainHash(prev []byte) []byte {
 	field([]byte(e.ObjectID))
 	field(e.Data)
 	return h.Sum(nil)
+}
+
+// AuditFilter selects audit events for a listing, in chain (seq) order.
+// Nil fields do not filter; filters combine with AND.
+type AuditFilter struct {
+	After      int64 // only events with a larger Seq (keyset pagination)
+	Action     *string
+	ObjectType *string
+	ObjectID   *string
+	ActorID    *string    // "" selects the system's events
+	From, To   *time.Time // At in [From, To)
+	Limit      int
+}
+
+// actorKey is the context key of the acting user's id.
+type actorKey struct{}
+
+// WithActor returns ctx carrying userID as the actor of the writes made
+// under it, so that every audit event a request causes names who acted
+// without each store method taking the id as a parameter.
+func WithActor(ctx context.Context, userID string) context.Context {
+	return context.WithValue(ctx, actorKey{}, userID)
+}
+
+// ActorFrom returns the actor WithActor put in ctx, or "" (the system: the
+// command line, background work, an unauthenticated first-run setup).
+func ActorFrom(ctx context.Context) string {
+	id, _ := ctx.Value(actorKey{}).(string)
+	return id
 }

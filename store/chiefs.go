@@ -171,6 +171,14 @@ func (s *Store) SetReachChiefs(ctx context.Context, reachCode string, as []inspe
 				return err
 			}
 		}
+		// What this replaces, for the audit trail: the assignments in
+		// force at now or scheduled after it, as they were.
+		old, err := s.queryAssignmentsTx(ctx, tx, `SELECT `+assignmentCols+` FROM chief_assignments c
+			WHERE c.reach_code = ? AND (c.valid_to IS NULL OR c.valid_to > ?)
+			ORDER BY c.valid_from, `+levelOrder+`, c.user_id`, reachCode, nowArg)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM chief_assignments WHERE reach_code = ? AND valid_from >= ?`),
 			reachCode, nowArg); err != nil {
 			return err
@@ -192,12 +200,29 @@ func (s *Store) SetReachChiefs(ctx context.Context, reachCode string, as []inspe
 				return err
 			}
 		}
-		return nil
+		return s.audit(ctx, tx, now, "reach.chiefs", "reach", reachCode, map[string]any{
+			"old": chiefsAudit(old), "new": chiefsAudit(as),
+		})
 	})
 	if err != nil {
 		return s.fail("set reach chiefs", err)
 	}
 	return nil
+}
+
+// chiefsAudit is how the audit trail records assignments.
+func chiefsAudit(as []inspect.ChiefAssignment) any {
+	type assignment struct {
+		UserID    string     `json:"user_id"`
+		Level     string     `json:"level"`
+		ValidFrom time.Time  `json:"valid_from"`
+		ValidTo   *time.Time `json:"valid_to,omitempty"`
+	}
+	out := make([]assignment, len(as))
+	for i, a := range as {
+		out[i] = assignment{a.UserID, string(a.Level), a.ValidFrom.UTC(), a.ValidTo}
+	}
+	return out
 }
 
 // checkChiefs checks, in tx, that every assignment's user exists and has
@@ -355,28 +380,36 @@ func (s *Store) ChiefAssignmentHistory(ctx context.Context, reachCode string) ([
 }
 
 func (s *Store) queryAssignments(ctx context.Context, op, query string, args ...any) ([]inspect.ChiefAssignment, error) {
-	out := []inspect.ChiefAssignment{}
+	var out []inspect.ChiefAssignment
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.q(query), args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				a   inspect.ChiefAssignment
-				lvl string
-			)
-			if err := rows.Scan(&a.ReachCode, &a.UserID, &lvl, timeScan{t: &a.ValidFrom}, timeScan{null: &a.ValidTo}); err != nil {
-				return err
-			}
-			a.Level = inspect.ChiefLevel(lvl)
-			out = append(out, a)
-		}
-		return rows.Err()
+		var err error
+		out, err = s.queryAssignmentsTx(ctx, tx, query, args...)
+		return err
 	})
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
 	return out, nil
+}
+
+// queryAssignmentsTx reads assignments (columns assignmentCols) in q.
+func (s *Store) queryAssignmentsTx(ctx context.Context, q querier, query string, args ...any) ([]inspect.ChiefAssignment, error) {
+	out := []inspect.ChiefAssignment{}
+	rows, err := q.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			a   inspect.ChiefAssignment
+			lvl string
+		)
+		if err := rows.Scan(&a.ReachCode, &a.UserID, &lvl, timeScan{t: &a.ValidFrom}, timeScan{null: &a.ValidTo}); err != nil {
+			return nil, err
+		}
+		a.Level = inspect.ChiefLevel(lvl)
+		out = append(out, a)
+	}
+	return out, rows.Err()
 }

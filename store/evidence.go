@@ -186,13 +186,30 @@ func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key str
 		} else if n != 1 {
 			return errClaimLost // taken over and stored meanwhile
 		}
-		return nil
+		return s.audit(ctx, tx, ne.ReceivedAt, "evidence.upload", "evidence", ne.ID, uploadAudit(ne))
 	})
 	if err != nil {
 		return s.fail("commit evidence", err)
 	}
 	*e = ne
 	return nil
+}
+
+// uploadAudit is what the audit trail records of stored evidence: enough
+// to recognise the photo and who answers for it, never its object key.
+func uploadAudit(e inspect.Evidence) any {
+	return struct {
+		UploaderID   string `json:"uploader_id"`
+		SHA256       string `json:"sha256"`
+		Size         int64  `json:"size"`
+		ContentType  string `json:"content_type"`
+		Category     string `json:"category"`
+		Subcategory  string `json:"subcategory,omitempty"`
+		TownshipCode string `json:"township_code,omitempty"`
+		ReachCode    string `json:"reach_code,omitempty"`
+		DuplicateOf  string `json:"duplicate_of,omitempty"`
+	}{e.UploaderID, e.SHA256, e.Size, e.ContentType, string(e.Category), e.Subcategory,
+		e.TownshipCode, e.ReachCode, e.DuplicateOf}
 }
 
 // hashLockClass is the first key of CommitEvidence's advisory lock, so

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,8 +64,9 @@ type importRow struct {
 
 // importBatch runs an import in one write transaction: it checks that
 // effectiveFrom follows the latest import of the kind, records the batch
-// with the next version, closes every row of table still open and inserts
-// rows, each prefixed with (version, effective_from).
+// with the next version, closes every row of table still open, inserts
+// rows, each prefixed with (version, effective_from), and appends
+// "<kind>.import" to the audit trail.
 func (s *Store) importBatch(ctx context.Context, kind, table, insert string, rows []importRow, effectiveFrom time.Time) (int64, error) {
 	from := s.d.timeArg(effectiveFrom)
 	var version int64
@@ -87,8 +89,9 @@ func (s *Store) importBatch(ctx context.Context, kind, table, insert string, row
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM import_batches`).Scan(&version); err != nil {
 			return err
 		}
+		now := roundTime(s.now())
 		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO import_batches (id, kind, effective_from, created_at, count) VALUES (?, ?, ?, ?, ?)`),
-			version, kind, from, s.d.timeArg(s.now()), len(rows))
+			version, kind, from, s.d.timeArg(now), len(rows))
 		if err != nil {
 			return err
 		}
@@ -102,7 +105,10 @@ func (s *Store) importBatch(ctx context.Context, kind, table, insert string, row
 				return fmt.Errorf("%s: %w", r.code, err)
 			}
 		}
-		return nil
+		// The batch is the object: its id is the version of every row.
+		return s.audit(ctx, tx, now, kind+".import", "import_batch", strconv.FormatInt(version, 10), map[string]any{
+			"kind": kind, "version": version, "count": len(rows), "effective_from": effectiveFrom.UTC().Format(time.RFC3339Nano),
+		})
 	})
 	if err != nil {
 		return 0, err

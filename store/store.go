@@ -39,21 +39,35 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // Errors returned by Store methods. Each wraps the underlying driver error,
 // if any, so logs keep the cause while callers test with errors.Is.
+// ErrNotFound and ErrConflict also match inspect's errors of the same
+// meaning, so the domain can test store answers without importing store.
 var (
 	// ErrNotFound: the row asked for does not exist (or a row refers to
 	// one that does not).
-	ErrNotFound = errors.New("store: not found")
+	ErrNotFound error = &sentinel{"store: not found", inspect.ErrNotFound}
 	// ErrConflict: a unique constraint was violated, e.g. a duplicate
-	// username.
-	ErrConflict = errors.New("store: conflict")
+	// username, or a write lost a race (a stale version).
+	ErrConflict error = &sentinel{"store: conflict", inspect.ErrConflict}
 	// ErrUnavailable: the database could not be reached or did not answer
 	// in time; the operation may succeed if retried later (HTTP 503).
 	ErrUnavailable = errors.New("store: unavailable")
 )
+
+// sentinel is an error with its own message that also matches a more
+// general one.
+type sentinel struct {
+	msg    string
+	parent error
+}
+
+func (e *sentinel) Error() string { return e.msg }
+func (e *sentinel) Unwrap() error { return e.parent }
 
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,7 +121,15 @@ func (s *Store) CreateUser(ctx context.Context, u *inspect.User) error {
 		if err != nil {
 			return err
 		}
-		return s.insertTownships(ctx, tx, nu.ID, nu.Townships)
+		if err := s.insertTownships(ctx, tx, nu.ID, nu.Townships); err != nil {
+			return err
+		}
+		// Never the password hash: the trail is read by administrators
+		// and kept for years.
+		return s.audit(ctx, tx, nu.CreatedAt, "user.create", "user", nu.ID, map[string]any{
+			"username": nu.Username, "display_name": nu.DisplayName, "role": nu.Role,
+			"active": nu.Active, "townships": nu.Townships,
+		})
 	})
 	if err != nil {
 		return s.fail("create user", err)
@@ -353,7 +362,10 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, 
 
 	var u inspect.User
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ?`), args...)
+		// Lock the row first (PostgreSQL runs writers side by side), so
+		// that the old values read next, for the audit trail, are the
+		// ones this update replaces.
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE users SET updated_at = ? WHERE id = ?`), s.d.timeArg(now), cid)
 		if err != nil {
 			return err
 		}
@@ -361,6 +373,13 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, 
 			return err
 		} else if n == 0 {
 			return ErrNotFound
+		}
+		old, err := s.userWhere(ctx, tx, "id = ?", cid)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ?`), args...); err != nil {
+			return err
 		}
 		if p.Townships != nil {
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM user_townships WHERE user_id = ?`), cid); err != nil {
@@ -370,8 +389,10 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, 
 				return err
 			}
 		}
-		u, err = s.userWhere(ctx, tx, "id = ?", cid)
-		return err
+		if u, err = s.userWhere(ctx, tx, "id = ?", cid); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, "user.update", "user", cid, userChanges(old, u))
 	})
 	if err != nil {
 		return inspect.User{}, s.fail("update user", err)
@@ -397,17 +418,51 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string, now time.T
 	if !ok {
 		return fmt.Errorf("store: set password hash: %w", ErrNotFound)
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?`),
-		hash, s.d.timeArg(now), s.d.timeArg(now), cid)
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		var username string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT username FROM users WHERE id = ?`), cid).Scan(&username)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?`),
+			hash, s.d.timeArg(now), s.d.timeArg(now), cid); err != nil {
+			return err
+		}
+		// That it changed, and for whom; never the hash.
+		return s.audit(ctx, tx, now, "user.password", "user", cid, map[string]string{"username": username})
+	})
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("store: set password hash: %w", ErrNotFound)
+	}
 	if err != nil {
 		return s.fail("set password hash", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.fail("set password hash", err)
-	} else if n == 0 {
-		return fmt.Errorf("store: set password hash: %w", ErrNotFound)
-	}
 	return nil
+}
+
+// userChanges is the audit record of an update: the username, and old and
+// new values of the fields that changed. It never holds the password hash,
+// which UpdateUser does not change.
+func userChanges(old, u inspect.User) any {
+	type change struct {
+		Old any `json:"old"`
+		New any `json:"new"`
+	}
+	changes := map[string]change{}
+	add := func(field string, o, n any, same bool) {
+		if !same {
+			changes[field] = change{o, n}
+		}
+	}
+	add("display_name", old.DisplayName, u.DisplayName, old.DisplayName == u.DisplayName)
+	add("phone", old.Phone, u.Phone, old.Phone == u.Phone)
+	add("role", old.Role, u.Role, old.Role == u.Role)
+	add("active", old.Active, u.Active, old.Active == u.Active)
+	add("townships", old.Townships, u.Townships, slices.Equal(old.Townships, u.Townships))
+	return map[string]any{"username": u.Username, "changes": changes}
 }
 
 // CountUsers returns the number of users, active or not. The first-run

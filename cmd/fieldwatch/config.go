@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fieldwatch/fieldwatch/geo"
+	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // config is everything the service can be told. Each setting has a flag and
@@ -48,6 +49,13 @@ type config struct {
 	ReconcileInterval time.Duration
 	UploadStaleAfter  time.Duration
 	OrphanAge         time.Duration
+
+	Timezone            *time.Location
+	Holidays            []string
+	Workdays            []string
+	CaseDeadlines       inspect.DeadlinePolicy
+	RectificationRadius float64
+	DeadlineInterval    time.Duration
 }
 
 // setting describes one configuration entry for flags, env and the README.
@@ -162,6 +170,33 @@ func settings() []setting {
 		{"upload-stale-after", "FIELDWATCH_UPLOAD_STALE_AFTER", "5m", "an upload claim without a heartbeat for this long is abandoned (its phone's retry may then proceed)", dur(func(c *config) *time.Duration { return &c.UploadStaleAfter }), false},
 		{"orphan-age", "FIELDWATCH_ORPHAN_AGE", "1h", "a stored photo object with no evidence row is deleted once this old", dur(func(c *config) *time.Duration { return &c.OrphanAge }), false},
 		{"reconcile-interval", "FIELDWATCH_RECONCILE_INTERVAL", "5m", "how often abandoned uploads, orphan objects and spool files are cleaned up", dur(func(c *config) *time.Duration { return &c.ReconcileInterval }), false},
+		{"timezone", "FIELDWATCH_TIMEZONE", "Asia/Shanghai", "the county's time zone: working days and deadlines end at its midnight", func(c *config, v string) error {
+			loc, err := time.LoadLocation(v)
+			if err != nil {
+				return fmt.Errorf("want an IANA zone like Asia/Shanghai, got %q", v)
+			}
+			c.Timezone = loc
+			return nil
+		}, false},
+		{"holidays", "FIELDWATCH_HOLIDAYS", "", "public holidays that are not working days, YYYY-MM-DD,… (e.g. 2026-10-01,2026-10-02)", func(c *config, v string) error { c.Holidays = splitList(v); return nil }, false},
+		{"workdays", "FIELDWATCH_WORKDAYS", "", "weekend days worked in exchange for a holiday (调休), YYYY-MM-DD,…", func(c *config, v string) error { c.Workdays = splitList(v); return nil }, false},
+		{"case-deadlines", "FIELDWATCH_CASE_DEADLINES", "", "working days to rectify by category and severity, over the defaults: CATEGORY:SEVERITY=DAYS,… (e.g. open_burning:high=1)", func(c *config, v string) error {
+			p, err := inspect.ParseDeadlines(v)
+			if err != nil {
+				return err
+			}
+			c.CaseDeadlines = p
+			return nil
+		}, false},
+		{"rectification-radius", "FIELDWATCH_RECTIFICATION_RADIUS", "100", "rectification photos must be taken within this many metres of the case's evidence", func(c *config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(f > 0 && f <= 10000) {
+				return fmt.Errorf("want metres in (0, 10000], got %q", v)
+			}
+			c.RectificationRadius = f
+			return nil
+		}, false},
+		{"deadline-interval", "FIELDWATCH_DEADLINE_INTERVAL", "10m", "how often overdue cases are marked and escalated", dur(func(c *config) *time.Duration { return &c.DeadlineInterval }), false},
 	}
 }
 

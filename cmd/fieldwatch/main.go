@@ -8,6 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// The county's time zone (deadlines end at its midnight) must load on
+	// machines without a zoneinfo database, such as minimal containers.
+	_ "time/tzdata"
 )
 
 func main() {

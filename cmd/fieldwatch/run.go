@@ -35,6 +35,7 @@ Usage:
   fieldwatch import townships|reaches FILE   import boundaries or reaches (GeoJSON) as a new version
   fieldwatch chiefs set --reach CODE --chief USERNAME:LEVEL ...   assign a reach's river chiefs
   fieldwatch audit verify [flags]   verify the hash-chained audit trail; names the first broken entry
+  fieldwatch audit head [flags]     print the audit chain head SEQ:HASH for safekeeping
   fieldwatch check [flags]      repair leftovers of crashes, then verify every photo against its row
   fieldwatch keygen             print a new signing key entry for FIELDWATCH_JWT_KEYS
   fieldwatch version            print the version

@@ -84,6 +84,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	calendar, err := inspect.NewCalendar(c.Timezone, c.Holidays, c.Workdays)
+	if err != nil {
+		return err
+	}
 	// Background work stops with the server: after in-flight requests.
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	reconciler := inspect.NewReconciler(db, photos, inspect.ReconcileConfig{
@@ -93,6 +97,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// bucket must not delay listening.
 	var loops sync.WaitGroup
 	loops.Go(func() { reconciler.Loop(bg, c.ReconcileInterval) })
+	cases := inspect.NewCasework(db, db, db, inspect.CaseRules{
+		Calendar: calendar, Deadlines: c.CaseDeadlines, MaxDistanceM: c.RectificationRadius, Logger: log,
+	})
+	loops.Go(func() { cases.Loop(bg, c.DeadlineInterval) })
 	thumbs := inspect.NewThumbnailer(db, photos, inspect.ThumbnailConfig{Workers: c.ThumbnailWorkers, Logger: log})
 	thumbs.Start(bg, c.ReconcileInterval)
 	defer func() {
@@ -118,6 +126,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		UploadBlobs:    photos,
 		Atlas:          atlas,
 		Reviews:        db,
+		Cases:          cases,
+		Audit:          db,
 		UploadsPerUser: c.UploadsPerUser,
 		UploadsTotal:   c.UploadsTotal,
 		UploadIdle:     c.UploadIdle,
