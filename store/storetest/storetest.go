@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	// The audit trail is numbered from the first write on.
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Cases", func(t *testing.T) { testCases(t, open) })
+	t.Run("Patrols", func(t *testing.T) { testPatrols(t, open) })
 }
 
 func migrated(t *testing.T, s *store.Store) *store.Store {
