@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -81,11 +80,12 @@ type matrixCase struct {
 	// ownerOnly: the object is private to its owner, so out of scope
 	// means 404 for administrators too.
 	ownerOnly bool
-	// domainForbids are roles the access rule lets through but the
-	// domain refuses for the in-scope object (403): inspectors see a case
-	// made from their evidence but may not start its work. (The river
-	// chief may: setReachChiefs, run earlier, made them LH-03's chief.)
-	domainForbids []string
+	// domain is the answer, by role, where the access rule lets a role
+	// through but the domain refuses the in-scope call: inspectors see a
+	// case made from their evidence but may not start its work (403);
+	// patrols are seen by the reach's chiefs and township's officers, not
+	// by inspectors (404).
+	domain map[string]int
 }
 
 const townshipA, townshipB = "130227101", "130227102"
@@ -192,13 +192,49 @@ func matrixCases() map[string]matrixCase {
 			outOfScope: func(f *matrixFixture) call {
 				return call{method: "POST", path: "/v1/cases/" + f.caseOf(f.foreign) + "/comments", body: map[string]any{"body": "评论"}}
 			}},
-		"transitionCase": {ok: 200, domainForbids: []string{"inspector"},
+		"transitionCase": {ok: 200, domain: map[string]int{"inspector": http.StatusForbidden},
 			inScope: func(f *matrixFixture) call {
 				return call{method: "POST", path: "/v1/cases/" + f.caseOf(f.mine()) + "/transitions", body: map[string]any{"action": "start"}, key: true}
 			},
 			outOfScope: func(f *matrixFixture) call {
 				return call{method: "POST", path: "/v1/cases/" + f.caseOf(f.foreign) + "/transitions", body: map[string]any{"action": "start"}, key: true}
 			}},
+		"createPatrol": {ok: 201,
+			inScope: func(f *matrixFixture) call {
+				return call{method: "POST", path: "/v1/patrols", key: true, body: f.patrolBody("LH-04")}
+			},
+			outOfScope: func(f *matrixFixture) call {
+				return call{method: "POST", path: "/v1/patrols", key: true, body: f.patrolBody("CH-02")}
+			}},
+		"listPatrols": {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/patrols?valid=false"} }},
+		"getPatrol": {ok: 200, domain: map[string]int{"inspector": http.StatusNotFound},
+			inScope:    func(f *matrixFixture) call { return call{method: "GET", path: "/v1/patrols/" + f.patrolOn("LH-04")} },
+			outOfScope: func(f *matrixFixture) call { return call{method: "GET", path: "/v1/patrols/" + f.patrolOn("CH-02")} }},
+		"listReachPatrols": {ok: 200, domain: map[string]int{"inspector": http.StatusNotFound},
+			inScope:    func(*matrixFixture) call { return call{method: "GET", path: "/v1/reaches/LH-04/patrols"} },
+			outOfScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/reaches/CH-02/patrols"} }},
+		"getPatrolCompliance": {ok: 200, inScope: func(*matrixFixture) call {
+			return call{method: "GET", path: "/v1/patrols/compliance?month=2026-11"}
+		}},
+		"createLetter": {ok: 201, inScope: func(f *matrixFixture) call {
+			f.seq++
+			body := map[string]any{"year": 2026, "signed_on": time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, f.seq).Format(time.DateOnly),
+				"indicators": []map[string]any{{"metric": "overdue_cases", "rule": "deduct", "target": 0, "points_per": 5, "weight": 100}}}
+			return call{method: "POST", path: "/v1/townships/" + townshipA + "/letters", body: body}
+		}},
+		"listLetters":   {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/townships/" + townshipA + "/letters"} }},
+		"getAssessment": {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/assessments/2026-11"} }},
+		"getTownshipAssessment": {ok: 200, domain: map[string]int{"inspector": http.StatusNotFound, "river_chief": http.StatusNotFound},
+			inScope: func(*matrixFixture) call {
+				return call{method: "GET", path: "/v1/assessments/2026-11/townships/" + townshipA}
+			},
+			outOfScope: func(*matrixFixture) call {
+				return call{method: "GET", path: "/v1/assessments/2026-11/townships/130227108"}
+			}},
+		"freezeAssessment": {ok: 201, inScope: func(f *matrixFixture) call {
+			f.seq++
+			return call{method: "POST", path: fmt.Sprintf("/v1/assessments/%d-%02d:freeze", 2020+f.seq/12, 1+f.seq%12)}
+		}},
 		"listAudit":    {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/audit?limit=10"} }},
 		"getAuditHead": {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/audit/head"} }},
 		"listEvidence": {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/evidence", body: nil} }},
@@ -242,6 +278,23 @@ func (f *matrixFixture) caseOf(evidenceID string) string {
 	var c api.Case
 	r.json(f.a.t, &c)
 	return c.Id.String()
+}
+
+// patrolBody is a patrol along the demo track (over CH-02), recorded
+// against reach.
+func (f *matrixFixture) patrolBody(reach string) map[string]any {
+	return map[string]any{"reach_code": reach, "track": syntheticTrack(f.a.t, "short-walk", time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC))}
+}
+
+// patrolOn records a patrol on reach as the administrator.
+func (f *matrixFixture) patrolOn(reach string) string {
+	r := f.a.do("POST", "/v1/patrols", f.tokens["admin"], f.patrolBody(reach), "Idempotency-Key", uuid.NewString())
+	if r.status != http.StatusCreated {
+		f.a.t.Fatalf("patrol: %d %s", r.status, r.body)
+	}
+	var p api.Patrol
+	r.json(f.a.t, &p)
+	return p.Id.String()
 }
 
 // mine is evidence of the role being exercised (see do).
@@ -301,6 +354,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			f.own[string(role)] = a.mustUpload(f.tokens[string(role)], uniquePhoto(t, "river-lh03.jpg", i+1), map[string]any{"category": "river_section"}).Id.String()
 			a.makeThumbnails(f.own[string(role)])
 		}
+		// The river chief answers for LH-04, a reach in township A.
+		if r := a.do("PUT", "/v1/reaches/LH-04/chiefs", f.tokens["admin"], []map[string]any{
+			{"user_id": f.principal["river_chief"].UserID, "level": "village"},
+		}); r.status != http.StatusOK {
+			t.Fatalf("chiefs: %d %s", r.status, r.body)
+		}
 		roles := append([]string{"anonymous"}, rolesOf()...)
 		for _, op := range ops {
 			mc, rule := cases[op], policy[op]
@@ -315,8 +374,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 					want = http.StatusForbidden
 				}
 				inWant := want
-				if want == mc.ok && slices.Contains(mc.domainForbids, role) {
-					inWant = http.StatusForbidden
+				if d, ok := mc.domain[role]; ok && want == mc.ok {
+					inWant = d
 				}
 				t.Run(op+"/"+role+"/InScope", func(t *testing.T) {
 					f.current = role

@@ -2,6 +2,8 @@ package api
 
 import (
 	"fmt"
+	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -85,15 +87,20 @@ func (s *Server) operationMiddlewaresFor(rules map[string]auth.Access) (map[stri
 		if rule.Public != op.Public {
 			return nil, fmt.Errorf("api: operation %s: access rule public=%v but spec security says public=%v", op.ID, rule.Public, op.Public)
 		}
+		var mws []echo.MiddlewareFunc
+		if name, verb, ok := customMethod(op.Path); ok {
+			mws = append(mws, customMethodParam(name, verb))
+		}
 		if streamingOperations[op.ID] {
-			out[op.ID] = []echo.MiddlewareFunc{s.guard(rule), s.streamBody(s.maxUpload)}
+			mws = append(mws, s.guard(rule), s.streamBody(s.maxUpload))
 		} else {
 			limit := s.cfg.MaxJSONBody
 			if importOperations[op.ID] {
 				limit = importBodyLimit
 			}
-			out[op.ID] = []echo.MiddlewareFunc{s.guard(rule), limitBody(limit), validate}
+			mws = append(mws, s.guard(rule), limitBody(limit), validate)
 		}
+		out[op.ID] = mws
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
@@ -114,8 +121,9 @@ func (s *Server) operationMiddlewaresFor(rules map[string]auth.Access) (map[stri
 // stream (the meta part against its schema in openapi.yaml).
 var streamingOperations = map[string]bool{"createEvidence": true, "putUploadContent": true}
 
-// importOperations take GeoJSON documents, larger than other JSON bodies.
-var importOperations = map[string]bool{"importTownships": true, "importReaches": true}
+// importOperations take GeoJSON documents or GPS tracks, larger than
+// other JSON bodies.
+var importOperations = map[string]bool{"importTownships": true, "importReaches": true, "createPatrol": true}
 
 // operation is one method+path of the spec.
 type operation struct {
@@ -154,12 +162,46 @@ func specOperations(spec *openapi3.T) []operation {
 	return ops
 }
 
+// customMethod finds a last segment like {month}:freeze (a custom
+// method on a resource, in the style of Google's AIP-136).
+func customMethod(template string) (name, verb string, ok bool) {
+	seg := path.Base(template)
+	param, verb, found := strings.Cut(seg, "}:")
+	if !found || !strings.HasPrefix(param, "{") {
+		return "", "", false
+	}
+	return param[1:], verb, true
+}
+
+// customMethodParam sets the path parameter of a custom method route from
+// the request path: Echo matches /v1/assessments/:month\:freeze but
+// leaves month empty.
+func customMethodParam(name, verb string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if v, ok := strings.CutSuffix(path.Base(c.Request().URL.Path), ":"+verb); ok {
+				names, values := c.ParamNames(), c.ParamValues()
+				if i := slices.Index(names, name); i >= 0 && i < len(values) {
+					values[i] = v
+				} else {
+					names, values = append(names, name), append(values, v)
+				}
+				c.SetParamNames(names...)
+				c.SetParamValues(values...)
+			}
+			return next(c)
+		}
+	}
+}
+
 // echoPath turns /a/{b}/c into /a/:b/c, and escapes a colon inside a
 // segment (/v1/townships:import) as Echo and the generated routes do.
 func echoPath(p string) string {
 	segs := strings.Split(p, "/")
 	for i, seg := range segs {
-		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+		if name, verb, ok := customMethod("/" + seg); ok {
+			segs[i] = ":" + name + `\:` + verb
+		} else if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
 			segs[i] = ":" + seg[1:len(seg)-1]
 		} else {
 			segs[i] = strings.ReplaceAll(seg, ":", `\:`)

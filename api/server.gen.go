@@ -279,6 +279,27 @@ func (e ChiefAssignmentInLevel) Valid() bool {
 	}
 }
 
+// Defines values for ComplianceRowLevel.
+const (
+	ComplianceRowLevelCounty   ComplianceRowLevel = "county"
+	ComplianceRowLevelTownship ComplianceRowLevel = "township"
+	ComplianceRowLevelVillage  ComplianceRowLevel = "village"
+)
+
+// Valid indicates whether the value is a known member of the ComplianceRowLevel enum.
+func (e ComplianceRowLevel) Valid() bool {
+	switch e {
+	case ComplianceRowLevelCounty:
+		return true
+	case ComplianceRowLevelTownship:
+		return true
+	case ComplianceRowLevelVillage:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EvidenceCaptureTimeSource.
 const (
 	EvidenceCaptureTimeSourceDevice EvidenceCaptureTimeSource = "device"
@@ -468,6 +489,90 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for IndicatorRule.
+const (
+	IndicatorRuleDeduct IndicatorRule = "deduct"
+	IndicatorRuleLinear IndicatorRule = "linear"
+)
+
+// Valid indicates whether the value is a known member of the IndicatorRule enum.
+func (e IndicatorRule) Valid() bool {
+	switch e {
+	case IndicatorRuleDeduct:
+		return true
+	case IndicatorRuleLinear:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IndicatorDetailRule.
+const (
+	IndicatorDetailRuleDeduct IndicatorDetailRule = "deduct"
+	IndicatorDetailRuleLinear IndicatorDetailRule = "linear"
+)
+
+// Valid indicates whether the value is a known member of the IndicatorDetailRule enum.
+func (e IndicatorDetailRule) Valid() bool {
+	switch e {
+	case IndicatorDetailRuleDeduct:
+		return true
+	case IndicatorDetailRuleLinear:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IndicatorScoreRule.
+const (
+	IndicatorScoreRuleDeduct IndicatorScoreRule = "deduct"
+	IndicatorScoreRuleLinear IndicatorScoreRule = "linear"
+)
+
+// Valid indicates whether the value is a known member of the IndicatorScoreRule enum.
+func (e IndicatorScoreRule) Valid() bool {
+	switch e {
+	case IndicatorScoreRuleDeduct:
+		return true
+	case IndicatorScoreRuleLinear:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Metric.
+const (
+	MetricCasesClosedOnTimeRate Metric = "cases_closed_on_time_rate"
+	MetricEvidenceFound         Metric = "evidence_found"
+	MetricOpenBurningCases      Metric = "open_burning_cases"
+	MetricOverdueCases          Metric = "overdue_cases"
+	MetricReopenedCases         Metric = "reopened_cases"
+	MetricValidPatrolRate       Metric = "valid_patrol_rate"
+)
+
+// Valid indicates whether the value is a known member of the Metric enum.
+func (e Metric) Valid() bool {
+	switch e {
+	case MetricCasesClosedOnTimeRate:
+		return true
+	case MetricEvidenceFound:
+		return true
+	case MetricOpenBurningCases:
+		return true
+	case MetricOverdueCases:
+		return true
+	case MetricReopenedCases:
+		return true
+	case MetricValidPatrolRate:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReadinessStatus.
 const (
 	ReadinessStatusReady       ReadinessStatus = "ready"
@@ -615,6 +720,27 @@ func (e TokenPairTokenType) Valid() bool {
 	}
 }
 
+// Defines values for TownshipAssessmentTownshipZone.
+const (
+	TownshipAssessmentTownshipZoneCore      TownshipAssessmentTownshipZone = "core"
+	TownshipAssessmentTownshipZoneGeneral   TownshipAssessmentTownshipZone = "general"
+	TownshipAssessmentTownshipZonePeriphery TownshipAssessmentTownshipZone = "periphery"
+)
+
+// Valid indicates whether the value is a known member of the TownshipAssessmentTownshipZone enum.
+func (e TownshipAssessmentTownshipZone) Valid() bool {
+	switch e {
+	case TownshipAssessmentTownshipZoneCore:
+		return true
+	case TownshipAssessmentTownshipZoneGeneral:
+		return true
+	case TownshipAssessmentTownshipZonePeriphery:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TownshipInfoZone.
 const (
 	TownshipInfoZoneCore      TownshipInfoZone = "core"
@@ -630,6 +756,42 @@ func (e TownshipInfoZone) Valid() bool {
 	case TownshipInfoZoneGeneral:
 		return true
 	case TownshipInfoZonePeriphery:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TownshipScoreZone.
+const (
+	TownshipScoreZoneCore      TownshipScoreZone = "core"
+	TownshipScoreZoneGeneral   TownshipScoreZone = "general"
+	TownshipScoreZonePeriphery TownshipScoreZone = "periphery"
+)
+
+// Valid indicates whether the value is a known member of the TownshipScoreZone enum.
+func (e TownshipScoreZone) Valid() bool {
+	switch e {
+	case TownshipScoreZoneCore:
+		return true
+	case TownshipScoreZoneGeneral:
+		return true
+	case TownshipScoreZonePeriphery:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TrackFeatureType.
+const (
+	TrackFeatureTypeFeature TrackFeatureType = "Feature"
+)
+
+// Valid indicates whether the value is a known member of the TrackFeatureType enum.
+func (e TrackFeatureType) Valid() bool {
+	switch e {
+	case TrackFeatureTypeFeature:
 		return true
 	default:
 		return false
@@ -687,6 +849,27 @@ func (e VersionPhotoStore) Valid() bool {
 	}
 }
 
+// Defines values for GetAssessmentParamsFormat.
+const (
+	GetAssessmentParamsFormatCsv  GetAssessmentParamsFormat = "csv"
+	GetAssessmentParamsFormatJson GetAssessmentParamsFormat = "json"
+	GetAssessmentParamsFormatXlsx GetAssessmentParamsFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the GetAssessmentParamsFormat enum.
+func (e GetAssessmentParamsFormat) Valid() bool {
+	switch e {
+	case GetAssessmentParamsFormatCsv:
+		return true
+	case GetAssessmentParamsFormatJson:
+		return true
+	case GetAssessmentParamsFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListEvidenceParamsReviewState.
 const (
 	ListEvidenceParamsReviewStateAccepted  ListEvidenceParamsReviewState = "accepted"
@@ -730,6 +913,18 @@ func (e GetEvidenceThumbnailParamsSize) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// Assessment defines model for Assessment.
+type Assessment struct {
+	ComputedAt time.Time           `json:"computed_at"`
+	Frozen     bool                `json:"frozen"`
+	FrozenAt   *time.Time          `json:"frozen_at,omitempty"`
+	FrozenBy   *openapi_types.UUID `json:"frozen_by,omitempty"`
+	Month      string              `json:"month"`
+
+	// Townships Ordered by overall rank, then code.
+	Townships []TownshipScore `json:"townships"`
 }
 
 // AuditEvent defines model for AuditEvent.
@@ -961,6 +1156,37 @@ type CommentRequest struct {
 	Body string `json:"body"`
 }
 
+// Compliance defines model for Compliance.
+type Compliance struct {
+	Items []ComplianceRow `json:"items"`
+	Month string          `json:"month"`
+}
+
+// ComplianceRow defines model for ComplianceRow.
+type ComplianceRow struct {
+	ChiefId   openapi_types.UUID `json:"chief_id"`
+	ChiefName string             `json:"chief_name"`
+	Compliant bool               `json:"compliant"`
+	Level     ComplianceRowLevel `json:"level"`
+
+	// Met Of those, periods with one.
+	Met int `json:"met"`
+
+	// Rate met / required; 1 when nothing was required.
+	Rate      float64 `json:"rate"`
+	ReachCode string  `json:"reach_code"`
+
+	// Required Periods in the month that need a valid patrol.
+	Required     int    `json:"required"`
+	TownshipCode string `json:"township_code"`
+
+	// ValidPatrols Valid patrols started in the month.
+	ValidPatrols int `json:"valid_patrols"`
+}
+
+// ComplianceRowLevel defines model for ComplianceRow.Level.
+type ComplianceRowLevel string
+
 // DeviceFix defines model for DeviceFix.
 type DeviceFix struct {
 	AccuracyM *float64 `json:"accuracy_m,omitempty"`
@@ -1130,6 +1356,112 @@ type ImportResult struct {
 	Version int64 `json:"version"`
 }
 
+// Indicator defines model for Indicator.
+type Indicator struct {
+	Category *Category `json:"category,omitempty"`
+	Floor    *float64  `json:"floor,omitempty"`
+
+	// Metric `cases_closed_on_time_rate`: % of the township's cases due in the
+	// month that were verified closed by their deadline.
+	// `overdue_cases`: cases that fell overdue in the month.
+	// `reopened_cases`: reopenings (recurrences) in the month.
+	// `open_burning_cases`: open-burning cases opened in the month.
+	// `evidence_found`: evidence received in the month (of `category`
+	// when set). `valid_patrol_rate`: % of the patrol periods required
+	// of the chiefs of the township's reaches that had a valid patrol.
+	Metric    Metric   `json:"metric"`
+	PointsPer *float64 `json:"points_per,omitempty"`
+
+	// Rule `linear`: full weight at the target, none at the floor, in
+	// proportion between (a target below the floor means lower is
+	// better). `deduct`: the weight less `points_per` for each
+	// occurrence beyond the target, not below 0.
+	Rule   IndicatorRule `json:"rule"`
+	Target float64       `json:"target"`
+	Weight float64       `json:"weight"`
+}
+
+// IndicatorRule `linear`: full weight at the target, none at the floor, in
+// proportion between (a target below the floor means lower is
+// better). `deduct`: the weight less `points_per` for each
+// occurrence beyond the target, not below 0.
+type IndicatorRule string
+
+// IndicatorDetail defines model for IndicatorDetail.
+type IndicatorDetail struct {
+	CaseIds     []openapi_types.UUID `json:"case_ids"`
+	Category    *Category            `json:"category,omitempty"`
+	EvidenceIds []openapi_types.UUID `json:"evidence_ids"`
+	Floor       *float64             `json:"floor,omitempty"`
+
+	// Metric `cases_closed_on_time_rate`: % of the township's cases due in the
+	// month that were verified closed by their deadline.
+	// `overdue_cases`: cases that fell overdue in the month.
+	// `reopened_cases`: reopenings (recurrences) in the month.
+	// `open_burning_cases`: open-burning cases opened in the month.
+	// `evidence_found`: evidence received in the month (of `category`
+	// when set). `valid_patrol_rate`: % of the patrol periods required
+	// of the chiefs of the township's reaches that had a valid patrol.
+	Metric    Metric               `json:"metric"`
+	PatrolIds []openapi_types.UUID `json:"patrol_ids"`
+	Points    float64              `json:"points"`
+	PointsPer *float64             `json:"points_per,omitempty"`
+	Rule      IndicatorDetailRule  `json:"rule"`
+	Target    float64              `json:"target"`
+
+	// Value Absent when there was nothing to measure (e.g. no case due); such an indicator scores its full weight.
+	Value  *float64 `json:"value,omitempty"`
+	Weight float64  `json:"weight"`
+}
+
+// IndicatorDetailRule defines model for IndicatorDetail.Rule.
+type IndicatorDetailRule string
+
+// IndicatorScore defines model for IndicatorScore.
+type IndicatorScore struct {
+	Category *Category `json:"category,omitempty"`
+	Floor    *float64  `json:"floor,omitempty"`
+
+	// Metric `cases_closed_on_time_rate`: % of the township's cases due in the
+	// month that were verified closed by their deadline.
+	// `overdue_cases`: cases that fell overdue in the month.
+	// `reopened_cases`: reopenings (recurrences) in the month.
+	// `open_burning_cases`: open-burning cases opened in the month.
+	// `evidence_found`: evidence received in the month (of `category`
+	// when set). `valid_patrol_rate`: % of the patrol periods required
+	// of the chiefs of the township's reaches that had a valid patrol.
+	Metric    Metric             `json:"metric"`
+	Points    float64            `json:"points"`
+	PointsPer *float64           `json:"points_per,omitempty"`
+	Rule      IndicatorScoreRule `json:"rule"`
+	Target    float64            `json:"target"`
+
+	// Value Absent when there was nothing to measure (e.g. no case due); such an indicator scores its full weight.
+	Value  *float64 `json:"value,omitempty"`
+	Weight float64  `json:"weight"`
+}
+
+// IndicatorScoreRule defines model for IndicatorScore.Rule.
+type IndicatorScoreRule string
+
+// Letter defines model for Letter.
+type Letter struct {
+	Id           openapi_types.UUID `json:"id"`
+	Indicators   []Indicator        `json:"indicators"`
+	RecordedAt   time.Time          `json:"recorded_at"`
+	RecordedBy   openapi_types.UUID `json:"recorded_by"`
+	SignedOn     openapi_types.Date `json:"signed_on"`
+	TownshipCode string             `json:"township_code"`
+	Year         int                `json:"year"`
+}
+
+// LetterCreate defines model for LetterCreate.
+type LetterCreate struct {
+	Indicators []Indicator        `json:"indicators"`
+	SignedOn   openapi_types.Date `json:"signed_on"`
+	Year       int                `json:"year"`
+}
+
 // LoginRequest defines model for LoginRequest.
 type LoginRequest struct {
 	Password string `json:"password"`
@@ -1147,8 +1479,107 @@ type Me struct {
 	Username    string             `json:"username"`
 }
 
+// Metric `cases_closed_on_time_rate`: % of the township's cases due in the
+// month that were verified closed by their deadline.
+// `overdue_cases`: cases that fell overdue in the month.
+// `reopened_cases`: reopenings (recurrences) in the month.
+// `open_burning_cases`: open-burning cases opened in the month.
+// `evidence_found`: evidence received in the month (of `category`
+// when set). `valid_patrol_rate`: % of the patrol periods required
+// of the chiefs of the township's reaches that had a valid patrol.
+type Metric string
+
 // Password 8 to 256 characters; Chinese passwords are fine.
 type Password = string
+
+// Patrol defines model for Patrol.
+type Patrol struct {
+	ChiefId openapi_types.UUID `json:"chief_id"`
+
+	// Coverage Share (0–1) of the reach's length within the buffer of the track.
+	Coverage    float64              `json:"coverage"`
+	DurationS   float64              `json:"duration_s"`
+	EndedAt     time.Time            `json:"ended_at"`
+	EvidenceIds []openapi_types.UUID `json:"evidence_ids"`
+	Fixes       int                  `json:"fixes"`
+
+	// Gaps Stretches without a fix for longer than the rules allow.
+	Gaps int                `json:"gaps"`
+	Id   openapi_types.UUID `json:"id"`
+
+	// LengthM Walked length, teleport jumps excluded.
+	LengthM        float64 `json:"length_m"`
+	MaxSpeedMps    float64 `json:"max_speed_mps"`
+	MedianSpeedMps float64 `json:"median_speed_mps"`
+	Note           *string `json:"note,omitempty"`
+	ReachCode      string  `json:"reach_code"`
+
+	// Reasons Why the patrol is invalid (machine codes; see the README); empty when valid.
+	Reasons    []string  `json:"reasons"`
+	RecordedAt time.Time `json:"recorded_at"`
+	StartedAt  time.Time `json:"started_at"`
+
+	// Teleports Jumps faster than the teleport speed.
+	Teleports    int     `json:"teleports"`
+	TownshipCode *string `json:"township_code,omitempty"`
+	Valid        bool    `json:"valid"`
+}
+
+// PatrolCreate defines model for PatrolCreate.
+type PatrolCreate struct {
+	// EvidenceIds Evidence found on the way.
+	EvidenceIds *[]openapi_types.UUID `json:"evidence_ids,omitempty"`
+
+	// Gpx A GPX 1.1 document (track points with lat, lon and time).
+	Gpx       *string `json:"gpx,omitempty"`
+	Note      *string `json:"note,omitempty"`
+	ReachCode string  `json:"reach_code"`
+
+	// Track A GeoJSON Feature with a LineString geometry and one RFC 3339 time per vertex in `properties.times`.
+	Track *TrackFeature `json:"track,omitempty"`
+}
+
+// PatrolDetail defines model for PatrolDetail.
+type PatrolDetail struct {
+	ChiefId openapi_types.UUID `json:"chief_id"`
+
+	// Coverage Share (0–1) of the reach's length within the buffer of the track.
+	Coverage    float64              `json:"coverage"`
+	DurationS   float64              `json:"duration_s"`
+	EndedAt     time.Time            `json:"ended_at"`
+	EvidenceIds []openapi_types.UUID `json:"evidence_ids"`
+	Fixes       int                  `json:"fixes"`
+
+	// Gaps Stretches without a fix for longer than the rules allow.
+	Gaps int                `json:"gaps"`
+	Id   openapi_types.UUID `json:"id"`
+
+	// LengthM Walked length, teleport jumps excluded.
+	LengthM        float64 `json:"length_m"`
+	MaxSpeedMps    float64 `json:"max_speed_mps"`
+	MedianSpeedMps float64 `json:"median_speed_mps"`
+	Note           *string `json:"note,omitempty"`
+	ReachCode      string  `json:"reach_code"`
+
+	// Reasons Why the patrol is invalid (machine codes; see the README); empty when valid.
+	Reasons    []string  `json:"reasons"`
+	RecordedAt time.Time `json:"recorded_at"`
+	StartedAt  time.Time `json:"started_at"`
+
+	// Teleports Jumps faster than the teleport speed.
+	Teleports    int     `json:"teleports"`
+	TownshipCode *string `json:"township_code,omitempty"`
+
+	// Track A GeoJSON Feature with a LineString geometry and one RFC 3339 time per vertex in `properties.times`.
+	Track TrackFeature `json:"track"`
+	Valid bool         `json:"valid"`
+}
+
+// PatrolPage defines model for PatrolPage.
+type PatrolPage struct {
+	Items      []Patrol `json:"items"`
+	NextCursor *string  `json:"next_cursor,omitempty"`
+}
 
 // PhotoEXIF defines model for PhotoEXIF.
 type PhotoEXIF struct {
@@ -1267,6 +1698,25 @@ type TokenPair struct {
 // TokenPairTokenType defines model for TokenPair.TokenType.
 type TokenPairTokenType string
 
+// TownshipAssessment defines model for TownshipAssessment.
+type TownshipAssessment struct {
+	Frozen   bool   `json:"frozen"`
+	Month    string `json:"month"`
+	Township struct {
+		Code        string                         `json:"code"`
+		Indicators  []IndicatorDetail              `json:"indicators"`
+		LetterId    *openapi_types.UUID            `json:"letter_id,omitempty"`
+		Name        string                         `json:"name"`
+		RankInZone  *int                           `json:"rank_in_zone,omitempty"`
+		RankOverall *int                           `json:"rank_overall,omitempty"`
+		Score       *float64                       `json:"score,omitempty"`
+		Zone        TownshipAssessmentTownshipZone `json:"zone"`
+	} `json:"township"`
+}
+
+// TownshipAssessmentTownshipZone defines model for TownshipAssessment.Township.Zone.
+type TownshipAssessmentTownshipZone string
+
 // TownshipCode defines model for TownshipCode.
 type TownshipCode = string
 
@@ -1283,6 +1733,33 @@ type TownshipInfo struct {
 
 // TownshipInfoZone defines model for TownshipInfo.Zone.
 type TownshipInfoZone string
+
+// TownshipScore defines model for TownshipScore.
+type TownshipScore struct {
+	Code       string           `json:"code"`
+	Indicators []IndicatorScore `json:"indicators"`
+
+	// LetterId Absent when the township has no letter for the year: then it is not scored or ranked.
+	LetterId    *openapi_types.UUID `json:"letter_id,omitempty"`
+	Name        string              `json:"name"`
+	RankInZone  *int                `json:"rank_in_zone,omitempty"`
+	RankOverall *int                `json:"rank_overall,omitempty"`
+	Score       *float64            `json:"score,omitempty"`
+	Zone        TownshipScoreZone   `json:"zone"`
+}
+
+// TownshipScoreZone defines model for TownshipScore.Zone.
+type TownshipScoreZone string
+
+// TrackFeature A GeoJSON Feature with a LineString geometry and one RFC 3339 time per vertex in `properties.times`.
+type TrackFeature struct {
+	Geometry   map[string]interface{} `json:"geometry"`
+	Properties map[string]interface{} `json:"properties"`
+	Type       TrackFeatureType       `json:"type"`
+}
+
+// TrackFeatureType defines model for TrackFeature.Type.
+type TrackFeatureType string
 
 // Upload defines model for Upload.
 type Upload struct {
@@ -1383,8 +1860,20 @@ type IdempotencyKey = openapi_types.UUID
 // Limit defines model for Limit.
 type Limit = int
 
+// MonthPath defines model for MonthPath.
+type MonthPath = string
+
+// MonthQuery defines model for MonthQuery.
+type MonthQuery = string
+
+// PatrolID defines model for PatrolID.
+type PatrolID = openapi_types.UUID
+
 // ReachCode defines model for ReachCode.
 type ReachCode = string
+
+// TownshipCodePath defines model for TownshipCodePath.
+type TownshipCodePath = string
 
 // UploadID defines model for UploadID.
 type UploadID = openapi_types.UUID
@@ -1421,6 +1910,14 @@ type Unprocessable = Problem
 
 // UnsupportedMediaType RFC 9457 problem details.
 type UnsupportedMediaType = Problem
+
+// GetAssessmentParams defines parameters for GetAssessment.
+type GetAssessmentParams struct {
+	Format *GetAssessmentParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// GetAssessmentParamsFormat defines parameters for GetAssessment.
+type GetAssessmentParamsFormat string
 
 // ListAuditParams defines parameters for ListAudit.
 type ListAuditParams struct {
@@ -1525,6 +2022,37 @@ type GetEvidenceThumbnailParams struct {
 // GetEvidenceThumbnailParamsSize defines parameters for GetEvidenceThumbnail.
 type GetEvidenceThumbnailParamsSize int
 
+// ListPatrolsParams defines parameters for ListPatrols.
+type ListPatrolsParams struct {
+	Reach *string             `form:"reach,omitempty" json:"reach,omitempty"`
+	Chief *openapi_types.UUID `form:"chief,omitempty" json:"chief,omitempty"`
+	Valid *bool               `form:"valid,omitempty" json:"valid,omitempty"`
+
+	// From Started at or after this time.
+	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Started before this time.
+	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from the previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreatePatrolParams defines parameters for CreatePatrol.
+type CreatePatrolParams struct {
+	// IdempotencyKey A UUID the phone makes once per photo and reuses on every retry of it.
+	IdempotencyKey IdempotencyKey `json:"Idempotency-Key"`
+}
+
+// GetPatrolComplianceParams defines parameters for GetPatrolCompliance.
+type GetPatrolComplianceParams struct {
+	// Month `YYYY-MM`, in the county's time zone.
+	Month MonthQuery `form:"month" json:"month"`
+}
+
 // ListReachesParams defines parameters for ListReaches.
 type ListReachesParams struct {
 	Township *string `form:"township,omitempty" json:"township,omitempty"`
@@ -1539,6 +2067,15 @@ type ListReachesParams struct {
 
 // SetReachChiefsJSONBody defines parameters for SetReachChiefs.
 type SetReachChiefsJSONBody = []ChiefAssignmentIn
+
+// ListReachPatrolsParams defines parameters for ListReachPatrols.
+type ListReachPatrolsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque cursor from the previous page's `next_cursor`.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
 
 // ImportReachesParams defines parameters for ImportReaches.
 type ImportReachesParams struct {
@@ -1592,11 +2129,17 @@ type CreateEvidenceMultipartRequestBody CreateEvidenceMultipartBody
 // ReviewEvidenceJSONRequestBody defines body for ReviewEvidence for application/json ContentType.
 type ReviewEvidenceJSONRequestBody = ReviewRequest
 
+// CreatePatrolJSONRequestBody defines body for CreatePatrol for application/json ContentType.
+type CreatePatrolJSONRequestBody = PatrolCreate
+
 // SetReachChiefsJSONRequestBody defines body for SetReachChiefs for application/json ContentType.
 type SetReachChiefsJSONRequestBody = SetReachChiefsJSONBody
 
 // ImportReachesApplicationGeoPlusJSONRequestBody defines body for ImportReaches for application/geo+json ContentType.
 type ImportReachesApplicationGeoPlusJSONRequestBody = FeatureCollectionIn
+
+// CreateLetterJSONRequestBody defines body for CreateLetter for application/json ContentType.
+type CreateLetterJSONRequestBody = LetterCreate
 
 // ImportTownshipsApplicationGeoPlusJSONRequestBody defines body for ImportTownships for application/geo+json ContentType.
 type ImportTownshipsApplicationGeoPlusJSONRequestBody = FeatureCollectionIn
@@ -1624,6 +2167,15 @@ type ServerInterface interface {
 	// RelinkEvidence Re-attribute evidence after boundaries or chief assignments changed (administrators).
 	// (POST /v1/admin/relink)
 	RelinkEvidence(ctx echo.Context) error
+	// GetAssessment The monthly township assessment (通报).
+	// (GET /v1/assessments/{month})
+	GetAssessment(ctx echo.Context, month MonthPath, params GetAssessmentParams) error
+	// GetTownshipAssessment One township's assessment with what lies behind each value.
+	// (GET /v1/assessments/{month}/townships/{code})
+	GetTownshipAssessment(ctx echo.Context, month MonthPath, code TownshipCodePath) error
+	// FreezeAssessment Freeze a finished month's assessment (administrators).
+	// (POST /v1/assessments/{month}:freeze)
+	FreezeAssessment(ctx echo.Context, month MonthPath) error
 	// ListAudit The audit trail in chain order (administrators).
 	// (GET /v1/audit)
 	ListAudit(ctx echo.Context, params ListAuditParams) error
@@ -1681,6 +2233,18 @@ type ServerInterface interface {
 	// GetMyReaches The reaches the calling river chief answers for today.
 	// (GET /v1/me/reaches)
 	GetMyReaches(ctx echo.Context) error
+	// ListPatrols List patrols in the caller's scope, newest first.
+	// (GET /v1/patrols)
+	ListPatrols(ctx echo.Context, params ListPatrolsParams) error
+	// CreatePatrol Record a river patrol (巡河) with its GPS track.
+	// (POST /v1/patrols)
+	CreatePatrol(ctx echo.Context, params CreatePatrolParams) error
+	// GetPatrolCompliance Patrol frequency compliance per chief and reach for a month.
+	// (GET /v1/patrols/compliance)
+	GetPatrolCompliance(ctx echo.Context, params GetPatrolComplianceParams) error
+	// GetPatrol A patrol with its analysis and track.
+	// (GET /v1/patrols/{id})
+	GetPatrol(ctx echo.Context, id PatrolID) error
 	// ListReaches River reaches in force now, as a GeoJSON FeatureCollection.
 	// (GET /v1/reaches)
 	ListReaches(ctx echo.Context, params ListReachesParams) error
@@ -1690,6 +2254,9 @@ type ServerInterface interface {
 	// SetReachChiefs Assign the reach's river chiefs (administrators).
 	// (PUT /v1/reaches/{code}/chiefs)
 	SetReachChiefs(ctx echo.Context, code ReachCode) error
+	// ListReachPatrols The patrols of one reach in the caller's scope, newest first.
+	// (GET /v1/reaches/{code}/patrols)
+	ListReachPatrols(ctx echo.Context, code ReachCode, params ListReachPatrolsParams) error
 	// ImportReaches Import river reaches as a new version (administrators).
 	// (POST /v1/reaches:import)
 	ImportReaches(ctx echo.Context, params ImportReachesParams) error
@@ -1699,6 +2266,12 @@ type ServerInterface interface {
 	// GetTownship One township with its boundary (GeoJSON Feature).
 	// (GET /v1/townships/{code})
 	GetTownship(ctx echo.Context, code string) error
+	// ListLetters A township's letters, newest year first (administrators).
+	// (GET /v1/townships/{code}/letters)
+	ListLetters(ctx echo.Context, code TownshipCodePath) error
+	// CreateLetter Record a township's target-responsibility letter (目标责任书) for a year (administrators).
+	// (POST /v1/townships/{code}/letters)
+	CreateLetter(ctx echo.Context, code TownshipCodePath) error
 	// ImportTownships Import township boundaries as a new version (administrators).
 	// (POST /v1/townships:import)
 	ImportTownships(ctx echo.Context, params ImportTownshipsParams) error
@@ -1757,6 +2330,71 @@ func (w *ServerInterfaceWrapper) RelinkEvidence(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.RelinkEvidence(ctx)
+	return err
+}
+
+// GetAssessment converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAssessment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "month" -------------
+	var month MonthPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "month", ctx.Param("month"), &month, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter month: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAssessmentParams
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetAssessment(ctx, month, params)
+	return err
+}
+
+// GetTownshipAssessment converts echo context to params.
+func (w *ServerInterfaceWrapper) GetTownshipAssessment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "month" -------------
+	var month MonthPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "month", ctx.Param("month"), &month, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter month: %s", err))
+	}
+
+	// ------------- Path parameter "code" -------------
+	var code TownshipCodePath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "code", ctx.Param("code"), &code, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetTownshipAssessment(ctx, month, code)
+	return err
+}
+
+// FreezeAssessment converts echo context to params.
+func (w *ServerInterfaceWrapper) FreezeAssessment(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "month" -------------
+	var month MonthPath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "month", ctx.Param("month"), &month, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter month: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.FreezeAssessment(ctx, month)
 	return err
 }
 
@@ -2262,6 +2900,131 @@ func (w *ServerInterfaceWrapper) GetMyReaches(ctx echo.Context) error {
 	return err
 }
 
+// ListPatrols converts echo context to params.
+func (w *ServerInterfaceWrapper) ListPatrols(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPatrolsParams
+	// ------------- Optional query parameter "reach" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "reach", ctx.QueryParams(), &params.Reach, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter reach: %s", err))
+	}
+
+	// ------------- Optional query parameter "chief" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "chief", ctx.QueryParams(), &params.Chief, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter chief: %s", err))
+	}
+
+	// ------------- Optional query parameter "valid" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "valid", ctx.QueryParams(), &params.Valid, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter valid: %s", err))
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListPatrols(ctx, params)
+	return err
+}
+
+// CreatePatrol converts echo context to params.
+func (w *ServerInterfaceWrapper) CreatePatrol(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreatePatrolParams
+
+	headers := ctx.Request().Header
+	// ------------- Required header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = IdempotencyKey
+	} else {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Idempotency-Key is required, but not found"))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreatePatrol(ctx, params)
+	return err
+}
+
+// GetPatrolCompliance converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPatrolCompliance(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetPatrolComplianceParams
+	// ------------- Required query parameter "month" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "month", ctx.QueryParams(), &params.Month, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter month: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPatrolCompliance(ctx, params)
+	return err
+}
+
+// GetPatrol converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPatrol(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id PatrolID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPatrol(ctx, id)
+	return err
+}
+
 // ListReaches converts echo context to params.
 func (w *ServerInterfaceWrapper) ListReaches(ctx echo.Context) error {
 	var err error
@@ -2333,6 +3096,38 @@ func (w *ServerInterfaceWrapper) SetReachChiefs(ctx echo.Context) error {
 	return err
 }
 
+// ListReachPatrols converts echo context to params.
+func (w *ServerInterfaceWrapper) ListReachPatrols(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "code" -------------
+	var code ReachCode
+
+	err = runtime.BindStyledParameterWithOptions("simple", "code", ctx.Param("code"), &code, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListReachPatrolsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListReachPatrols(ctx, code, params)
+	return err
+}
+
 // ImportReaches converts echo context to params.
 func (w *ServerInterfaceWrapper) ImportReaches(ctx echo.Context) error {
 	var err error
@@ -2373,6 +3168,38 @@ func (w *ServerInterfaceWrapper) GetTownship(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetTownship(ctx, code)
+	return err
+}
+
+// ListLetters converts echo context to params.
+func (w *ServerInterfaceWrapper) ListLetters(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "code" -------------
+	var code TownshipCodePath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "code", ctx.Param("code"), &code, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListLetters(ctx, code)
+	return err
+}
+
+// CreateLetter converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateLetter(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "code" -------------
+	var code TownshipCodePath
+
+	err = runtime.BindStyledParameterWithOptions("simple", "code", ctx.Param("code"), &code, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter code: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateLetter(ctx, code)
 	return err
 }
 
@@ -2630,6 +3457,16 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/cases/:id/comments", wrapper.CommentCase, options.OperationMiddlewares["commentCase"]...)
 	router.GET(options.BaseURL+"/v1/audit", wrapper.ListAudit, options.OperationMiddlewares["listAudit"]...)
 	router.GET(options.BaseURL+"/v1/audit/head", wrapper.GetAuditHead, options.OperationMiddlewares["getAuditHead"]...)
+	router.GET(options.BaseURL+"/v1/patrols", wrapper.ListPatrols, options.OperationMiddlewares["listPatrols"]...)
+	router.POST(options.BaseURL+"/v1/patrols", wrapper.CreatePatrol, options.OperationMiddlewares["createPatrol"]...)
+	router.GET(options.BaseURL+"/v1/patrols/compliance", wrapper.GetPatrolCompliance, options.OperationMiddlewares["getPatrolCompliance"]...)
+	router.GET(options.BaseURL+"/v1/patrols/:id", wrapper.GetPatrol, options.OperationMiddlewares["getPatrol"]...)
+	router.GET(options.BaseURL+"/v1/reaches/:code/patrols", wrapper.ListReachPatrols, options.OperationMiddlewares["listReachPatrols"]...)
+	router.GET(options.BaseURL+"/v1/townships/:code/letters", wrapper.ListLetters, options.OperationMiddlewares["listLetters"]...)
+	router.POST(options.BaseURL+"/v1/townships/:code/letters", wrapper.CreateLetter, options.OperationMiddlewares["createLetter"]...)
+	router.GET(options.BaseURL+"/v1/assessments/:month", wrapper.GetAssessment, options.OperationMiddlewares["getAssessment"]...)
+	router.GET(options.BaseURL+"/v1/assessments/:month/townships/:code", wrapper.GetTownshipAssessment, options.OperationMiddlewares["getTownshipAssessment"]...)
+	router.POST(options.BaseURL+"/v1/assessments/:month\\:freeze", wrapper.FreezeAssessment, options.OperationMiddlewares["freezeAssessment"]...)
 
 }
 
@@ -2777,6 +3614,258 @@ func (response RelinkEvidence403ApplicationProblemPlusJSONResponse) VisitRelinkE
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAssessmentRequestObject struct {
+	Month  MonthPath `json:"month"`
+	Params GetAssessmentParams
+}
+
+type GetAssessmentResponseObject interface {
+	VisitGetAssessmentResponse(w http.ResponseWriter) error
+}
+
+type GetAssessment200JSONResponse Assessment
+
+func (response GetAssessment200JSONResponse) VisitGetAssessmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAssessment200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetAssessment200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetAssessmentResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetAssessment200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetAssessment200TextcsvResponse) VisitGetAssessmentResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetAssessment400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetAssessment400ApplicationProblemPlusJSONResponse) VisitGetAssessmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAssessment401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetAssessment401ApplicationProblemPlusJSONResponse) VisitGetAssessmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTownshipAssessmentRequestObject struct {
+	Month MonthPath        `json:"month"`
+	Code  TownshipCodePath `json:"code"`
+}
+
+type GetTownshipAssessmentResponseObject interface {
+	VisitGetTownshipAssessmentResponse(w http.ResponseWriter) error
+}
+
+type GetTownshipAssessment200JSONResponse TownshipAssessment
+
+func (response GetTownshipAssessment200JSONResponse) VisitGetTownshipAssessmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTownshipAssessment400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetTownshipAssessment400ApplicationProblemPlusJSONResponse) VisitGetTownshipAssessmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTownshipAssessment401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetTownshipAssessment401ApplicationProblemPlusJSONResponse) VisitGetTownshipAssessmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTownshipAssessment404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetTownshipAssessment404ApplicationProblemPlusJSONResponse) VisitGetTownshipAssessmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FreezeAssessmentRequestObject struct {
+	Month MonthPath `json:"month"`
+}
+
+type FreezeAssessmentResponseObject interface {
+	VisitFreezeAssessmentResponse(w http.ResponseWriter) error
+}
+
+type FreezeAssessment201JSONResponse Assessment
+
+func (response FreezeAssessment201JSONResponse) VisitFreezeAssessmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FreezeAssessment400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response FreezeAssessment400ApplicationProblemPlusJSONResponse) VisitFreezeAssessmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FreezeAssessment401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response FreezeAssessment401ApplicationProblemPlusJSONResponse) VisitFreezeAssessmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FreezeAssessment403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response FreezeAssessment403ApplicationProblemPlusJSONResponse) VisitFreezeAssessmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FreezeAssessment409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response FreezeAssessment409ApplicationProblemPlusJSONResponse) VisitFreezeAssessmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4158,6 +5247,301 @@ func (response GetMyReaches401ApplicationProblemPlusJSONResponse) VisitGetMyReac
 	return err
 }
 
+type ListPatrolsRequestObject struct {
+	Params ListPatrolsParams
+}
+
+type ListPatrolsResponseObject interface {
+	VisitListPatrolsResponse(w http.ResponseWriter) error
+}
+
+type ListPatrols200JSONResponse PatrolPage
+
+func (response ListPatrols200JSONResponse) VisitListPatrolsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPatrols400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListPatrols400ApplicationProblemPlusJSONResponse) VisitListPatrolsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPatrols401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListPatrols401ApplicationProblemPlusJSONResponse) VisitListPatrolsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePatrolRequestObject struct {
+	Params CreatePatrolParams
+	Body   *CreatePatrolJSONRequestBody
+}
+
+type CreatePatrolResponseObject interface {
+	VisitCreatePatrolResponse(w http.ResponseWriter) error
+}
+
+type CreatePatrol200JSONResponse Patrol
+
+func (response CreatePatrol200JSONResponse) VisitCreatePatrolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePatrol201JSONResponse Patrol
+
+func (response CreatePatrol201JSONResponse) VisitCreatePatrolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePatrol400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePatrol400ApplicationProblemPlusJSONResponse) VisitCreatePatrolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePatrol401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePatrol401ApplicationProblemPlusJSONResponse) VisitCreatePatrolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePatrol403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePatrol403ApplicationProblemPlusJSONResponse) VisitCreatePatrolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePatrol404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePatrol404ApplicationProblemPlusJSONResponse) VisitCreatePatrolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePatrol413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePatrol413ApplicationProblemPlusJSONResponse) VisitCreatePatrolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePatrol422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePatrol422ApplicationProblemPlusJSONResponse) VisitCreatePatrolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPatrolComplianceRequestObject struct {
+	Params GetPatrolComplianceParams
+}
+
+type GetPatrolComplianceResponseObject interface {
+	VisitGetPatrolComplianceResponse(w http.ResponseWriter) error
+}
+
+type GetPatrolCompliance200JSONResponse Compliance
+
+func (response GetPatrolCompliance200JSONResponse) VisitGetPatrolComplianceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPatrolCompliance400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPatrolCompliance400ApplicationProblemPlusJSONResponse) VisitGetPatrolComplianceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPatrolCompliance401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPatrolCompliance401ApplicationProblemPlusJSONResponse) VisitGetPatrolComplianceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPatrolRequestObject struct {
+	Id PatrolID `json:"id"`
+}
+
+type GetPatrolResponseObject interface {
+	VisitGetPatrolResponse(w http.ResponseWriter) error
+}
+
+type GetPatrol200JSONResponse PatrolDetail
+
+func (response GetPatrol200JSONResponse) VisitGetPatrolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPatrol401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPatrol401ApplicationProblemPlusJSONResponse) VisitGetPatrolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPatrol404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPatrol404ApplicationProblemPlusJSONResponse) VisitGetPatrolResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListReachesRequestObject struct {
 	Params ListReachesParams
 }
@@ -4369,6 +5753,61 @@ func (response SetReachChiefs422ApplicationProblemPlusJSONResponse) VisitSetReac
 	return err
 }
 
+type ListReachPatrolsRequestObject struct {
+	Code   ReachCode `json:"code"`
+	Params ListReachPatrolsParams
+}
+
+type ListReachPatrolsResponseObject interface {
+	VisitListReachPatrolsResponse(w http.ResponseWriter) error
+}
+
+type ListReachPatrols200JSONResponse PatrolPage
+
+func (response ListReachPatrols200JSONResponse) VisitListReachPatrolsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReachPatrols401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListReachPatrols401ApplicationProblemPlusJSONResponse) VisitListReachPatrolsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReachPatrols404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListReachPatrols404ApplicationProblemPlusJSONResponse) VisitListReachPatrolsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ImportReachesRequestObject struct {
 	Params ImportReachesParams
 	Body   *ImportReachesApplicationGeoPlusJSONRequestBody
@@ -4559,6 +5998,195 @@ func (response GetTownship404ApplicationProblemPlusJSONResponse) VisitGetTownshi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLettersRequestObject struct {
+	Code TownshipCodePath `json:"code"`
+}
+
+type ListLettersResponseObject interface {
+	VisitListLettersResponse(w http.ResponseWriter) error
+}
+
+type ListLetters200JSONResponse []Letter
+
+func (response ListLetters200JSONResponse) VisitListLettersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLetters401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListLetters401ApplicationProblemPlusJSONResponse) VisitListLettersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLetters403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListLetters403ApplicationProblemPlusJSONResponse) VisitListLettersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListLetters404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListLetters404ApplicationProblemPlusJSONResponse) VisitListLettersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLetterRequestObject struct {
+	Code TownshipCodePath `json:"code"`
+	Body *CreateLetterJSONRequestBody
+}
+
+type CreateLetterResponseObject interface {
+	VisitCreateLetterResponse(w http.ResponseWriter) error
+}
+
+type CreateLetter201JSONResponse Letter
+
+func (response CreateLetter201JSONResponse) VisitCreateLetterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLetter400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLetter400ApplicationProblemPlusJSONResponse) VisitCreateLetterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLetter401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLetter401ApplicationProblemPlusJSONResponse) VisitCreateLetterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLetter403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLetter403ApplicationProblemPlusJSONResponse) VisitCreateLetterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLetter404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLetter404ApplicationProblemPlusJSONResponse) VisitCreateLetterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLetter409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLetter409ApplicationProblemPlusJSONResponse) VisitCreateLetterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLetter422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLetter422ApplicationProblemPlusJSONResponse) VisitCreateLetterResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5397,6 +7025,15 @@ type StrictServerInterface interface {
 	// RelinkEvidence Re-attribute evidence after boundaries or chief assignments changed (administrators).
 	// (POST /v1/admin/relink)
 	RelinkEvidence(ctx context.Context, request RelinkEvidenceRequestObject) (RelinkEvidenceResponseObject, error)
+	// GetAssessment The monthly township assessment (通报).
+	// (GET /v1/assessments/{month})
+	GetAssessment(ctx context.Context, request GetAssessmentRequestObject) (GetAssessmentResponseObject, error)
+	// GetTownshipAssessment One township's assessment with what lies behind each value.
+	// (GET /v1/assessments/{month}/townships/{code})
+	GetTownshipAssessment(ctx context.Context, request GetTownshipAssessmentRequestObject) (GetTownshipAssessmentResponseObject, error)
+	// FreezeAssessment Freeze a finished month's assessment (administrators).
+	// (POST /v1/assessments/{month}:freeze)
+	FreezeAssessment(ctx context.Context, request FreezeAssessmentRequestObject) (FreezeAssessmentResponseObject, error)
 	// ListAudit The audit trail in chain order (administrators).
 	// (GET /v1/audit)
 	ListAudit(ctx context.Context, request ListAuditRequestObject) (ListAuditResponseObject, error)
@@ -5454,6 +7091,18 @@ type StrictServerInterface interface {
 	// GetMyReaches The reaches the calling river chief answers for today.
 	// (GET /v1/me/reaches)
 	GetMyReaches(ctx context.Context, request GetMyReachesRequestObject) (GetMyReachesResponseObject, error)
+	// ListPatrols List patrols in the caller's scope, newest first.
+	// (GET /v1/patrols)
+	ListPatrols(ctx context.Context, request ListPatrolsRequestObject) (ListPatrolsResponseObject, error)
+	// CreatePatrol Record a river patrol (巡河) with its GPS track.
+	// (POST /v1/patrols)
+	CreatePatrol(ctx context.Context, request CreatePatrolRequestObject) (CreatePatrolResponseObject, error)
+	// GetPatrolCompliance Patrol frequency compliance per chief and reach for a month.
+	// (GET /v1/patrols/compliance)
+	GetPatrolCompliance(ctx context.Context, request GetPatrolComplianceRequestObject) (GetPatrolComplianceResponseObject, error)
+	// GetPatrol A patrol with its analysis and track.
+	// (GET /v1/patrols/{id})
+	GetPatrol(ctx context.Context, request GetPatrolRequestObject) (GetPatrolResponseObject, error)
 	// ListReaches River reaches in force now, as a GeoJSON FeatureCollection.
 	// (GET /v1/reaches)
 	ListReaches(ctx context.Context, request ListReachesRequestObject) (ListReachesResponseObject, error)
@@ -5463,6 +7112,9 @@ type StrictServerInterface interface {
 	// SetReachChiefs Assign the reach's river chiefs (administrators).
 	// (PUT /v1/reaches/{code}/chiefs)
 	SetReachChiefs(ctx context.Context, request SetReachChiefsRequestObject) (SetReachChiefsResponseObject, error)
+	// ListReachPatrols The patrols of one reach in the caller's scope, newest first.
+	// (GET /v1/reaches/{code}/patrols)
+	ListReachPatrols(ctx context.Context, request ListReachPatrolsRequestObject) (ListReachPatrolsResponseObject, error)
 	// ImportReaches Import river reaches as a new version (administrators).
 	// (POST /v1/reaches:import)
 	ImportReaches(ctx context.Context, request ImportReachesRequestObject) (ImportReachesResponseObject, error)
@@ -5472,6 +7124,12 @@ type StrictServerInterface interface {
 	// GetTownship One township with its boundary (GeoJSON Feature).
 	// (GET /v1/townships/{code})
 	GetTownship(ctx context.Context, request GetTownshipRequestObject) (GetTownshipResponseObject, error)
+	// ListLetters A township's letters, newest year first (administrators).
+	// (GET /v1/townships/{code}/letters)
+	ListLetters(ctx context.Context, request ListLettersRequestObject) (ListLettersResponseObject, error)
+	// CreateLetter Record a township's target-responsibility letter (目标责任书) for a year (administrators).
+	// (POST /v1/townships/{code}/letters)
+	CreateLetter(ctx context.Context, request CreateLetterRequestObject) (CreateLetterResponseObject, error)
 	// ImportTownships Import township boundaries as a new version (administrators).
 	// (POST /v1/townships:import)
 	ImportTownships(ctx context.Context, request ImportTownshipsRequestObject) (ImportTownshipsResponseObject, error)
@@ -5576,6 +7234,83 @@ func (sh *strictHandler) RelinkEvidence(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(RelinkEvidenceResponseObject); ok {
 		return validResponse.VisitRelinkEvidenceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetAssessment operation middleware
+func (sh *strictHandler) GetAssessment(ctx echo.Context, month MonthPath, params GetAssessmentParams) error {
+	var request GetAssessmentRequestObject
+
+	request.Month = month
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAssessment(ctx.Request().Context(), request.(GetAssessmentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAssessment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetAssessmentResponseObject); ok {
+		return validResponse.VisitGetAssessmentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetTownshipAssessment operation middleware
+func (sh *strictHandler) GetTownshipAssessment(ctx echo.Context, month MonthPath, code TownshipCodePath) error {
+	var request GetTownshipAssessmentRequestObject
+
+	request.Month = month
+	request.Code = code
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTownshipAssessment(ctx.Request().Context(), request.(GetTownshipAssessmentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTownshipAssessment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetTownshipAssessmentResponseObject); ok {
+		return validResponse.VisitGetTownshipAssessmentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// FreezeAssessment operation middleware
+func (sh *strictHandler) FreezeAssessment(ctx echo.Context, month MonthPath) error {
+	var request FreezeAssessmentRequestObject
+
+	request.Month = month
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.FreezeAssessment(ctx.Request().Context(), request.(FreezeAssessmentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FreezeAssessment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(FreezeAssessmentResponseObject); ok {
+		return validResponse.VisitFreezeAssessmentResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -6213,6 +7948,129 @@ func (sh *strictHandler) GetMyReaches(ctx echo.Context) error {
 	return nil
 }
 
+// ListPatrols operation middleware
+func (sh *strictHandler) ListPatrols(ctx echo.Context, params ListPatrolsParams) error {
+	var request ListPatrolsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPatrols(ctx.Request().Context(), request.(ListPatrolsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPatrols")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListPatrolsResponseObject); ok {
+		return validResponse.VisitListPatrolsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreatePatrol operation middleware
+func (sh *strictHandler) CreatePatrol(ctx echo.Context, params CreatePatrolParams) error {
+	var request CreatePatrolRequestObject
+
+	request.Params = params
+
+	var body CreatePatrolJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePatrol(ctx.Request().Context(), request.(CreatePatrolRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePatrol")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreatePatrolResponseObject); ok {
+		return validResponse.VisitCreatePatrolResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetPatrolCompliance operation middleware
+func (sh *strictHandler) GetPatrolCompliance(ctx echo.Context, params GetPatrolComplianceParams) error {
+	var request GetPatrolComplianceRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPatrolCompliance(ctx.Request().Context(), request.(GetPatrolComplianceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPatrolCompliance")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPatrolComplianceResponseObject); ok {
+		return validResponse.VisitGetPatrolComplianceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetPatrol operation middleware
+func (sh *strictHandler) GetPatrol(ctx echo.Context, id PatrolID) error {
+	var request GetPatrolRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPatrol(ctx.Request().Context(), request.(GetPatrolRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPatrol")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPatrolResponseObject); ok {
+		return validResponse.VisitGetPatrolResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListReaches operation middleware
 func (sh *strictHandler) ListReaches(ctx echo.Context, params ListReachesParams) error {
 	var request ListReachesRequestObject
@@ -6311,6 +8169,32 @@ func (sh *strictHandler) SetReachChiefs(ctx echo.Context, code ReachCode) error 
 	return nil
 }
 
+// ListReachPatrols operation middleware
+func (sh *strictHandler) ListReachPatrols(ctx echo.Context, code ReachCode, params ListReachPatrolsParams) error {
+	var request ListReachPatrolsRequestObject
+
+	request.Code = code
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListReachPatrols(ctx.Request().Context(), request.(ListReachPatrolsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListReachPatrols")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListReachPatrolsResponseObject); ok {
+		return validResponse.VisitListReachPatrolsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ImportReaches operation middleware
 func (sh *strictHandler) ImportReaches(ctx echo.Context, params ImportReachesParams) error {
 	var request ImportReachesRequestObject
@@ -6401,6 +8285,79 @@ func (sh *strictHandler) GetTownship(ctx echo.Context, code string) error {
 		return err
 	} else if validResponse, ok := response.(GetTownshipResponseObject); ok {
 		return validResponse.VisitGetTownshipResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListLetters operation middleware
+func (sh *strictHandler) ListLetters(ctx echo.Context, code TownshipCodePath) error {
+	var request ListLettersRequestObject
+
+	request.Code = code
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListLetters(ctx.Request().Context(), request.(ListLettersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListLetters")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListLettersResponseObject); ok {
+		return validResponse.VisitListLettersResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateLetter operation middleware
+func (sh *strictHandler) CreateLetter(ctx echo.Context, code TownshipCodePath) error {
+	var request CreateLetterRequestObject
+
+	request.Code = code
+
+	var body CreateLetterJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateLetter(ctx.Request().Context(), request.(CreateLetterRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateLetter")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateLetterResponseObject); ok {
+		return validResponse.VisitCreateLetterResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -59,6 +59,10 @@ type Config struct {
 	// Audit is the trail the store writes in the transactions of the
 	// changes it records.
 	Audit AuditLog
+	// Patrols and Assessments serve river patrols and the monthly
+	// township assessment.
+	Patrols     PatrolService
+	Assessments AssessmentService
 	// UploadsPerUser and UploadsTotal cap uploads in flight, per user
 	// (429 beyond) and in all (503 beyond). Defaults 8 and 1000.
 	UploadsPerUser int
@@ -107,8 +111,9 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.DB == nil || cfg.PhotoStore == nil || cfg.Photos == nil {
 		return nil, errors.New("api: Config needs DB, PhotoStore and Photos")
 	}
-	if cfg.Intake == nil || cfg.Evidence == nil || cfg.Uploads == nil || cfg.UploadBlobs == nil || cfg.Atlas == nil || cfg.Reviews == nil || cfg.Cases == nil || cfg.Audit == nil {
-		return nil, errors.New("api: Config needs Intake, Evidence, Uploads, UploadBlobs, Atlas, Reviews, Cases and Audit")
+	if cfg.Intake == nil || cfg.Evidence == nil || cfg.Uploads == nil || cfg.UploadBlobs == nil || cfg.Atlas == nil || cfg.Reviews == nil || cfg.Cases == nil || cfg.Audit == nil ||
+		cfg.Patrols == nil || cfg.Assessments == nil {
+		return nil, errors.New("api: Config needs Intake, Evidence, Uploads, UploadBlobs, Atlas, Reviews, Cases, Audit, Patrols and Assessments")
 	}
 	if cfg.Identity == nil || cfg.Accounts == nil {
 		return nil, errors.New("api: Config needs Identity and Accounts")

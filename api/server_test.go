@@ -134,6 +134,8 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 	}
 	thumbs := inspect.NewThumbnailer(db, photos, inspect.ThumbnailConfig{})
 	cases := inspect.NewCasework(db, db, db, inspect.CaseRules{Now: clk.Now})
+	patrols := inspect.NewPatrols(db, db, db, inspect.PatrolConfig{Now: clk.Now})
+	assessments := inspect.NewAssessor(db, patrols, nil, clk.Now)
 	h, err := api.New(api.Config{
 		Version:      "test",
 		Registry:     prometheus.NewRegistry(),
@@ -152,6 +154,8 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 		Reviews:      db,
 		Cases:        cases,
 		Audit:        db,
+		Patrols:      patrols,
+		Assessments:  assessments,
 		Clock:        clk.Now,
 	})
 	if err != nil {

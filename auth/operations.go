@@ -88,5 +88,21 @@ func Operations() map[string]Access {
 
 		"listAudit":    adminOnly,
 		"getAuditHead": adminOnly,
+
+		// Patrols: scope (a chief's reaches, an officer's townships) is the
+		// patrol service's.
+		"createPatrol":        {Roles: []inspect.Role{inspect.RoleRiverChief, inspect.RoleAdmin}},
+		"listPatrols":         authenticated,
+		"getPatrol":           authenticated,
+		"listReachPatrols":    authenticated,
+		"getPatrolCompliance": authenticated,
+
+		// The monthly ranking (通报) is published to every township;
+		// the drill-down is the township's own or an administrator's.
+		"createLetter":          adminOnly,
+		"listLetters":           adminOnly,
+		"getAssessment":         authenticated,
+		"getTownshipAssessment": authenticated,
+		"freezeAssessment":      adminOnly,
 	}
 }

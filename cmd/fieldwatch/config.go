@@ -56,6 +56,8 @@ type config struct {
 	CaseDeadlines       inspect.DeadlinePolicy
 	RectificationRadius float64
 	DeadlineInterval    time.Duration
+	PatrolFrequency     inspect.Frequency
+	PatrolBuffer        float64
 }
 
 // setting describes one configuration entry for flags, env and the README.
@@ -197,6 +199,22 @@ func settings() []setting {
 			return nil
 		}, false},
 		{"deadline-interval", "FIELDWATCH_DEADLINE_INTERVAL", "10m", "how often overdue cases are marked and escalated", dur(func(c *config) *time.Duration { return &c.DeadlineInterval }), false},
+		{"patrol-frequency", "FIELDWATCH_PATROL_FREQUENCY", "", "patrol period per chief level over the defaults (village=week,township=month,county=quarter)", func(c *config, v string) error {
+			f, err := inspect.ParseFrequency(v)
+			if err != nil {
+				return err
+			}
+			c.PatrolFrequency = f
+			return nil
+		}, false},
+		{"patrol-buffer", "FIELDWATCH_PATROL_BUFFER", "50", "a reach counts as covered within this many metres of a patrol's track", func(c *config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(f > 0 && f <= 1000) {
+				return fmt.Errorf("want metres in (0, 1000], got %q", v)
+			}
+			c.PatrolBuffer = f
+			return nil
+		}, false},
 	}
 }
 

@@ -60,10 +60,12 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 // loadDemoCounty imports the demo county when no townships exist yet and
 // gives every reach a chief at each level: one county chief per river,
 // one township chief per township with reaches, one village chief per
-// reach. New accounts' passwords are printed once to w.
-func loadDemoCounty(ctx context.Context, atlas *inspect.Atlas, ident *auth.Service, db *store.Store, w io.Writer) error {
+// reach. New accounts' passwords are printed once to w. Boundaries and
+// chiefs are in force from since, so the demo month (before today) has a
+// county to happen in.
+func loadDemoCounty(ctx context.Context, atlas *inspect.Atlas, ident *auth.Service, db *store.Store, since time.Time, w io.Writer) error {
 	if !atlas.HasTownships() {
-		now := time.Now().UTC()
+		now := since
 		if _, _, err := atlas.ImportTownships(ctx, demo.TownshipsGeoJSON, now); err != nil {
 			return fmt.Errorf("demo townships: %w", err)
 		}
@@ -105,7 +107,10 @@ func loadDemoCounty(ctx context.Context, atlas *inspect.Atlas, ident *auth.Servi
 			}
 			as = append(as, inspect.ChiefAssignment{ReachCode: r.Code, UserID: id, Level: c.level})
 		}
-		if _, err := atlas.SetChiefs(ctx, r.Code, as); err != nil {
+		for i := range as {
+			as[i].ValidFrom = since
+		}
+		if err := db.SetReachChiefs(ctx, r.Code, as, since); err != nil {
 			return fmt.Errorf("demo chiefs of %s: %w", r.Code, err)
 		}
 	}

@@ -264,16 +264,83 @@ func TestDemoUsersAndBootstrapAdmin(t *testing.T) {
 	if passwords["chief.lh-03"] == "" {
 		t.Fatalf("no village chief for reach LH-03:\n%s", s.stdout.all.String())
 	}
-	for user, pass := range map[string]string{"root": "一个足够长的中文密码", "officer.xingcheng": passwords["officer.xingcheng"]} {
+	tokens := map[string]string{}
+	for user, pass := range map[string]string{"root": "一个足够长的中文密码", "officer.xingcheng": passwords["officer.xingcheng"], "admin": passwords["admin"]} {
 		body := fmt.Sprintf(`{"username":%q,"password":%q}`, user, pass)
 		res, err := http.Post(s.url+"/v1/auth/login", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Fatalf("login %s: %d", user, res.StatusCode)
+		var tp struct {
+			AccessToken string `json:"access_token"`
 		}
+		err = json.NewDecoder(res.Body).Decode(&tp)
+		res.Body.Close()
+		if res.StatusCode != 200 || err != nil {
+			t.Fatalf("login %s: %d %v", user, res.StatusCode, err)
+		}
+		tokens[user] = tp.AccessToken
+	}
+
+	// The demo month: last month's assessment ranks townships on
+	// different scores, from cases in every state and patrols.
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	now := time.Now().In(loc)
+	month := time.Date(now.Year(), now.Month()-1, 1, 0, 0, 0, 0, loc).Format("2006-01")
+	var as struct {
+		Townships []struct {
+			Score *float64 `json:"score"`
+		} `json:"townships"`
+	}
+	getJSON(t, s.url+"/v1/assessments/"+month, tokens["admin"], &as)
+	scores := map[float64]bool{}
+	for _, ts := range as.Townships {
+		if ts.Score != nil {
+			scores[*ts.Score] = true
+		}
+	}
+	if len(as.Townships) != 14 || len(scores) < 4 {
+		t.Fatalf("demo month %s: %d townships, %d distinct scores", month, len(as.Townships), len(scores))
+	}
+	var cases struct {
+		Items []struct {
+			State string `json:"state"`
+		} `json:"items"`
+	}
+	getJSON(t, s.url+"/v1/cases?limit=200", tokens["admin"], &cases)
+	states := map[string]int{}
+	for _, c := range cases.Items {
+		states[c.State]++
+	}
+	if states["closed"] == 0 || states["in_progress"] == 0 || states["reopened"] == 0 {
+		t.Fatalf("demo cases by state: %v", states)
+	}
+	var patrols struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	getJSON(t, s.url+"/v1/patrols?limit=500", tokens["admin"], &patrols)
+	if len(patrols.Items) < 50 {
+		t.Fatalf("demo patrols: %d", len(patrols.Items))
+	}
+}
+
+func getJSON(t *testing.T, url, token string, v any) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("GET %s: %d", url, res.StatusCode)
+	}
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/demo"
+	"github.com/fieldwatch/fieldwatch/geo"
 	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/media"
 	"github.com/fieldwatch/fieldwatch/store"
@@ -64,7 +65,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := createDemoUsers(ctx, identity, db, stdout); err != nil {
 			return err
 		}
-		if err := loadDemoCounty(ctx, atlas, identity, db, stdout); err != nil {
+		if err := loadDemoCounty(ctx, atlas, identity, db, demoEpoch(time.Now(), c.Timezone), stdout); err != nil {
 			return err
 		}
 	}
@@ -88,6 +89,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if c.Demo {
+		if err := seedDemoMonth(ctx, db, photos, atlas, c.SpoolDir, c.Timezone, stdout); err != nil {
+			return fmt.Errorf("demo month: %w", err)
+		}
+	}
 	// Background work stops with the server: after in-flight requests.
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	reconciler := inspect.NewReconciler(db, photos, inspect.ReconcileConfig{
@@ -101,6 +107,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Calendar: calendar, Deadlines: c.CaseDeadlines, MaxDistanceM: c.RectificationRadius, Logger: log,
 	})
 	loops.Go(func() { cases.Loop(bg, c.DeadlineInterval) })
+	patrols := inspect.NewPatrols(db, db, db, inspect.PatrolConfig{
+		Rules: geo.PatrolRules{Buffer: c.PatrolBuffer}, Frequency: c.PatrolFrequency, Location: c.Timezone,
+	})
+	assessments := inspect.NewAssessor(db, patrols, c.Timezone, nil)
 	thumbs := inspect.NewThumbnailer(db, photos, inspect.ThumbnailConfig{Workers: c.ThumbnailWorkers, Logger: log})
 	thumbs.Start(bg, c.ReconcileInterval)
 	defer func() {
@@ -128,6 +138,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Reviews:        db,
 		Cases:          cases,
 		Audit:          db,
+		Patrols:        patrols,
+		Assessments:    assessments,
 		UploadsPerUser: c.UploadsPerUser,
 		UploadsTotal:   c.UploadsTotal,
 		UploadIdle:     c.UploadIdle,

@@ -93,6 +93,9 @@ func openIdentity(ctx context.Context, c config) (*store.Store, *auth.Service, e
 // are codes of testdata/demo-county.
 var demoUsers = []auth.NewUser{
 	{Username: "admin", DisplayName: "县生态环境局管理员", Role: inspect.RoleAdmin},
+	// A second administrator: rectifications are verified by someone
+	// other than their submitter.
+	{Username: "admin2", DisplayName: "县河长办复核员", Role: inspect.RoleAdmin},
 	{Username: "inspector", DisplayName: "李巡查", Role: inspect.RoleInspector, Townships: []string{"130227101", "130227102", "130227103"}},
 	{Username: "officer.xingcheng", DisplayName: "王镇长", Role: inspect.RoleTownshipOfficer, Townships: []string{"130227101"}},
 	{Username: "chief.luanhe", DisplayName: "赵河长", Role: inspect.RoleRiverChief},
