@@ -162,7 +162,7 @@ func multipartError(err error) error {
 	switch {
 	case errors.As(err, &tooBig), errors.Is(err, inspect.ErrTooLarge):
 		return fmt.Errorf("%w: %w", inspect.ErrTooLarge, err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, inspect.ErrSpoolWrite):
 		return err
 	}
 	return &validationError{detail: "malformed multipart body: " + firstLine(err.Error())}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -80,6 +81,10 @@ func errorTable() []errorRule {
 		{target: inspect.ErrConflict, status: http.StatusConflict, showCause: true},
 		{target: inspect.ErrInvalid, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
 		{target: store.ErrUnavailable, status: http.StatusServiceUnavailable, typ: problemUnavailable},
+		// A full disk (spool, photo directory) is the server's trouble and
+		// passes: the phone retries later with the same key.
+		{target: syscall.ENOSPC, status: http.StatusServiceUnavailable, typ: problemUnavailable},
+		{target: syscall.EDQUOT, status: http.StatusServiceUnavailable, typ: problemUnavailable},
 		{target: media.ErrUnavailable, status: http.StatusServiceUnavailable, typ: problemUnavailable},
 		{target: context.DeadlineExceeded, status: http.StatusServiceUnavailable, typ: problemUnavailable},
 	}

@@ -35,6 +35,9 @@ var (
 	ErrTooLarge = errors.New("inspect: photo too large")
 	// ErrEmptyPhoto: the photo part has no bytes.
 	ErrEmptyPhoto = errors.New("inspect: photo is empty")
+	// ErrSpoolWrite: the server could not write the upload to its spool
+	// (a full disk, most likely): the server's failure, not the phone's.
+	ErrSpoolWrite = errors.New("inspect: cannot write the upload spool")
 )
 
 // EvidenceStore is the persistence the upload path needs.
@@ -231,7 +234,12 @@ func (in *Intake) Receive(ctx context.Context, r io.Reader) (*Spool, error) {
 	h := sha256.New()
 	head := &headWriter{max: spoolHead}
 	limited := io.LimitReader(r, in.cfg.MaxPhotoBytes+1)
-	n, err := io.CopyBuffer(io.MultiWriter(f, h, head), ctxReader{ctx, limited}, make([]byte, 32<<10))
+	file := &spoolWriter{f: f}
+	n, err := io.CopyBuffer(io.MultiWriter(file, h, head), ctxReader{ctx, limited}, make([]byte, 32<<10))
+	if file.err != nil {
+		// The copy stopped on our side (a full disk), not the phone's.
+		err = fmt.Errorf("%w: %w", ErrSpoolWrite, file.err)
+	}
 	if err == nil && n > in.cfg.MaxPhotoBytes {
 		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, in.cfg.MaxPhotoBytes)
 	}
@@ -255,6 +263,21 @@ func (s *Spool) SHA256() string { return hex.EncodeToString(s.sum[:]) }
 func (s *Spool) Close() error {
 	name := s.f.Name()
 	return errors.Join(s.f.Close(), os.Remove(name))
+}
+
+// spoolWriter remembers a failed write, so Receive can tell the server's
+// failure from a broken upload.
+type spoolWriter struct {
+	f   *os.File
+	err error
+}
+
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
 }
 
 type headWriter struct {

@@ -265,6 +265,8 @@ fw_postgres_start() {
 	gis=${out#POSTGIS=\"}
 	gis=${gis%%\"*}
 	export FIELDWATCH_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+	# Fault tests start and restart a PostgreSQL of their own.
+	export FIELDWATCH_TEST_PG_BIN="$FW_PG_BIN"
 	fw_info "PostgreSQL $ver, PostGIS $gis on 127.0.0.1:$port (started in $(fw_since "$t0"))"
 }
 
