@@ -284,15 +284,12 @@ func (s *Store) listCasesQuery(f inspect.CaseFilter) (string, []any, error) {
 		}
 		add(cond, a...)
 	}
-	switch {
-	case f.AfterTime != nil && f.AfterID != "":
-		id, ok := parseID(f.AfterID)
-		if err := checkTime("after time", *f.AfterTime); err != nil || !ok {
-			return "", nil, fmt.Errorf("%w: case filter: bad cursor", inspect.ErrInvalid)
+	if f.AfterTime != nil || f.AfterID != "" {
+		cond, a, err := s.after("case", "c.opened_at", "c.id", f.AfterTime, f.AfterID)
+		if err != nil {
+			return "", nil, err
 		}
-		add("(c.opened_at, c.id) < (?, ?)", s.d.timeArg(*f.AfterTime), id)
-	case f.AfterTime != nil || f.AfterID != "":
-		return "", nil, fmt.Errorf("%w: case filter: bad cursor", inspect.ErrInvalid)
+		add(cond, a...)
 	}
 	query := `SELECT ` + caseCols + ` FROM cases c`
 	if len(where) > 0 {
@@ -302,41 +299,22 @@ func (s *Store) listCasesQuery(f inspect.CaseFilter) (string, []any, error) {
 	return query, append(args, clampLimit(f.Limit, DefaultCaseLimit, MaxCaseLimit)), nil
 }
 
+// after is the keyset condition for the page that follows (at, id) in a
+// listing ordered by (timeCol DESC, idCol DESC): a cursor has both.
+func (s *Store) after(what, timeCol, idCol string, at *time.Time, id string) (string, []any, error) {
+	uid, ok := parseID(id)
+	if at == nil || !ok || checkTime("after time", *at) != nil {
+		return "", nil, fmt.Errorf("%w: %s filter: bad cursor", inspect.ErrInvalid, what)
+	}
+	return "(" + timeCol + ", " + idCol + ") < (?, ?)", []any{s.d.timeArg(*at), uid}, nil
+}
+
 // caseScopeCond is the condition for what sc may see: cases in its
 // townships or on its reaches, and cases made from its own evidence.
 func caseScopeCond(sc *inspect.CaseScope) (string, []any, error) {
-	var (
-		terms []string
-		args  []any
-	)
-	if uid, ok := parseID(sc.UserID); ok {
-		terms = append(terms, `EXISTS (SELECT 1 FROM case_evidence ce JOIN evidence e ON e.id = ce.evidence_id
-			WHERE ce.case_id = c.id AND ce.role = 'original' AND e.uploader_id = ?)`)
-		args = append(args, uid)
-	}
-	for _, set := range []struct {
-		col   string
-		codes []string
-	}{{"c.township_code", sc.Townships}, {"c.reach_code", sc.Reaches}} {
-		if len(set.codes) > MaxScopeCodes {
-			return "", nil, fmt.Errorf("%w: case scope: more than %d codes", inspect.ErrInvalid, MaxScopeCodes)
-		}
-		codes, err := normCodes(set.codes)
-		if err != nil {
-			return "", nil, err
-		}
-		if len(codes) == 0 {
-			continue
-		}
-		terms = append(terms, set.col+" IN ("+marks(len(codes))+")")
-		for _, c := range codes {
-			args = append(args, c)
-		}
-	}
-	if len(terms) == 0 {
-		return "1 = 0", nil, nil
-	}
-	return "(" + strings.Join(terms, " OR ") + ")", args, nil
+	return visibleTo("case", `EXISTS (SELECT 1 FROM case_evidence ce JOIN evidence e ON e.id = ce.evidence_id
+			WHERE ce.case_id = c.id AND ce.role = 'original' AND e.uploader_id = ?)`, sc.UserID,
+		codeSet{"c.township_code", sc.Townships}, codeSet{"c.reach_code", sc.Reaches})
 }
 
 // CasesOwingAction lists the cases the deadline job escalates: in a state

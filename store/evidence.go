@@ -864,20 +864,32 @@ func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, erro
 // evidence linked to one of its townships or reaches. A UserID that is
 // not a UUID owns nothing.
 func scopeCond(sc *inspect.EvidenceScope) (string, []any, error) {
+	return visibleTo("evidence", "e.uploader_id = ?", sc.UserID,
+		codeSet{"e.township_code", sc.Townships}, codeSet{"e.reach_code", sc.Reaches})
+}
+
+// codeSet is a column and the township or reach codes a scope grants in it.
+type codeSet struct {
+	col   string
+	codes []string
+}
+
+// visibleTo is the condition "owned by userID, or in one of the code sets"
+// that scopes what a non-administrator sees. owner is a condition with one
+// placeholder for the user id; a userID that is not a UUID owns nothing,
+// and an empty scope sees nothing.
+func visibleTo(what, owner, userID string, sets ...codeSet) (string, []any, error) {
 	var (
 		terms []string
 		args  []any
 	)
-	if uid, ok := parseID(sc.UserID); ok {
-		terms = append(terms, "e.uploader_id = ?")
+	if uid, ok := parseID(userID); ok {
+		terms = append(terms, owner)
 		args = append(args, uid)
 	}
-	for _, set := range []struct {
-		col   string
-		codes []string
-	}{{"e.township_code", sc.Townships}, {"e.reach_code", sc.Reaches}} {
+	for _, set := range sets {
 		if len(set.codes) > MaxScopeCodes {
-			return "", nil, fmt.Errorf("%w: evidence scope: more than %d codes", inspect.ErrInvalid, MaxScopeCodes)
+			return "", nil, fmt.Errorf("%w: %s scope: more than %d codes", inspect.ErrInvalid, what, MaxScopeCodes)
 		}
 		codes, err := normCodes(set.codes)
 		if err != nil {

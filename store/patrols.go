@@ -202,43 +202,19 @@ func (s *Store) ListPatrols(ctx context.Context, f inspect.PatrolFilter) ([]insp
 		}
 	}
 	if sc := f.Scope; sc != nil {
-		var terms []string
-		if uid, ok := parseID(sc.UserID); ok {
-			terms = append(terms, "p.chief_id = ?")
-			args = append(args, uid)
+		cond, a, err := visibleTo("patrol", "p.chief_id = ?", sc.UserID,
+			codeSet{"p.reach_code", sc.Reaches}, codeSet{"p.township_code", sc.Townships})
+		if err != nil {
+			return nil, err
 		}
-		for _, set := range []struct {
-			col   string
-			codes []string
-		}{{"p.reach_code", sc.Reaches}, {"p.township_code", sc.Townships}} {
-			codes, err := normCodes(set.codes)
-			if err != nil {
-				return nil, err
-			}
-			if len(codes) > MaxScopeCodes {
-				return nil, fmt.Errorf("%w: patrol scope: more than %d codes", inspect.ErrInvalid, MaxScopeCodes)
-			}
-			if len(codes) > 0 {
-				terms = append(terms, set.col+" IN ("+marks(len(codes))+")")
-				for _, c := range codes {
-					args = append(args, c)
-				}
-			}
-		}
-		if len(terms) == 0 {
-			terms = []string{"1 = 0"}
-		}
-		where = append(where, "("+strings.Join(terms, " OR ")+")")
+		add(cond, a...)
 	}
-	switch {
-	case f.AfterTime != nil && f.AfterID != "":
-		id, ok := parseID(f.AfterID)
-		if err := checkTime("after time", *f.AfterTime); err != nil || !ok {
-			return nil, fmt.Errorf("%w: patrol filter: bad cursor", inspect.ErrInvalid)
+	if f.AfterTime != nil || f.AfterID != "" {
+		cond, a, err := s.after("patrol", "p.started_at", "p.id", f.AfterTime, f.AfterID)
+		if err != nil {
+			return nil, err
 		}
-		add("(p.started_at, p.id) < (?, ?)", s.d.timeArg(*f.AfterTime), id)
-	case f.AfterTime != nil || f.AfterID != "":
-		return nil, fmt.Errorf("%w: patrol filter: bad cursor", inspect.ErrInvalid)
+		add(cond, a...)
 	}
 	query := `SELECT ` + patrolCols + ` FROM patrols p`
 	if len(where) > 0 {
