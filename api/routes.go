@@ -12,17 +12,21 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/console"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // infraRoutes are served outside openapi.yaml: the contract itself, its
-// rendering, and metrics for the scraper. Everything else must be an
+// rendering, metrics for the scraper, and the review console (static
+// files that call the API like any client). Everything else must be an
 // operation of the spec (routes_test.go checks).
 var infraRoutes = []string{
 	"GET /openapi.yaml",
 	"GET /docs",
 	"GET /docs/:asset",
 	"GET /metrics",
+	"GET /console",
+	"GET /console/*",
 }
 
 // routes is the map of the API.
@@ -37,7 +41,11 @@ func (s *Server) routes() (*echo.Echo, error) {
 
 	// "/v1/users/" is "/v1/users": a trailing slash must reach the same
 	// access rule, not a different route (RELIABILITY A8).
-	e.Pre(middleware.RemoveTrailingSlash())
+	// "/console/" keeps its slash: it is the console page's canonical
+	// URL, which "/console" redirects to (the page's relative URLs need it).
+	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{
+		Skipper: func(c echo.Context) bool { return c.Request().URL.Path == console.Prefix },
+	}))
 	e.Use(
 		s.recoverPanics,
 		s.assignRequestID,
@@ -50,6 +58,12 @@ func (s *Server) routes() (*echo.Echo, error) {
 	e.GET("/docs", s.serveDocsIndex)
 	e.GET("/docs/:asset", s.serveDocsAsset)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})))
+	ui, err := console.Handler(s.cfg.Console)
+	if err != nil {
+		return nil, err
+	}
+	e.GET("/console", echo.WrapHandler(ui))
+	e.GET("/console/*", echo.WrapHandler(ui))
 
 	perOp, err := s.operationMiddlewares()
 	if err != nil {

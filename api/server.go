@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldwatch/fieldwatch"
+	"github.com/fieldwatch/fieldwatch/console"
 	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
@@ -79,6 +80,8 @@ type Config struct {
 	MaxJSONBody int64
 	// ReadyTimeout bounds each dependency check of /readyz.
 	ReadyTimeout time.Duration
+	// Console configures the review console served under /console/.
+	Console console.Config
 }
 
 // Server implements the generated StrictServerInterface.

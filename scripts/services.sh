@@ -21,6 +21,9 @@
 #   FIELDWATCH_TEST_S3_REGION      us-east-1
 #   FIELDWATCH_SERVICES_DIR        the one temporary directory holding all data and logs
 #
+# fw_ensure_browser (called by scripts/test.sh) installs Debian's chromium
+# for the console's browser tests when it is missing.
+#
 # Knobs (environment):
 #   FIELDWATCH_CACHE        cache root for the versitygw build
 #   FIELDWATCH_S3_META      auto (default) | xattr | sidecar: where versitygw keeps
@@ -180,6 +183,28 @@ fw_ensure_packages() {
 		fw_err "PostgreSQL $FW_PG_VERSION with PostGIS not found ($FW_PG_BIN/postgres, $FW_POSTGIS_CONTROL)"
 		return 1
 	fi
+}
+
+# fw_ensure_browser installs what the console's browser tests drive when it
+# is missing: Debian's chromium, and a Chinese font so that screenshots of
+# the (Chinese) console show text rather than empty boxes. Separate from
+# fw_ensure_packages: only the test command needs it, not the benchmarks.
+FW_CHROMIUM=/usr/bin/chromium
+FW_CJK_FONT=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+fw_ensure_browser() {
+	local pkgs=()
+	[[ -x $FW_CHROMIUM ]] || pkgs+=(chromium)
+	if [[ ! -e $FW_CJK_FONT ]] && ! fc-list ':lang=zh' 2>/dev/null | grep -q .; then
+		pkgs+=(fonts-wqy-microhei)
+	fi
+	if [[ ${#pkgs[@]} -gt 0 ]]; then
+		fw_apt_install "${pkgs[@]}" || return 1
+	fi
+	if [[ ! -x $FW_CHROMIUM ]]; then
+		fw_err "chromium not found at $FW_CHROMIUM"
+		return 1
+	fi
+	fw_info "$("$FW_CHROMIUM" --version 2>/dev/null || echo chromium) at $FW_CHROMIUM"
 }
 
 # ---------------------------------------------------------------- PostgreSQL

@@ -42,6 +42,11 @@ fi
 
 services_start
 
+# The console's browser tests drive Debian's chromium; each step's
+# screenshot is kept under artifacts/console/ (gitignored).
+fw_ensure_browser
+export FIELDWATCH_ARTIFACTS=${FIELDWATCH_ARTIFACTS:-$PWD/artifacts}
+
 # --- gofmt on tracked and untracked, non-ignored Go files (not testdata/vendor)
 t=$(fw_now_ms)
 fw_phase "gofmt"
@@ -91,6 +96,9 @@ go test -race -count=1 -v "$@" ./... >"$log" 2>&1
 rc=$?
 set -e
 grep -E '^(--- (PASS|FAIL|SKIP)|ok |FAIL|panic:|\?   )' "$log" || true
+if [[ -d $FIELDWATCH_ARTIFACTS/console ]]; then
+	fw_info "console screenshots: $FIELDWATCH_ARTIFACTS/console/"
+fi
 if [[ $rc -ne 0 ]]; then
 	fw_err "go test failed; full log:"
 	cat "$log" >&2

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch/console"
 	"github.com/fieldwatch/fieldwatch/geo"
 	"github.com/fieldwatch/fieldwatch/inspect"
 )
@@ -58,6 +59,9 @@ type config struct {
 	DeadlineInterval    time.Duration
 	PatrolFrequency     inspect.Frequency
 	PatrolBuffer        float64
+
+	TileURL         string
+	TileAttribution string
 }
 
 // setting describes one configuration entry for flags, env and the README.
@@ -215,6 +219,14 @@ func settings() []setting {
 			c.PatrolBuffer = f
 			return nil
 		}, false},
+		{"tile-url", "FIELDWATCH_TILE_URL", "", "base-map tile URL template for the console ({z}/{x}/{y}, {s} or {s:0123} for subdomains); empty: township and reach layers only", func(c *config, v string) error {
+			if _, err := console.ParseTileURL(v); err != nil {
+				return err
+			}
+			c.TileURL = v
+			return nil
+		}, false},
+		{"tile-attribution", "FIELDWATCH_TILE_ATTRIBUTION", "", "text the console shows on the map for the tile provider (e.g. 天地图)", str(func(c *config) *string { return &c.TileAttribution }), false},
 	}
 }
 

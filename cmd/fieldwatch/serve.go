@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldwatch/fieldwatch/api"
+	"github.com/fieldwatch/fieldwatch/console"
 	"github.com/fieldwatch/fieldwatch/demo"
 	"github.com/fieldwatch/fieldwatch/geo"
 	"github.com/fieldwatch/fieldwatch/inspect"
@@ -144,6 +145,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		UploadsTotal:   c.UploadsTotal,
 		UploadIdle:     c.UploadIdle,
 		TrustedProxies: c.TrustedProxies,
+		Console:        console.Config{TileURL: c.TileURL, TileAttribution: c.TileAttribution},
 	})
 	if err != nil {
 		return err
