@@ -4,8 +4,10 @@ GO ?= go
 
 .PHONY: test bench run generate build
 
-# Starts PostgreSQL/PostGIS and the S3 server on loopback, then gofmt, vet and
-# go test -race. Extra go test flags: make test TESTFLAGS='-run Foo -v'
+# Starts PostgreSQL/PostGIS and the S3 server on loopback, then gofmt, vet,
+# go test -race and each fuzz target for FIELDWATCH_FUZZTIME (default 10s).
+# Extra go test flags: make test TESTFLAGS='-run Foo -v' (these skip the fuzz
+# phase unless FIELDWATCH_FUZZTIME is set).
 test:
 	bash scripts/test.sh $(TESTFLAGS)
 

@@ -20,6 +20,9 @@ type AuditLog interface {
 func (s *Server) ListAudit(ctx context.Context, req ListAuditRequestObject) (ListAuditResponseObject, error) {
 	l := s.cfg.Audit
 	prm := req.Params
+	if err := checkTimeRange(prm.From, prm.To); err != nil {
+		return nil, err
+	}
 	f := inspect.AuditFilter{Action: prm.Action, ObjectType: prm.ObjectType, ObjectID: prm.ObjectId, From: prm.From, To: prm.To}
 	if prm.After != nil {
 		f.After = *prm.After

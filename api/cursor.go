@@ -15,7 +15,9 @@ func encodeCursor(key string) string {
 
 func decodeCursor(c string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) == 0 || !utf8.Valid(b) {
+	// Only the exact text encodeCursor writes: the decoder would also skip
+	// CR and LF, and ignore stray bits in the last character.
+	if err != nil || len(b) == 0 || !utf8.Valid(b) || encodeCursor(string(b)) != c {
 		return "", echo.NewHTTPError(400, "cursor: not a cursor this server issued")
 	}
 	return string(b), nil

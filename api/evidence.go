@@ -12,8 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/google/uuid"
 
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/geo"
@@ -172,6 +174,11 @@ func multipartError(err error) error {
 // then decodes it; the schema forbids unknown members, so the decode sees
 // exactly what was validated.
 func (s *Server) parseMeta(raw []byte) (inspect.EvidenceMeta, error) {
+	// The meta part bypasses limitBody; refuse invalid UTF-8 here too,
+	// before encoding/json turns it into U+FFFD (RELIABILITY E4).
+	if !utf8.Valid(raw) {
+		return inspect.EvidenceMeta{}, &validationError{detail: "meta is not valid UTF-8", fields: []FieldError{{Field: "meta", Reason: "invalid UTF-8"}}}
+	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&v); err != nil || dec.More() {
@@ -429,6 +436,9 @@ func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject
 		u := prm.Uploader.String()
 		f.UploaderID = &u
 	}
+	if err := checkTimeRange(prm.From, prm.To); err != nil {
+		return nil, err
+	}
 	f.From, f.To = prm.From, prm.To
 	if prm.Bbox != nil {
 		b, err := parseBBox(*prm.Bbox)
@@ -585,7 +595,22 @@ func decodeTimeCursor(c string) (time.Time, string, error) {
 	if !ok || err != nil || len(id) != 36 {
 		return time.Time{}, "", bad
 	}
+	// Only the exact text this server writes: a UUID, and the time in
+	// UTC (a cursor of 0000-01-01T00:00:00+08:00 would turn into a year
+	// no cursor can hold).
+	if _, err := uuid.Parse(id); err != nil || encodeTimeCursor(t, id) != c {
+		return time.Time{}, "", bad
+	}
 	return t, id, nil
+}
+
+// checkTimeRange refuses a from after to: an inverted range is a client
+// mistake, not an empty page.
+func checkTimeRange(from, to *time.Time) error {
+	if from != nil && to != nil && from.After(*to) {
+		return &validationError{detail: "from is after to", fields: []FieldError{{Field: "from", Reason: "after to"}, {Field: "to", Reason: "before from"}}}
+	}
+	return nil
 }
 
 // evidenceOut is the API view of evidence.

@@ -2,15 +2,19 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -165,9 +169,48 @@ func limitBody(limit int64) echo.MiddlewareFunc {
 			if !utf8.Valid(body) {
 				return echo.NewHTTPError(http.StatusBadRequest, "request body is not valid UTF-8")
 			}
+			// The validator and the binder each read the first JSON value
+			// and ignore what follows it; a body with trailing data, or
+			// two documents, is malformed.
+			if len(body) > 0 && isJSON(req.Header.Get(echo.HeaderContentType)) && !json.Valid(body) {
+				return echo.NewHTTPError(http.StatusBadRequest, "request body is not one well-formed JSON document")
+			}
 			req.Body = io.NopCloser(bytes.NewReader(body))
 			return next(c)
 		}
+	}
+}
+
+// isJSON reports a JSON media type: application/json or any +json.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == echo.MIMEApplicationJSON || strings.HasSuffix(mt, "+json"))
+}
+
+// checkQuery refuses query strings that would otherwise be read in part:
+// net/url drops a pair with a ";" or a bad %-escape, so a filter would
+// silently vanish and a wider page be answered. No parameter of the
+// contract takes invalid UTF-8 or NUL either (RELIABILITY E4).
+func checkQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw := c.Request().URL.RawQuery
+		if raw == "" {
+			return next(c)
+		}
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return &validationError{detail: "malformed query string: separate parameters with & and %-escape ; and %"}
+		}
+		for k, vs := range q {
+			for _, v := range append([]string{k}, vs...) {
+				if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+					name := strings.ToValidUTF8(k, "\ufffd")
+					return &validationError{detail: fmt.Sprintf("query parameter %q: invalid UTF-8 or NUL", name),
+						fields: []FieldError{{Field: name, Reason: "invalid UTF-8 or NUL"}}}
+				}
+			}
+		}
+		return next(c)
 	}
 }
 

@@ -89,6 +89,9 @@ func trackProblem(err error, geojson bool) error {
 // ListPatrols lists patrols in the caller's scope.
 func (s *Server) ListPatrols(ctx context.Context, req ListPatrolsRequestObject) (ListPatrolsResponseObject, error) {
 	prm := req.Params
+	if err := checkTimeRange(prm.From, prm.To); err != nil {
+		return nil, err
+	}
 	f := inspect.PatrolFilter{Limit: 50, Valid: prm.Valid, From: prm.From, To: prm.To}
 	if prm.Reach != nil {
 		f.ReachCode = *prm.Reach

@@ -69,6 +69,8 @@ func errorTable() []errorRule {
 		{target: inspect.ErrTooLarge, status: http.StatusRequestEntityTooLarge, showCause: true},
 		{target: media.ErrUnsupportedFormat, status: http.StatusUnsupportedMediaType, showCause: true},
 		{target: http.ErrNotMultipart, status: http.StatusUnsupportedMediaType, showCause: true},
+		// multipart/form-data without a boundary: the body cannot be read.
+		{target: http.ErrMissingBoundary, status: http.StatusBadRequest, typ: problemValidation, showCause: true},
 		{target: media.ErrTooManyPixels, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
 		{target: media.ErrCorruptImage, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
 		{target: media.ErrInvalidRange, status: http.StatusRequestedRangeNotSatisfiable},
@@ -195,6 +197,15 @@ func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
 			detail = "missing, invalid or expired credentials"
 		}
 		return newProblem(r.status, r.typ, detail, nil), retry
+	}
+	// Echo's binder answers 415 when a body the validator accepted (so of
+	// a media type the contract allows) does not bind to the generated
+	// types and is not application/json, the one type it can fall back
+	// to: a GeoJSON import holding 1e400. The body is malformed, not of
+	// the wrong type.
+	if errors.Is(err, echo.ErrUnsupportedMediaType) {
+		return newProblem(http.StatusBadRequest, problemValidation,
+			"request body: a value does not fit the type the contract gives it (a number out of range?)", nil), 0
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {

@@ -106,13 +106,17 @@ func (s *Server) operationMiddlewaresFor(rules map[string]auth.Access) (map[stri
 			mws = append(mws, customMethodParam(name, verb))
 		}
 		if streamingOperations[op.ID] {
-			mws = append(mws, s.guard(rule), s.streamBody(s.maxUpload))
+			mws = append(mws, s.guard(rule), checkQuery)
+			if op.FormData {
+				mws = append(mws, formDataOnly)
+			}
+			mws = append(mws, s.streamBody(s.maxUpload))
 		} else {
 			limit := s.cfg.MaxJSONBody
 			if importOperations[op.ID] {
 				limit = importBodyLimit
 			}
-			mws = append(mws, s.guard(rule), limitBody(limit), validate)
+			mws = append(mws, s.guard(rule), checkQuery, limitBody(limit), validate)
 		}
 		out[op.ID] = mws
 	}
@@ -146,6 +150,7 @@ type operation struct {
 	Path     string // OpenAPI template, /v1/users/{id}
 	EchoPath string // Echo template, /v1/users/:id
 	Public   bool   // security: [] in the spec
+	FormData bool   // the only request body is multipart/form-data
 }
 
 // specOperations lists the spec's operations in a stable order.
@@ -164,6 +169,7 @@ func specOperations(spec *openapi3.T) []operation {
 				Path:     path,
 				EchoPath: echoPath(path),
 				Public:   len(sec) == 0,
+				FormData: onlyFormData(op),
 			})
 		}
 	}
@@ -174,6 +180,16 @@ func specOperations(spec *openapi3.T) []operation {
 		return ops[i].Method < ops[j].Method
 	})
 	return ops
+}
+
+// onlyFormData reports an operation whose one request body type is
+// multipart/form-data.
+func onlyFormData(op *openapi3.Operation) bool {
+	if op.RequestBody == nil || op.RequestBody.Value == nil {
+		return false
+	}
+	c := op.RequestBody.Value.Content
+	return len(c) == 1 && c.Get("multipart/form-data") != nil
 }
 
 // customMethod finds a last segment like {month}:freeze (a custom

@@ -1931,8 +1931,12 @@ type ListAuditParams struct {
 
 	// Actor Only events by this user.
 	Actor *openapi_types.UUID `form:"actor,omitempty" json:"actor,omitempty"`
-	From  *time.Time          `form:"from,omitempty" json:"from,omitempty"`
-	To    *time.Time          `form:"to,omitempty" json:"to,omitempty"`
+
+	// From At or after this time.
+	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Before this time; a `to` before `from` is a 400.
+	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
 
 	// Limit Page size.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
@@ -1977,7 +1981,7 @@ type ListEvidenceParams struct {
 	// From Received at or after this time.
 	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
 
-	// To Received before this time.
+	// To Received before this time; a `to` before `from` is a 400.
 	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
 
 	// Bbox `minLon,minLat,maxLon,maxLat` in WGS-84 degrees.
@@ -2031,7 +2035,7 @@ type ListPatrolsParams struct {
 	// From Started at or after this time.
 	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
 
-	// To Started before this time.
+	// To Started before this time; a `to` before `from` is a 400.
 	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
 
 	// Limit Page size.

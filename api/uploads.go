@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"mime"
 	"net/http"
 	"sync"
 	"time"
@@ -73,6 +74,20 @@ func (s *Server) streamBody(maxBody int64) echo.MiddlewareFunc {
 			req.Body = &idleReader{body: body, rc: rc, idle: s.cfg.UploadIdle}
 			return next(c)
 		}
+	}
+}
+
+// formDataOnly answers a body that is not multipart/form-data as not
+// multipart (415): the strict handler's MultipartReader would also read
+// multipart/mixed, which the contract does not offer. A Content-Type that
+// does not parse is left to MultipartReader, which refuses it alike.
+func formDataOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+		if err == nil && mt != echo.MIMEMultipartForm {
+			return http.ErrNotMultipart
+		}
+		return next(c)
 	}
 }
 

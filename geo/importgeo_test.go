@@ -428,6 +428,10 @@ func FuzzParseReaches(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := geo.ParseReaches(data, geo.ImportLimits{MaxFeatureVertices: 5000, MaxTotalVertices: 20000})
 		if err != nil {
+			var ie *geo.ImportError
+			if !errors.As(err, &ie) || len(ie.Problems) == 0 {
+				t.Fatalf("error %v is not an *ImportError with problems", err)
+			}
 			return
 		}
 		ir := make([]geo.IndexReach, len(rs))

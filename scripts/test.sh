@@ -2,8 +2,8 @@
 #
 # The project's test command (`make test`): starts PostgreSQL/PostGIS and the
 # S3 server on loopback (installing them if needed), checks gofmt, runs
-# go vet and the whole test suite with the race detector against them, and
-# stops the services on any exit.
+# go vet and the whole test suite with the race detector against them, then
+# each fuzz target for a short time, and stops the services on any exit.
 #
 #   scripts/test.sh                  # everything
 #   scripts/test.sh -run Foo -v      # extra arguments go to `go test`, before ./...
@@ -105,3 +105,51 @@ if [[ $rc -ne 0 ]]; then
 	exit "$rc"
 fi
 fw_info "ok ($(fw_since "$t"))"
+
+# --- fuzz: each target for FIELDWATCH_FUZZTIME (default 10s; 0 skips it),
+# one `go test -fuzz` per target since it takes one at a time. New inputs
+# are not minimized unless FIELDWATCH_FUZZMINIMIZETIME says how long (e.g.
+# 30s): in a short run minimizing would take the whole time. A failing
+# input is written to PKG/testdata/fuzz/TARGET/ and named in the log.
+# Extra go test arguments (a targeted run) skip this phase unless
+# FIELDWATCH_FUZZTIME is set.
+fuzz_targets=(
+	"media FuzzReadEXIF"
+	"geo FuzzParseTownships"
+	"geo FuzzParseReaches"
+	"api FuzzQueryParams"
+	"api FuzzCreateEvidenceMultipart"
+	"inspect FuzzParseMonthAndPolicies"
+)
+fuzztime=${FIELDWATCH_FUZZTIME:-10s}
+# (-fuzztime 0 would mean no limit: 0, 0s and the like skip instead.)
+if [[ $# -gt 0 && -z ${FIELDWATCH_FUZZTIME:-} ]] || [[ $fuzztime =~ ^0+[smhx]?$ ]]; then
+	fw_phase "fuzz: skipped (set FIELDWATCH_FUZZTIME to run it)"
+else
+	t=$(fw_now_ms)
+	fw_phase "fuzz: ${#fuzz_targets[@]} targets, $fuzztime each"
+	failed=()
+	for target in "${fuzz_targets[@]}"; do
+		read -r pkg name <<<"$target"
+		ft=$(fw_now_ms)
+		flog="${FIELDWATCH_SERVICES_DIR}/fuzz-$name.log"
+		if go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" \
+			-fuzzminimizetime "${FIELDWATCH_FUZZMINIMIZETIME:-0s}" "./$pkg" >"$flog" 2>&1; then
+			result=ok
+		else
+			result=FAIL
+			failed+=("$name")
+		fi
+		# "fuzz: elapsed: 10s, execs: 53264 (8753/sec), new interesting: 50 (total: 316)"
+		stats=$(grep -E '^fuzz: elapsed: ' "$flog" | tail -1 | sed -E 's/^fuzz: elapsed: [^,]*, //')
+		fw_info "$(printf '%-4s %-30s %-9s %s' "$result" "$name" "./$pkg" "${stats:-no fuzzing stats}") ($(fw_since "$ft"))"
+		if [[ $result == FAIL ]]; then
+			cat "$flog" >&2
+		fi
+	done
+	if [[ ${#failed[@]} -gt 0 ]]; then
+		fw_err "fuzz targets failed: ${failed[*]}"
+		exit 1
+	fi
+	fw_info "ok ($(fw_since "$t"))"
+fi

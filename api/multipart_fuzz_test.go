@@ -1,0 +1,201 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"image/jpeg"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldwatch/fieldwatch/api"
+	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/store"
+)
+
+// FuzzCreateEvidenceMultipart sends arbitrary bytes, framed by an
+// arbitrary boundary, as the multipart body of POST /v1/evidence to one
+// server (SQLite and a photo directory, built once per fuzzing process)
+// and checks what RELIABILITY promises for bad input: never a 5xx, every
+// refusal a complete problem+json, nothing left in the spool, and a 201
+// only for bytes identical to the photo part that was sent.
+func FuzzCreateEvidenceMultipart(f *testing.F) {
+	h, token, spool := newFuzzServer(f)
+	var img bytes.Buffer
+	if err := jpeg.Encode(&img, smallImage(), nil); err != nil {
+		f.Fatal(err)
+	}
+	meta := []byte(`{"category":"dust_site","device_location":{"lon":118.3,"lat":40.14}}`)
+	seed := func(boundary string, parts ...[3]string) {
+		var buf bytes.Buffer
+		w := multipart.NewWriter(&buf)
+		if err := w.SetBoundary(boundary); err != nil {
+			f.Fatal(err)
+		}
+		for _, p := range parts {
+			hd := textproto.MIMEHeader{}
+			hd.Set("Content-Disposition", `form-data; name="`+p[0]+`"; filename="x"`)
+			hd.Set("Content-Type", p[1])
+			pw, err := w.CreatePart(hd)
+			if err != nil {
+				f.Fatal(err)
+			}
+			pw.Write([]byte(p[2]))
+		}
+		w.Close()
+		f.Add(boundary, buf.Bytes())
+	}
+	okMeta, okPhoto := [3]string{"meta", "application/json", string(meta)}, [3]string{"photo", "image/jpeg", img.String()}
+	seed("fuzzboundary", okMeta, okPhoto)
+	seed("b", okPhoto, okMeta)
+	seed("with space", okMeta, okPhoto, okPhoto)
+	seed("x", okMeta)
+	seed("yy", okMeta, [3]string{"photo", "image/png", "\x89PNG\r\n\x1a\n"})
+	seed("zz", [3]string{"meta", "application/json", `{"category":"other","note":"\u202e"}`}, okPhoto)
+	f.Add("q", []byte("--q\r\nContent-Disposition: form-data; name=\"meta\"\r\n\r\n{}\r\n--q"))
+	f.Add("", []byte{})
+
+	ready := 0
+	f.Fuzz(func(t *testing.T, boundary string, body []byte) {
+		ct := mime.FormatMediaType("multipart/form-data", map[string]string{"boundary": boundary})
+		if ct == "" {
+			ct = "multipart/form-data; boundary=" + boundary
+		}
+		req := httptest.NewRequest("POST", "/v1/evidence", bytes.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Idempotency-Key", uuid.NewString())
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+
+		res := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+		switch {
+		case res.status >= 500:
+			t.Fatalf("%d for a client's body: %s", res.status, res.body)
+		case res.status == http.StatusCreated:
+			checkStoredPhoto(t, ct, body, res)
+		default:
+			requireProblem(t, res, res.status)
+		}
+		if entries, err := os.ReadDir(spool); err != nil || len(entries) > 0 {
+			t.Fatalf("spool after a %d: %d files (%v)", res.status, len(entries), err)
+		}
+		if ready++; ready%100 == 0 {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("not ready: %d %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// checkStoredPhoto reads the body as the server should have (the first
+// photo part) and compares it with the evidence the 201 describes.
+func checkStoredPhoto(t *testing.T, ct string, body []byte, res response) {
+	t.Helper()
+	var e api.Evidence
+	if err := json.Unmarshal(res.body, &e); err != nil {
+		t.Fatalf("201 body: %v: %s", err, res.body)
+	}
+	_, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		t.Fatalf("201 for the Content-Type %q: %v", ct, err)
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatalf("201, but the body has no readable photo part (%v)", err)
+		}
+		if p.FormName() != "photo" {
+			continue
+		}
+		photo, err := io.ReadAll(p)
+		if err != nil {
+			t.Fatalf("201, but the photo part does not read: %v", err)
+		}
+		sum := sha256.Sum256(photo)
+		if e.Sha256 != hex.EncodeToString(sum[:]) || e.Size != int64(len(photo)) {
+			t.Fatalf("stored %s (%d bytes), sent %x (%d bytes)", e.Sha256, e.Size, sum, len(photo))
+		}
+		return
+	}
+}
+
+// newFuzzServer is the API over SQLite and a photo directory, like
+// newTestAPI, for a fuzz target (which has no *testing.T to build it
+// with), and an inspector's access token. The clock stands still, so the
+// token never expires.
+func newFuzzServer(tb testing.TB) (h http.Handler, token, spool string) {
+	tb.Helper()
+	ctx := context.Background()
+	dir := tb.TempDir()
+	now := func() time.Time { return time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC) }
+	db, err := store.OpenSQLite(ctx, filepath.Join(dir, "fw.db"), store.WithClock(now))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	photos, err := media.NewDir(filepath.Join(dir, "photos"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	key, err := auth.GenerateKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keys, err := auth.ParseKeySet(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ident, err := auth.New(db, store.ErrNotFound, auth.Options{Keys: keys, Now: now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	spool = filepath.Join(dir, "spool")
+	atlas, err := inspect.NewAtlas(ctx, db, inspect.AtlasConfig{Clock: now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	intake, err := inspect.NewIntake(db, photos, inspect.IntakeConfig{SpoolDir: spool, Clock: now, Linker: atlas})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	patrols := inspect.NewPatrols(db, db, db, inspect.PatrolConfig{Now: now})
+	e, err := api.New(api.Config{
+		Version: "fuzz", Registry: prometheus.NewRegistry(), DB: db, PhotoStore: photos, Photos: photos, PhotoBackend: "local",
+		Identity: ident, Accounts: ident, Intake: intake, Evidence: db, Uploads: db, UploadBlobs: photos, Atlas: atlas,
+		Reviews: db, Cases: inspect.NewCasework(db, db, db, inspect.CaseRules{Now: now}), Audit: db, Patrols: patrols,
+		Assessments: inspect.NewAssessor(db, patrols, nil, now), Clock: now,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := ident.CreateUser(ctx, auth.NewUser{Username: "fuzz", DisplayName: "fuzz", Role: inspect.RoleInspector, Password: pw}); err != nil {
+		tb.Fatal(err)
+	}
+	pair, err := ident.Login(ctx, "fuzz", pw, "192.0.2.1")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e, pair.AccessToken, spool
+}
