@@ -68,6 +68,8 @@ type dialect struct {
 	// superset, as for boxIndex. Callers add the exact test on the bounds
 	// columns.
 	reachBoxIndex func(b geo.Box) (cond string, args []any)
+	// joinText aggregates a text column into one comma-separated value.
+	joinText func(col string) string
 }
 
 var (
@@ -85,6 +87,7 @@ var (
 		encodeGeom:    func(g geom.T) ([]byte, error) { return wkb.Marshal(g, wkb.NDR) },
 		decodeGeom:    func(b []byte) (geom.T, error) { return wkb.Unmarshal(b) },
 		reachBoxIndex: sqliteReachBoxIndex,
+		joinText:      func(col string) string { return `group_concat(` + col + `, ',')` },
 	}
 	postgresDialect = dialect{
 		name:       "postgres",
@@ -101,6 +104,7 @@ var (
 		encodeGeom:    func(g geom.T) ([]byte, error) { return ewkb.Marshal(g, ewkb.NDR) },
 		decodeGeom:    ewkb.Unmarshal,
 		reachBoxIndex: postgresReachBoxIndex,
+		joinText:      func(col string) string { return `string_agg(` + col + `, ',')` },
 	}
 )
 

@@ -557,7 +557,7 @@ func fromDetails(raw string, e *inspect.Evidence) error {
 	return nil
 }
 
-func scanEvidence(r rowScanner) (inspect.Evidence, error) {
+func scanEvidence(r rowScanner, extra ...any) (inspect.Evidence, error) {
 	var (
 		e                  inspect.Evidence
 		category, cts, ls  string
@@ -566,9 +566,9 @@ func scanEvidence(r rowScanner) (inspect.Evidence, error) {
 		thumbnails, detail string
 		resp               sql.NullString
 	)
-	err := r.Scan(&e.ID, &e.UploaderID, &category, &e.Subcategory, &e.Note, &e.SHA256, &e.Size,
+	err := r.Scan(append([]any{&e.ID, &e.UploaderID, &category, &e.Subcategory, &e.Note, &e.SHA256, &e.Size,
 		&e.ContentType, &e.ObjectKey, &e.Width, &e.Height, timeScan{t: &e.ReceivedAt}, timeScan{null: &e.CapturedAt}, &cts,
-		&lon, &lat, &ls, &dist, &dup, &town, &reach, &thumbnails, &detail, &resp)
+		&lon, &lat, &ls, &dist, &dup, &town, &reach, &thumbnails, &detail, &resp}, extra...)...)
 	if err != nil {
 		return inspect.Evidence{}, err
 	}
@@ -681,19 +681,25 @@ func (s *Store) ScopedEvidenceByID(ctx context.Context, id string, scope *inspec
 		}
 		where, args = append(where, cond), append(args, sargs...)
 	}
-	var list []inspect.Evidence
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		list, err = s.queryEvidence(ctx, tx, `SELECT `+evidenceCols+` FROM evidence e WHERE `+strings.Join(where, " AND "), args...)
-		return err
-	})
+	// One statement with the flags aggregated: one snapshot and one round
+	// trip for the API's most frequent read.
+	var flags sql.NullString
+	e, err := scanEvidence(s.db.QueryRowContext(ctx, s.q(`SELECT `+evidenceCols+`,
+		(SELECT `+s.d.joinText("f.flag")+` FROM evidence_flags f WHERE f.evidence_id = e.id)
+		FROM evidence e WHERE `+strings.Join(where, " AND ")), args...), &flags)
+	if errors.Is(err, sql.ErrNoRows) {
+		return inspect.Evidence{}, fmt.Errorf("store: evidence by id: %w", ErrNotFound)
+	}
 	if err != nil {
 		return inspect.Evidence{}, s.fail("evidence by id", err)
 	}
-	if len(list) == 0 {
-		return inspect.Evidence{}, fmt.Errorf("store: evidence by id: %w", ErrNotFound)
+	if flags.String != "" {
+		for _, f := range strings.Split(flags.String, ",") {
+			e.Flags = append(e.Flags, inspect.Flag(f))
+		}
+		slices.Sort(e.Flags)
 	}
-	return list[0], nil
+	return e, nil
 }
 
 // ListEvidence returns evidence matching f, newest first (ReceivedAt

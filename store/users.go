@@ -31,14 +31,15 @@ const userCols = `id, username, display_name, phone, role, active, password_hash
 
 type rowScanner interface{ Scan(dest ...any) error }
 
-func scanUser(r rowScanner) (inspect.User, error) {
+// scanUser reads userCols, then any extra columns into extra.
+func scanUser(r rowScanner, extra ...any) (inspect.User, error) {
 	var (
 		u    inspect.User
 		role string
 		pca  *time.Time
 	)
-	err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Phone, &role, &u.Active, &u.PasswordHash,
-		timeScan{t: &u.CreatedAt}, timeScan{t: &u.UpdatedAt}, timeScan{null: &pca})
+	err := r.Scan(append([]any{&u.ID, &u.Username, &u.DisplayName, &u.Phone, &role, &u.Active, &u.PasswordHash,
+		timeScan{t: &u.CreatedAt}, timeScan{t: &u.UpdatedAt}, timeScan{null: &pca}}, extra...)...)
 	if err != nil {
 		return inspect.User{}, err
 	}
@@ -200,14 +201,21 @@ func (s *Store) UserByID(ctx context.Context, id string) (inspect.User, error) {
 	if !ok {
 		return inspect.User{}, fmt.Errorf("store: user by id: %w", ErrNotFound)
 	}
-	var u inspect.User
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		u, err = s.userWhere(ctx, tx, "id = ?", cid)
-		return err
-	})
+	// One statement, so one snapshot and one round trip: every
+	// authenticated request reads its user.
+	var townships sql.NullString
+	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+`,
+		(SELECT `+s.d.joinText("t.township_code")+` FROM user_townships t WHERE t.user_id = users.id)
+		FROM users WHERE id = ?`), cid), &townships)
+	if errors.Is(err, sql.ErrNoRows) {
+		return inspect.User{}, fmt.Errorf("store: user by id: %w", ErrNotFound)
+	}
 	if err != nil {
 		return inspect.User{}, s.fail("user by id", err)
+	}
+	if townships.String != "" {
+		u.Townships = strings.Split(townships.String, ",")
+		slices.Sort(u.Townships)
 	}
 	return u, nil
 }
