@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: test bench run generate build
+.PHONY: test bench bench-quick run generate build
 
 # Starts PostgreSQL/PostGIS and the S3 server on loopback, then gofmt, vet,
 # go test -race and each fuzz target for FIELDWATCH_FUZZTIME (default 10s).
@@ -11,10 +11,18 @@ GO ?= go
 test:
 	bash scripts/test.sh $(TESTFLAGS)
 
-# Upload benchmarks against the real binary on PostGIS+S3 and SQLite+local
-# directory, with same-run baselines; rewrites docs/benchmarks.{json,md}.
+# Benchmarks against the real binary on PostGIS+S3 and SQLite+local
+# directory, with same-run baselines: upload throughput and memory, slow
+# uploads, reads vs /healthz, the bbox query at 1M rows, geo.Index.Locate;
+# rewrites docs/benchmarks.{json,md} (about 10–12 minutes on 2 cores). Knobs:
+# see the top of scripts/bench.sh.
 bench:
 	bash scripts/bench.sh
+
+# The same runs, short (a few minutes), for developing the bench; the
+# numbers go to ${TMPDIR:-/tmp}/fwbench-quick, not docs/.
+bench-quick:
+	FWBENCH_QUICK=1 bash scripts/bench.sh
 
 run:
 	$(GO) run ./cmd/fieldwatch serve

@@ -39,17 +39,22 @@ type apiClient struct {
 }
 
 func newAPIClient(base string, maxConns int) *apiClient {
-	tr := &http.Transport{
+	return newAPIClientWith(base, &http.Transport{
 		Proxy:               nil, // loopback only: never through a proxy
 		MaxIdleConnsPerHost: maxConns,
 		DisableCompression:  true,
 		WriteBufferSize:     64 << 10,
 		ReadBufferSize:      16 << 10,
 		IdleConnTimeout:     30 * time.Second,
-	}
+	}, 2*time.Minute) // per request; phases have their own bound
+}
+
+// newAPIClientWith makes a client with a transport of its own (which must
+// not use a proxy) and a bound on each request.
+func newAPIClientWith(base string, tr *http.Transport, timeout time.Duration) *apiClient {
 	return &apiClient{base: strings.TrimRight(base, "/"), tr: tr, hc: &http.Client{
 		Transport: tr,
-		Timeout:   2 * time.Minute, // per request; phases have their own bound
+		Timeout:   timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
@@ -94,7 +99,16 @@ func (c *apiClient) login(ctx context.Context, user, password string) error {
 // Idempotency-Key. The body streams from memory with a known length. A 201
 // must describe exactly the bytes sent.
 func (c *apiClient) upload(ctx context.Context, p *payload) error {
-	sum := hex.EncodeToString(p.sum[:])
+	_, err := c.uploadFrom(ctx, bytes.NewReader(p.data), int64(len(p.data)), p.sum, p.category, nil)
+	return err
+}
+
+// uploadFrom sends size photo bytes read from photo, whose SHA-256 is sum,
+// and returns the new evidence id. wrap, if not nil, wraps the whole body
+// (framing included) before it is sent, e.g. to throttle it.
+func (c *apiClient) uploadFrom(ctx context.Context, photo io.Reader, size int64, sum [32]byte, category string,
+	wrap func(io.Reader) io.Reader) (string, error) {
+	hexSum := hex.EncodeToString(sum[:])
 	var head bytes.Buffer
 	mw := multipart.NewWriter(&head)
 	meta, err := mw.CreatePart(textproto.MIMEHeader{
@@ -102,31 +116,34 @@ func (c *apiClient) upload(ctx context.Context, p *payload) error {
 		"Content-Type":        {"application/json"},
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
-	if err := json.NewEncoder(meta).Encode(map[string]string{"category": p.category, "sha256": sum}); err != nil {
-		return err
+	if err := json.NewEncoder(meta).Encode(map[string]string{"category": category, "sha256": hexSum}); err != nil {
+		return "", err
 	}
 	if _, err := mw.CreatePart(textproto.MIMEHeader{
 		"Content-Disposition": {`form-data; name="photo"; filename="bench.jpg"`},
 		"Content-Type":        {"image/jpeg"},
 	}); err != nil {
-		return err
+		return "", err
 	}
 	tail := "\r\n--" + mw.Boundary() + "--\r\n" // what mw.Close would write
-	body := io.MultiReader(bytes.NewReader(head.Bytes()), bytes.NewReader(p.data), strings.NewReader(tail))
+	body := io.MultiReader(bytes.NewReader(head.Bytes()), photo, strings.NewReader(tail))
+	if wrap != nil {
+		body = wrap(body)
+	}
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/evidence", body)
 	if err != nil {
-		return err
+		return "", err
 	}
-	req.ContentLength = int64(head.Len() + len(p.data) + len(tail))
+	req.ContentLength = int64(head.Len()) + size + int64(len(tail))
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Idempotency-Key", uuid.NewString())
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("POST /v1/evidence: %w", err)
+		return "", fmt.Errorf("POST /v1/evidence: %w", err)
 	}
 	defer res.Body.Close()
 	switch {
@@ -134,9 +151,9 @@ func (c *apiClient) upload(ctx context.Context, p *payload) error {
 	case (res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable) &&
 		res.Header.Get("Retry-After") != "":
 		io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
-		return fmt.Errorf("%w: %s (Retry-After %s)", errShed, res.Status, res.Header.Get("Retry-After"))
+		return "", fmt.Errorf("%w: %s (Retry-After %s)", errShed, res.Status, res.Header.Get("Retry-After"))
 	default:
-		return fmt.Errorf("POST /v1/evidence: %s: %s", res.Status, readProblem(res.Body))
+		return "", fmt.Errorf("POST /v1/evidence: %s: %s", res.Status, readProblem(res.Body))
 	}
 	var e struct {
 		ID     string `json:"id"`
@@ -144,11 +161,38 @@ func (c *apiClient) upload(ctx context.Context, p *payload) error {
 		Size   int64  `json:"size"`
 	}
 	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&e); err != nil {
-		return fmt.Errorf("POST /v1/evidence: 201 with an unreadable body: %w", err)
+		return "", fmt.Errorf("POST /v1/evidence: 201 with an unreadable body: %w", err)
 	}
-	if e.ID == "" || e.SHA256 != sum || e.Size != int64(len(p.data)) {
-		return fmt.Errorf("POST /v1/evidence: 201 for id %q, sha256 %s, size %d; sent sha256 %s, size %d",
-			e.ID, e.SHA256, e.Size, sum, len(p.data))
+	if e.ID == "" || e.SHA256 != hexSum || e.Size != size {
+		return "", fmt.Errorf("POST /v1/evidence: 201 for id %q, sha256 %s, size %d; sent sha256 %s, size %d",
+			e.ID, e.SHA256, e.Size, hexSum, size)
+	}
+	return e.ID, nil
+}
+
+// getJSON GETs path with the access token and decodes a 200 answer into v.
+func (c *apiClient) getJSON(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", path, res.Status, readProblem(res.Body))
+	}
+	if v == nil {
+		_, err = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<20))
+		return err
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<20)).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
 	}
 	return nil
 }

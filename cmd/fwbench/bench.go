@@ -145,7 +145,7 @@ func runBench(ctx context.Context, c runConfig, stdout io.Writer) error {
 	b := &bench{
 		c:     c,
 		api:   newAPIClient(c.URL, max(c.Concurrency, c.Burst)),
-		cpu:   &cpuMeter{comps: components(c)},
+		cpu:   newCPUMeter(c.ServerPID, c.S3PID, c.DBPID),
 		quiet: &quietWaiter{budget: 20 * time.Second},
 		src:   newPayloadSource(photos, seed),
 		runID: hex.EncodeToString(seed[:4]),
@@ -187,14 +187,19 @@ func runBench(ctx context.Context, c runConfig, stdout io.Writer) error {
 	return os.WriteFile(c.Out, append(out, '\n'), 0o644)
 }
 
-// components are the processes whose CPU time is accounted.
-func components(c runConfig) []component {
-	comps := []component{{name: "fieldwatch", pid: c.ServerPID}}
-	if c.S3PID > 0 {
-		comps = append(comps, component{name: "versitygw", pid: c.S3PID})
+// components are the processes whose CPU time is accounted: those given
+// (0: none), this process and the kernel's threads. Each appears once,
+// or its time would count twice and hide other work.
+func components(serverPID, s3PID, dbPID int) []component {
+	var comps []component
+	if serverPID > 0 {
+		comps = append(comps, component{name: "fieldwatch", pid: serverPID})
 	}
-	if c.DBPID > 0 {
-		comps = append(comps, component{name: "postgres", pid: c.DBPID, tree: true})
+	if s3PID > 0 {
+		comps = append(comps, component{name: "versitygw", pid: s3PID})
+	}
+	if dbPID > 0 {
+		comps = append(comps, component{name: "postgres", pid: dbPID, tree: true})
 	}
 	comps = append(comps, component{name: "fwbench", pid: os.Getpid()})
 	if isKthreadd(2) {
@@ -357,54 +362,16 @@ func measureBurst(ctx context.Context, c runConfig, api *apiClient, cpu *cpuMete
 	m.StartupPeakMiB = kib(hwm)
 	m.HWMReset = resetHWM(pid) == nil
 
-	// Sample while the burst runs: RSS and fds often, /metrics less often
-	// (each scrape costs the server a little).
-	sctx, stopSampling := context.WithCancel(ctx)
-	var (
-		wg      sync.WaitGroup
-		peakRSS int64
-	)
-	wg.Go(func() {
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for n := 0; n < 100_000; n++ { // bounded; stops with sctx long before
-			if v, err := statusKB(pid, "VmRSS"); err == nil {
-				peakRSS = max(peakRSS, v)
-			}
-			if v, err := countFDs(pid); err == nil {
-				m.FDsPeak = max(m.FDsPeak, v)
-			}
-			select {
-			case <-sctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	})
-	wg.Go(func() {
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for n := 0; n < 10_000; n++ {
-			if g, err := api.gauges(sctx); err == nil {
-				m.GoroutinesPeak = max(m.GoroutinesPeak, g.Goroutines)
-				m.InFlightPeak = max(m.InFlightPeak, g.InFlight-1)
-			}
-			select {
-			case <-sctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	})
+	w := startWatch(ctx, api, pid)
 	m.Load, err = runLoad(ctx, api, ps, loadOptions{
 		path: "burst POST /v1/evidence", concurrency: len(ps), timeout: c.PhaseTimeout, cpu: cpu, quiet: qw,
 	})
-	stopSampling()
-	wg.Wait()
+	peaks := w.stop()
+	m.FDsPeak, m.GoroutinesPeak, m.InFlightPeak = peaks.fds, peaks.goroutines, peaks.inFlight
 	if err != nil {
 		return m, err
 	}
-	m.PeakSampledMiB = kib(peakRSS)
+	m.PeakSampledMiB = kib(peaks.rssKB)
 	if hwm, err = statusKB(pid, "VmHWM"); err != nil {
 		return m, err
 	}
@@ -430,6 +397,74 @@ func measureBurst(ctx context.Context, c runConfig, api *apiClient, cpu *cpuMete
 		return m, err
 	}
 	return m, nil
+}
+
+// peaks are the highest values a watch saw.
+type peaks struct {
+	rssKB                     int64
+	fds, goroutines, inFlight int
+}
+
+// watch samples the server while a phase runs: RSS and descriptors every
+// 20 ms, /metrics every 200 ms (each scrape costs the server a little).
+type watch struct {
+	stopFn func()
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	p      peaks
+}
+
+func startWatch(ctx context.Context, api *apiClient, pid int) *watch {
+	sctx, cancel := context.WithCancel(ctx)
+	w := &watch{stopFn: cancel}
+	w.wg.Go(func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for n := 0; n < 1_000_000; n++ { // bounded; stops with sctx long before
+			rss, errR := statusKB(pid, "VmRSS")
+			fds, errF := countFDs(pid)
+			w.mu.Lock()
+			if errR == nil {
+				w.p.rssKB = max(w.p.rssKB, rss)
+			}
+			if errF == nil {
+				w.p.fds = max(w.p.fds, fds)
+			}
+			w.mu.Unlock()
+			select {
+			case <-sctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	w.wg.Go(func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for n := 0; n < 100_000; n++ {
+			if g, err := api.gauges(sctx); err == nil {
+				w.mu.Lock()
+				w.p.goroutines = max(w.p.goroutines, g.Goroutines)
+				w.p.inFlight = max(w.p.inFlight, g.InFlight-1) // less the scrape itself
+				w.mu.Unlock()
+			}
+			select {
+			case <-sctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return w
+}
+
+// stop ends the sampling and returns the peaks.
+func (w *watch) stop() peaks {
+	w.stopFn()
+	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.p
 }
 
 // serverState is a reading of the server at rest.

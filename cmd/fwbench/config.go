@@ -46,8 +46,10 @@ type runConfig struct {
 }
 
 // serverPort is the port of the fieldwatch URL.
-func (c runConfig) serverPort() int {
-	u, err := url.Parse(c.URL)
+func (c runConfig) serverPort() int { return portOf(c.URL) }
+
+func portOf(base string) int {
+	u, err := url.Parse(base)
 	if err != nil {
 		return 0
 	}
@@ -56,18 +58,24 @@ func (c runConfig) serverPort() int {
 }
 
 // peers names the services by port, for the descriptor breakdown.
-func (c runConfig) peers() map[int]string {
+func (c runConfig) peers() map[int]string { return peersOf(c.Mode, c.S3Endpoint, c.DBURL) }
+
+func peersOf(mode, s3Endpoint, dbURL string) map[int]string {
 	out := map[int]string{}
-	if _, p, err := net.SplitHostPort(c.S3Endpoint); err == nil && c.Mode == "s3" {
+	if _, p, err := net.SplitHostPort(s3Endpoint); err == nil && mode == "s3" {
 		n, _ := strconv.Atoi(p)
 		out[n] = "s3"
 	}
-	if u, err := url.Parse(c.DBURL); err == nil && c.Mode == "s3" {
+	if u, err := url.Parse(dbURL); err == nil && mode == "s3" {
 		n, _ := strconv.Atoi(u.Port())
 		out[n] = "postgres"
 	}
 	return out
 }
+
+func (c serverConfig) peers() map[int]string { return peersOf(c.Mode, c.S3Endpoint, c.DBURL) }
+
+func (c serverConfig) serverPort() int { return portOf(c.URL) }
 
 func parseRunFlags(args []string, getenv func(string) string, stderr io.Writer) (runConfig, error) {
 	c := runConfig{
@@ -193,4 +201,98 @@ func requireLoopback(hostport string) error {
 		return fmt.Errorf("%q is not a loopback IP address (e.g. 127.0.0.1)", host)
 	}
 	return nil
+}
+
+// serverConfig is the running fieldwatch server that `fwbench slow` and
+// `fwbench reads` load, and how to reach and watch it.
+type serverConfig struct {
+	Mode      string // s3 or local: which deployment, for the report
+	Label     string
+	URL       string
+	Username  string
+	Password  string // from FWBENCH_PASSWORD
+	ServerPID int
+	S3PID     int
+	DBPID     int
+	PhotoDir  string
+	Timeout   time.Duration // the whole command
+	SettleMax time.Duration
+	Out       string
+
+	// Only to name the server's connections in the descriptor breakdown,
+	// and (DBURL, ServerDB) to watch the server's database sessions.
+	S3Endpoint, DBURL string
+	ServerDB          string
+}
+
+func (c *serverConfig) register(fs *flag.FlagSet, getenv func(string) string, timeout time.Duration) {
+	c.Password = getenv("FWBENCH_PASSWORD")
+	c.S3Endpoint, c.DBURL = getenv("FIELDWATCH_TEST_S3_ENDPOINT"), getenv("FIELDWATCH_TEST_POSTGRES_URL")
+	fs.StringVar(&c.Mode, "mode", "s3", "deployment measured (s3 or local), for the report")
+	fs.StringVar(&c.Label, "label", "", "deployment description for the report")
+	fs.StringVar(&c.URL, "url", "", "fieldwatch base URL, on a loopback address")
+	fs.StringVar(&c.Username, "user", "bench", "user to log in as (password from $FWBENCH_PASSWORD)")
+	fs.IntVar(&c.ServerPID, "server-pid", 0, "pid of the fieldwatch server process")
+	fs.IntVar(&c.S3PID, "s3-pid", 0, "pid of the S3 server, for CPU accounting (optional)")
+	fs.IntVar(&c.DBPID, "db-pid", 0, "pid of the PostgreSQL postmaster, for CPU accounting (optional)")
+	fs.StringVar(&c.PhotoDir, "photos", "testdata/photos", "directory with manifest.json and the JPEGs")
+	fs.DurationVar(&c.Timeout, "timeout", timeout, "bound on the whole command")
+	fs.DurationVar(&c.SettleMax, "settle-max", 60*time.Second, "longest wait for the server to finish background work")
+	fs.StringVar(&c.Out, "out", "", "file for the JSON result (required)")
+	fs.StringVar(&c.ServerDB, "server-db", "", "the server's PostgreSQL database: its sessions are watched through $FIELDWATCH_TEST_POSTGRES_URL (optional)")
+}
+
+func (c serverConfig) validate() []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.Mode != "s3" && c.Mode != "local" {
+		bad("-mode must be s3 or local, got %q", c.Mode)
+	}
+	if u, err := url.Parse(c.URL); err != nil || u.Scheme != "http" || u.Host == "" {
+		bad("-url must be http://HOST:PORT, got %q", c.URL)
+	} else if err := requireLoopback(u.Host); err != nil {
+		bad("-url: %w", err)
+	}
+	if c.Password == "" {
+		bad("FWBENCH_PASSWORD is not set")
+	}
+	if c.ServerPID <= 0 {
+		bad("-server-pid is required")
+	}
+	if c.Out == "" {
+		bad("-out is required")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"timeout", c.Timeout}, {"settle-max", c.SettleMax}} {
+		if d.v <= 0 || d.v > 30*time.Minute {
+			bad("-%s %v outside (0, 30m]", d.name, d.v)
+		}
+	}
+	return errs
+}
+
+// parseFlags parses args into fs and turns mistakes into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string, validate func() []error) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	if errs := validate(); len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	return nil
+}
+
+// inRange checks bounds of numeric flags: every loop stays finite.
+func inRange(errs *[]error, name string, v, lo, hi float64) {
+	if !(v >= lo && v <= hi) {
+		*errs = append(*errs, fmt.Errorf("-%s %v outside [%v, %v]", name, v, lo, hi))
+	}
 }

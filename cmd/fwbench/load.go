@@ -38,17 +38,22 @@ type Percentiles struct {
 	Max float64 `json:"max"`
 }
 
-func percentiles(ds []time.Duration) Percentiles {
+func percentiles(ds []time.Duration) Percentiles { return percentilesOf(ds, time.Millisecond) }
+
+// percentilesOf returns nearest-rank percentiles of ds in unit, to two
+// decimals.
+func percentilesOf(ds []time.Duration, unit time.Duration) Percentiles {
 	if len(ds) == 0 {
 		return Percentiles{}
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
+	in := func(d time.Duration) float64 { return math.Round(float64(d)/float64(unit)*100) / 100 }
 	rank := func(p float64) float64 {
 		i := int(math.Ceil(p/100*float64(len(s)))) - 1
-		return ms(s[max(0, min(i, len(s)-1))])
+		return in(s[max(0, min(i, len(s)-1))])
 	}
-	return Percentiles{P50: rank(50), P95: rank(95), P99: rank(99), Max: ms(s[len(s)-1])}
+	return Percentiles{P50: rank(50), P95: rank(95), P99: rank(99), Max: in(s[len(s)-1])}
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())/10) / 100 }
@@ -163,6 +168,12 @@ type CPUUse struct {
 
 // cpuMeter reads CPU time of the components and the machine.
 type cpuMeter struct{ comps []component }
+
+// newCPUMeter accounts the given processes (0: none), fwbench and the
+// kernel's threads (see components).
+func newCPUMeter(serverPID, s3PID, dbPID int) *cpuMeter {
+	return &cpuMeter{comps: components(serverPID, s3PID, dbPID)}
+}
 
 type cpuSnapshot struct {
 	at      time.Time

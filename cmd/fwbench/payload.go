@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/fieldwatch/fieldwatch/geo"
 )
 
 // payload is one upload's photo: a real JPEG followed by random bytes up to
@@ -28,6 +30,7 @@ type basePhoto struct {
 	name     string
 	data     []byte
 	category string
+	at       *geo.Point // the EXIF position, if the photo has one
 }
 
 // loadPhotos reads the JPEGs listed in dir/manifest.json.
@@ -38,8 +41,10 @@ func loadPhotos(dir string) ([]basePhoto, error) {
 	}
 	var m struct {
 		Photos []struct {
-			File     string `json:"file"`
-			Category string `json:"category"`
+			File     string   `json:"file"`
+			Category string   `json:"category"`
+			Lon      *float64 `json:"exif_lon"`
+			Lat      *float64 `json:"exif_lat"`
 		} `json:"photos"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
@@ -57,7 +62,11 @@ func loadPhotos(dir string) ([]basePhoto, error) {
 		if !bytes.HasPrefix(b, []byte{0xff, 0xd8}) || !bytes.HasSuffix(b, []byte{0xff, 0xd9}) {
 			return nil, fmt.Errorf("photos: %s does not start with SOI and end with EOI", p.File)
 		}
-		out = append(out, basePhoto{name: p.File, data: b, category: p.Category})
+		bp := basePhoto{name: p.File, data: b, category: p.Category}
+		if p.Lon != nil && p.Lat != nil {
+			bp.at = &geo.Point{Lon: *p.Lon, Lat: *p.Lat}
+		}
+		out = append(out, bp)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("photos: no JPEG with a category in %s/manifest.json", dir)

@@ -24,6 +24,16 @@ type reportConfig struct {
 	Dirty    bool              // the work tree differed from the revision
 	Software map[string]string // versions of the services, name → version
 	Rows     map[string]string // mode → evidence rows `fieldwatch check` verified
+	// Outputs of runs 2–5 (optional).
+	Slow, Reads, Spatial, GoBench string
+	// Notes are extra lines for the report (e.g. how the server was
+	// configured for a run), repeatable.
+	Notes []string
+	// Rerender, if set, is an earlier report (docs/benchmarks.json) to
+	// render again with the current code, nothing measured; RevSet and
+	// DirtySet say whether -rev and -dirty were given to correct it.
+	Rerender         string
+	RevSet, DirtySet bool
 }
 
 func parseReportFlags(args []string, stderr io.Writer) (reportConfig, error) {
@@ -47,7 +57,16 @@ func parseReportFlags(args []string, stderr io.Writer) (reportConfig, error) {
 		c.Software[k] = val
 		return nil
 	})
-	fs.Func("rows", "mode=N: evidence rows `fieldwatch check` verified after that mode's run (repeatable)", func(v string) error {
+	fs.StringVar(&c.Rerender, "rerender", "", "render this earlier report JSON again (after a change to the report code), with -rev and -dirty if given; no other input")
+	fs.StringVar(&c.Slow, "slow", "", "`fwbench slow` output (run 2)")
+	fs.StringVar(&c.Reads, "reads", "", "`fwbench reads` output (run 3)")
+	fs.StringVar(&c.Spatial, "spatial", "", "`fwbench spatial` output (run 4)")
+	fs.StringVar(&c.GoBench, "gobench", "", "`fwbench gobench` output (run 5)")
+	fs.Func("note", "a line for the report's notes (repeatable)", func(v string) error {
+		c.Notes = append(c.Notes, v)
+		return nil
+	})
+	fs.Func("rows", "mode=N: evidence rows `fieldwatch check` verified after that mode's last run (repeatable)", func(v string) error {
 		k, val, ok := strings.Cut(v, "=")
 		if !ok || k == "" {
 			return fmt.Errorf("want mode=N, got %q", v)
@@ -61,8 +80,18 @@ func parseReportFlags(args []string, stderr io.Writer) (reportConfig, error) {
 		}
 		return c, usageError{err}
 	}
-	if len(c.In) == 0 || fs.NArg() > 0 {
-		return c, usageError{errors.New("give one or more -in files and no arguments")}
+	fs.Visit(func(f *flag.Flag) {
+		c.RevSet = c.RevSet || f.Name == "rev"
+		c.DirtySet = c.DirtySet || f.Name == "dirty"
+	})
+	inputs := len(c.In) + len(c.Slow) + len(c.Reads) + len(c.Spatial) + len(c.GoBench)
+	switch {
+	case fs.NArg() > 0:
+		return c, usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	case c.Rerender != "" && inputs > 0:
+		return c, usageError{errors.New("-rerender takes no other result files")}
+	case c.Rerender == "" && inputs == 0:
+		return c, usageError{errors.New("give one or more result files (-in, -slow, -reads, -spatial, -gobench) or -rerender")}
 	}
 	return c, nil
 }
@@ -77,7 +106,17 @@ type Report struct {
 	Machine  Machine           `json:"machine"`
 	Software map[string]string `json:"software"`
 	Notes    []string          `json:"notes"`
-	Results  []RunResult       `json:"results"`
+	// Targets are the issue's acceptance targets, met or missed.
+	Targets []Target `json:"targets"`
+	// Results holds run 1 (upload throughput and memory) per mode.
+	Results []RunResult    `json:"results"`
+	Slow    *SlowResult    `json:"slow_uploads,omitempty"`
+	Reads   *ReadsResult   `json:"reads,omitempty"`
+	Spatial *SpatialResult `json:"spatial,omitempty"`
+	GoBench *GoBenchResult `json:"geo_locate,omitempty"`
+	// Load is the share of the machine other work took in each measured
+	// phase: the numbers of a disturbed phase are low.
+	Load []PhaseLoad `json:"machine_load"`
 }
 
 var reportNotes = []string{
@@ -88,6 +127,8 @@ var reportNotes = []string{
 	"CPU seconds come from /proc/PID/stat (postgres: the postmaster and its backends); 'other' is machine busy time not used by the listed processes.",
 	"peak_rss_mib is VmHWM of the server after resetting it (clear_refs 5) just before the burst; rss is VmRSS.",
 	"Client, server, database and S3 server share the same cores: the numbers describe this machine, not a deployment.",
+	"Run 2 throttles each request body (multipart framing included) on the client; run 3 uses vegeta's attacker as an open-model generator (constant arrival rate, latency from each request's send to its last byte).",
+	"Run 4 times store.Store.ListEvidence in process; the plans are of the same query text with the same parameters (PostgreSQL: EXPLAIN (ANALYZE, BUFFERS); SQLite: EXPLAIN QUERY PLAN).",
 }
 
 // Markers around the generated part of the Markdown file; text outside
@@ -98,29 +139,76 @@ const (
 )
 
 func writeReport(c reportConfig, stdout io.Writer) error {
-	r := Report{Schema: 1, Command: c.Command, Revision: c.Revision, Dirty: c.Dirty, Software: c.Software, Notes: reportNotes}
-	for _, in := range c.In {
-		b, err := os.ReadFile(in)
-		if err != nil {
+	if c.Rerender != "" {
+		var r Report
+		if err := readJSON(c.Rerender, &r); err != nil {
 			return err
 		}
-		var res RunResult
-		if err := json.Unmarshal(b, &res); err != nil {
-			return fmt.Errorf("%s: %w", in, err)
+		if c.RevSet {
+			r.Revision = c.Revision
 		}
-		// Every 201 must be a row that `fieldwatch check` verified.
-		if rows, ok := c.Rows[res.Mode]; ok {
-			n, err := strconv.Atoi(rows)
-			if err != nil || n != res.Created {
-				return fmt.Errorf("%s: fieldwatch check verified %s evidence rows, the run created %d", res.Mode, rows, res.Created)
-			}
-			res.CheckedRows = n
+		if c.DirtySet {
+			r.Dirty = c.Dirty
+		}
+		r.Targets, r.Load = targets(r), machineLoad(r)
+		return saveReport(c, r, stdout)
+	}
+	r := Report{Schema: 2, Command: c.Command, Revision: c.Revision, Dirty: c.Dirty, Software: c.Software,
+		Notes: append(slices.Clone(reportNotes), c.Notes...)}
+	for _, in := range c.In {
+		var res RunResult
+		if err := readJSON(in, &res); err != nil {
+			return err
 		}
 		r.Results = append(r.Results, res)
 	}
-	r.Date = r.Results[0].StartedAt
-	r.Machine = r.Results[0].Machine
+	for _, opt := range []struct {
+		path string
+		dst  any
+	}{{c.Slow, &r.Slow}, {c.Reads, &r.Reads}, {c.Spatial, &r.Spatial}, {c.GoBench, &r.GoBench}} {
+		if opt.path != "" {
+			if err := readJSON(opt.path, opt.dst); err != nil {
+				return err
+			}
+		}
+	}
+	// Every 201 must be a row that `fieldwatch check` verified after the
+	// mode's last run.
+	for i := range r.Results {
+		res := &r.Results[i]
+		rows, ok := c.Rows[res.Mode]
+		if !ok {
+			continue
+		}
+		want := res.Created
+		if r.Slow != nil && r.Slow.Mode == res.Mode {
+			want += r.Slow.Created
+		}
+		n, err := strconv.Atoi(rows)
+		if err != nil || n != want {
+			return fmt.Errorf("%s: fieldwatch check verified %s evidence rows, the runs created %d", res.Mode, rows, want)
+		}
+		res.CheckedRows = n
+	}
+	switch {
+	case len(r.Results) > 0:
+		r.Date, r.Machine = r.Results[0].StartedAt, r.Results[0].Machine
+	case r.Slow != nil:
+		r.Date, r.Machine = r.Slow.StartedAt, r.Slow.Machine
+	case r.Reads != nil:
+		r.Date, r.Machine = r.Reads.StartedAt, r.Reads.Machine
+	case r.Spatial != nil:
+		r.Date, r.Machine = r.Spatial.StartedAt, r.Spatial.Machine
+	case r.GoBench != nil:
+		r.Date, r.Machine = r.GoBench.StartedAt, r.GoBench.Machine
+	}
+	r.Targets = targets(r)
+	r.Load = machineLoad(r)
+	return saveReport(c, r, stdout)
+}
 
+// saveReport writes r as JSON and as the generated part of the Markdown.
+func saveReport(c reportConfig, r Report, stdout io.Writer) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -140,6 +228,17 @@ func writeReport(c reportConfig, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "    wrote %s and %s\n", c.JSON, c.MD)
+	return nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	return nil
 }
 
@@ -180,16 +279,38 @@ func renderMarkdown(r Report) string {
 		if res.DataFS != "" {
 			p(" (data directory on %s)", res.DataFS)
 		}
-		p(". The run got %d × 201", res.Created)
+		p(". Run 1 got %d × 201", res.Created)
+		if r.Slow != nil && r.Slow.Mode == res.Mode {
+			p(", run 2 %d more", r.Slow.Created)
+		}
 		if res.CheckedRows > 0 {
 			p("; afterwards `fieldwatch check` re-hashed every stored photo and verified %d evidence rows", res.CheckedRows)
 		}
 		p(".\n")
 	}
 
+	for _, n := range r.Notes[len(reportNotes):] {
+		p("- %s\n", n)
+	}
+	renderTargets(&b, r)
 	if len(r.Results) > 0 {
+		renderUploads(&b, r)
+	}
+	renderSlow(&b, r)
+	renderReads(&b, r)
+	renderSpatial(&b, r)
+	renderGoBench(&b, r)
+	renderLoad(&b, r)
+	p("\nRaw numbers, units and method notes: [benchmarks.json](benchmarks.json).\n")
+	return b.String()
+}
+
+// renderUploads writes run 1: throughput, CPU per upload, memory.
+func renderUploads(b *bytes.Buffer, r Report) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	{
 		t := r.Results[0].Throughput
-		p("\n### Upload throughput: %d distinct %.0f MiB JPEGs, %d concurrent clients\n\n", t.Uploads, mib(t.PhotoBytes), t.Concurrency)
+		p("\n### Run 1: upload throughput: %d distinct %.0f MiB JPEGs, %d concurrent clients\n\n", t.Uploads, mib(t.PhotoBytes), t.Concurrency)
 	}
 	p("| mode | path | MiB/s | uploads/s | p50 ms | p95 ms | p99 ms | shed |\n")
 	p("|---|---|---:|---:|---:|---:|---:|---:|\n")
@@ -270,9 +391,9 @@ func renderMarkdown(r Report) string {
 	}
 	p("\n\"kernel\" is kernel threads (page-cache writeback, block I/O, softirq daemons); \"other\" is the rest of the machine's busy time: interrupts not charged to a process, and any other workload that shared the cores during the phase.\n")
 
-	if len(r.Results) > 0 {
+	{
 		mm := r.Results[0].Memory
-		p("\n### Memory: %d concurrent distinct %.0f MiB uploads, on the freshly started server\n\n", mm.Concurrent, mib(mm.PhotoBytes))
+		p("\n### Run 1: memory: %d concurrent distinct %.0f MiB uploads, on the freshly started server\n\n", mm.Concurrent, mib(mm.PhotoBytes))
 	}
 	p("|  |")
 	for _, res := range r.Results {
@@ -324,8 +445,6 @@ func renderMarkdown(r Report) string {
 		m := res.Memory
 		p("- %s descriptors before: %s; after: %s.\n", res.Mode, kinds(m.FDKindsBefore), kinds(m.FDKindsAfter))
 	}
-	p("\nRaw numbers, units and method notes: [benchmarks.json](benchmarks.json).\n")
-	return b.String()
 }
 
 // kinds prints a descriptor breakdown, largest first.
