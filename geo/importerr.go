@@ -58,18 +58,24 @@ const maxProblemsInMessage = 3
 
 // Error summarises the first few problems.
 func (e *ImportError) Error() string {
+	return summarise(ErrInvalidImport, e.Problems, e.Truncated)
+}
+
+// summarise formats an invalid-input error as its sentinel's message and
+// the first few problems: "geo: invalid …: 5 problems: a; b; c; and 2 more".
+func summarise[P fmt.Stringer](sentinel error, problems []P, truncated bool) string {
 	var b strings.Builder
-	b.WriteString(ErrInvalidImport.Error())
-	n := len(e.Problems)
+	b.WriteString(sentinel.Error())
+	n := len(problems)
 	switch {
 	case n == 1:
 		b.WriteString(": ")
-	case e.Truncated:
+	case truncated:
 		fmt.Fprintf(&b, ": %d problems or more: ", n)
 	default:
 		fmt.Fprintf(&b, ": %d problems: ", n)
 	}
-	for i, p := range e.Problems[:min(n, maxProblemsInMessage)] {
+	for i, p := range problems[:min(n, maxProblemsInMessage)] {
 		if i > 0 {
 			b.WriteString("; ")
 		}

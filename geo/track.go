@@ -78,27 +78,7 @@ type TrackError struct {
 
 // Error summarises the first few problems.
 func (e *TrackError) Error() string {
-	var b strings.Builder
-	b.WriteString(ErrInvalidTrack.Error())
-	n := len(e.Problems)
-	switch {
-	case n == 1:
-		b.WriteString(": ")
-	case e.Truncated:
-		fmt.Fprintf(&b, ": %d problems or more: ", n)
-	default:
-		fmt.Fprintf(&b, ": %d problems: ", n)
-	}
-	for i, p := range e.Problems[:min(n, maxProblemsInMessage)] {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(p.String())
-	}
-	if n > maxProblemsInMessage {
-		fmt.Fprintf(&b, "; and %d more", n-maxProblemsInMessage)
-	}
-	return b.String()
+	return summarise(ErrInvalidTrack, e.Problems, e.Truncated)
 }
 
 // Unwrap returns ErrInvalidTrack.
