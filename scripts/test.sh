@@ -122,6 +122,15 @@ fuzz_targets=(
 	"inspect FuzzParseMonthAndPolicies"
 )
 fuzztime=${FIELDWATCH_FUZZTIME:-10s}
+# count_files DIR: files below DIR, 0 when it does not exist (set -e and
+# pipefail would stop the script on find's failure).
+count_files() {
+	if [[ -d $1 ]]; then
+		find "$1" -type f | wc -l
+	else
+		echo 0
+	fi
+}
 # (-fuzztime 0 would mean no limit: 0, 0s and the like skip instead.)
 if [[ $# -gt 0 && -z ${FIELDWATCH_FUZZTIME:-} ]] || [[ $fuzztime =~ ^0+[smhx]?$ ]]; then
 	fw_phase "fuzz: skipped (set FIELDWATCH_FUZZTIME to run it)"
@@ -134,11 +143,11 @@ else
 		ft=$(fw_now_ms)
 		flog="${FIELDWATCH_SERVICES_DIR}/fuzz-$name.log"
 		corpus="$pkg/testdata/fuzz/$name"
-		before=$(find "$corpus" -type f 2>/dev/null | wc -l)
+		before=$(count_files "$corpus")
 		if go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" \
 			-fuzzminimizetime "${FIELDWATCH_FUZZMINIMIZETIME:-0s}" "./$pkg" >"$flog" 2>&1; then
 			result=ok
-		elif [[ $(find "$corpus" -type f 2>/dev/null | wc -l) -eq $before ]] &&
+		elif [[ $(count_files "$corpus") -eq $before ]] &&
 			grep -qx '    context deadline exceeded' "$flog"; then
 			# Go 1.26's fuzz coordinator can report its own -fuzztime
 			# deadline as a failure when a worker is mid-run
