@@ -141,20 +141,7 @@ func (c runConfig) validate() error {
 	default:
 		bad("-mode must be s3 or local, got %q", c.Mode)
 	}
-	if u, err := url.Parse(c.URL); err != nil || u.Scheme != "http" || u.Host == "" {
-		bad("-url must be http://HOST:PORT, got %q", c.URL)
-	} else if err := requireLoopback(u.Host); err != nil {
-		bad("-url: %w", err)
-	}
-	if c.Password == "" {
-		bad("FWBENCH_PASSWORD is not set")
-	}
-	if c.ServerPID <= 0 {
-		bad("-server-pid is required")
-	}
-	if c.Out == "" {
-		bad("-out is required")
-	}
+	errs = append(errs, validateTarget(c.URL, c.Password, c.ServerPID, c.Out)...)
 	// Bounds: every loop is finite, and the payloads fit in memory.
 	for _, n := range []struct {
 		name      string
@@ -248,20 +235,7 @@ func (c serverConfig) validate() []error {
 	if c.Mode != "s3" && c.Mode != "local" {
 		bad("-mode must be s3 or local, got %q", c.Mode)
 	}
-	if u, err := url.Parse(c.URL); err != nil || u.Scheme != "http" || u.Host == "" {
-		bad("-url must be http://HOST:PORT, got %q", c.URL)
-	} else if err := requireLoopback(u.Host); err != nil {
-		bad("-url: %w", err)
-	}
-	if c.Password == "" {
-		bad("FWBENCH_PASSWORD is not set")
-	}
-	if c.ServerPID <= 0 {
-		bad("-server-pid is required")
-	}
-	if c.Out == "" {
-		bad("-out is required")
-	}
+	errs = append(errs, validateTarget(c.URL, c.Password, c.ServerPID, c.Out)...)
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -295,4 +269,27 @@ func inRange(errs *[]error, name string, v, lo, hi float64) {
 	if !(v >= lo && v <= hi) {
 		*errs = append(*errs, fmt.Errorf("-%s %v outside [%v, %v]", name, v, lo, hi))
 	}
+}
+
+// validateTarget checks what every run needs to reach and watch the
+// server under test: a loopback URL, the bench user's password, the
+// server's pid and a result file.
+func validateTarget(rawURL, password string, pid int, out string) []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if u, err := url.Parse(rawURL); err != nil || u.Scheme != "http" || u.Host == "" {
+		bad("-url must be http://HOST:PORT, got %q", rawURL)
+	} else if err := requireLoopback(u.Host); err != nil {
+		bad("-url: %w", err)
+	}
+	if password == "" {
+		bad("FWBENCH_PASSWORD is not set")
+	}
+	if pid <= 0 {
+		bad("-server-pid is required")
+	}
+	if out == "" {
+		bad("-out is required")
+	}
+	return errs
 }
