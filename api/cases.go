@@ -23,7 +23,9 @@ func actorOf(p auth.Principal) inspect.Actor {
 	return inspect.Actor{UserID: p.UserID, Role: p.Role, Townships: p.Townships, Reaches: p.Reaches}
 }
 
-func caseActor(ctx context.Context) inspect.Actor {
+// actorFrom is the request's principal as the domain's Actor, for every
+// service that checks scope itself (cases, patrols, assessments).
+func actorFrom(ctx context.Context) inspect.Actor {
 	p, _ := principal(ctx)
 	return actorOf(p)
 }
@@ -45,7 +47,7 @@ func (s *Server) CreateCase(ctx context.Context, req CreateCaseRequestObject) (C
 	if b.Note != nil {
 		cr.Note = *b.Note
 	}
-	a := caseActor(ctx)
+	a := actorFrom(ctx)
 	c, err := s.cfg.Cases.Open(ctx, a, cr)
 	if err != nil {
 		return nil, err
@@ -79,7 +81,7 @@ func (s *Server) ListCases(ctx context.Context, req ListCasesRequestObject) (Lis
 		}
 		f.AfterTime, f.AfterID = &t, id
 	}
-	a := caseActor(ctx)
+	a := actorFrom(ctx)
 	items, err := s.cfg.Cases.List(ctx, a, f)
 	if err != nil {
 		return nil, err
@@ -98,7 +100,7 @@ func (s *Server) ListCases(ctx context.Context, req ListCasesRequestObject) (Lis
 
 // GetCase returns a case in scope with its timeline.
 func (s *Server) GetCase(ctx context.Context, req GetCaseRequestObject) (GetCaseResponseObject, error) {
-	a := caseActor(ctx)
+	a := actorFrom(ctx)
 	c, evs, err := s.cfg.Cases.Get(ctx, a, req.Id.String())
 	if err != nil {
 		return nil, err
@@ -131,7 +133,7 @@ func (s *Server) TransitionCase(ctx context.Context, req TransitionCaseRequestOb
 			t.EvidenceIDs = append(t.EvidenceIDs, id.String())
 		}
 	}
-	a := caseActor(ctx)
+	a := actorFrom(ctx)
 	c, err := s.cfg.Cases.Transition(ctx, a, req.Id.String(), t)
 	if err != nil {
 		return nil, err
@@ -141,7 +143,7 @@ func (s *Server) TransitionCase(ctx context.Context, req TransitionCaseRequestOb
 
 // CommentCase adds a comment to a case in scope.
 func (s *Server) CommentCase(ctx context.Context, req CommentCaseRequestObject) (CommentCaseResponseObject, error) {
-	ev, err := s.cfg.Cases.Comment(ctx, caseActor(ctx), req.Id.String(), req.Body.Body)
+	ev, err := s.cfg.Cases.Comment(ctx, actorFrom(ctx), req.Id.String(), req.Body.Body)
 	if err != nil {
 		return nil, err
 	}

@@ -181,6 +181,7 @@ func (s *Assessor) compute(ctx context.Context, month string) (Assessment, error
 // measures computes each metric of the catalogue from the month's facts.
 func measures(f MonthFacts, compliance []ComplianceRow) MeasureFunc {
 	return func(township string, ind Indicator) Measure {
+		// count counts every matching fact; each case is named once in the refs.
 		count := func(cases []CaseFact, keep func(CaseFact) bool) Measure {
 			m := Measure{Refs: Refs{CaseIDs: []string{}}}
 			n := 0.0
@@ -211,15 +212,8 @@ func measures(f MonthFacts, compliance []ComplianceRow) MeasureFunc {
 		case MetricOverdueCases:
 			return count(f.Overdue, all)
 		case MetricReopenedCases:
-			m := count(f.Reopened, all)
-			n := 0.0 // every reopening counts, even of the same case
-			for _, c := range f.Reopened {
-				if c.TownshipCode == township {
-					n++
-				}
-			}
-			m.Value = &n
-			return m
+			// One fact per reopening: a case reopened twice counts twice.
+			return count(f.Reopened, all)
 		case MetricOpenBurningCases:
 			return count(f.Opened, func(c CaseFact) bool { return c.Category == CategoryOpenBurning })
 		case MetricEvidenceFound:

@@ -202,13 +202,8 @@ func (s *Patrols) Record(ctx context.Context, a Actor, req PatrolRequest) (p Pat
 		return Patrol{}, false, fmt.Errorf("%w: a patrol needs an Idempotency-Key", ErrInvalid)
 	}
 	fp := req.fingerprint()
-	if prev, prevFP, found, err := s.store.PatrolByKey(ctx, a.UserID, req.Key); err != nil {
-		return Patrol{}, false, err
-	} else if found {
-		if string(prevFP) != string(fp) {
-			return Patrol{}, false, ErrPatrolKeyReused
-		}
-		return prev, true, nil
+	if prev, found, err := s.replay(ctx, a.UserID, req.Key, fp); err != nil || found {
+		return prev, found, err
 	}
 	if a.Role == RoleRiverChief && !slices.Contains(a.Reaches, req.ReachCode) {
 		return Patrol{}, false, fmt.Errorf("inspect: reach %s is not the chief's: %w", req.ReachCode, ErrNotFound)
@@ -256,17 +251,27 @@ func (s *Patrols) Record(ctx context.Context, a Actor, req PatrolRequest) (p Pat
 	err = s.store.CreatePatrol(ctx, &p, req.Key, fp)
 	if errors.Is(err, ErrConflict) {
 		// A concurrent retry with the same key won the race: answer its patrol.
-		if prev, prevFP, found, err2 := s.store.PatrolByKey(ctx, a.UserID, req.Key); err2 == nil && found {
-			if string(prevFP) != string(fp) {
-				return Patrol{}, false, ErrPatrolKeyReused
-			}
-			return prev, true, nil
+		if prev, found, err2 := s.replay(ctx, a.UserID, req.Key, fp); err2 != nil || found {
+			return prev, found, err2
 		}
 	}
 	if err != nil {
 		return Patrol{}, false, err
 	}
 	return p, false, nil
+}
+
+// replay finds the patrol recorded earlier with key; the same key with a
+// different patrol is ErrPatrolKeyReused.
+func (s *Patrols) replay(ctx context.Context, userID, key string, fp []byte) (Patrol, bool, error) {
+	prev, prevFP, found, err := s.store.PatrolByKey(ctx, userID, key)
+	switch {
+	case err != nil || !found:
+		return Patrol{}, false, err
+	case string(prevFP) != string(fp):
+		return Patrol{}, false, ErrPatrolKeyReused
+	}
+	return prev, true, nil
 }
 
 func round4(f float64) float64 { return float64(int64(f*10000+0.5)) / 10000 }

@@ -177,19 +177,18 @@ func listedCount(t *testing.T, base, token string) int {
 // and orphan objects after a second.
 func faultEnv(t *testing.T) map[string]string {
 	return map[string]string{
-		"FIELDWATCH_DATA_DIR":             t.TempDir(),
-		"FIELDWATCH_UPLOAD_STALE_AFTER":   "1s",
-		"FIELDWATCH_ORPHAN_AGE":           "1s",
-		"FIELDWATCH_UPLOADS_PER_USER":     "200",
-		"FIELDWATCH_THUMBNAIL_WORKERS":    "1",
-		"FIELDWATCH_DATABASE_URL":         "",
-		"FIELDWATCH_S3_ENDPOINT":          "",
-		"FIELDWATCH_RECONCILE_INTERVAL":   "1h", // `check` does it, when the test says
-		"FIELDWATCH_SHUTDOWN_TIMEOUT":     "5s",
-		"FIELDWATCH_LOG_LEVEL":            "warn",
-		"FIELDWATCH_DEADLINE_INTERVAL":    "1h",
-		"FIELDWATCH_ACCESS_TTL":           "1h",
-		"FIELDWATCH_RECTIFICATION_RADIUS": "100",
+		"FIELDWATCH_DATA_DIR":           t.TempDir(),
+		"FIELDWATCH_UPLOAD_STALE_AFTER": "1s",
+		"FIELDWATCH_ORPHAN_AGE":         "1s",
+		"FIELDWATCH_UPLOADS_PER_USER":   "200",
+		"FIELDWATCH_THUMBNAIL_WORKERS":  "1",
+		"FIELDWATCH_DATABASE_URL":       "",
+		"FIELDWATCH_S3_ENDPOINT":        "",
+		"FIELDWATCH_RECONCILE_INTERVAL": "1h", // `check` does it, when the test says
+		"FIELDWATCH_SHUTDOWN_TIMEOUT":   "5s",
+		"FIELDWATCH_LOG_LEVEL":          "warn",
+		"FIELDWATCH_DEADLINE_INTERVAL":  "1h",
+		"FIELDWATCH_ACCESS_TTL":         "1h",
 	}
 }
 
