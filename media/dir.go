@@ -109,16 +109,17 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, opts
 	if err != nil {
 		return Object{}, putFSErr(op, key, err)
 	}
-	committed, sidecarWritten := false, false
+	// A failure removes only this Put's temp file. The key and its
+	// sidecar may describe another upload's object (evidence keys are
+	// content addressed); a sidecar written for a rename that then failed
+	// describes no file and readSidecar ignores it.
+	committed := false
 	defer func() {
 		if f != nil {
 			f.Close()
 		}
 		if !committed {
 			d.root.Remove(tmp)
-			if sidecarWritten {
-				d.root.Remove(path.Join(metaDir, key))
-			}
 		}
 	}()
 
@@ -160,15 +161,14 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, opts
 	if err := d.writeSidecar(key, meta); err != nil {
 		return Object{}, putFSErr(op, key, err)
 	}
-	sidecarWritten = true
 	if err := d.root.Rename(tmp, key); err != nil {
 		return Object{}, putFSErr(op, key, err)
 	}
 	committed = true
 	if err := d.syncDirChain(parent); err != nil {
-		// Durability unknown: take the object back rather than answer
-		// success for bytes a crash could lose.
-		d.root.Remove(key)
+		// Durability unknown: fail rather than answer success for bytes a
+		// crash could lose. The file stays: it holds the right bytes, and
+		// may be what a committed row points to.
 		return Object{}, putFSErr(op, key, err)
 	}
 	return Object{Key: key, Size: size, SHA256: pr.sum, ContentType: meta.ContentType, ModTime: fi.ModTime()}, nil

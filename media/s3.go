@@ -91,8 +91,9 @@ const (
 // HTTP minio-go also signs every 64 KiB chunk. The hex SHA-256 is stored as
 // the user metadata x-amz-meta-sha256, for Stat. After the upload Put
 // reads back the object's size, recorded hash and, for single PUTs, the
-// store's own full-object SHA-256, and deletes the object if any differs.
-// After a failed upload it deletes whatever may have been committed.
+// store's own full-object SHA-256, and fails if any differs. A failed Put
+// never deletes the object under key: it may be another upload's (see
+// Store.Put); only an unfinished multipart upload of key is aborted.
 //
 // Memory per Put: none for the body beyond minio-go's 64 KiB chunk, except
 // PartSize bytes for a multipart upload and size bytes for a plain reader
@@ -312,17 +313,24 @@ func (s *S3) putFailed(ctx context.Context, key string, pr *putReader, err error
 			kind = nil
 		}
 	}
-	// Once any of the body went out, the object may exist: the answer to
-	// a complete upload may have been lost, and some stores commit half a
-	// request (see putReader). Keys are fresh, so deleting is safe.
-	if cerr := s.cleanup(ctx, key, pr.started, multipart); cerr != nil {
+	// The object is not deleted, even if this request may have stored it
+	// (its answer lost): the key may name an object that someone else put
+	// and a committed row points to (evidence keys are content
+	// addressed), and a complete body that the store verified is the
+	// right one anyway. A half-sent body is never committed: putReader
+	// withholds the last byte and the store checks the declared hash.
+	// Only an unfinished multipart upload, invisible under key, is aborted.
+	if cerr := s.cleanup(ctx, key, multipart); cerr != nil {
 		cause = fmt.Errorf("%w; cleanup also failed: %v", cause, cerr)
 	}
 	return opErr(op, key, kind, cause)
 }
 
-// checkStored reads back what the store holds under key and deletes it
-// unless it is what was sent.
+// checkStored reads back what the store holds under key and fails unless
+// it is what was sent. It deletes nothing: what the key holds may be
+// another upload's good copy, and a wrong copy under a content address is
+// replaced by the next Put of those bytes (and reported by the invariant
+// checker meanwhile).
 func (s *S3) checkStored(ctx context.Context, key string, size int64, want, sum []byte, multipart bool) (Object, error) {
 	const op = "put"
 	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{Checksum: true})
@@ -344,9 +352,6 @@ func (s *S3) checkStored(ctx context.Context, key string, size int64, want, sum 
 		if err != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			kind = nil // cancelled by the caller
 		}
-		if cerr := s.cleanup(ctx, key, true, false); cerr != nil {
-			problem = fmt.Errorf("%w; cleanup also failed: %v", problem, cerr)
-		}
 		return Object{}, opErr(op, key, kind, problem)
 	}
 	obj := s.object(key, oi)
@@ -354,25 +359,18 @@ func (s *S3) checkStored(ctx context.Context, key string, size int64, want, sum 
 	return obj, nil
 }
 
-// cleanup removes the object (if it may exist) and any unfinished multipart
-// upload of key. It runs on a context of its own: the caller's may be the
-// reason we are here.
-func (s *S3) cleanup(ctx context.Context, key string, object, multipart bool) error {
-	if !object && !multipart {
+// cleanup aborts any unfinished multipart upload of key, which holds the
+// parts sent so far out of sight. It runs on a context of its own: the
+// caller's may be the reason we are here.
+func (s *S3) cleanup(ctx context.Context, key string, multipart bool) error {
+	if !multipart {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	var errs []error
-	if object {
-		errs = append(errs, s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}))
-	}
-	if multipart {
-		// minio-go aborts a failed multipart upload itself, but with the
-		// caller's context, which may be done.
-		errs = append(errs, s.client.RemoveIncompleteUpload(ctx, s.bucket, key))
-	}
-	return errors.Join(errs...)
+	// minio-go aborts a failed multipart upload itself, but with the
+	// caller's context, which may be done.
+	return s.client.RemoveIncompleteUpload(ctx, s.bucket, key)
 }
 
 // Get implements Store.

@@ -423,7 +423,8 @@ func TestS3CorruptionInTransit(t *testing.T) {
 }
 
 // TestS3ReadBackMismatch: when the store reports another hash than the one
-// sent, Put deletes the object and fails.
+// sent, Put fails, and deletes nothing: what the key holds may be another
+// upload's copy.
 func TestS3ReadBackMismatch(t *testing.T) {
 	cfg := s3Config(t)
 	lie := &headerLie{base: http.DefaultTransport.(*http.Transport).Clone()}
@@ -435,7 +436,54 @@ func TestS3ReadBackMismatch(t *testing.T) {
 	if !errors.Is(err, media.ErrUnavailable) {
 		t.Fatalf("Put: %v, want ErrUnavailable", err)
 	}
-	mediatest.MustNotExist(t, s, "k")
+	if got, _ := mediatest.MustGet(t, s, "k"); string(got) != "photo" {
+		t.Errorf("the store holds %q", got)
+	}
+}
+
+// TestS3FailedPutKeepsExisting is issue 13's first defect at its root: a
+// second Put of the same bytes to the same content address whose
+// connection is reset, or whose read-back fails, must not delete the
+// object the first Put stored (and a committed row points to).
+func TestS3FailedPutKeepsExisting(t *testing.T) {
+	const partSize = 5 << 20
+	for _, tt := range []struct {
+		name  string
+		size  int64
+		match func(*http.Request) bool
+		fault func(base http.RoundTripper) func(*http.Request) (*http.Response, error)
+	}{
+		{"ResetPUT", 1 << 20, putTo("k", false), func(http.RoundTripper) func(*http.Request) (*http.Response, error) { return connReset }},
+		{"ResetPart", 2*partSize + 1, putTo("k", true), func(http.RoundTripper) func(*http.Request) (*http.Response, error) { return connReset }},
+		{"ResetReadBack", 1 << 20, func(r *http.Request) bool { return r.Method == http.MethodHead && strings.HasSuffix(r.URL.Path, "/k") },
+			func(http.RoundTripper) func(*http.Request) (*http.Response, error) {
+				return func(*http.Request) (*http.Response, error) {
+					return nil, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+				}
+			}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := s3Config(t)
+			cfg.PartSize, cfg.MaxRetries = partSize, 1
+			base := http.DefaultTransport.(*http.Transport).Clone()
+			var armed atomic.Bool
+			ft := newFaultTransport(func(r *http.Request) bool { return armed.Load() && tt.match(r) }, tt.fault(base))
+			cfg.Transport = ft
+			s := newS3(t, cfg)
+			data := mediatest.Bytes(tt.size, 7)
+			sum := sha256.Sum256(data)
+			mediatest.MustPut(t, s, "k", data, media.PutOptions{SHA256: sum[:]})
+			armed.Store(true)
+			_, err := s.Put(t.Context(), "k", bytes.NewReader(data), tt.size, media.PutOptions{SHA256: sum[:]})
+			armed.Store(false)
+			if err == nil {
+				t.Fatal("Put through the fault succeeded")
+			}
+			if got, _ := mediatest.MustGet(t, s, "k"); !bytes.Equal(got, data) {
+				t.Fatalf("after the failed Put the store holds %d other bytes", len(got))
+			}
+		})
+	}
 }
 
 // headerLie rewrites the recorded hash in HEAD answers while on.

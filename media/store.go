@@ -26,8 +26,10 @@ type Store interface {
 	// seek it back to where it was when Put was called and read it again
 	// (to retry, or to hash it before sending).
 	//
-	// Keys are meant to be fresh: a Put to an existing key replaces it, and
-	// a failed one may leave the key empty.
+	// A Put to an existing key replaces the object atomically. A failed
+	// Put never removes or alters what was already under key: keys may be
+	// content addressed, so that object may belong to another upload of
+	// the same bytes, and a committed row may point to it.
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (Object, error)
 
 	// Get opens the object for reading. When the store knows the object's

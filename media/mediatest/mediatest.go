@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) media.Store) {
 	t.Run("NotExist", func(t *testing.T) { testNotExist(t, open) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, open) })
 	t.Run("PutFails", func(t *testing.T) { testPutFails(t, open) })
+	t.Run("PutFailsKeepsExisting", func(t *testing.T) { testPutFailsKeepsExisting(t, open) })
 	t.Run("InvalidKey", func(t *testing.T) { testInvalidKey(t, open) })
 	t.Run("List", func(t *testing.T) { testList(t, open) })
 	t.Run("Presign", func(t *testing.T) { testPresign(t, open) })
@@ -242,16 +243,22 @@ func testDelete(t *testing.T, open func(t *testing.T) media.Store) {
 // errCut is what a reader returns when its connection is cut.
 var errCut = errors.New("mediatest: connection cut")
 
-func testPutFails(t *testing.T, open func(t *testing.T) media.Store) {
-	const small, large = 64 << 10, 20 << 20 // large is multipart on S3
-	tests := []struct {
-		name string
-		size int64
-		// body returns the reader to Put, the size to declare and the
-		// declared hash; cancel cancels Put's context.
-		body func(size int64, cancel context.CancelFunc) (io.Reader, []byte)
-		want error
-	}{
+// putFailure is a Put that must fail: body returns the reader to Put and
+// the declared hash for a body of size bytes; cancel cancels Put's
+// context.
+type putFailure struct {
+	name string
+	size int64
+	body func(size int64, cancel context.CancelFunc) (io.Reader, []byte)
+	want error
+}
+
+const small, large = 64 << 10, 20 << 20 // large is multipart on S3
+
+// putFailures are the ways a Put fails on the caller's side: a wrong,
+// short, long or broken body, or a cancelled context.
+func putFailures() []putFailure {
+	return []putFailure{
 		{"WrongSHA256", small, func(n int64, _ context.CancelFunc) (io.Reader, []byte) {
 			return bytes.NewReader(Bytes(n, 1)), hashOf(Bytes(n, 2))
 		}, media.ErrChecksumMismatch},
@@ -295,7 +302,10 @@ func testPutFails(t *testing.T, open func(t *testing.T) media.Store) {
 			return &failAfter{r: NewGenerator(n, 1), n: n - n/3, then: cancel}, HashGenerator(n, 1)
 		}, context.Canceled},
 	}
-	for _, tt := range tests {
+}
+
+func testPutFails(t *testing.T, open func(t *testing.T) media.Store) {
+	for _, tt := range putFailures() {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.size >= large && testing.Short() {
 				t.Skip("large body; skipped in -short mode")
@@ -319,6 +329,38 @@ func testPutFails(t *testing.T, open func(t *testing.T) media.Store) {
 			MustPut(t, s, key, data, media.PutOptions{SHA256: hashOf(data)})
 			if got, _ := MustGet(t, s, key); !bytes.Equal(got, data) {
 				t.Errorf("Put after a failed Put stored other bytes")
+			}
+		})
+	}
+}
+
+// testPutFailsKeepsExisting: a failed Put leaves what was already under
+// its key. Evidence keys are content addressed, so another upload of the
+// same bytes may own that object (and a committed row point to it); a
+// failed or cancelled attempt must never take it away.
+func testPutFailsKeepsExisting(t *testing.T, open func(t *testing.T) media.Store) {
+	for _, tt := range putFailures() {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.size >= large && testing.Short() {
+				t.Skip("large body; skipped in -short mode")
+			}
+			ctx := testCtx(t)
+			s := open(t)
+			key := "shared/" + tt.name
+			want := Bytes(tt.size, 1)
+			MustPut(t, s, key, want, media.PutOptions{SHA256: hashOf(want)})
+			putCtx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			r, sum := tt.body(tt.size, cancel)
+			if _, err := s.Put(putCtx, key, r, tt.size, media.PutOptions{SHA256: sum}); !errors.Is(err, tt.want) {
+				t.Fatalf("Put error = %v, want %v", err, tt.want)
+			}
+			got, obj := MustGet(t, s, key)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("after a failed Put the existing object holds %d other bytes", len(got))
+			}
+			if obj.SHA256 != nil && !bytes.Equal(obj.SHA256, hashOf(want)) {
+				t.Errorf("after a failed Put the recorded hash is %x", obj.SHA256)
 			}
 		})
 	}
