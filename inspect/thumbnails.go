@@ -99,7 +99,9 @@ func (t *Thumbnailer) Start(ctx context.Context, sweepEvery time.Duration) {
 				case <-ctx.Done():
 					return
 				case e := <-t.queue:
-					if err := t.Make(ctx, e); err != nil && ctx.Err() == nil {
+					// Claimed first: this replica's sweep, the upload
+					// path and other replicas may queue the same photo.
+					if err := t.makeOnce(ctx, e); err != nil && ctx.Err() == nil {
 						t.log.Warn("thumbnail failed", slog.String("evidence_id", e.ID), slog.String("error", err.Error()))
 					}
 				}
