@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -45,10 +46,18 @@ type LeasedJob struct {
 	Clock func() time.Time // default time.Now
 }
 
+// ErrLeaseLost: another holder took a job's lease while this replica
+// was running a pass (this one was too slow to renew it), so the pass
+// was stopped.
+var ErrLeaseLost = errors.New("inspect: job lease lost")
+
 // Pass runs the job once if this replica holds its lease or can take it
-// for ttl, and reports whether it ran. Make ttl longer than the interval
-// between passes, so that the holder renews before it expires; a dead
-// holder's job then waits at most ttl for another replica.
+// for ttl, and reports whether it ran. While the pass runs the lease is
+// renewed every third of ttl, however long the pass takes; a pass whose
+// lease was taken over regardless is cancelled with ErrLeaseLost. Make
+// ttl longer than the interval between passes, so that the holder
+// renews before it expires; a dead holder's job then waits at most ttl
+// for another replica.
 func (j *LeasedJob) Pass(ctx context.Context, ttl time.Duration) (bool, error) {
 	now := j.now()
 	got, err := j.Leases.AcquireLease(ctx, j.Name, j.Holder, now, now.Add(ttl))
@@ -58,7 +67,38 @@ func (j *LeasedJob) Pass(ctx context.Context, ttl time.Duration) (bool, error) {
 	if !got {
 		return false, nil
 	}
-	return true, j.Run(ctx)
+	pctx, stop := context.WithCancelCause(ctx)
+	var keeper sync.WaitGroup
+	keeper.Go(func() { j.keep(pctx, ttl, stop) })
+	err = j.Run(pctx)
+	lost := errors.Is(context.Cause(pctx), ErrLeaseLost)
+	stop(nil)
+	keeper.Wait()
+	if lost {
+		err = errors.Join(fmt.Errorf("inspect: job %s: %w", j.Name, ErrLeaseLost), err)
+	}
+	return true, err
+}
+
+// keep renews the lease every third of ttl until ctx ends, and cancels
+// ctx with ErrLeaseLost if another holder has taken it. A failed renewal
+// (the database did not answer) is tried again at the next tick: the
+// lease lasts three of them.
+func (j *LeasedJob) keep(ctx context.Context, ttl time.Duration, stop context.CancelCauseFunc) {
+	t := time.NewTicker(ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := j.now()
+		if got, err := j.Leases.AcquireLease(ctx, j.Name, j.Holder, now, now.Add(ttl)); err == nil && !got {
+			stop(ErrLeaseLost)
+			return
+		}
+	}
 }
 
 // Release gives the lease up, so that another replica takes the job at

@@ -95,24 +95,56 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("demo month: %w", err)
 		}
 	}
+	registry := prometheus.NewRegistry()
+	jobs, err := newJobMetrics(registry)
+	if err != nil {
+		return err
+	}
+	// What a crash of this replica left in its spool. The reconciler
+	// sweeps the spool of the replica that holds its lease only.
+	if n, err := inspect.SweepSpool(c.SpoolDir, time.Now().Add(-c.UploadStaleAfter)); err != nil {
+		log.Warn("sweeping the spool", slog.String("error", err.Error()))
+	} else if n > 0 {
+		log.Info("removed leftover spool files", slog.Int("count", n))
+	}
+
 	// Background work stops with the server: after in-flight requests.
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	reconciler := inspect.NewReconciler(db, photos, inspect.ReconcileConfig{
 		SpoolDir: c.SpoolDir, StaleAfter: c.UploadStaleAfter, OrphanAge: c.OrphanAge, Logger: log,
 	})
-	// Loop's first pass runs at start, in the background: listing a large
-	// bucket must not delay listening.
-	var loops sync.WaitGroup
-	loops.Go(func() { reconciler.Loop(bg, c.ReconcileInterval) })
 	cases := inspect.NewCasework(db, db, db, inspect.CaseRules{
 		Calendar: calendar, Deadlines: c.CaseDeadlines, MaxDistanceM: c.RectificationRadius, Logger: log,
 	})
-	loops.Go(func() { cases.Loop(bg, c.DeadlineInterval) })
+	// Replicas sharing the database run each job in one of them: the one
+	// holding its lease (see inspect.LeasedJob).
+	holder := inspect.NewHolder(hostname())
+	reconcile := &inspect.LeasedJob{Name: "reconcile", Holder: holder, Leases: db, Run: func(ctx context.Context) error {
+		_, err := reconciler.Run(ctx)
+		// Claims on single photos' previews are left to expire.
+		_, perr := db.DeleteExpiredLeases(ctx, time.Now())
+		return errors.Join(err, perr)
+	}}
+	deadlines := &inspect.LeasedJob{Name: "deadlines", Holder: holder, Leases: db, Run: func(ctx context.Context) error {
+		n, err := cases.Sweep(ctx)
+		if n > 0 {
+			log.Info("cases escalated", slog.Int("cases", n))
+		}
+		return err
+	}}
+	// The first passes run at start, in the background: listing a large
+	// bucket must not delay listening.
+	var loops sync.WaitGroup
+	loops.Go(func() { runLeased(bg, reconcile, c.ReconcileInterval, jobs.passes, log) })
+	loops.Go(func() { runLeased(bg, deadlines, c.DeadlineInterval, jobs.passes, log) })
 	patrols := inspect.NewPatrols(db, db, db, inspect.PatrolConfig{
 		Rules: geo.PatrolRules{Buffer: c.PatrolBuffer}, Frequency: c.PatrolFrequency, Location: c.Timezone,
 	})
 	assessments := inspect.NewAssessor(db, patrols, c.Timezone, nil)
-	thumbs := inspect.NewThumbnailer(db, photos, inspect.ThumbnailConfig{Workers: c.ThumbnailWorkers, Logger: log})
+	// Every replica sweeps for missing previews; a worker claims each
+	// photo before making them.
+	thumbs := inspect.NewThumbnailer(db, countedThumbnails{photos, jobs.thumbnails},
+		inspect.ThumbnailConfig{Workers: c.ThumbnailWorkers, Logger: log})
 	thumbs.Start(bg, c.ReconcileInterval)
 	defer func() {
 		stopBackground()
@@ -123,7 +155,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	handler, err := api.New(api.Config{
 		Version:        version(),
 		Logger:         log,
-		Registry:       prometheus.NewRegistry(),
+		Registry:       registry,
 		DB:             db,
 		PhotoStore:     photos,
 		Photos:         photos,
