@@ -73,7 +73,9 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, a *testAPI)) {
 
 func newTestAPI(t *testing.T) *testAPI { return newTestAPIOn(t, "sqlite") }
 
-func newTestAPIOn(t *testing.T, backend string) *testAPI {
+// newTestAPIOn builds a testAPI on backend; opts adjust the server's
+// Config before it is built (e.g. smaller upload caps).
+func newTestAPIOn(t *testing.T, backend string, opts ...func(*api.Config)) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -136,7 +138,7 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 	cases := inspect.NewCasework(db, db, db, inspect.CaseRules{Now: clk.Now})
 	patrols := inspect.NewPatrols(db, db, db, inspect.PatrolConfig{Now: clk.Now})
 	assessments := inspect.NewAssessor(db, patrols, nil, clk.Now)
-	h, err := api.New(api.Config{
+	cfg := api.Config{
 		Version:      "test",
 		Registry:     prometheus.NewRegistry(),
 		DB:           db,
@@ -157,7 +159,11 @@ func newTestAPIOn(t *testing.T, backend string) *testAPI {
 		Patrols:      patrols,
 		Assessments:  assessments,
 		Clock:        clk.Now,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := api.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

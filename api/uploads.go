@@ -1,20 +1,23 @@
 package api
 
 import (
-	"errors"
 	"mime"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // uploadSlots caps uploads in flight: per user, so one phone replaying a
 // backlog with 50 parallel requests cannot crowd out the others
 // (RELIABILITY G3), and in all, so a burst past what the server can spool
 // is refused early with Retry-After instead of failing late. Counters are
-// per replica.
+// per replica: they count requests, which live and die on one replica.
+// Direct-upload sessions outlive their requests and are counted against
+// the same caps in the database instead (CreateUpload).
 type uploadSlots struct {
 	mu      sync.Mutex
 	perUser map[string]int
@@ -23,9 +26,12 @@ type uploadSlots struct {
 	maxAll  int
 }
 
+// The caps' errors are the domain's, so that the in-process slots here
+// and the database-counted direct-upload sessions answer alike: 429 with
+// Retry-After for a user's cap, 503 for the server's.
 var (
-	errUserUploadLimit   = errors.New("api: too many uploads in flight for this user")
-	errServerUploadLimit = errors.New("api: too many uploads in flight")
+	errUserUploadLimit   = inspect.ErrUserUploadLimit
+	errServerUploadLimit = inspect.ErrUploadLimit
 )
 
 func newUploadSlots(perUser, total int) *uploadSlots {

@@ -17,8 +17,13 @@ import (
 
 // UploadStore keeps direct-upload sessions.
 type UploadStore interface {
-	CreateUpload(ctx context.Context, u *inspect.Upload) error
+	// CreateUpload records u unless lim's caps are reached
+	// (inspect.ErrUserUploadLimit, inspect.ErrUploadLimit).
+	CreateUpload(ctx context.Context, u *inspect.Upload, lim inspect.UploadLimits) error
 	UploadByID(ctx context.Context, id string) (inspect.Upload, error)
+	// FinishUpload marks a session completed and keeps it until
+	// keepUntil for replays.
+	FinishUpload(ctx context.Context, id string, at, keepUntil time.Time) error
 }
 
 // UploadBlobs is the photo store as direct uploads use it.
@@ -30,16 +35,6 @@ type UploadBlobs interface {
 	Delete(ctx context.Context, key string) error
 }
 
-const (
-	// uploadURLTTL is how long a direct-upload URL accepts the PUT: long
-	// enough to start a large upload on a bad network, short enough that a
-	// leaked URL is soon useless.
-	uploadURLTTL = 15 * time.Minute
-	// uploadRetention keeps a session so that retries of its completion
-	// replay for as long as idempotency keys must work (offline backlogs).
-	uploadRetention = 30 * 24 * time.Hour
-)
-
 var (
 	// errUploadNotReceived: complete was called before the bytes arrived.
 	errUploadNotReceived = errors.New("api: the upload's bytes have not been received; PUT them first")
@@ -47,7 +42,10 @@ var (
 	errUploadMismatch = errors.New("api: the uploaded bytes do not match the declared size and sha256")
 )
 
-// CreateUpload starts a direct upload.
+// CreateUpload starts a direct upload. Open sessions count against the
+// same per-user and total caps as uploads in flight, counted in the
+// database (see inspect.UploadLimits): a session outlives the request
+// that made it and may be completed on another replica.
 func (s *Server) CreateUpload(ctx context.Context, req CreateUploadRequestObject) (CreateUploadResponseObject, error) {
 	p, _ := principal(ctx)
 	if req.Body.Size > s.cfg.Intake.MaxPhotoBytes() {
@@ -58,15 +56,13 @@ func (s *Server) CreateUpload(ctx context.Context, req CreateUploadRequestObject
 		return nil, err
 	}
 	now := s.now().UTC()
-	u := inspect.Upload{
-		ID: id.String(), UserID: p.UserID, ObjectKey: "uploads/" + id.String(),
-		Size: req.Body.Size, SHA256: req.Body.Sha256, CreatedAt: now, ExpiresAt: now.Add(uploadRetention),
-	}
-	if err := s.cfg.Uploads.CreateUpload(ctx, &u); err != nil {
+	u := inspect.NewUpload(id.String(), p.UserID, req.Body.Size, req.Body.Sha256, now)
+	lim := inspect.OpenUploadLimits(s.cfg.UploadsPerUser, s.cfg.UploadsTotal, now)
+	if err := s.cfg.Uploads.CreateUpload(ctx, &u, lim); err != nil {
 		return nil, err
 	}
-	out := Upload{Id: id, Method: UploadMethodPUT, ExpiresAt: now.Add(uploadURLTTL)}
-	url, err := s.cfg.UploadBlobs.PresignPut(ctx, u.ObjectKey, uploadURLTTL)
+	out := Upload{Id: id, Method: UploadMethodPUT, ExpiresAt: u.URLExpiresAt()}
+	url, err := s.cfg.UploadBlobs.PresignPut(ctx, u.ObjectKey, inspect.UploadURLTTL)
 	switch {
 	case err == nil:
 		out.Url = url
@@ -80,14 +76,15 @@ func (s *Server) CreateUpload(ctx context.Context, req CreateUploadRequestObject
 	return CreateUpload201JSONResponse(out), nil
 }
 
-// ownUpload loads a session of the caller's; anyone else's is not found.
+// ownUpload loads a live session of the caller's; anyone else's, and one
+// past its deadline, is not found.
 func (s *Server) ownUpload(ctx context.Context, id string) (inspect.Upload, error) {
 	p, _ := principal(ctx)
 	u, err := s.cfg.Uploads.UploadByID(ctx, id)
 	if err != nil {
 		return inspect.Upload{}, err
 	}
-	if u.UserID != p.UserID || !s.now().Before(u.ExpiresAt) {
+	if u.UserID != p.UserID || !u.Live(s.now()) {
 		return inspect.Upload{}, fmt.Errorf("api: upload of another user or expired: %w", errNotFound)
 	}
 	return u, nil
@@ -100,6 +97,11 @@ func (s *Server) PutUploadContent(ctx context.Context, req PutUploadContentReque
 	u, err := s.ownUpload(ctx, req.Id.String())
 	if err != nil {
 		return nil, err
+	}
+	// The URL handed out has expired, or the session is done: like a
+	// presigned URL past its time, it no longer takes bytes.
+	if !u.AcceptsBytes(s.now()) {
+		return nil, fmt.Errorf("api: upload URL expired or upload completed: %w", errNotFound)
 	}
 	if n := requestLength(ctx); n != u.Size {
 		return nil, fmt.Errorf("%w: Content-Length %d, declared size %d", errUploadMismatch, n, u.Size)
@@ -180,6 +182,13 @@ func (s *Server) CompleteUpload(ctx context.Context, req CompleteUploadRequestOb
 	e, replayed, err := s.cfg.Intake.Submit(ctx, claim, meta, rawMeta, spool)
 	if err != nil {
 		return nil, err
+	}
+	// The evidence is committed: the session stops counting against the
+	// caps and is kept only for replays (the submission row, found by the
+	// Idempotency-Key, answers them). Neither this nor the delete below
+	// may fail the request now; the reconciler removes what they leave.
+	if err := s.cfg.Uploads.FinishUpload(ctx, u.ID, s.now(), s.now().Add(inspect.UploadReplayRetention)); err != nil {
+		s.log.WarnContext(ctx, "marking direct upload completed", "upload_id", u.ID, "error", err.Error())
 	}
 	// The evidence now has its own content-addressed copy. A failure here
 	// leaves the temporary object to the reconciler.

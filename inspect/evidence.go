@@ -184,8 +184,9 @@ type EvidenceScope struct {
 	Reaches   []string
 }
 
-// Upload is a direct upload in progress: the phone PUTs the photo straight
+// Upload is a direct upload session: the phone PUTs the photo straight
 // to the photo store under ObjectKey, then completes it into evidence.
+// See NewUpload for its lifetimes.
 type Upload struct {
 	ID        string
 	UserID    string
@@ -193,7 +194,13 @@ type Upload struct {
 	Size      int64
 	SHA256    string // declared, hex
 	CreatedAt time.Time
+	// ExpiresAt is the session's deadline: while open, for its
+	// completion (the URL's expiry plus UploadGrace); once completed, for
+	// replays of the completion (UploadReplayRetention).
 	ExpiresAt time.Time
+	// CompletedAt is set when the session became evidence; its object is
+	// then no longer needed.
+	CompletedAt *time.Time
 }
 
 // Decision is a reviewer's verdict on evidence.

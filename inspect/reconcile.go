@@ -18,8 +18,8 @@ type ReconcileStore interface {
 	StaleSubmissions(ctx context.Context, staleBefore time.Time, limit int) ([]Submission, error)
 	ReleaseSubmission(ctx context.Context, userID, key string) error
 	EvidenceSHA256Exists(ctx context.Context, sha256 string) (bool, error)
-	ExpiredUploads(ctx context.Context, before time.Time, limit int) ([]Upload, error)
-	DeleteUpload(ctx context.Context, id string) error
+	// UploadSessionStore: the direct-upload sessions to sweep.
+	UploadSessionStore
 }
 
 // ReconcileBlobs is what the reconciler needs of the photo store.
@@ -80,7 +80,8 @@ type ReconcileReport struct {
 	AbandonedSubmissions int // pending claims released
 	OrphanObjects        int // evidence objects deleted
 	SpoolFiles           int // temp files removed
-	ExpiredUploads       int // direct-upload sessions past retention, with their objects
+	ExpiredUploads       int // direct-upload sessions past their deadline, with their objects
+	AbandonedUploads     int // objects under uploads/ that no live session wants
 }
 
 // Run makes one pass (releasing at most 500 abandoned claims; the next pass
@@ -126,20 +127,9 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 		errs = append(errs, err)
 	}
 
-	expired, err := r.store.ExpiredUploads(ctx, now, 500)
+	rep.ExpiredUploads, rep.AbandonedUploads, err = sweepUploads(ctx, r.store, r.blobs, now, r.log)
 	if err != nil {
 		errs = append(errs, err)
-	}
-	for _, u := range expired {
-		if err := r.blobs.Delete(ctx, u.ObjectKey); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := r.store.DeleteUpload(ctx, u.ID); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		rep.ExpiredUploads++
 	}
 
 	if r.spoolDir != "" {
@@ -152,7 +142,7 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 	if rep != (ReconcileReport{}) {
 		r.log.Info("reconciled", slog.Int("abandoned_submissions", rep.AbandonedSubmissions),
 			slog.Int("orphan_objects", rep.OrphanObjects), slog.Int("spool_files", rep.SpoolFiles),
-			slog.Int("expired_uploads", rep.ExpiredUploads))
+			slog.Int("expired_uploads", rep.ExpiredUploads), slog.Int("abandoned_uploads", rep.AbandonedUploads))
 	}
 	return rep, errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/fieldwatch/fieldwatch/inspect"
 )
@@ -39,6 +40,19 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stdout, "reconcile: released %d abandoned uploads, deleted %d orphan objects, removed %d spool files\n",
 		rec.AbandonedSubmissions, rec.OrphanObjects, rec.SpoolFiles)
+	fmt.Fprintf(stdout, "reconcile: swept %d expired direct-upload sessions and %d abandoned upload objects\n",
+		rec.ExpiredUploads, rec.AbandonedUploads)
+	// Direct uploads are reported, not counted as violations: no 201
+	// depends on them.
+	up, err := inspect.CheckUploads(ctx, db, photos, time.Now())
+	if err != nil {
+		return fmt.Errorf("check uploads: %w", err)
+	}
+	fmt.Fprintf(stdout, "direct uploads: %d open, %d expired, %d completed (kept for replays), %d abandoned upload objects\n",
+		up.Open, up.Expired, up.Completed, len(up.Abandoned))
+	for _, k := range up.Abandoned {
+		fmt.Fprintf(stdout, "abandoned upload object %s\n", k)
+	}
 	rep, err := inspect.CheckInvariants(ctx, db, photos)
 	if err != nil {
 		return fmt.Errorf("check: %w", err)

@@ -37,6 +37,8 @@ Usage:
   fieldwatch audit verify [flags]   verify the hash-chained audit trail; names the first broken entry
   fieldwatch audit head [flags]     print the audit chain head SEQ:HASH for safekeeping
   fieldwatch check [flags]      repair leftovers of crashes, then verify every photo against its row
+  fieldwatch backup [flags] DIR    copy the embedded database and its photos to an empty DIR while serve runs
+  fieldwatch restore [flags] DIR   fill an empty --data-dir from a backup, then verify it
   fieldwatch keygen             print a new signing key entry for FIELDWATCH_JWT_KEYS
   fieldwatch version            print the version
   fieldwatch help               this text
@@ -59,6 +61,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "check":
 		return runCheck(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, rest, getenv, stdout, stderr)
 	case "chiefs":

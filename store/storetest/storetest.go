@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("ListEvidence", func(t *testing.T) { testListEvidence(t, migrated(t, open(t))) })
 	// Imports replace the whole set of townships or reaches.
 	t.Run("Geography", func(t *testing.T) { testGeography(t, migrated(t, open(t))) })
+	// The total upload cap counts every session.
+	t.Run("Uploads", func(t *testing.T) { testUploads(t, migrated(t, open(t))) })
 	// The audit trail is numbered from the first write on.
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Cases", func(t *testing.T) { testCases(t, open) })
