@@ -38,9 +38,16 @@ func NewPrincipal(c Claims, u inspect.User, reaches []string) (Principal, error)
 		return Principal{}, fmt.Errorf("%w: token subject does not match user", ErrUnauthenticated)
 	case !u.Active:
 		return Principal{}, fmt.Errorf("%w: user is inactive", ErrUnauthenticated)
-	case c.IssuedAt.Before(u.PasswordChangedAt.Truncate(time.Second)):
-		// iat has whole seconds; truncating the change time keeps a token
-		// issued in the same second as the change valid.
+	case !c.PasswordChangedAt.IsZero() && !c.PasswordChangedAt.Equal(u.PasswordChangedAt):
+		// The token names the password change it was issued under; any
+		// later change (they strictly increase) ends it, even within the
+		// same second as its iat.
+		return Principal{}, fmt.Errorf("%w: password changed after token was issued", ErrUnauthenticated)
+	case c.PasswordChangedAt.IsZero() && !u.PasswordChangedAt.IsZero() &&
+		!c.IssuedAt.After(u.PasswordChangedAt.Truncate(time.Second)):
+		// A token without the claim has only iat, in whole seconds: one
+		// issued in the second of the change may predate it, so it is
+		// refused with those before.
 		return Principal{}, fmt.Errorf("%w: password changed after token was issued", ErrUnauthenticated)
 	case !u.Role.Valid():
 		return Principal{}, fmt.Errorf("%w: user has no valid role", ErrUnauthenticated)

@@ -32,7 +32,9 @@ func TestNewPrincipal(t *testing.T) {
 		{"OK_Admin", user(inspect.RoleAdmin), Principal{UserID: "u1", Role: inspect.RoleAdmin}, false},
 		// The token said admin; the store says inspector now. The store wins.
 		{"OK_RoleFromStoreNotToken", user(inspect.RoleInspector), Principal{UserID: "u1", Role: inspect.RoleInspector, Townships: []string{"420101001"}}, false},
-		{"OK_PasswordChangedSameSecond", user(inspect.RoleAdmin, func(u *inspect.User) { u.PasswordChangedAt = t0.Add(300 * time.Millisecond) }), Principal{UserID: "u1", Role: inspect.RoleAdmin}, false},
+		// Without a "cred" claim, iat's whole second cannot tell whether
+		// the token came before or after a change in that second: refused.
+		{"ErrUnauthenticated_PasswordChangedSameSecond", user(inspect.RoleAdmin, func(u *inspect.User) { u.PasswordChangedAt = t0.Add(300 * time.Millisecond) }), Principal{}, true},
 		{"ErrUnauthenticated_Inactive", user(inspect.RoleAdmin, func(u *inspect.User) { u.Active = false }), Principal{}, true},
 		{"ErrUnauthenticated_OtherUser", user(inspect.RoleAdmin, func(u *inspect.User) { u.ID = "u2" }), Principal{}, true},
 		{"ErrUnauthenticated_NoUser", inspect.User{}, Principal{}, true},
@@ -57,6 +59,20 @@ func TestNewPrincipal(t *testing.T) {
 			}
 		})
 	}
+	// A token naming the password change it was issued under lives
+	// exactly as long as that change is the latest (issue 13, defect 7).
+	t.Run("Cred", func(t *testing.T) {
+		changed := t0.Add(300 * time.Millisecond)
+		withCred := claims
+		withCred.PasswordChangedAt = changed
+		if _, err := NewPrincipal(withCred, user(inspect.RoleAdmin, func(u *inspect.User) { u.PasswordChangedAt = changed }), nil); err != nil {
+			t.Errorf("issued after the change it names, same second: %v", err)
+		}
+		later := user(inspect.RoleAdmin, func(u *inspect.User) { u.PasswordChangedAt = changed.Add(time.Microsecond) })
+		if _, err := NewPrincipal(withCred, later, nil); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("a microsecond-later change: err = %v, want ErrUnauthenticated", err)
+		}
+	})
 	t.Run("CopiesScope", func(t *testing.T) {
 		u := user(inspect.RoleInspector)
 		p, _ := NewPrincipal(claims, u, nil)

@@ -33,8 +33,17 @@ var refreshTokenLen = len(RefreshTokenPrefix) + base64.RawURLEncoding.EncodedLen
 // RefreshStore is the persistence Sessions needs; *store.Store satisfies
 // it. Every row of a family is revoked together, spent or not.
 type RefreshStore interface {
-	// InsertRefreshToken stores a new token row.
+	// InsertRefreshToken stores a new token row of an existing family,
+	// only while the user has not changed password since the family
+	// began, atomically; otherwise it returns an error matching
+	// SessionConfig.NotFound. (A deactivated user's family dies at its
+	// next refresh, which reads the user.)
 	InsertRefreshToken(ctx context.Context, t inspect.RefreshToken) error
+	// StartRefreshFamily stores the first row of a new family, only while
+	// the user is active and its stored password hash is still
+	// passwordHash (the one the login verified), in one atomic step;
+	// otherwise it returns an error matching SessionConfig.NotFound.
+	StartRefreshFamily(ctx context.Context, t inspect.RefreshToken, passwordHash string) error
 	// RefreshTokenByHash returns the row with this SHA-256, or an error
 	// matching SessionConfig.NotFound.
 	RefreshTokenByHash(ctx context.Context, hash []byte) (inspect.RefreshToken, error)
@@ -127,7 +136,11 @@ func NewSessions(cfg SessionConfig) (*Sessions, error) {
 }
 
 // Login starts a new session for u, whose password the caller has
-// already verified: a new refresh-token family and an access token. An
+// already verified against u.PasswordHash: a new refresh-token family and
+// an access token. The family is stored only if that hash is still the
+// user's (RefreshStore.StartRefreshFamily), so a password change that
+// commits while the login runs wins: the login gets errStaleCredentials
+// (an ErrUnauthenticated), and the caller may read the user again. An
 // inactive user gets ErrUnauthenticated.
 func (s *Sessions) Login(ctx context.Context, u inspect.User) (Pair, error) {
 	if !u.Active {
@@ -137,7 +150,7 @@ func (s *Sessions) Login(ctx context.Context, u inspect.User) (Pair, error) {
 	if err != nil {
 		return Pair{}, fmt.Errorf("auth: login: %w", err)
 	}
-	return s.issue(ctx, u, family.String())
+	return s.issue(ctx, u, family.String(), true)
 }
 
 // Refresh exchanges a refresh token for a new pair in the same family.
@@ -229,7 +242,15 @@ func (s *Sessions) RevokeUser(ctx context.Context, userID string) error {
 
 // rotate adds a new token to parent's family and issues the pair.
 func (s *Sessions) rotate(ctx context.Context, u inspect.User, parent inspect.RefreshToken, parentHash []byte) (Pair, error) {
-	p, err := s.issue(ctx, u, parent.FamilyID)
+	p, err := s.issue(ctx, u, parent.FamilyID, false)
+	if errors.Is(err, errStaleCredentials) {
+		// The password changed (or the user was deactivated) since the
+		// family began: the family is dead, whatever its rows say.
+		if rerr := s.store.RevokeRefreshFamily(ctx, parent.FamilyID, s.now()); rerr != nil {
+			return Pair{}, fmt.Errorf("auth: refresh: revoke family: %w", rerr)
+		}
+		return Pair{}, err
+	}
 	if err != nil {
 		return Pair{}, err
 	}
@@ -250,8 +271,14 @@ func (s *Sessions) rotate(ctx context.Context, u inspect.User, parent inspect.Re
 	return p, nil
 }
 
-// issue stores a new refresh token of family and signs an access token.
-func (s *Sessions) issue(ctx context.Context, u inspect.User, family string) (Pair, error) {
+// errStaleCredentials: the user's credentials changed (a password change,
+// a deactivation, or a rehash) between reading the user and storing the
+// session's refresh token, so the token was not stored.
+var errStaleCredentials = fmt.Errorf("%w: credentials changed during the request", ErrUnauthenticated)
+
+// issue stores a new refresh token of family (its first when first, for
+// a login) and signs an access token naming u's credentials.
+func (s *Sessions) issue(ctx context.Context, u inspect.User, family string, first bool) (Pair, error) {
 	access, expiresIn, err := s.tokens.Issue(u)
 	if err != nil {
 		return Pair{}, err
@@ -274,7 +301,15 @@ func (s *Sessions) issue(ctx context.Context, u inspect.User, family string) (Pa
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.ttl),
 	}
-	if err := s.store.InsertRefreshToken(ctx, rt); err != nil {
+	if first {
+		err = s.store.StartRefreshFamily(ctx, rt, u.PasswordHash)
+	} else {
+		err = s.store.InsertRefreshToken(ctx, rt)
+	}
+	if errors.Is(err, s.notFound) {
+		return Pair{}, fmt.Errorf("%w (user %s)", errStaleCredentials, u.ID)
+	}
+	if err != nil {
 		return Pair{}, fmt.Errorf("auth: store refresh token: %w", err)
 	}
 	u.PasswordHash = ""

@@ -76,6 +76,18 @@ func (s *fakeStore) InsertRefreshToken(_ context.Context, t inspect.RefreshToken
 	return nil
 }
 
+// StartRefreshFamily stores t if the user is active and still has
+// passwordHash, as the real store does in one statement.
+func (s *fakeStore) StartRefreshFamily(ctx context.Context, t inspect.RefreshToken, passwordHash string) error {
+	s.mu.Lock()
+	u, ok := s.users[t.UserID]
+	s.mu.Unlock()
+	if !ok || !u.Active || u.PasswordHash != passwordHash {
+		return errFakeNotFound
+	}
+	return s.InsertRefreshToken(ctx, t)
+}
+
 func (s *fakeStore) RefreshTokenByHash(_ context.Context, hash []byte) (inspect.RefreshToken, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -255,6 +267,8 @@ func TestSessions_Login(t *testing.T) {
 	t.Run("NoPasswordHashInPair", func(t *testing.T) {
 		u := testUser
 		u.PasswordHash = "$argon2id$secret"
+		f.store.setUser(u) // the hash the login verified is the stored one
+		defer f.store.setUser(testUser)
 		p, err := f.sessions.Login(context.Background(), u)
 		if err != nil || p.User.PasswordHash != "" {
 			t.Errorf("Pair.User.PasswordHash = %q, err %v", p.User.PasswordHash, err)

@@ -148,6 +148,20 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 	if ok, retry := s.cfg.Limiter.Allow(account, clientAddr); !ok {
 		return Pair{}, &LimitedError{RetryAfter: retry}
 	}
+	pair, err := s.login(ctx, account, password)
+	if errors.Is(err, errStaleCredentials) {
+		// The user's row changed between our read and the session's
+		// insert: a password change, or a concurrent login's rehash.
+		// Check the password again against the row as it is now; after a
+		// password change the old one fails there.
+		pair, err = s.login(ctx, account, password)
+	}
+	return pair, err
+}
+
+// login is one attempt of Login, after the rate limits: read the user,
+// verify the password, start a session on the hash verified.
+func (s *Service) login(ctx context.Context, account, password string) (Pair, error) {
 	u, err := s.cfg.Store.UserByUsername(ctx, account)
 	if errors.Is(err, s.cfg.NotFound) || errors.Is(err, inspect.ErrInvalid) {
 		s.cfg.Hasher.DummyVerify(password)
@@ -171,7 +185,10 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 		// existing sessions stay valid. Losing a race with a concurrent
 		// change is fine (RehashPassword compares the old hash).
 		if h, err := s.cfg.Hasher.HashPassword(password); err == nil {
-			if err := s.cfg.Store.RehashPassword(ctx, u.ID, u.PasswordHash, h); err != nil && !errors.Is(err, s.cfg.NotFound) {
+			switch err := s.cfg.Store.RehashPassword(ctx, u.ID, u.PasswordHash, h); {
+			case err == nil:
+				u.PasswordHash = h // the hash the session is started on
+			case !errors.Is(err, s.cfg.NotFound):
 				return Pair{}, err
 			}
 		}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -63,6 +64,11 @@ type Claims struct {
 	ID        string // "jti", a random UUID
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// PasswordChangedAt is the user's password change the token was
+	// issued under ("cred", in microseconds): the token dies with the
+	// next change, even one in the same second as its iat. Zero for
+	// tokens of older versions, which lack the claim.
+	PasswordChangedAt time.Time
 }
 
 // NewTokens checks cfg and returns a Tokens.
@@ -138,6 +144,7 @@ func (t *Tokens) Issue(u inspect.User) (token string, expiresIn time.Duration, e
 			ID:        jti.String(),
 		},
 		Role: u.Role,
+		Cred: credClaim(u.PasswordChangedAt),
 	})
 	tok.Header["kid"] = kid
 	tok.Header["typ"] = accessTokenType
@@ -162,13 +169,27 @@ func (t *Tokens) Verify(token string) (Claims, error) {
 	if _, err := t.parser.ParseWithClaims(token, &c, t.key); err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
-	return Claims{
+	out := Claims{
 		UserID:    c.Subject,
 		Role:      c.Role,
 		ID:        c.ID,
 		IssuedAt:  c.IssuedAt.Time,
 		ExpiresAt: c.ExpiresAt.Time,
-	}, nil
+	}
+	if c.Cred != nil {
+		out.PasswordChangedAt = time.UnixMicro(*c.Cred).UTC()
+	}
+	return out, nil
+}
+
+// credClaim is the "cred" value for a user whose password last changed
+// at t; nil (no claim) for a user who never had one.
+func credClaim(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	v := t.UnixMicro()
+	return &v
 }
 
 // key is the jwt.Keyfunc. The parser has already refused any alg but
@@ -194,6 +215,32 @@ func (t *Tokens) key(tok *jwt.Token) (any, error) {
 type accessClaims struct {
 	jwt.RegisteredClaims
 	Role inspect.Role `json:"role"`
+	// Cred is the user's PasswordChangedAt in Unix microseconds at issue.
+	Cred *int64 `json:"cred,omitempty"`
+}
+
+// UnmarshalJSON refuses time claims that are not JSON numbers before
+// decoding as usual. jwt/v5 reads a NumericDate through json.Number,
+// which also takes a string holding digits, so "exp":"1700000000" would
+// pass; RFC 7519 §2 says a NumericDate is a number, and a token that
+// says otherwise was not made by us.
+func (c *accessClaims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, k := range []string{"exp", "iat", "nbf", "cred"} {
+		v, ok := raw[k]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		if len(v) == 0 || v[0] == '"' || json.Unmarshal(v, &n) != nil {
+			return fmt.Errorf("claim %s is not a number", k)
+		}
+	}
+	type plain accessClaims // without this method, so no recursion
+	return json.Unmarshal(b, (*plain)(c))
 }
 
 // Validate adds our required claims to the jwt validator's checks.

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,11 @@ func TestVerify(t *testing.T) {
 
 		// RELIABILITY B2: registered claims.
 		{"ErrMissingExp", ed(hdr, with(goodClaims(), "exp", nil)), false, jwt.ErrTokenRequiredClaimMissing},
+		// A NumericDate is a JSON number (RFC 7519 §2); jwt/v5 would read
+		// "exp":"1700000000" through json.Number.
+		{"ErrExpAsString", ed(hdr, with(goodClaims(), "exp", fmt.Sprint(t0.Add(15*time.Minute).Unix()))), false, jwt.ErrTokenMalformed},
+		{"ErrIatAsString", ed(hdr, with(goodClaims(), "iat", fmt.Sprint(t0.Unix()))), false, jwt.ErrTokenMalformed},
+		{"ErrNbfAsString", ed(hdr, with(goodClaims(), "nbf", fmt.Sprint(t0.Unix()))), false, jwt.ErrTokenMalformed},
 		{"ErrExpired", ed(hdr, with(goodClaims(), "exp", t0.Add(-31*time.Second).Unix())), false, jwt.ErrTokenExpired},
 		{"ErrExpiredAtLeewayEdge", ed(hdr, with(goodClaims(), "exp", t0.Add(-30*time.Second).Unix())), false, jwt.ErrTokenExpired},
 		{"ErrNbfInFuture", ed(hdr, with(goodClaims(), "nbf", t0.Add(31*time.Second).Unix())), false, jwt.ErrTokenNotValidYet},

@@ -21,43 +21,86 @@ func scanRefreshToken(r rowScanner) (inspect.RefreshToken, error) {
 }
 
 // InsertRefreshToken stores t. An empty ID gets a new one; an empty
-// FamilyID starts a family named after the token's ID (a login). CreatedAt
+// FamilyID starts a family named after the token's ID. CreatedAt
 // defaults to the store's clock. Hash must be a SHA-256 (32 bytes) and
 // ExpiresAt must be set.
 //
+// A token of a family that already has tokens (a rotation) is stored
+// only while the user's password has not changed since the family began, checked in the same statement as the insert (and
+// under a share lock on the user's row in PostgreSQL, which a password
+// change must wait for): a refresh that read the user before a change
+// cannot add a live token after it. A new family records the user's
+// current credentials; logins use StartRefreshFamily instead, which also
+// checks the password hash they verified.
+//
 // Returns ErrConflict for a duplicate ID or hash, ErrNotFound if the user
-// does not exist, and an error wrapping inspect.ErrInvalid for malformed
-// fields.
+// does not exist or (for a rotation) changed password since the family
+// began, and an error wrapping inspect.ErrInvalid for
+// malformed fields.
 func (s *Store) InsertRefreshToken(ctx context.Context, t inspect.RefreshToken) error {
+	t, uid, err := s.checkRefreshToken(t)
+	if err != nil {
+		return err
+	}
+	return s.insertRefreshToken(ctx, "insert refresh token", t, uid,
+		`u.credential_version = COALESCE((SELECT MIN(f.credential_version) FROM refresh_tokens f WHERE f.family_id = ?), u.credential_version)`,
+		t.FamilyID)
+}
+
+// StartRefreshFamily stores the first token of a new family for a login,
+// only while the user is active and its stored password hash is still
+// passwordHash, the one the login verified: a login that checked the old
+// password cannot start a session after a password change committed
+// (RELIABILITY B8, H5). The check and the insert are one statement.
+//
+// Returns ErrNotFound if the user does not exist, is inactive or has
+// another password hash now (the caller re-reads the user: a rehash with
+// stronger parameters is not a password change), ErrConflict for a
+// duplicate ID or hash, and an error wrapping inspect.ErrInvalid for
+// malformed fields.
+func (s *Store) StartRefreshFamily(ctx context.Context, t inspect.RefreshToken, passwordHash string) error {
+	if passwordHash == "" {
+		return fmt.Errorf("%w: empty password hash", inspect.ErrInvalid)
+	}
+	t, uid, err := s.checkRefreshToken(t)
+	if err != nil {
+		return err
+	}
+	return s.insertRefreshToken(ctx, "start refresh family", t, uid, `u.active = ? AND u.password_hash = ?`, true, passwordHash)
+}
+
+// checkRefreshToken validates t and fills in its defaults; uid is the
+// canonical user id.
+func (s *Store) checkRefreshToken(t inspect.RefreshToken) (inspect.RefreshToken, string, error) {
 	var err error
 	if t.ID == "" {
 		if t.ID, err = newID(); err != nil {
-			return err
+			return t, "", err
 		}
 	} else if id, ok := parseID(t.ID); ok {
 		t.ID = id
 	} else {
-		return fmt.Errorf("%w: refresh token id is not a UUID", inspect.ErrInvalid)
+		return t, "", fmt.Errorf("%w: refresh token id is not a UUID", inspect.ErrInvalid)
 	}
 	if t.FamilyID == "" {
 		t.FamilyID = t.ID
 	} else if id, ok := parseID(t.FamilyID); ok {
 		t.FamilyID = id
 	} else {
-		return fmt.Errorf("%w: refresh token family id is not a UUID", inspect.ErrInvalid)
+		return t, "", fmt.Errorf("%w: refresh token family id is not a UUID", inspect.ErrInvalid)
 	}
 	uid, ok := parseID(t.UserID)
 	if !ok {
-		return fmt.Errorf("store: insert refresh token: user: %w", ErrNotFound)
+		return t, "", fmt.Errorf("store: insert refresh token: user: %w", ErrNotFound)
 	}
 	if len(t.Hash) != sha256.Size {
-		return fmt.Errorf("%w: refresh token hash must be %d bytes", inspect.ErrInvalid, sha256.Size)
+		return t, "", fmt.Errorf("%w: refresh token hash must be %d bytes", inspect.ErrInvalid, sha256.Size)
 	}
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = s.now()
 	}
 	if t.ExpiresAt.IsZero() {
-		return fmt.Errorf("%w: refresh token without expiry", inspect.ErrInvalid)
+		return t, "", fmt.Errorf("%w: refresh token without expiry", inspect.ErrInvalid)
 	}
 	for _, f := range []struct {
 		name string
@@ -67,14 +110,38 @@ func (s *Store) InsertRefreshToken(ctx context.Context, t inspect.RefreshToken) 
 			continue
 		}
 		if err := checkTime(f.name, *f.t); err != nil {
-			return err
+			return t, "", err
 		}
 	}
-	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (`+refreshCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		t.ID, t.FamilyID, uid, t.Hash, s.d.timeArg(t.CreatedAt), s.d.timeArg(t.ExpiresAt),
-		s.d.nullTimeArg(t.SpentAt), s.d.nullTimeArg(t.RevokedAt))
+	return t, uid, nil
+}
+
+// insertRefreshToken inserts t if cond (on users u, with args) holds,
+// copying the user's credential generation into the row. In PostgreSQL the user's row is share-locked
+// for the statement: a password change (which updates that row, then
+// revokes the user's tokens, in one transaction) either waits for this
+// insert and then revokes the new row, or commits first and makes cond
+// false when the row is re-checked.
+func (s *Store) insertRefreshToken(ctx context.Context, op string, t inspect.RefreshToken, uid, cond string, args ...any) error {
+	lock := ""
+	if s.d.name == postgresDialect.name {
+		// SQLite serialises writers; it has no row locks to take.
+		lock = ` FOR SHARE OF u`
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (`+refreshCols+`, credential_version)
+		SELECT ?, ?, u.id, ?, ?, ?, ?, ?, u.credential_version FROM users u
+		WHERE u.id = ? AND `+cond+lock),
+		append([]any{t.ID, t.FamilyID, t.Hash, s.d.timeArg(t.CreatedAt), s.d.timeArg(t.ExpiresAt),
+			s.d.nullTimeArg(t.SpentAt), s.d.nullTimeArg(t.RevokedAt), uid}, args...)...)
 	if err != nil {
-		return s.fail("insert refresh token", err)
+		return s.fail(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.fail(op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: %s: user missing, inactive or with other credentials: %w", op, ErrNotFound)
 	}
 	return nil
 }

@@ -133,10 +133,30 @@ func (s *Store) CreateUser(ctx context.Context, u *inspect.User) error {
 		})
 	})
 	if err != nil {
-		return s.fail("create user", err)
+		err = s.fail("create user", err)
+		if errors.Is(err, ErrConflict) {
+			// The message is for the client; the driver's text (constraint
+			// and column names) is not.
+			return s.userConflict(ctx, key)
+		}
+		return err
 	}
 	*u = nu
 	return nil
+}
+
+// userConflict says which unique value of a new user is taken.
+func (s *Store) userConflict(ctx context.Context, key string) error {
+	var one int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM users WHERE username_key = ?`), key).Scan(&one)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%w: username already taken", ErrConflict)
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%w: user id already taken", ErrConflict)
+	default:
+		return s.fail("create user", err)
+	}
 }
 
 func (s *Store) insertTownships(ctx context.Context, q querier, userID string, codes []string) error {
@@ -314,10 +334,22 @@ func (s *Store) ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspect.
 	return users, nil
 }
 
+// adminLockClass keys the advisory lock that serialises changes of role
+// and activity, so the last active administrator check and the change it
+// guards are one step for concurrent updates.
+const adminLockClass int32 = 0x66770013
+
+// ErrLastAdmin is returned by UpdateUser for a change that would leave no
+// active administrator: nobody could then manage accounts. It matches
+// ErrConflict; its message is fit for the client.
+var ErrLastAdmin = fmt.Errorf("%w: the last active administrator cannot be demoted or deactivated", ErrConflict)
+
 // UpdateUser applies the non-nil fields of p and sets UpdatedAt to now.
 // Townships, when given, replace the user's set. An empty patch changes
 // nothing and returns the user as stored. Returns the updated user,
-// ErrNotFound if there is none, or an error wrapping inspect.ErrInvalid.
+// ErrNotFound if there is none, ErrLastAdmin if the change would demote
+// or deactivate the last active administrator (checked in the update's
+// transaction), or an error wrapping inspect.ErrInvalid.
 func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, now time.Time) (inspect.User, error) {
 	var (
 		sets []string
@@ -370,6 +402,15 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, 
 
 	var u inspect.User
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		// A change of role or activity may remove an administrator: such
+		// changes take one lock, before any row lock, so that two
+		// administrators demoting each other cannot both see the other
+		// still active (SQLite serialises writers anyway).
+		if (p.Role != nil || p.Active != nil) && s.d.hashLock != "" {
+			if _, err := tx.ExecContext(ctx, s.q(s.d.hashLock), adminLockClass, int32(0)); err != nil {
+				return err
+			}
+		}
 		// Lock the row first (PostgreSQL runs writers side by side), so
 		// that the old values read next, for the audit trail, are the
 		// ones this update replaces.
@@ -385,6 +426,18 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, 
 		old, err := s.userWhere(ctx, tx, "id = ?", cid)
 		if err != nil {
 			return err
+		}
+		demoted := p.Role != nil && *p.Role != inspect.RoleAdmin
+		deactivated := p.Active != nil && !*p.Active
+		if old.Role == inspect.RoleAdmin && old.Active && (demoted || deactivated) {
+			var others int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM users WHERE role = ? AND active = ? AND id <> ?`),
+				string(inspect.RoleAdmin), true, cid).Scan(&others); err != nil {
+				return err
+			}
+			if others == 0 {
+				return ErrLastAdmin
+			}
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET `+strings.Join(sets, ", ")+` WHERE id = ?`), args...); err != nil {
 			return err
@@ -409,9 +462,15 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, 
 }
 
 // SetPasswordHash stores a new password hash and records now as both
-// PasswordChangedAt and UpdatedAt; tokens issued before PasswordChangedAt
-// can then be refused. Returns ErrNotFound if there is no such user, and
-// an error wrapping inspect.ErrInvalid for an empty or unstorable hash.
+// PasswordChangedAt and UpdatedAt, and in the same transaction revokes
+// every refresh token of the user and moves the user to a new credential
+// generation, so that no session of the old password outlives the change,
+// not even one whose login or refresh is in flight (see
+// StartRefreshFamily and InsertRefreshToken). PasswordChangedAt strictly
+// increases, by a microsecond if now does not move it on: access tokens
+// name the PasswordChangedAt they were issued under, and two changes must
+// never share one. Returns ErrNotFound if there is no such user, and an
+// error wrapping inspect.ErrInvalid for an empty or unstorable hash.
 func (s *Store) SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error {
 	if err := checkText("password hash", hash); err != nil {
 		return err
@@ -427,16 +486,37 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string, now time.T
 		return fmt.Errorf("store: set password hash: %w", ErrNotFound)
 	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		var username string
-		err := tx.QueryRowContext(ctx, s.q(`SELECT username FROM users WHERE id = ?`), cid).Scan(&username)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
+		// Lock the row first (PostgreSQL runs writers side by side): the
+		// change time read next is then the one this change follows, and
+		// a login's share lock (StartRefreshFamily) waits for the commit.
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE users SET updated_at = ? WHERE id = ?`), s.d.timeArg(now), cid)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?`),
-			hash, s.d.timeArg(now), s.d.timeArg(now), cid); err != nil {
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		var (
+			username string
+			last     *time.Time
+		)
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT username, password_changed_at FROM users WHERE id = ?`), cid).
+			Scan(&username, timeScan{null: &last}); err != nil {
+			return err
+		}
+		changed := roundTime(now)
+		if last != nil && !changed.After(*last) {
+			changed = last.Add(precision)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ?,
+			credential_version = credential_version + 1 WHERE id = ?`),
+			hash, s.d.timeArg(changed), s.d.timeArg(now), cid); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`),
+			s.d.timeArg(now), cid); err != nil {
 			return err
 		}
 		// That it changed, and for whom; never the hash.

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	})
 	t.Run("Users", func(t *testing.T) { testUsers(t, shared) })
 	t.Run("RefreshTokens", func(t *testing.T) { testRefreshTokens(t, shared) })
+	t.Run("Credentials", func(t *testing.T) { testCredentials(t, shared) })
 	t.Run("TimePrecision", func(t *testing.T) { testTimePrecision(t, shared) })
 	t.Run("InvalidText", func(t *testing.T) { testInvalidText(t, shared) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, shared) })
