@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
 // BackupTo writes a consistent copy of the database to path, which must
@@ -34,7 +36,7 @@ func (s *Store) BackupTo(ctx context.Context, path string) error {
 		return fmt.Errorf("store: backup: %w", err)
 	}
 	if _, err := os.Lstat(abs); err == nil {
-		return fmt.Errorf("store: backup: %s already exists", abs)
+		return fmt.Errorf("store: backup: %s: %w", abs, fs.ErrExist)
 	}
 	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, abs); err != nil {
 		return s.fail("backup", err)
@@ -50,6 +52,9 @@ func (s *Store) BackupTo(ctx context.Context, path string) error {
 
 // syncFile fsyncs a file or directory by name.
 func syncFile(name string) error {
+	if fi, err := os.Stat(name); err == nil && fi.IsDir() && runtime.GOOS == "windows" {
+		return nil // directories cannot be fsynced there; NTFS journals renames
+	}
 	f, err := os.Open(name)
 	if err != nil {
 		return err
