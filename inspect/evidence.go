@@ -119,6 +119,9 @@ type Evidence struct {
 	Responsibility *Responsibility
 
 	Thumbnails []int // sizes made so far, e.g. 320, 1280
+	// ThumbnailTries records the thumbnail worker's failures; zero while
+	// none. See ThumbnailState.
+	ThumbnailTries ThumbnailTries
 }
 
 // HasFlag reports whether e carries f.
@@ -150,6 +153,10 @@ type Submission struct {
 	EvidenceID  string // set when stored
 	CreatedAt   time.Time
 	UpdatedAt   time.Time // heartbeat while pending
+	// Attempt is the token of the claim that holds a pending submission:
+	// a takeover gets a new one, so the request it replaced can no longer
+	// commit or release.
+	Attempt string
 }
 
 // EvidenceFilter selects evidence for a listing. Nil fields do not filter.

@@ -43,11 +43,11 @@ var (
 // EvidenceStore is the persistence the upload path needs.
 type EvidenceStore interface {
 	ClaimSubmission(ctx context.Context, userID, key string, now, staleBefore time.Time) (Submission, bool, error)
-	HeartbeatSubmission(ctx context.Context, userID, key string, now time.Time) error
-	ReleaseSubmission(ctx context.Context, userID, key string) error
-	CommitEvidence(ctx context.Context, e *Evidence, key string, fingerprint []byte) error
+	HeartbeatSubmission(ctx context.Context, userID, key, attempt string, now time.Time) error
+	ReleaseSubmission(ctx context.Context, userID, key, attempt string) error
+	MarkSubmissionObject(ctx context.Context, userID, key, attempt, sha256 string, now time.Time) error
+	CommitEvidence(ctx context.Context, e *Evidence, key, attempt string, fingerprint []byte) error
 	EvidenceByID(ctx context.Context, id string) (Evidence, error)
-	EvidenceSHA256Exists(ctx context.Context, sha256 string) (bool, error)
 }
 
 // BlobStore is the photo store as the upload path uses it.
@@ -59,8 +59,14 @@ type BlobStore interface {
 type IntakeConfig struct {
 	MaxPhotoBytes int64         // default 40 MiB
 	SpoolDir      string        // temp files while receiving; default os.TempDir()/fieldwatch-spool
-	StaleAfter    time.Duration // a pending upload without heartbeat for this long is abandoned; default 5 min
-	Heartbeat     time.Duration // default StaleAfter/5
+	StaleAfter    time.Duration // a pending upload without heartbeat for this long is abandoned by the reconciler; default 5 min
+	Heartbeat     time.Duration // how often a live upload says so; default 5 s (at most StaleAfter/5)
+	// TakeoverAfter: a claim whose heartbeat is older than this has no
+	// live request behind it (its request ended, or its process died), so
+	// a retry with the same key may take it over. Default 3 heartbeats:
+	// one missed heartbeat is not death, and a phone whose upload got a
+	// 503 while the database was down is not locked out for StaleAfter.
+	TakeoverAfter time.Duration
 
 	MismatchM   float64        // EXIF vs device distance that raises a flag; default 200 m
 	StaleWindow time.Duration  // capture older than this before receipt is flagged; default 72 h
@@ -110,7 +116,10 @@ func NewIntake(st EvidenceStore, blobs BlobStore, cfg IntakeConfig) (*Intake, er
 		cfg.StaleAfter = 5 * time.Minute
 	}
 	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = cfg.StaleAfter / 5
+		cfg.Heartbeat = min(defaultHeartbeat, cfg.StaleAfter/5)
+	}
+	if cfg.TakeoverAfter <= 0 {
+		cfg.TakeoverAfter = min(3*cfg.Heartbeat, cfg.StaleAfter)
 	}
 	if cfg.MismatchM <= 0 {
 		cfg.MismatchM = 200
@@ -139,6 +148,11 @@ func NewIntake(st EvidenceStore, blobs BlobStore, cfg IntakeConfig) (*Intake, er
 	return &Intake{cfg: cfg, store: st, blobs: blobs, now: cfg.Clock, log: cfg.Logger}, nil
 }
 
+// defaultHeartbeat is IntakeConfig.Heartbeat's default: one short UPDATE
+// per upload in flight every 5 s (200 a second for 1,000 uploads), for a
+// takeover after 15 s of silence.
+const defaultHeartbeat = 5 * time.Second
+
 // MaxPhotoBytes is the configured photo size limit.
 func (in *Intake) MaxPhotoBytes() int64 { return in.cfg.MaxPhotoBytes }
 
@@ -147,6 +161,7 @@ type Claim struct {
 	in       *Intake
 	userID   string
 	key      string
+	attempt  string      // this claim's token (Submission.Attempt)
 	previous *Submission // a stored submission under this key: the attempt is a retry
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -157,11 +172,11 @@ type Claim struct {
 // still be read and compared. Release the claim when done.
 func (in *Intake) Claim(ctx context.Context, userID, key string) (*Claim, error) {
 	now := in.now()
-	sub, claimed, err := in.store.ClaimSubmission(ctx, userID, key, now, now.Add(-in.cfg.StaleAfter))
+	sub, claimed, err := in.store.ClaimSubmission(ctx, userID, key, now, now.Add(-in.cfg.TakeoverAfter))
 	if err != nil {
 		return nil, err
 	}
-	c := &Claim{in: in, userID: userID, key: key, done: make(chan struct{})}
+	c := &Claim{in: in, userID: userID, key: key, attempt: sub.Attempt, done: make(chan struct{})}
 	switch {
 	case claimed:
 		hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -187,7 +202,7 @@ func (c *Claim) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := c.in.store.HeartbeatSubmission(ctx, c.userID, c.key, c.in.now()); err != nil && ctx.Err() == nil {
+			if err := c.in.store.HeartbeatSubmission(ctx, c.userID, c.key, c.attempt, c.in.now()); err != nil && ctx.Err() == nil {
 				c.in.log.Warn("upload heartbeat failed", slog.String("user_id", c.userID), slog.String("error", err.Error()))
 			}
 		}
@@ -195,19 +210,48 @@ func (c *Claim) heartbeat(ctx context.Context) {
 }
 
 // Release ends the claim. An attempt that did not commit gives its key
-// back, so the phone's retry can proceed at once.
+// back, so the phone's retry can proceed at once. When the database cannot
+// take the release (the very outage that failed the upload, often), it is
+// retried in the background until it goes through or the claim's silent
+// heartbeat frees it anyway (TakeoverAfter): the phone's retry succeeds as
+// soon as the database is back, not StaleAfter later.
 func (c *Claim) Release() {
 	if c.stop == nil {
 		return
 	}
 	c.stop()
 	<-c.done
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.in.store.ReleaseSubmission(ctx, c.userID, c.key); err != nil {
-		// The reconciler abandons it after StaleAfter.
-		c.in.log.Warn("releasing upload claim", slog.String("user_id", c.userID), slog.String("error", err.Error()))
+	if err := c.release(); err == nil {
+		return
 	}
+	go func() {
+		var waited time.Duration
+		for wait := releaseRetryFirst; ; wait = min(2*wait, releaseRetryMax) {
+			<-time.After(wait)
+			waited += wait
+			err := c.release()
+			if err == nil {
+				return
+			}
+			if waited >= c.in.cfg.TakeoverAfter {
+				// The claim is free by now: its heartbeat stopped.
+				c.in.log.Warn("releasing upload claim", slog.String("user_id", c.userID), slog.String("error", err.Error()))
+				return
+			}
+		}
+	}()
+}
+
+// Backoff of Release's retries: quick, since a phone may be retrying.
+const (
+	releaseRetryFirst = 250 * time.Millisecond
+	releaseRetryMax   = 2 * time.Second
+)
+
+func (c *Claim) release() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.in.store.ReleaseSubmission(ctx, c.userID, c.key, c.attempt)
 }
 
 // Spool is a photo received into a temporary file, hashed on the way in.
@@ -372,13 +416,13 @@ func (in *Intake) Submit(ctx context.Context, c *Claim, meta EvidenceMeta, rawMe
 	if err := in.link(ctx, &e); err != nil {
 		return Evidence{}, false, err
 	}
-	if err := in.storeBytes(ctx, &e, sp); err != nil {
+	if err := in.storeBytes(ctx, c, &e, sp); err != nil {
 		return Evidence{}, false, err
 	}
 	if in.cfg.Failpoint != nil {
 		in.cfg.Failpoint("after-object-put")
 	}
-	if err := in.store.CommitEvidence(ctx, &e, c.key, fp); err != nil {
+	if err := in.store.CommitEvidence(ctx, &e, c.key, c.attempt, fp); err != nil {
 		return Evidence{}, false, err
 	}
 	c.stop()
@@ -408,12 +452,25 @@ func (in *Intake) link(ctx context.Context, e *Evidence) error {
 	return nil
 }
 
-// storeBytes puts the spooled bytes under their content address, unless
-// evidence with the same bytes already exists (rows are never deleted, so
-// its object is there to stay).
-func (in *Intake) storeBytes(ctx context.Context, e *Evidence, sp *Spool) error {
-	exists, err := in.store.EvidenceSHA256Exists(ctx, e.SHA256)
-	if err != nil || exists {
+// storeBytes puts the spooled bytes under their content address. It first
+// marks the submission with the hash, under the lock the reconciler takes
+// to delete an orphan, so the object cannot be deleted between this PUT
+// and the commit.
+//
+// The bytes are put even when evidence with the same bytes exists: the
+// store's copy may have been lost or damaged (an operator's mistake, a
+// restore that missed it, a bug), and a PUT of the same bytes repairs it
+// where skipping it would make the loss permanent. A PUT to an existing
+// content address replaces it atomically with identical bytes, and a
+// failed one leaves it as it was (media.Store.Put).
+func (in *Intake) storeBytes(ctx context.Context, c *Claim, e *Evidence, sp *Spool) error {
+	err := in.store.MarkSubmissionObject(ctx, c.userID, c.key, c.attempt, e.SHA256, in.now())
+	if errors.Is(err, ErrNotFound) {
+		// Taken over by a newer attempt of the same key (this request was
+		// silent too long), or released: that attempt answers.
+		return fmt.Errorf("%w (this attempt lost its claim)", ErrInFlight)
+	}
+	if err != nil {
 		return err
 	}
 	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {

@@ -16,8 +16,11 @@ import (
 // ReconcileStore is what the reconciler needs of persistence.
 type ReconcileStore interface {
 	StaleSubmissions(ctx context.Context, staleBefore time.Time, limit int) ([]Submission, error)
-	ReleaseSubmission(ctx context.Context, userID, key string) error
-	EvidenceSHA256Exists(ctx context.Context, sha256 string) (bool, error)
+	ReleaseSubmission(ctx context.Context, userID, key, attempt string) error
+	// DeleteOrphanObject calls del if and only if no evidence row and no
+	// pending upload names the hash, holding the per-hash lock that
+	// uploads take before their PUT and at their commit.
+	DeleteOrphanObject(ctx context.Context, sha256 string, del func(context.Context) error) (bool, error)
 	// UploadSessionStore: the direct-upload sessions to sweep.
 	UploadSessionStore
 }
@@ -98,7 +101,7 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 		errs = append(errs, err)
 	}
 	for _, s := range stale {
-		if err := r.store.ReleaseSubmission(ctx, s.UserID, s.Key); err != nil {
+		if err := r.store.ReleaseSubmission(ctx, s.UserID, s.Key, s.Attempt); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -113,15 +116,16 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 		if len(sha) != 64 || ObjectKey(sha) != o.Key {
 			return nil // not an evidence object
 		}
-		exists, err := r.store.EvidenceSHA256Exists(ctx, sha)
-		if err != nil || exists {
-			return err
+		// Checked and deleted under the hash's lock: an upload marks the
+		// hash under it before its PUT, and a commit adds its row under
+		// it, so neither can slip in between the check and the delete.
+		deleted, err := r.store.DeleteOrphanObject(ctx, sha, func(ctx context.Context) error {
+			return r.blobs.Delete(ctx, o.Key)
+		})
+		if deleted {
+			rep.OrphanObjects++
 		}
-		if err := r.blobs.Delete(ctx, o.Key); err != nil {
-			return err
-		}
-		rep.OrphanObjects++
-		return nil
+		return err
 	})
 	if err != nil {
 		errs = append(errs, err)

@@ -41,18 +41,20 @@ const (
 	maxThumbnailSets = 1000
 )
 
-// thumbnailable is the SQL predicate for the content types the thumbnail
-// worker decodes. It must stay identical to the predicate of the
-// evidence_thumbnails partial index in both migrations, or the index is
-// not used.
-const thumbnailable = `content_type IN ('image/jpeg', 'image/png', 'image/webp')`
+// thumbnailable is the SQL predicate for the evidence the thumbnail
+// worker may still make previews of: content types it decodes, not given
+// up on. It must stay identical to the predicate of the
+// evidence_thumbnails partial index in both migrations (00011), or the
+// index is not used.
+const thumbnailable = `content_type IN ('image/jpeg', 'image/png', 'image/webp') AND thumbnail_gave_up IS NULL`
 
 // Columns of evidence, read with alias e. details and responsibility are
 // read as text: jsonb in PostgreSQL, TEXT in SQLite.
 const evidenceCols = `e.id, e.uploader_id, e.category, e.subcategory, e.note, e.sha256, e.size,
 	e.content_type, e.object_key, e.width, e.height, e.received_at, e.captured_at, e.capture_time_source,
 	e.lon, e.lat, e.location_source, e.exif_device_distance_m, e.duplicate_of, e.township_code, e.reach_code,
-	e.thumbnails, CAST(e.details AS TEXT), CAST(e.responsibility AS TEXT)`
+	e.thumbnails, CAST(e.details AS TEXT), CAST(e.responsibility AS TEXT),
+	e.thumbnail_attempts, e.thumbnail_next_at, e.thumbnail_error, e.thumbnail_gave_up`
 
 const evidenceInsertCols = `id, uploader_id, category, subcategory, note, sha256, size,
 	content_type, object_key, width, height, received_at, captured_at, capture_time_source,
@@ -65,9 +67,10 @@ var errClaimLost = fmt.Errorf("%w: no pending submission for this key (the claim
 // CommitEvidence stores e as the result of the pending submission
 // (e.UploaderID, key), in one write transaction:
 //
-//   - the submission must be pending, else ErrConflict: the claim was
-//     lost (released, abandoned by the reconciler, or already stored by a
-//     request that took it over);
+//   - the submission must be pending and held by this attempt (the
+//     token ClaimSubmission returned), else ErrConflict: the claim was
+//     lost (released, abandoned by the reconciler, or taken over by a
+//     newer attempt, which may have stored it already);
 //   - e.ID gets a new UUID v7 if empty, and e.ReceivedAt the store's
 //     clock if zero;
 //   - e.DuplicateOf is set to the id of the original evidence with the
@@ -97,7 +100,7 @@ var errClaimLost = fmt.Errorf("%w: no pending submission for this key (the claim
 // measures; invalid UTF-8 or NUL in text; a fingerprint that is not 32
 // bytes); ErrConflict as above or for a taken ID; ErrNotFound if the
 // uploader does not exist.
-func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key string, fingerprint []byte) error {
+func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key, attempt string, fingerprint []byte) error {
 	if err := checkIdemKey(key); err != nil {
 		return err
 	}
@@ -129,19 +132,18 @@ func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key str
 
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		var state string
-		err := tx.QueryRowContext(ctx, s.q(`SELECT state FROM submissions WHERE user_id = ? AND idem_key = ?`),
-			ne.UploaderID, key).Scan(&state)
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && state != string(inspect.SubmissionPending)) {
+		var held sql.NullString
+		err := tx.QueryRowContext(ctx, s.q(`SELECT state, attempt FROM submissions WHERE user_id = ? AND idem_key = ?`),
+			ne.UploaderID, key).Scan(&state, &held)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && (state != string(inspect.SubmissionPending) || held.String != attempt)) {
 			return errClaimLost
 		}
 		if err != nil {
 			return err
 		}
 
-		if s.d.hashLock != "" {
-			if _, err := tx.ExecContext(ctx, s.q(s.d.hashLock), hashLockClass, sha256LockKey(ne.SHA256)); err != nil {
-				return err
-			}
+		if err := s.lockHash(ctx, tx, ne.SHA256); err != nil {
+			return err
 		}
 		var dup string
 		err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM evidence WHERE sha256 = ? AND duplicate_of IS NULL
@@ -176,8 +178,8 @@ func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key str
 			}
 		}
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE submissions SET state = 'stored', evidence_id = ?, fingerprint = ?, updated_at = ?
-			WHERE user_id = ? AND idem_key = ? AND state = 'pending'`),
-			ne.ID, fingerprint, s.d.timeArg(ne.ReceivedAt), ne.UploaderID, key)
+			WHERE user_id = ? AND idem_key = ? AND state = 'pending' AND attempt = ?`),
+			ne.ID, fingerprint, s.d.timeArg(ne.ReceivedAt), ne.UploaderID, key, attempt)
 		if err != nil {
 			return err
 		}
@@ -564,11 +566,13 @@ func scanEvidence(r rowScanner, extra ...any) (inspect.Evidence, error) {
 		lon, lat, dist     sql.NullFloat64
 		dup, town, reach   sql.NullString
 		thumbnails, detail string
+		thumbGaveUp        sql.NullString
 		resp               sql.NullString
 	)
 	err := r.Scan(append([]any{&e.ID, &e.UploaderID, &category, &e.Subcategory, &e.Note, &e.SHA256, &e.Size,
 		&e.ContentType, &e.ObjectKey, &e.Width, &e.Height, timeScan{t: &e.ReceivedAt}, timeScan{null: &e.CapturedAt}, &cts,
-		&lon, &lat, &ls, &dist, &dup, &town, &reach, &thumbnails, &detail, &resp}, extra...)...)
+		&lon, &lat, &ls, &dist, &dup, &town, &reach, &thumbnails, &detail, &resp,
+		&e.ThumbnailTries.Attempts, timeScan{null: &e.ThumbnailTries.NextAt}, &e.ThumbnailTries.Error, &thumbGaveUp}, extra...)...)
 	if err != nil {
 		return inspect.Evidence{}, err
 	}
@@ -589,6 +593,7 @@ func scanEvidence(r rowScanner, extra ...any) (inspect.Evidence, error) {
 	if e.Thumbnails == nil {
 		e.Thumbnails = []int{}
 	}
+	e.ThumbnailTries.GaveUp = inspect.ThumbnailState(thumbGaveUp.String)
 	if err := fromDetails(detail, &e); err != nil {
 		return inspect.Evidence{}, err
 	}
@@ -972,15 +977,54 @@ func nullText(v string) any {
 }
 
 // SetThumbnails records the thumbnail sizes made for an evidence,
-// replacing the previous set. Returns ErrNotFound if there is no such
-// evidence, and an error wrapping inspect.ErrInvalid for a size outside
+// replacing the previous set, and clears its ThumbnailTries: the worker
+// succeeded. Returns ErrNotFound if there is no such evidence, and an
+// error wrapping inspect.ErrInvalid for a size outside
 // 1..MaxThumbnailSize.
 func (s *Store) SetThumbnails(ctx context.Context, id string, sizes []int) error {
 	sizes, err := normThumbnails(sizes)
 	if err != nil {
 		return err
 	}
-	return s.updateEvidence(ctx, "set thumbnails", id, `thumbnails = ?`, thumbnailsText(sizes))
+	return s.updateEvidence(ctx, "set thumbnails", id,
+		`thumbnails = ?, thumbnail_attempts = 0, thumbnail_next_at = NULL, thumbnail_error = '', thumbnail_gave_up = NULL`,
+		thumbnailsText(sizes))
+}
+
+// maxThumbnailError bounds the reason stored with a failed preview.
+const maxThumbnailError = 500
+
+// SetThumbnailTries records the thumbnail worker's failed attempts on an
+// evidence. Returns ErrNotFound if there is no such evidence, and an
+// error wrapping inspect.ErrInvalid for negative attempts, a GaveUp other
+// than "", failed or unsupported, or an Error that is not valid text or
+// longer than 500 bytes.
+func (s *Store) SetThumbnailTries(ctx context.Context, id string, tr inspect.ThumbnailTries) error {
+	if tr.Attempts < 0 {
+		return fmt.Errorf("%w: thumbnail attempts %d", inspect.ErrInvalid, tr.Attempts)
+	}
+	var gaveUp any
+	switch tr.GaveUp {
+	case "":
+	case inspect.ThumbnailFailed, inspect.ThumbnailUnsupported:
+		gaveUp = string(tr.GaveUp)
+	default:
+		return fmt.Errorf("%w: thumbnails cannot end %q", inspect.ErrInvalid, tr.GaveUp)
+	}
+	if len(tr.Error) > maxThumbnailError {
+		return fmt.Errorf("%w: thumbnail error longer than %d bytes", inspect.ErrInvalid, maxThumbnailError)
+	}
+	if err := checkText("thumbnail error", tr.Error); err != nil {
+		return err
+	}
+	if tr.NextAt != nil {
+		if err := checkTime("thumbnail next attempt", *tr.NextAt); err != nil {
+			return err
+		}
+	}
+	return s.updateEvidence(ctx, "set thumbnail tries", id,
+		`thumbnail_attempts = ?, thumbnail_next_at = ?, thumbnail_error = ?, thumbnail_gave_up = ?`,
+		tr.Attempts, s.d.nullTimeArg(tr.NextAt), tr.Error, gaveUp)
 }
 
 // updateEvidence sets columns (a constant, never input) of one evidence.
@@ -1003,16 +1047,22 @@ func (s *Store) updateEvidence(ctx context.Context, op, id, set string, args ...
 
 // EvidenceNeedingThumbnails returns evidence of the content types the
 // thumbnail worker decodes (image/jpeg, image/png, image/webp) that lacks
-// at least one of sizes, oldest first (ReceivedAt, then ID). No sizes
-// means nothing is needed. limit 0 means DefaultEvidenceLimit; other
-// values are clamped to 1..MaxEvidenceLimit.
+// at least one of sizes, is not given up on (ThumbnailTries.GaveUp) and
+// is due at now (no NextAt, or NextAt not after now): fewest failed
+// attempts first, so that photos that keep failing never crowd out new
+// ones, then oldest first (ReceivedAt, then ID). No sizes means nothing
+// is needed. limit 0 means DefaultEvidenceLimit; other values are
+// clamped to 1..MaxEvidenceLimit.
 //
 // It reads the few distinct thumbnail sets in use by a loose index scan,
 // then lists the rows of the incomplete sets through the same index, so
 // that rows already done cost nothing however many there are.
-func (s *Store) EvidenceNeedingThumbnails(ctx context.Context, sizes []int, limit int) ([]inspect.Evidence, error) {
+func (s *Store) EvidenceNeedingThumbnails(ctx context.Context, sizes []int, now time.Time, limit int) ([]inspect.Evidence, error) {
 	sizes, err := normThumbnails(sizes)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkTime("now", now); err != nil {
 		return nil, err
 	}
 	if len(sizes) == 0 {
@@ -1058,8 +1108,9 @@ func (s *Store) EvidenceNeedingThumbnails(ctx context.Context, sizes []int, limi
 		}
 		list, err = s.queryEvidence(ctx, tx, `SELECT `+evidenceCols+` FROM evidence e
 			WHERE `+thumbnailable+` AND e.thumbnails IN (`+marks(len(lacking))+`)
-			ORDER BY e.received_at, e.id LIMIT ?`,
-			append(lacking, clampLimit(limit, DefaultEvidenceLimit, MaxEvidenceLimit))...)
+				AND (e.thumbnail_next_at IS NULL OR e.thumbnail_next_at <= ?)
+			ORDER BY e.thumbnail_attempts, e.received_at, e.id LIMIT ?`,
+			append(lacking, s.d.timeArg(now), clampLimit(limit, DefaultEvidenceLimit, MaxEvidenceLimit))...)
 		return err
 	})
 	if err != nil {

@@ -186,14 +186,15 @@ func TestSQLiteRTreeFollowsEvidence(t *testing.T) {
 		t.Helper()
 		key := seed
 		now := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
-		if _, _, err := s.ClaimSubmission(ctx, u.ID, key, now, now); err != nil {
+		sub, _, err := s.ClaimSubmission(ctx, u.ID, key, now, now)
+		if err != nil {
 			t.Fatal(err)
 		}
 		h := sha256.Sum256([]byte(seed))
 		e := inspect.Evidence{UploaderID: u.ID, Category: inspect.CategoryOther, SHA256: hex.EncodeToString(h[:]),
 			ContentType: "image/jpeg", ObjectKey: "k/" + seed, ReceivedAt: now, Location: loc,
 			CaptureTimeSource: inspect.SourceNone, LocationSource: inspect.SourceNone}
-		if err := s.CommitEvidence(ctx, &e, key, h[:]); err != nil {
+		if err := s.CommitEvidence(ctx, &e, key, sub.Attempt, h[:]); err != nil {
 			t.Fatalf("CommitEvidence: %v", err)
 		}
 		return e

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
@@ -24,21 +26,23 @@ const maxIdemKeyLen = 255
 // is deleted before it can read it (a release racing the claim).
 const claimAttempts = 3
 
-const submissionCols = `user_id, idem_key, state, fingerprint, evidence_id, created_at, updated_at`
+const submissionCols = `user_id, idem_key, state, fingerprint, evidence_id, created_at, updated_at, attempt`
 
 func scanSubmission(r rowScanner) (inspect.Submission, error) {
 	var (
 		sub   inspect.Submission
-		state string
-		evID  sql.NullString
+		state   string
+		evID    sql.NullString
+		attempt sql.NullString
 	)
 	err := r.Scan(&sub.UserID, &sub.Key, &state, &sub.Fingerprint, &evID,
-		timeScan{t: &sub.CreatedAt}, timeScan{t: &sub.UpdatedAt})
+		timeScan{t: &sub.CreatedAt}, timeScan{t: &sub.UpdatedAt}, &attempt)
 	if err != nil {
 		return inspect.Submission{}, err
 	}
 	sub.State = inspect.SubmissionState(state)
 	sub.EvidenceID = evID.String
+	sub.Attempt = attempt.String
 	if len(sub.Fingerprint) == 0 {
 		sub.Fingerprint = nil
 	}
@@ -66,9 +70,10 @@ func checkIdemKey(key string) error {
 // (409), stored means a replay.
 //
 // The claim is one atomic statement: of any number of concurrent claims on
-// the same pair, exactly one reports claimed=true. A claim carries no owner
-// token; after a takeover the old request may still run, and
-// CommitEvidence, which succeeds at most once per pair, decides.
+// the same pair, exactly one reports claimed=true. Each claim gets a fresh
+// Attempt token; heartbeats, the release, MarkSubmissionObject and
+// CommitEvidence name it, so after a takeover the old request can no
+// longer commit, release or mark anything.
 //
 // Returns ErrNotFound if the user does not exist (or userID is not a UUID),
 // and an error wrapping inspect.ErrInvalid for an unusable key or time.
@@ -90,6 +95,7 @@ func (s *Store) ClaimSubmission(ctx context.Context, userID, key string, now, st
 		sub     inspect.Submission
 		claimed bool
 	)
+	attempt := uuid.NewString()
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		for range claimAttempts {
 			// ON CONFLICT … DO UPDATE … WHERE returns the row only when it
@@ -98,11 +104,12 @@ func (s *Store) ClaimSubmission(ctx context.Context, userID, key string, now, st
 			// takeovers of one stale row cannot both succeed.
 			var err error
 			sub, err = scanSubmission(tx.QueryRowContext(ctx, s.q(`INSERT INTO submissions (`+submissionCols+`)
-				VALUES (?, ?, 'pending', NULL, NULL, ?, ?)
-				ON CONFLICT (user_id, idem_key) DO UPDATE SET updated_at = excluded.updated_at
+				VALUES (?, ?, 'pending', NULL, NULL, ?, ?, ?)
+				ON CONFLICT (user_id, idem_key) DO UPDATE
+				SET updated_at = excluded.updated_at, attempt = excluded.attempt, object_sha256 = NULL
 				WHERE submissions.state = 'pending' AND submissions.updated_at < ?
 				RETURNING `+submissionCols),
-				uid, key, s.d.timeArg(now), s.d.timeArg(now), s.d.timeArg(staleBefore)))
+				uid, key, s.d.timeArg(now), s.d.timeArg(now), attempt, s.d.timeArg(staleBefore)))
 			if err == nil {
 				claimed = true
 				return nil
@@ -126,11 +133,12 @@ func (s *Store) ClaimSubmission(ctx context.Context, userID, key string, now, st
 	return sub, claimed, nil
 }
 
-// HeartbeatSubmission sets UpdatedAt = now on a pending submission, so
-// that the reconciler does not take it for abandoned. Returns ErrNotFound
-// if the submission is not pending: stored, released, or abandoned by the
-// reconciler (the request should then give up).
-func (s *Store) HeartbeatSubmission(ctx context.Context, userID, key string, now time.Time) error {
+// HeartbeatSubmission sets UpdatedAt = now on a pending submission of
+// this attempt, so that neither a new claim nor the reconciler takes it
+// for abandoned. Returns ErrNotFound if the attempt no longer holds it:
+// stored, released, taken over, or abandoned by the reconciler (the
+// request should then give up).
+func (s *Store) HeartbeatSubmission(ctx context.Context, userID, key, attempt string, now time.Time) error {
 	if err := checkIdemKey(key); err != nil {
 		return err
 	}
@@ -142,7 +150,7 @@ func (s *Store) HeartbeatSubmission(ctx context.Context, userID, key string, now
 		return fmt.Errorf("store: heartbeat submission: %w", ErrNotFound)
 	}
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE submissions SET updated_at = ?
-		WHERE user_id = ? AND idem_key = ? AND state = 'pending'`), s.d.timeArg(now), uid, key)
+		WHERE user_id = ? AND idem_key = ? AND state = 'pending' AND attempt = ?`), s.d.timeArg(now), uid, key, attempt)
 	if err != nil {
 		return s.fail("heartbeat submission", err)
 	}
@@ -154,11 +162,12 @@ func (s *Store) HeartbeatSubmission(ctx context.Context, userID, key string, now
 	return nil
 }
 
-// ReleaseSubmission deletes the submission if it is still pending, so that
-// the client's retry can claim it again (after a failed upload, or when the
-// reconciler abandons it). A missing or stored submission is left alone
-// without error: a stored one must keep replaying.
-func (s *Store) ReleaseSubmission(ctx context.Context, userID, key string) error {
+// ReleaseSubmission deletes the submission if this attempt still holds it
+// pending, so that the client's retry can claim it again (after a failed
+// upload, or when the reconciler abandons it). A missing, stored or taken
+// over submission is left alone without error: a stored one must keep
+// replaying, and a taken over one belongs to the newer attempt.
+func (s *Store) ReleaseSubmission(ctx context.Context, userID, key, attempt string) error {
 	if err := checkIdemKey(key); err != nil {
 		return err
 	}
@@ -166,11 +175,113 @@ func (s *Store) ReleaseSubmission(ctx context.Context, userID, key string) error
 	if !ok {
 		return nil
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM submissions WHERE user_id = ? AND idem_key = ? AND state = 'pending'`), uid, key)
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM submissions
+		WHERE user_id = ? AND idem_key = ? AND state = 'pending' AND attempt IS NOT DISTINCT FROM ?`),
+		uid, key, nullText(attempt))
 	if err != nil {
 		return s.fail("release submission", err)
 	}
 	return nil
+}
+
+// MarkSubmissionObject records that this attempt is about to store the
+// evidence object with this hex SHA-256 (and beats its heart). It takes
+// the per-hash lock that DeleteOrphanObject and CommitEvidence take, so a
+// reconciler pass either deleted the object before the mark (and the PUT
+// that follows stores it again) or sees the mark and leaves the object
+// alone until the attempt commits or is released. Returns ErrNotFound if
+// the attempt no longer holds the submission.
+func (s *Store) MarkSubmissionObject(ctx context.Context, userID, key, attempt, sha256 string, now time.Time) error {
+	if err := checkIdemKey(key); err != nil {
+		return err
+	}
+	if !validSHA256(sha256) {
+		return fmt.Errorf("%w: sha256 must be 64 lowercase hex digits", inspect.ErrInvalid)
+	}
+	if err := checkTime("now", now); err != nil {
+		return err
+	}
+	uid, ok := parseID(userID)
+	if !ok {
+		return fmt.Errorf("store: mark submission object: %w", ErrNotFound)
+	}
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockHash(ctx, tx, sha256); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE submissions SET object_sha256 = ?, updated_at = ?
+			WHERE user_id = ? AND idem_key = ? AND state = 'pending' AND attempt = ?`),
+			sha256, s.d.timeArg(now), uid, key, attempt)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("store: mark submission object: %w", ErrNotFound)
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err != nil {
+		return s.fail("mark submission object", err)
+	}
+	return nil
+}
+
+// DeleteOrphanObject calls del, which deletes the evidence object with
+// this hex SHA-256, if and only if no evidence row and no pending upload
+// attempt names that hash, and reports whether it did. It holds the
+// per-hash lock while it checks and while del runs, so no upload can mark
+// the hash, and no commit can add a row for it, in between.
+func (s *Store) DeleteOrphanObject(ctx context.Context, sha256 string, del func(context.Context) error) (bool, error) {
+	if !validSHA256(sha256) {
+		return false, fmt.Errorf("%w: sha256 must be 64 lowercase hex digits", inspect.ErrInvalid)
+	}
+	deleted := false
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockHash(ctx, tx, sha256); err != nil {
+			return err
+		}
+		var owned bool
+		err := tx.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM evidence WHERE sha256 = ?)
+			OR EXISTS (SELECT 1 FROM submissions WHERE object_sha256 = ? AND state = 'pending')`),
+			sha256, sha256).Scan(&owned)
+		if err != nil || owned {
+			return err
+		}
+		if err := del(ctx); err != nil {
+			return errDeleteObject{err}
+		}
+		deleted = true
+		return nil
+	})
+	var de errDeleteObject
+	if errors.As(err, &de) {
+		return false, de.err // the photo store's error, as it is
+	}
+	if err != nil {
+		return false, s.fail("delete orphan object", err)
+	}
+	return deleted, nil
+}
+
+// errDeleteObject carries the photo store's error out of the transaction
+// without the database's classification.
+type errDeleteObject struct{ err error }
+
+func (e errDeleteObject) Error() string { return e.err.Error() }
+
+// lockHash takes the transaction-scoped per-hash lock (PostgreSQL; SQLite's
+// write transactions are serialised already).
+func (s *Store) lockHash(ctx context.Context, tx *sql.Tx, sha256 string) error {
+	if s.d.hashLock == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, s.q(s.d.hashLock), hashLockClass, sha256LockKey(sha256))
+	return err
 }
 
 // SubmissionByKey returns the submission (userID, key) in whatever state.

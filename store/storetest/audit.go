@@ -103,10 +103,11 @@ func auditActions(t *testing.T, s *store.Store) (want []auditRow, admin, insp in
 	e = newEvidence(insp.ID, "audit upload", now)
 	e.TownshipCode = "130227101"
 	key := uuid.NewString()
-	if _, ok, err := s.ClaimSubmission(ins, insp.ID, key, now, now.Add(-staleAfter)); err != nil || !ok {
+	sub, ok, err := s.ClaimSubmission(ins, insp.ID, key, now, now.Add(-staleAfter))
+	if err != nil || !ok {
 		t.Fatalf("ClaimSubmission: %v, %v", ok, err)
 	}
-	if err := s.CommitEvidence(ins, &e, key, hash("fp audit")); err != nil {
+	if err := s.CommitEvidence(ins, &e, key, sub.Attempt, hash("fp audit")); err != nil {
 		t.Fatalf("CommitEvidence: %v", err)
 	}
 	// The reviewer is named by the review, whatever the context says.

@@ -61,8 +61,8 @@ func mustClaim(t *testing.T, s *store.Store, userID, key string, now time.Time) 
 func mustCommit(t *testing.T, s *store.Store, e *inspect.Evidence) string {
 	t.Helper()
 	key := uuid.NewString()
-	mustClaim(t, s, e.UploaderID, key, Clock())
-	if err := s.CommitEvidence(t.Context(), e, key, hash("fp "+key)); err != nil {
+	sub := mustClaim(t, s, e.UploaderID, key, Clock())
+	if err := s.CommitEvidence(t.Context(), e, key, sub.Attempt, hash("fp "+key)); err != nil {
 		t.Fatalf("CommitEvidence: %v", err)
 	}
 	return key
@@ -140,17 +140,20 @@ func testSubmissions(t *testing.T, s *store.Store) {
 		}
 		return sub, claimed
 	}
-	pending := func(userID, key string, created, updated time.Time) inspect.Submission {
-		return inspect.Submission{UserID: userID, Key: key, State: inspect.SubmissionPending, CreatedAt: created, UpdatedAt: updated}
+	pending := func(userID, key, attempt string, created, updated time.Time) inspect.Submission {
+		return inspect.Submission{UserID: userID, Key: key, State: inspect.SubmissionPending, CreatedAt: created, UpdatedAt: updated, Attempt: attempt}
 	}
 
 	t.Run("ClaimThenInFlight", func(t *testing.T) {
 		key := uuid.NewString()
 		sub, claimed := claim(t, u.ID, key, t0, t0.Add(-staleAfter))
-		want := pending(u.ID, key, t0, t0)
 		if !claimed {
 			t.Fatal("first claim not claimed")
 		}
+		if sub.Attempt == "" {
+			t.Fatal("a claim without an attempt token")
+		}
+		want := pending(u.ID, key, sub.Attempt, t0, t0)
 		sameStruct(t, "Submission", sub, want)
 		sameStruct(t, "SubmissionByKey", mustSubmission(t, s, u.ID, key), want)
 		// The same key a minute later, while the first is in flight.
@@ -173,13 +176,16 @@ func testSubmissions(t *testing.T, s *store.Store) {
 
 	t.Run("StaleTakeover", func(t *testing.T) {
 		key := uuid.NewString()
-		mustClaim(t, s, u.ID, key, t0)
+		first := mustClaim(t, s, u.ID, key, t0)
 		at := t0.Add(10 * time.Minute)
 		sub, claimed := claim(t, u.ID, key, at, at.Add(-staleAfter))
 		if !claimed {
 			t.Fatal("stale submission not taken over")
 		}
-		want := pending(u.ID, key, t0, at)
+		if sub.Attempt == "" || sub.Attempt == first.Attempt {
+			t.Fatalf("takeover kept attempt %q (first %q), want a new one", sub.Attempt, first.Attempt)
+		}
+		want := pending(u.ID, key, sub.Attempt, t0, at)
 		sameStruct(t, "taken over", sub, want)
 		sameStruct(t, "SubmissionByKey", mustSubmission(t, s, u.ID, key), want)
 		// The new owner's claim is fresh: a minute later it is in flight.
@@ -246,25 +252,29 @@ func testSubmissions(t *testing.T, s *store.Store) {
 
 	t.Run("Heartbeat", func(t *testing.T) {
 		key := uuid.NewString()
-		mustClaim(t, s, u.ID, key, t0)
+		sub := mustClaim(t, s, u.ID, key, t0)
 		beat := t0.Add(4 * time.Minute)
-		if err := s.HeartbeatSubmission(t.Context(), u.ID, key, beat); err != nil {
+		if err := s.HeartbeatSubmission(t.Context(), u.ID, key, sub.Attempt, beat); err != nil {
 			t.Fatalf("HeartbeatSubmission: %v", err)
 		}
-		sameStruct(t, "after heartbeat", mustSubmission(t, s, u.ID, key), pending(u.ID, key, t0, beat))
+		sameStruct(t, "after heartbeat", mustSubmission(t, s, u.ID, key), pending(u.ID, key, sub.Attempt, t0, beat))
+		// Another attempt's token beats nothing.
+		if err := s.HeartbeatSubmission(t.Context(), u.ID, key, uuid.NewString(), beat.Add(time.Minute)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("HeartbeatSubmission with another attempt = %v, want ErrNotFound", err)
+		}
 		// Stale by the claim time, alive by the heartbeat.
 		at := t0.Add(6 * time.Minute)
 		if _, claimed := claim(t, u.ID, key, at, at.Add(-staleAfter)); claimed {
 			t.Fatal("a submission with a recent heartbeat was taken over")
 		}
-		if err := s.ReleaseSubmission(t.Context(), u.ID, key); err != nil {
+		if err := s.ReleaseSubmission(t.Context(), u.ID, key, sub.Attempt); err != nil {
 			t.Fatal(err)
 		}
 		for name, call := range map[string]func() error{
-			"Released":    func() error { return s.HeartbeatSubmission(t.Context(), u.ID, key, at) },
-			"UnknownKey":  func() error { return s.HeartbeatSubmission(t.Context(), u.ID, uuid.NewString(), at) },
-			"OtherUser":   func() error { return s.HeartbeatSubmission(t.Context(), other.ID, key, at) },
-			"UserNotUUID": func() error { return s.HeartbeatSubmission(t.Context(), "nobody", key, at) },
+			"Released":    func() error { return s.HeartbeatSubmission(t.Context(), u.ID, key, sub.Attempt, at) },
+			"UnknownKey":  func() error { return s.HeartbeatSubmission(t.Context(), u.ID, uuid.NewString(), sub.Attempt, at) },
+			"OtherUser":   func() error { return s.HeartbeatSubmission(t.Context(), other.ID, key, sub.Attempt, at) },
+			"UserNotUUID": func() error { return s.HeartbeatSubmission(t.Context(), "nobody", key, sub.Attempt, at) },
 		} {
 			if err := call(); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s: HeartbeatSubmission = %v, want ErrNotFound", name, err)
@@ -274,15 +284,22 @@ func testSubmissions(t *testing.T, s *store.Store) {
 
 	t.Run("Release", func(t *testing.T) {
 		key := uuid.NewString()
-		mustClaim(t, s, u.ID, key, t0)
-		if err := s.ReleaseSubmission(t.Context(), u.ID, key); err != nil {
+		held := mustClaim(t, s, u.ID, key, t0)
+		// Another attempt's release leaves the claim alone.
+		if err := s.ReleaseSubmission(t.Context(), u.ID, key, uuid.NewString()); err != nil {
+			t.Fatalf("ReleaseSubmission of another attempt: %v", err)
+		}
+		if got := mustSubmission(t, s, u.ID, key); got.Attempt != held.Attempt {
+			t.Fatalf("another attempt's release changed the claim: %+v", got)
+		}
+		if err := s.ReleaseSubmission(t.Context(), u.ID, key, held.Attempt); err != nil {
 			t.Fatalf("ReleaseSubmission: %v", err)
 		}
 		if _, err := s.SubmissionByKey(t.Context(), u.ID, key); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("released submission: %v, want ErrNotFound", err)
 		}
 		for _, uid := range []string{u.ID, uuid.NewString(), "not-a-uuid"} {
-			if err := s.ReleaseSubmission(t.Context(), uid, key); err != nil {
+			if err := s.ReleaseSubmission(t.Context(), uid, key, held.Attempt); err != nil {
 				t.Errorf("ReleaseSubmission of a missing submission = %v, want nil", err)
 			}
 		}
@@ -292,7 +309,7 @@ func testSubmissions(t *testing.T, s *store.Store) {
 		if !claimed {
 			t.Fatal("claim after release failed")
 		}
-		sameStruct(t, "reclaimed", sub, pending(u.ID, key, at, at))
+		sameStruct(t, "reclaimed", sub, pending(u.ID, key, sub.Attempt, at, at))
 	})
 
 	t.Run("Stale", func(t *testing.T) {
@@ -301,22 +318,22 @@ func testSubmissions(t *testing.T, s *store.Store) {
 		base := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
 		cutoff := base.Add(30 * 24 * time.Hour)
 		k1, k2, k3, k4, k5 := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
-		mustClaim(t, s, u.ID, k2, base.Add(2*time.Hour))
-		mustClaim(t, s, other.ID, k1, base.Add(time.Hour))
+		s2 := mustClaim(t, s, u.ID, k2, base.Add(2*time.Hour))
+		s1 := mustClaim(t, s, other.ID, k1, base.Add(time.Hour))
 		mustClaim(t, s, u.ID, k3, cutoff) // not before the cut-off
-		mustClaim(t, s, u.ID, k4, base)
-		if err := s.HeartbeatSubmission(t.Context(), u.ID, k4, cutoff.Add(time.Hour)); err != nil {
+		s4 := mustClaim(t, s, u.ID, k4, base)
+		if err := s.HeartbeatSubmission(t.Context(), u.ID, k4, s4.Attempt, cutoff.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		// A stored submission is never stale, however old.
-		mustClaim(t, s, u.ID, k5, base)
+		s5 := mustClaim(t, s, u.ID, k5, base)
 		e := newEvidence(u.ID, "stale stored", base)
-		if err := s.CommitEvidence(t.Context(), &e, k5, hash("stale stored")); err != nil {
+		if err := s.CommitEvidence(t.Context(), &e, k5, s5.Attempt, hash("stale stored")); err != nil {
 			t.Fatalf("CommitEvidence: %v", err)
 		}
 		want := []inspect.Submission{
-			pending(other.ID, k1, base.Add(time.Hour), base.Add(time.Hour)),
-			pending(u.ID, k2, base.Add(2*time.Hour), base.Add(2*time.Hour)),
+			pending(other.ID, k1, s1.Attempt, base.Add(time.Hour), base.Add(time.Hour)),
+			pending(u.ID, k2, s2.Attempt, base.Add(2*time.Hour), base.Add(2*time.Hour)),
 		}
 		for _, tc := range []struct {
 			name  string
@@ -359,12 +376,15 @@ func testSubmissions(t *testing.T, s *store.Store) {
 		for _, key := range []string{"", "k\x00", "\xff\xfe", strings.Repeat("k", 256)} {
 			for name, call := range map[string]func() error{
 				"Claim":     func() error { _, _, err := s.ClaimSubmission(t.Context(), u.ID, key, t0, t0); return err },
-				"Heartbeat": func() error { return s.HeartbeatSubmission(t.Context(), u.ID, key, t0) },
-				"Release":   func() error { return s.ReleaseSubmission(t.Context(), u.ID, key) },
+				"Heartbeat": func() error { return s.HeartbeatSubmission(t.Context(), u.ID, key, "a", t0) },
+				"Release":   func() error { return s.ReleaseSubmission(t.Context(), u.ID, key, "a") },
+				"Mark": func() error {
+					return s.MarkSubmissionObject(t.Context(), u.ID, key, "a", sha("x"), t0)
+				},
 				"ByKey":     func() error { _, err := s.SubmissionByKey(t.Context(), u.ID, key); return err },
 				"Commit": func() error {
 					e := newEvidence(u.ID, "invalid key", t0)
-					return s.CommitEvidence(t.Context(), &e, key, hash("x"))
+					return s.CommitEvidence(t.Context(), &e, key, "a", hash("x"))
 				},
 			} {
 				if err := call(); !errors.Is(err, inspect.ErrInvalid) {
@@ -430,9 +450,9 @@ func testEvidence(t *testing.T, s *store.Store) {
 		orig := e
 		key := uuid.NewString()
 		claimedAt := Clock()
-		mustClaim(t, s, u.ID, key, claimedAt)
+		held := mustClaim(t, s, u.ID, key, claimedAt)
 		fp := hash("round trip fingerprint")
-		if err := s.CommitEvidence(t.Context(), &e, key, fp); err != nil {
+		if err := s.CommitEvidence(t.Context(), &e, key, held.Attempt, fp); err != nil {
 			t.Fatalf("CommitEvidence: %v", err)
 		}
 		if _, err := uuid.Parse(e.ID); err != nil {
@@ -459,7 +479,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 
 		sub := mustSubmission(t, s, u.ID, key)
 		sameStruct(t, "stored Submission", sub, inspect.Submission{UserID: u.ID, Key: key, State: inspect.SubmissionStored,
-			Fingerprint: fp, EvidenceID: e.ID, CreatedAt: claimedAt, UpdatedAt: want.ReceivedAt})
+			Fingerprint: fp, EvidenceID: e.ID, CreatedAt: claimedAt, UpdatedAt: want.ReceivedAt, Attempt: held.Attempt})
 
 		t.Run("Replay", func(t *testing.T) {
 			at := Clock().Add(72 * time.Hour)
@@ -470,15 +490,15 @@ func testEvidence(t *testing.T, s *store.Store) {
 			sameStruct(t, "replayed Submission", got, sub)
 		})
 		t.Run("StoredIsNotPending", func(t *testing.T) {
-			if err := s.HeartbeatSubmission(t.Context(), u.ID, key, Clock()); !errors.Is(err, store.ErrNotFound) {
+			if err := s.HeartbeatSubmission(t.Context(), u.ID, key, held.Attempt, Clock()); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("HeartbeatSubmission of a stored submission = %v, want ErrNotFound", err)
 			}
-			if err := s.ReleaseSubmission(t.Context(), u.ID, key); err != nil {
+			if err := s.ReleaseSubmission(t.Context(), u.ID, key, held.Attempt); err != nil {
 				t.Errorf("ReleaseSubmission of a stored submission = %v, want nil", err)
 			}
 			sameStruct(t, "Submission after release", mustSubmission(t, s, u.ID, key), sub)
 			again := newEvidence(u.ID, "second commit", Clock())
-			if err := s.CommitEvidence(t.Context(), &again, key, fp); !errors.Is(err, store.ErrConflict) {
+			if err := s.CommitEvidence(t.Context(), &again, key, held.Attempt, fp); !errors.Is(err, store.ErrConflict) {
 				t.Errorf("second CommitEvidence under a stored key = %v, want ErrConflict", err)
 			}
 			sameStruct(t, "Submission after second commit", mustSubmission(t, s, u.ID, key), sub)
@@ -508,10 +528,10 @@ func testEvidence(t *testing.T, s *store.Store) {
 		mustEvidenceByID(t, s, strings.ToUpper(id.String()))
 	})
 
-	conflict := func(t *testing.T, e inspect.Evidence, key string) {
+	conflict := func(t *testing.T, e inspect.Evidence, key, attempt string) {
 		t.Helper()
 		before := e
-		if err := s.CommitEvidence(t.Context(), &e, key, hash("conflict")); !errors.Is(err, store.ErrConflict) {
+		if err := s.CommitEvidence(t.Context(), &e, key, attempt, hash("conflict")); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("CommitEvidence = %v, want ErrConflict", err)
 		}
 		if !reflect.DeepEqual(e, before) {
@@ -529,23 +549,37 @@ func testEvidence(t *testing.T, s *store.Store) {
 	t.Run("CommitWithoutClaim", func(t *testing.T) {
 		e := newEvidence(u.ID, "no claim", Clock())
 		e.ID = uuid.NewString()
-		conflict(t, e, uuid.NewString())
+		conflict(t, e, uuid.NewString(), uuid.NewString())
 	})
 	t.Run("CommitAfterRelease", func(t *testing.T) {
 		key := uuid.NewString()
-		mustClaim(t, s, u.ID, key, Clock())
-		if err := s.ReleaseSubmission(t.Context(), u.ID, key); err != nil {
+		held := mustClaim(t, s, u.ID, key, Clock())
+		if err := s.ReleaseSubmission(t.Context(), u.ID, key, held.Attempt); err != nil {
 			t.Fatal(err)
 		}
 		e := newEvidence(u.ID, "after release", Clock())
 		e.ID = uuid.NewString()
-		conflict(t, e, key)
+		conflict(t, e, key, held.Attempt)
+	})
+	t.Run("CommitAfterTakeover", func(t *testing.T) {
+		key := uuid.NewString()
+		old := mustClaim(t, s, u.ID, key, Clock())
+		later := Clock().Add(time.Hour)
+		if _, claimed, err := s.ClaimSubmission(t.Context(), u.ID, key, later, later.Add(-staleAfter)); err != nil || !claimed {
+			t.Fatalf("takeover: %v, %v", claimed, err)
+		}
+		e := newEvidence(u.ID, "after takeover", Clock())
+		e.ID = uuid.NewString()
+		conflict(t, e, key, old.Attempt)
+		if got := mustSubmission(t, s, u.ID, key); got.State != inspect.SubmissionPending {
+			t.Fatalf("the old attempt's commit changed the new claim: %+v", got)
+		}
 	})
 	t.Run("CommitOtherUsersClaim", func(t *testing.T) {
 		key := uuid.NewString()
-		mustClaim(t, s, other.ID, key, Clock())
+		held := mustClaim(t, s, other.ID, key, Clock())
 		e := newEvidence(u.ID, "other's claim", Clock())
-		conflict(t, e, key)
+		conflict(t, e, key, held.Attempt)
 		if sub := mustSubmission(t, s, other.ID, key); sub.State != inspect.SubmissionPending {
 			t.Errorf("other user's submission is %s", sub.State)
 		}
@@ -554,10 +588,10 @@ func testEvidence(t *testing.T, s *store.Store) {
 		first := newEvidence(u.ID, "taken id 1", Clock())
 		mustCommit(t, s, &first)
 		key := uuid.NewString()
-		mustClaim(t, s, u.ID, key, Clock())
+		held := mustClaim(t, s, u.ID, key, Clock())
 		e := newEvidence(u.ID, "taken id 2", Clock())
 		e.ID = first.ID
-		if err := s.CommitEvidence(t.Context(), &e, key, hash("taken")); !errors.Is(err, store.ErrConflict) {
+		if err := s.CommitEvidence(t.Context(), &e, key, held.Attempt, hash("taken")); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("CommitEvidence with a taken ID = %v, want ErrConflict", err)
 		}
 		if sub := mustSubmission(t, s, u.ID, key); sub.State != inspect.SubmissionPending || sub.EvidenceID != "" {
@@ -607,9 +641,10 @@ func testEvidence(t *testing.T, s *store.Store) {
 	t.Run("ConcurrentDuplicatesOneOriginal", func(t *testing.T) {
 		const n = 8
 		keys := make([]string, n)
+		attempts := make([]string, n)
 		for i := range keys {
 			keys[i] = uuid.NewString()
-			mustClaim(t, s, u.ID, keys[i], Clock())
+			attempts[i] = mustClaim(t, s, u.ID, keys[i], Clock()).Attempt
 		}
 		got := make([]inspect.Evidence, n)
 		errs := make([]error, n)
@@ -620,7 +655,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 				<-start
 				// The same receive time: no order to go by but the commits'.
 				got[i] = newEvidence(u.ID, "concurrent duplicate", Clock().Add(2*time.Hour))
-				errs[i] = s.CommitEvidence(t.Context(), &got[i], keys[i], hash(keys[i]))
+				errs[i] = s.CommitEvidence(t.Context(), &got[i], keys[i], attempts[i], hash(keys[i]))
 			})
 		}
 		close(start)
@@ -647,7 +682,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 	t.Run("Invalid", func(t *testing.T) {
 		nan, inf := math.NaN(), math.Inf(1)
 		key := uuid.NewString()
-		mustClaim(t, s, u.ID, key, Clock())
+		held := mustClaim(t, s, u.ID, key, Clock())
 		tests := []struct {
 			name   string
 			mutate func(e *inspect.Evidence)
@@ -712,7 +747,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 				e := newEvidence(u.ID, "invalid "+tc.name, Clock())
 				tc.mutate(&e)
 				before := e
-				err := s.CommitEvidence(t.Context(), &e, key, hash("invalid"))
+				err := s.CommitEvidence(t.Context(), &e, key, held.Attempt, hash("invalid"))
 				if !errors.Is(err, inspect.ErrInvalid) {
 					t.Fatalf("CommitEvidence = %v, want an error wrapping inspect.ErrInvalid", err)
 				}
@@ -726,7 +761,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 		}
 		t.Run("ShortFingerprint", func(t *testing.T) {
 			e := newEvidence(u.ID, "short fingerprint", Clock())
-			if err := s.CommitEvidence(t.Context(), &e, key, hash("x")[:16]); !errors.Is(err, inspect.ErrInvalid) {
+			if err := s.CommitEvidence(t.Context(), &e, key, held.Attempt, hash("x")[:16]); !errors.Is(err, inspect.ErrInvalid) {
 				t.Fatalf("CommitEvidence = %v, want inspect.ErrInvalid", err)
 			}
 		})
@@ -1127,7 +1162,7 @@ func testListEvidence(t *testing.T, s *store.Store) {
 	t.Run("NeedingThumbnails", func(t *testing.T) {
 		need := func(t *testing.T, sizes []int, limit int, want ...string) {
 			t.Helper()
-			got, err := s.EvidenceNeedingThumbnails(ctx, sizes, limit)
+			got, err := s.EvidenceNeedingThumbnails(ctx, sizes, Clock(), limit)
 			if err != nil {
 				t.Fatalf("EvidenceNeedingThumbnails(%v): %v", sizes, err)
 			}
@@ -1156,7 +1191,7 @@ func testListEvidence(t *testing.T, s *store.Store) {
 		if got := mustEvidenceByID(t, s, byName["a2"].ID).Thumbnails; !slices.Equal(got, []int{320, 640, 1280}) {
 			t.Errorf("a2 thumbnails = %v", got)
 		}
-		if _, err := s.EvidenceNeedingThumbnails(ctx, []int{0}, 0); !errors.Is(err, inspect.ErrInvalid) {
+		if _, err := s.EvidenceNeedingThumbnails(ctx, []int{0}, Clock(), 0); !errors.Is(err, inspect.ErrInvalid) {
 			t.Errorf("EvidenceNeedingThumbnails([0]) = %v, want inspect.ErrInvalid", err)
 		}
 	})

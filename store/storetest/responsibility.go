@@ -112,8 +112,8 @@ func testResponsibility(t *testing.T, s *store.Store) {
 			r := full
 			e.Responsibility, e.TownshipCode, e.ReachCode = &r, codes[0], codes[1]
 			key := uuid.NewString()
-			mustClaim(t, s, u.ID, key, Clock())
-			if err := s.CommitEvidence(ctx, &e, key, hash("fp "+key)); !errors.Is(err, inspect.ErrInvalid) {
+			sub := mustClaim(t, s, u.ID, key, Clock())
+			if err := s.CommitEvidence(ctx, &e, key, sub.Attempt, hash("fp "+key)); !errors.Is(err, inspect.ErrInvalid) {
 				t.Errorf("CommitEvidence with codes %q = %v, want inspect.ErrInvalid", codes, err)
 			}
 		}
@@ -194,8 +194,8 @@ func testResponsibility(t *testing.T, s *store.Store) {
 				x := newEvidence(u.ID, "resp invalid commit "+tc.name, Clock())
 				x.Responsibility = &tc.r
 				key := uuid.NewString()
-				mustClaim(t, s, u.ID, key, Clock())
-				if err := s.CommitEvidence(ctx, &x, key, hash("fp "+key)); !errors.Is(err, inspect.ErrInvalid) {
+				sub := mustClaim(t, s, u.ID, key, Clock())
+				if err := s.CommitEvidence(ctx, &x, key, sub.Attempt, hash("fp "+key)); !errors.Is(err, inspect.ErrInvalid) {
 					t.Fatalf("CommitEvidence = %v, want inspect.ErrInvalid", err)
 				}
 			})

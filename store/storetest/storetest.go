@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("InvalidText", func(t *testing.T) { testInvalidText(t, shared) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrentWriters(t, shared) })
 	t.Run("Submissions", func(t *testing.T) { testSubmissions(t, shared) })
+	t.Run("ObjectOwnership", func(t *testing.T) { testObjectOwnership(t, shared) })
 	t.Run("Evidence", func(t *testing.T) { testEvidence(t, shared) })
 	t.Run("Responsibility", func(t *testing.T) { testResponsibility(t, shared) })
 
@@ -61,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("Geography", func(t *testing.T) { testGeography(t, migrated(t, open(t))) })
 	// The total upload cap counts every session.
 	t.Run("Uploads", func(t *testing.T) { testUploads(t, migrated(t, open(t))) })
+	t.Run("ThumbnailTries", func(t *testing.T) { testThumbnailTries(t, migrated(t, open(t))) })
 	// The audit trail is numbered from the first write on.
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Cases", func(t *testing.T) { testCases(t, open) })
