@@ -75,7 +75,7 @@ func (s *Server) ListCases(ctx context.Context, req ListCasesRequestObject) (Lis
 		f.ReachCode = *prm.Reach
 	}
 	if prm.Cursor != nil {
-		t, id, err := decodeTimeCursor(*prm.Cursor)
+		t, id, err := s.openTimeCursor("cases", *prm.Cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +92,7 @@ func (s *Server) ListCases(ctx context.Context, req ListCasesRequestObject) (Lis
 	}
 	if len(items) == f.Limit {
 		last := items[len(items)-1]
-		next := encodeTimeCursor(last.OpenedAt, last.ID)
+		next := s.sealTimeCursor("cases", last.OpenedAt, last.ID)
 		page.NextCursor = &next
 	}
 	return ListCases200JSONResponse(page), nil

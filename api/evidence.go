@@ -458,7 +458,7 @@ func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject
 		f.Near, f.RadiusM = &pt, *prm.RadiusM
 	}
 	if prm.Cursor != nil {
-		t, id, err := decodeTimeCursor(*prm.Cursor)
+		t, id, err := s.openTimeCursor("evidence", *prm.Cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -474,7 +474,7 @@ func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject
 	var next *string
 	if len(items) == f.Limit {
 		last := items[len(items)-1]
-		c := encodeTimeCursor(last.ReceivedAt, last.ID)
+		c := s.sealTimeCursor("evidence", last.ReceivedAt, last.ID)
 		next = &c
 	}
 	if wantsGeoJSON(ctx) {

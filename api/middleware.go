@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -107,8 +108,12 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			attrs = append(attrs, slog.String("user_id", uid))
 		}
 		level := slog.LevelInfo
-		if res.Status >= 500 {
-			level = slog.LevelError
+		if res.Status >= 500 || res.Status == StatusClientClosedRequest {
+			if res.Status >= 500 {
+				level = slog.LevelError
+			}
+			// A client that left is routine on phone networks: info, with
+			// what it interrupted.
 			if err, ok := c.Get(ctxKeyError).(error); ok {
 				attrs = append(attrs, slog.String("error", err.Error()))
 			}
@@ -125,6 +130,31 @@ func (s *Server) routeOf(c echo.Context) string {
 		return p
 	}
 	return "unmatched"
+}
+
+// errBodyTimeout: a request body did not arrive within the body timeout.
+var errBodyTimeout = errors.New("api: the request body did not arrive in time")
+
+// bodyDeadline gives every request that has a body a read deadline of
+// BodyTimeout, before anything else runs: a client that sends headers
+// announcing a body and then stalls is cut, whether the body is read by
+// the handler (limitBody answers 408) or left unread (the server's
+// discard of the rest stops at the deadline and closes the connection,
+// on 401s and 404s too). Uploads move the deadline on with every read
+// (streamBody's idle cut). Requests without a body get none: the server's
+// background read of a finished request must not cancel a slow answer.
+// Deadlines are on the wall clock, not the injected one: they bound real
+// network time.
+func (s *Server) bodyDeadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.ContentLength != 0 && req.Body != nil && req.Body != http.NoBody {
+			// Not every ResponseWriter supports deadlines (httptest
+			// recorders); then the server's own timeouts apply.
+			_ = http.NewResponseController(c.Response().Writer).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+		}
+		return next(c)
+	}
 }
 
 // securityHeaders are safe for every answer: nothing we serve should be
@@ -144,7 +174,12 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 // the JSON decoder buffer an unbounded document, and refuses invalid UTF-8.
 // These bodies are JSON documents (boundary imports are the large ones);
 // photo uploads stream through streamBody instead.
-func limitBody(limit int64) echo.MiddlewareFunc {
+//
+// The body must arrive within the deadline bodyDeadline set, or, when
+// idle is set (boundary imports and tracks, up to 64 MiB from an office
+// link), with no gap longer than UploadIdle between bytes, like uploads.
+// Once it is read the deadline is lifted: the answer may take longer.
+func (s *Server) limitBody(limit int64, idle bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
@@ -155,15 +190,28 @@ func limitBody(limit int64) echo.MiddlewareFunc {
 			if req.Body == nil || req.Body == http.NoBody {
 				return next(c)
 			}
-			body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, limit))
+			rc := http.NewResponseController(c.Response().Writer)
+			var src io.Reader = http.MaxBytesReader(c.Response(), req.Body, limit)
+			if idle {
+				src = &idleReader{body: http.MaxBytesReader(c.Response(), req.Body, limit), rc: rc, idle: s.cfg.UploadIdle}
+			}
+			body, err := io.ReadAll(src)
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
 				return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
 					fmt.Sprintf("request body larger than %d bytes", limit))
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				limit := s.cfg.BodyTimeout
+				if idle {
+					limit = s.cfg.UploadIdle
+				}
+				return fmt.Errorf("%w: api: no request body within %s", errBodyTimeout, limit)
+			}
 			if err != nil {
 				return echo.NewHTTPError(http.StatusBadRequest, "reading request body: "+err.Error())
 			}
+			_ = rc.SetReadDeadline(time.Time{})
 			// encoding/json would turn invalid UTF-8 into U+FFFD silently and
 			// store mangled names; refuse it instead (RELIABILITY E4).
 			if !utf8.Valid(body) {

@@ -128,7 +128,7 @@ func (s *Server) patrolPage(ctx context.Context, f inspect.PatrolFilter, limit *
 		f.Limit = *limit
 	}
 	if cursor != nil {
-		t, id, err := decodeTimeCursor(*cursor)
+		t, id, err := s.openTimeCursor("patrols", *cursor)
 		if err != nil {
 			return PatrolPage{}, err
 		}
@@ -144,7 +144,7 @@ func (s *Server) patrolPage(ctx context.Context, f inspect.PatrolFilter, limit *
 	}
 	if len(items) == f.Limit {
 		last := items[len(items)-1]
-		next := encodeTimeCursor(last.StartedAt, last.ID)
+		next := s.sealTimeCursor("patrols", last.StartedAt, last.ID)
 		page.NextCursor = &next
 	}
 	return page, nil

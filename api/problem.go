@@ -34,6 +34,12 @@ const (
 	problemCaseState   = "urn:fieldwatch:problem:case-state"
 )
 
+// StatusClientClosedRequest is the status recorded (log line, metrics)
+// for a request whose client went away before it was answered: nginx's
+// 499. Nobody reads the answer, and it is not the server's failure, so it
+// must not count as a 5xx.
+const StatusClientClosedRequest = 499
+
 // retryAfterSeconds is what clients are told to wait when a dependency is
 // down. Phones retry uploads with the same Idempotency-Key, so a short wait
 // is safe.
@@ -57,6 +63,7 @@ func errorTable() []errorRule {
 		{target: auth.ErrRateLimited, status: http.StatusTooManyRequests, typ: problemRateLimited},
 		{target: auth.ErrInvalidPassword, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
 		{target: auth.ErrWeakPassword, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
+		{target: errBodyTimeout, status: http.StatusRequestTimeout, showCause: true},
 		{target: errForbidden, status: http.StatusForbidden},
 		{target: inspect.ErrForbidden, status: http.StatusForbidden, showCause: true},
 		{target: store.ErrNotFound, status: http.StatusNotFound},
@@ -114,6 +121,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if p.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="fieldwatch"`)
 	}
+	if p.Status == http.StatusRequestTimeout {
+		// The rest of the body may never come: do not wait for it to
+		// reuse the connection.
+		h.Set(echo.HeaderConnection, "close")
+	}
 	if p.Status == http.StatusMethodNotAllowed {
 		if allow, ok := c.Get(echo.ContextKeyHeaderAllow).(string); ok {
 			h.Set(echo.HeaderAllow, allow)
@@ -134,6 +146,17 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 
 // toProblem classifies err. Internal causes never reach the client.
 func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
+	// The request's context is also cancelled by a body cut short (the
+	// client may still read the 400) or a body read that hit its deadline
+	// (ours to answer, 408): only a failure that is the cancellation
+	// itself is the client's.
+	if errors.Is(err, context.Canceled) && clientGone(c) {
+		// The work stopped (a cancelled query, an aborted store request)
+		// because the client left; the log line keeps the error.
+		p := newProblem(StatusClientClosedRequest, "", "the client closed the request", nil)
+		p.Title = "Client Closed Request"
+		return p, 0
+	}
 	var ve *validationError
 	if errors.As(err, &ve) {
 		return newProblem(http.StatusBadRequest, problemValidation, ve.detail, ve.fields), 0
@@ -174,8 +197,10 @@ func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
 			continue
 		}
 		detail := http.StatusText(r.status)
-		if r.showCause {
+		if r.showCause && !fromDatabase(err) {
 			detail = clientMessage(err)
+		} else if r.showCause && r.status == http.StatusConflict {
+			detail = "the request conflicts with the current state; read it again and retry"
 		}
 		retry := 0
 		switch r.status {
@@ -248,6 +273,39 @@ func newProblem(status int, typ, detail string, fields []FieldError) problem {
 		p.Fields = &fields
 	}
 	return p
+}
+
+// clientGone reports whether the request's client went away: net/http
+// cancels the request's context when the connection closes (the server's
+// base context is never cancelled, see cmd/fieldwatch).
+func clientGone(c echo.Context) bool {
+	ctx := c.Request().Context()
+	return ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled)
+}
+
+// fromDatabase reports whether err carries a database driver's own error
+// as classified by package store, which wraps it as "%w: %w" with one of
+// its sentinels first. That text names constraints, columns and SQL
+// states: it is for logs, never for clients, whatever rule matched.
+func fromDatabase(err error) bool {
+	switch e := err.(type) {
+	case nil:
+		return false
+	case interface{ Unwrap() []error }:
+		errs := e.Unwrap()
+		if len(errs) > 1 && (errs[0] == store.ErrConflict || errs[0] == store.ErrNotFound || errs[0] == store.ErrUnavailable) {
+			return true
+		}
+		for _, inner := range errs {
+			if fromDatabase(inner) {
+				return true
+			}
+		}
+		return false
+	case interface{ Unwrap() error }:
+		return fromDatabase(e.Unwrap())
+	}
+	return false
 }
 
 // clientMessage strips the package prefixes ("inspect: invalid: ") that

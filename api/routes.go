@@ -47,6 +47,7 @@ func (s *Server) routes() (*echo.Echo, error) {
 		Skipper: func(c echo.Context) bool { return c.Request().URL.Path == console.Prefix },
 	}))
 	e.Use(
+		s.bodyDeadline, // first: nothing may wait on a stalled body without a deadline
 		s.recoverPanics,
 		s.assignRequestID,
 		s.observe, // logs and metrics: sees the final status of everything below
@@ -116,7 +117,7 @@ func (s *Server) operationMiddlewaresFor(rules map[string]auth.Access) (map[stri
 			if importOperations[op.ID] {
 				limit = importBodyLimit
 			}
-			mws = append(mws, s.guard(rule), checkQuery, limitBody(limit), validate)
+			mws = append(mws, s.guard(rule), checkQuery, s.limitBody(limit, importOperations[op.ID]), validate)
 		}
 		out[op.ID] = mws
 	}

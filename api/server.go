@@ -8,6 +8,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,6 +79,19 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// MaxJSONBody bounds request bodies other than uploads.
 	MaxJSONBody int64
+	// BodyTimeout bounds how long a request body other than an upload
+	// may take to arrive, from the end of its headers; beyond it the
+	// request is answered 408 and the connection closed, so a client
+	// that announces bytes it never sends cannot hold a connection.
+	// Uploads keep their idle cut (UploadIdle) instead. Default 30 s.
+	BodyTimeout time.Duration
+	// CursorKeys sign the pagination cursors the server issues, so that
+	// only cursors it wrote are accepted. The first key signs; every key
+	// verifies (a key rotation keeps cursors in flight valid). Replicas
+	// behind one load balancer must share them: cmd derives them from the
+	// JWT signing keys (auth.KeySet.DeriveKeys). Empty: a random key for
+	// this process, fit for one replica only.
+	CursorKeys [][]byte
 	// ReadyTimeout bounds each dependency check of /readyz.
 	ReadyTimeout time.Duration
 	// Console configures the review console served under /console/.
@@ -98,6 +112,7 @@ type Server struct {
 	// maxUpload bounds an upload's whole body: the photo limit plus room
 	// for the meta part and multipart framing.
 	maxUpload int64
+	cursors   cursorSigner
 }
 
 // ThumbnailQueue takes newly stored evidence for background thumbnails.
@@ -133,6 +148,21 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.MaxJSONBody <= 0 {
 		cfg.MaxJSONBody = 1 << 20
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
+	}
+	if len(cfg.CursorKeys) == 0 {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("api: cursor key: %w", err)
+		}
+		cfg.CursorKeys = [][]byte{key}
+	}
+	for _, k := range cfg.CursorKeys {
+		if len(k) < 32 {
+			return nil, errors.New("api: cursor keys need at least 32 bytes")
+		}
+	}
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 2 * time.Second
 	}
@@ -159,7 +189,8 @@ func New(cfg Config) (*echo.Echo, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m, spec: spec, now: cfg.Clock,
 		metaSchema: metaRef.Value, uploads: newUploadSlots(cfg.UploadsPerUser, cfg.UploadsTotal),
-		maxUpload: cfg.Intake.MaxPhotoBytes() + maxMetaBytes + 64<<10}
+		maxUpload: cfg.Intake.MaxPhotoBytes() + maxMetaBytes + 64<<10,
+		cursors:   cursorSigner{keys: cfg.CursorKeys}}
 	return s.routes()
 }
 

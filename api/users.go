@@ -20,7 +20,11 @@ func (s *Server) ListUsers(ctx context.Context, req ListUsersRequestObject) (Lis
 	}
 	f.Active = req.Params.Active
 	if req.Params.Cursor != nil {
-		after, err := decodeCursor(*req.Params.Cursor)
+		payload, err := s.cursors.open("users", *req.Params.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		after, err := decodeCursor(payload)
 		if err != nil {
 			return nil, err
 		}
@@ -35,7 +39,7 @@ func (s *Server) ListUsers(ctx context.Context, req ListUsersRequestObject) (Lis
 		page.Items = append(page.Items, userOut(u))
 	}
 	if len(users) == f.Limit {
-		next := encodeCursor(users[len(users)-1].Username)
+		next := s.cursors.seal("users", encodeCursor(users[len(users)-1].Username))
 		page.NextCursor = &next
 	}
 	return ListUsers200JSONResponse(page), nil

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/hmac"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -97,6 +98,22 @@ func (ks *KeySet) ActiveKID() string { return ks.kids[0] }
 
 // KIDs lists every key id, the signing one first.
 func (ks *KeySet) KIDs() []string { return append([]string(nil), ks.kids...) }
+
+// DeriveKeys returns a 32-byte secret per key, the signing key's first,
+// for another use named by purpose (HMAC-SHA256 of the purpose under the
+// key's seed). Every replica configured with the same keys derives the
+// same secrets, so other signed values (pagination cursors) need no
+// setting of their own, and rotating the keys rotates them too; the
+// secrets reveal nothing of the signing keys.
+func (ks *KeySet) DeriveKeys(purpose string) [][]byte {
+	out := make([][]byte, 0, len(ks.kids))
+	for _, kid := range ks.kids {
+		m := hmac.New(sha256.New, ks.keys[kid].Seed())
+		m.Write([]byte("fieldwatch derived key: " + purpose))
+		out = append(out, m.Sum(nil))
+	}
+	return out
+}
 
 // String names the keys without revealing them, so a KeySet that slips
 // into a log line or an error does no harm.

@@ -121,3 +121,20 @@ func TestKeySet_DoesNotPrintSeeds(t *testing.T) {
 		}
 	}
 }
+
+// Derived secrets are the same for the same keys (replicas agree), differ
+// by purpose and by key, and put the signing key's first.
+func TestDeriveKeys(t *testing.T) {
+	a := mustKeySet(t, "k2:"+testSeed("b")+",k1:"+testSeed("a"))
+	b := mustKeySet(t, "k2:"+testSeed("b")+",k1:"+testSeed("a"))
+	ka, kb := a.DeriveKeys("cursor"), b.DeriveKeys("cursor")
+	if len(ka) != 2 || len(ka[0]) != 32 || string(ka[0]) != string(kb[0]) || string(ka[1]) != string(kb[1]) {
+		t.Fatalf("DeriveKeys not deterministic: %x %x", ka, kb)
+	}
+	if string(ka[0]) == string(ka[1]) || string(ka[0]) == string(a.DeriveKeys("other")[0]) {
+		t.Fatal("derived keys do not depend on key and purpose")
+	}
+	if only := mustKeySet(t, "k2:"+testSeed("b")).DeriveKeys("cursor"); string(only[0]) != string(ka[0]) {
+		t.Fatal("the signing key's secret is not first")
+	}
+}

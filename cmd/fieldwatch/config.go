@@ -46,6 +46,8 @@ type config struct {
 	UploadsPerUser    int
 	UploadsTotal      int
 	UploadIdle        time.Duration
+	BodyTimeout       time.Duration
+	MaxConnsPerAddr   int
 	ThumbnailWorkers  int
 	ReconcileInterval time.Duration
 	UploadStaleAfter  time.Duration
@@ -172,6 +174,15 @@ func settings() []setting {
 		{"uploads-per-user", "FIELDWATCH_UPLOADS_PER_USER", "8", "uploads one user may have in flight (429 beyond)", integer(func(c *config) *int { return &c.UploadsPerUser }), false},
 		{"uploads-total", "FIELDWATCH_UPLOADS_TOTAL", "1000", "uploads in flight in all (503 beyond)", integer(func(c *config) *int { return &c.UploadsTotal }), false},
 		{"upload-idle", "FIELDWATCH_UPLOAD_IDLE", "60s", "an upload that receives nothing for this long is cut", dur(func(c *config) *time.Duration { return &c.UploadIdle }), false},
+		{"body-timeout", "FIELDWATCH_BODY_TIMEOUT", "30s", "a request body other than an upload must arrive within this long (408 and the connection closed beyond)", dur(func(c *config) *time.Duration { return &c.BodyTimeout }), false},
+		{"max-conns-per-addr", "FIELDWATCH_MAX_CONNS_PER_ADDR", "128", "open connections one client address may hold (429 and closed beyond; 0: no cap; trusted proxies are exempt)", func(c *config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("want a number of connections, 0 for no cap, got %q", v)
+			}
+			c.MaxConnsPerAddr = n
+			return nil
+		}, false},
 		{"thumbnail-workers", "FIELDWATCH_THUMBNAIL_WORKERS", "2", "background thumbnail workers (each may decode one photo)", integer(func(c *config) *int { return &c.ThumbnailWorkers }), false},
 		{"upload-stale-after", "FIELDWATCH_UPLOAD_STALE_AFTER", "5m", "an upload claim without a heartbeat for this long is abandoned (its phone's retry may then proceed)", dur(func(c *config) *time.Duration { return &c.UploadStaleAfter }), false},
 		{"orphan-age", "FIELDWATCH_ORPHAN_AGE", "1h", "a stored photo object with no evidence row is deleted once this old", dur(func(c *config) *time.Duration { return &c.OrphanAge }), false},

@@ -152,6 +152,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		loops.Wait() // before the deferred db.Close
 	}()
 
+	// Cursors are signed with secrets derived from the JWT keys, which
+	// every replica shares already.
+	keys, err := signingKeys(c)
+	if err != nil {
+		return err
+	}
+	cursorKeys := keys.DeriveKeys("pagination cursors")
 	handler, err := api.New(api.Config{
 		Version:        version(),
 		Logger:         log,
@@ -176,6 +183,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		UploadsPerUser: c.UploadsPerUser,
 		UploadsTotal:   c.UploadsTotal,
 		UploadIdle:     c.UploadIdle,
+		BodyTimeout:    c.BodyTimeout,
+		CursorKeys:     cursorKeys,
 		TrustedProxies: c.TrustedProxies,
 		Console:        console.Config{TileURL: c.TileURL, TileAttribution: c.TileAttribution},
 	})
@@ -187,11 +196,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	ln = capConnsPerAddr(ln, c.MaxConnsPerAddr, c.TrustedProxies, log)
 	srv := &http.Server{
 		Handler: handler,
 		// No ReadTimeout or WriteTimeout: a 5 MB photo over 256 kbit/s
-		// takes minutes. Slow headers are cut; slow bodies are bounded per
-		// upload by the upload handler.
+		// takes minutes. Slow headers are cut; other bodies must arrive
+		// within --body-timeout and uploads may not idle longer than
+		// --upload-idle (both in package api); one address holds at most
+		// --max-conns-per-addr connections.
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    1 << 20, // Go's default, stated: bounded, and room for any honest header
