@@ -1,8 +1,8 @@
 package auth
 
 import (
-	"crypto/hmac"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
