@@ -114,16 +114,26 @@ func TestReplicas(t *testing.T) {
 		case 1:
 			wg.Go(func() {
 				start := make(chan struct{})
-				codes := make([]int, 2)
+				codes, got := make([]int, 2), make([]string, 2)
 				var both sync.WaitGroup
 				for r, base := range []string{first, other} {
 					both.Go(func() {
 						<-start
-						codes[r], _ = u.replicaPost(t, base, token)
+						var b []byte
+						codes[r], _, b = post(t, base, token, u.key, u.ct, bytes.NewReader(u.body), len(u.body))
+						got[r] = evidenceID(b)
 					})
 				}
 				close(start)
 				both.Wait()
+				if codes[0] == http.StatusCreated && codes[1] == http.StatusCreated && got[0] != got[1] {
+					t.Errorf("same key %s on both replicas at once stored two evidence: %v", u.key, got)
+				}
+				for r := range codes {
+					if codes[r] == http.StatusCreated {
+						u.id = got[r]
+					}
+				}
 				mu.Lock()
 				for _, c := range codes {
 					switch c {
@@ -289,6 +299,15 @@ func TestReplicas(t *testing.T) {
 	}
 }
 
+// evidenceID is the id in a 201's body, "" if there is none.
+func evidenceID(body []byte) string {
+	var e struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.ID
+}
+
 // replicaPost sends the upload once to base and records the evidence id
 // of a 201, failing the test if a key is answered with two ids.
 func (s *sent) replicaPost(t *testing.T, base, token string) (int, http.Header) {
@@ -321,8 +340,8 @@ func login(t *testing.T, base, username, password string) string {
 	return pair.AccessToken
 }
 
-// sendJSON sends v as JSON with a fresh Idempotency-Key and decodes a
-// 2xx answer into out.
+// sendJSON sends v as JSON (with token, unless empty) and decodes a 2xx
+// answer into out.
 func sendJSON(t *testing.T, method, url, token string, v, out any) (int, []byte) {
 	t.Helper()
 	b, err := json.Marshal(v)
