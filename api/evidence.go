@@ -636,6 +636,11 @@ func evidenceOut(e inspect.Evidence) Evidence {
 	if e.Note != "" {
 		out.Note = &e.Note
 	}
+	state := EvidenceThumbnailState(e.ThumbnailState())
+	out.ThumbnailState = &state
+	if e.ThumbnailTries.Error != "" {
+		out.ThumbnailError = &e.ThumbnailTries.Error
+	}
 	if e.Width > 0 {
 		out.Width, out.Height = &e.Width, &e.Height
 	}

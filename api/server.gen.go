@@ -342,6 +342,30 @@ func (e EvidenceLocationSource) Valid() bool {
 	}
 }
 
+// Defines values for EvidenceThumbnailState.
+const (
+	EvidenceThumbnailStateFailed      EvidenceThumbnailState = "failed"
+	EvidenceThumbnailStatePending     EvidenceThumbnailState = "pending"
+	EvidenceThumbnailStateReady       EvidenceThumbnailState = "ready"
+	EvidenceThumbnailStateUnsupported EvidenceThumbnailState = "unsupported"
+)
+
+// Valid indicates whether the value is a known member of the EvidenceThumbnailState enum.
+func (e EvidenceThumbnailState) Valid() bool {
+	switch e {
+	case EvidenceThumbnailStateFailed:
+		return true
+	case EvidenceThumbnailStatePending:
+		return true
+	case EvidenceThumbnailStateReady:
+		return true
+	case EvidenceThumbnailStateUnsupported:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EvidenceFlag.
 const (
 	EvidenceFlagCaptureStale       EvidenceFlag = "capture_stale"
@@ -1244,7 +1268,13 @@ type Evidence struct {
 	Sha256         string          `json:"sha256"`
 	Size           int64           `json:"size"`
 	Subcategory    *string         `json:"subcategory,omitempty"`
-	Thumbnails     []int           `json:"thumbnails"`
+
+	// ThumbnailError Why the last attempt at the previews failed; absent when none did.
+	ThumbnailError *string `json:"thumbnail_error,omitempty"`
+
+	// ThumbnailState Where the previews stand: pending (not made yet; retried with backoff), ready (every size made), failed (given up after several attempts; see thumbnail_error), unsupported (no decoder for the format, or too many pixels).
+	ThumbnailState *EvidenceThumbnailState `json:"thumbnail_state,omitempty"`
+	Thumbnails     []int                   `json:"thumbnails"`
 
 	// TownshipCode The township that answers for the place.
 	TownshipCode *string            `json:"township_code,omitempty"`
@@ -1257,6 +1287,9 @@ type EvidenceCaptureTimeSource string
 
 // EvidenceLocationSource defines model for Evidence.LocationSource.
 type EvidenceLocationSource string
+
+// EvidenceThumbnailState Where the previews stand: pending (not made yet; retried with backoff), ready (every size made), failed (given up after several attempts; see thumbnail_error), unsupported (no decoder for the format, or too many pixels).
+type EvidenceThumbnailState string
 
 // EvidenceFlag defines model for EvidenceFlag.
 type EvidenceFlag string

@@ -176,7 +176,9 @@ func (s *thumbStore) SetThumbnails(_ context.Context, id string, sizes []int) er
 	return nil
 }
 
-func (s *thumbStore) EvidenceNeedingThumbnails(context.Context, []int, int) ([]Evidence, error) {
+func (s *thumbStore) SetThumbnailTries(context.Context, string, ThumbnailTries) error { return nil }
+
+func (s *thumbStore) EvidenceNeedingThumbnails(context.Context, []int, time.Time, int) ([]Evidence, error) {
 	return nil, nil
 }
 
