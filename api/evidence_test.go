@@ -66,7 +66,7 @@ func (a *testAPI) checkInvariants() {
 	if _, err := rec.Run(ctx); err != nil {
 		a.t.Fatalf("reconcile: %v", err)
 	}
-	rep, err := inspect.CheckInvariants(ctx, a.db, a.photos)
+	rep, err := inspect.CheckInvariants(ctx, a.db, a.photos, inspect.InvariantConfig{})
 	if err != nil {
 		a.t.Fatalf("invariant checker: %v", err)
 	}

@@ -311,7 +311,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 		problems = append(problems, fmt.Sprintf("the database holds %d evidence rows, the manifest says %d", rows, m.Evidence))
 	}
 
-	rep, err := inspect.CheckInvariants(ctx, db, photos)
+	rep, err := inspect.CheckInvariants(ctx, db, photos, inspect.InvariantConfig{OrphanAge: c.OrphanAge})
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}

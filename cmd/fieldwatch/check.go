@@ -53,11 +53,17 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	for _, k := range up.Abandoned {
 		fmt.Fprintf(stdout, "abandoned upload object %s\n", k)
 	}
-	rep, err := inspect.CheckInvariants(ctx, db, photos)
+	rep, err := inspect.CheckInvariants(ctx, db, photos, inspect.InvariantConfig{OrphanAge: c.OrphanAge})
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
 	fmt.Fprintf(stdout, "checked %d evidence rows and %d objects\n", rep.Evidence, rep.Objects)
+	if len(rep.Pending) > 0 {
+		// Uploads between their PUT and their commit, or left by a crash:
+		// the reconciler deletes them once older than --orphan-age.
+		fmt.Fprintf(stdout, "%d pending: objects without a row, younger than --orphan-age %s (not violations)\n", len(rep.Pending), c.OrphanAge)
+		fmt.Fprintln(stdout, strings.Join(rep.Pending, "\n"))
+	}
 	if len(rep.Problems) > 0 {
 		fmt.Fprintln(stdout, strings.Join(rep.Problems, "\n"))
 		return fmt.Errorf("%d invariant violations", len(rep.Problems))
