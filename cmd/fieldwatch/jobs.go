@@ -40,12 +40,17 @@ func newJobMetrics(reg prometheus.Registerer) (*jobMetrics, error) {
 	return m, nil
 }
 
+// minJobLease is the shortest lease on a job: a holder whose database
+// answers slowly for a moment (its pool busy with uploads) must not lose
+// the job to a replica that asked in that moment.
+const minJobLease = 10 * time.Second
+
 // runLeased runs job every interval, in this replica only while it holds
 // the job's lease, until ctx ends; then it gives the lease up so that
 // another replica takes over at its next tick. The lease lasts three
-// intervals: the holder renews it at every pass (and while a pass runs),
-// so a late tick does not lose it, and a replica that dies hands the job
-// on within three intervals.
+// intervals, and at least minJobLease: the holder renews it at every pass
+// (and while a pass runs), so a late tick or a slow database does not
+// lose it, and a replica that dies hands the job on within that time.
 func runLeased(ctx context.Context, job *inspect.LeasedJob, interval time.Duration, passes *prometheus.CounterVec, log *slog.Logger) {
 	run := job.Run
 	job.Run = func(ctx context.Context) error {
@@ -55,7 +60,7 @@ func runLeased(ctx context.Context, job *inspect.LeasedJob, interval time.Durati
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := job.Pass(ctx, 3*interval); err != nil && ctx.Err() == nil {
+		if _, err := job.Pass(ctx, max(3*interval, minJobLease)); err != nil && ctx.Err() == nil {
 			log.Warn("background job pass incomplete", slog.String("job", job.Name), slog.String("error", err.Error()))
 		}
 		select {
