@@ -30,7 +30,7 @@ const submissionCols = `user_id, idem_key, state, fingerprint, evidence_id, crea
 
 func scanSubmission(r rowScanner) (inspect.Submission, error) {
 	var (
-		sub   inspect.Submission
+		sub     inspect.Submission
 		state   string
 		evID    sql.NullString
 		attempt sql.NullString

@@ -381,7 +381,7 @@ func testSubmissions(t *testing.T, s *store.Store) {
 				"Mark": func() error {
 					return s.MarkSubmissionObject(t.Context(), u.ID, key, "a", sha("x"), t0)
 				},
-				"ByKey":     func() error { _, err := s.SubmissionByKey(t.Context(), u.ID, key); return err },
+				"ByKey": func() error { _, err := s.SubmissionByKey(t.Context(), u.ID, key); return err },
 				"Commit": func() error {
 					e := newEvidence(u.ID, "invalid key", t0)
 					return s.CommitEvidence(t.Context(), &e, key, "a", hash("x"))
