@@ -336,7 +336,17 @@ func TestAuthorizationMatrix(t *testing.T) {
 		return
 	}
 
-	forEachBackend(t, func(t *testing.T, a *testAPI) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { runMatrix(t, newTestAPIOn(t, b, manySessions), ops, cases, policy) })
+	}
+}
+
+// manySessions lifts the per-user cap on open upload sessions: the matrix
+// opens one for every operation and role.
+func manySessions(c *api.Config) { c.UploadsPerUser, c.UploadsTotal = 10000, 10000 }
+
+func runMatrix(t *testing.T, a *testAPI, ops []string, cases map[string]matrixCase, policy map[string]auth.Access) {
+	{
 		a.importDemoCounty()
 		f := &matrixFixture{a: a, tokens: map[string]string{"anonymous": ""}, principal: map[string]auth.Principal{}, own: map[string]string{}}
 		f.target = a.mustUser("m.target", "inspector", pw, townshipB)
@@ -401,7 +411,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				})
 			}
 		}
-	})
+	}
 }
 
 func (f *matrixFixture) send(c call, token string) response {
