@@ -20,7 +20,8 @@ import (
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
-// openStore opens a migrated database of the backend with one inspector.
+// openStore opens a migrated database of the backend ("sqlite",
+// "postgres", or a PostgreSQL URL) with one inspector.
 func openStore(t *testing.T, backend string) (*store.Store, string) {
 	t.Helper()
 	ctx := t.Context()
@@ -33,6 +34,8 @@ func openStore(t *testing.T, backend string) (*store.Store, string) {
 		db, err = store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "fw.db"))
 	case "postgres":
 		db, err = store.OpenPostgres(ctx, testservice.PostgresDB(t))
+	default:
+		db, err = store.OpenPostgres(ctx, backend)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -148,18 +151,7 @@ func TestReconcileDuringCommit(t *testing.T) {
 func TestRetryAfterDatabaseOutage(t *testing.T) {
 	pg := testservice.StartPostgresProcess(t)
 	ctx := t.Context()
-	db, err := store.OpenPostgres(ctx, pg.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	u := inspect.User{Username: "inspector", Role: inspect.RoleInspector, Active: true}
-	if err := db.CreateUser(ctx, &u); err != nil {
-		t.Fatal(err)
-	}
+	db, userID := openStore(t, pg.URL)
 	photos, err := media.NewDir(filepath.Join(t.TempDir(), "photos"))
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +163,7 @@ func TestRetryAfterDatabaseOutage(t *testing.T) {
 	body, meta := photo(t, "met an outage")
 	key := uuid.NewString()
 
-	c, err := in.Claim(ctx, u.ID, key)
+	c, err := in.Claim(ctx, userID, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +183,7 @@ func TestRetryAfterDatabaseOutage(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	var answers []string
 	for {
-		e, err := submit(ctx, t, in, u.ID, key, body, meta)
+		e, err := submit(ctx, t, in, userID, key, body, meta)
 		if err == nil {
 			if e.SHA256 != sha(body) {
 				t.Fatalf("stored %s", e.SHA256)

@@ -124,17 +124,8 @@ func verifyAll(t *testing.T, env map[string]string, base, token string, ups []*s
 			t.Errorf("evidence %s answered for two keys", u.id)
 		}
 		ids[u.id] = true
-		req, _ := http.NewRequest("GET", base+"/v1/evidence/"+u.id+"/photo", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := sha256.New()
-		_, err = io.Copy(h, res.Body)
-		res.Body.Close()
-		if err != nil || res.StatusCode != 200 || hex.EncodeToString(h.Sum(nil)) != u.sha {
-			t.Errorf("evidence %s: %d %v, bytes differ from the upload", u.id, res.StatusCode, err)
+		if problem := photoProblem(t, base, token, u); problem != "" {
+			t.Errorf("evidence %s: %s", u.id, problem)
 		}
 	}
 	if n := listedCount(t, base, token); n != len(ups) {
@@ -149,6 +140,25 @@ func verifyAll(t *testing.T, env map[string]string, base, token string, ups []*s
 	if err := run(context.Background(), []string{"audit", "verify"}, func(k string) string { return env[k] }, nil, &audit, io.Discard); err != nil {
 		t.Errorf("audit verify: %v\n%s", err, audit.String())
 	}
+}
+
+// photoProblem reads the photo of u's evidence back and says what is wrong
+// with it, or "" when it is the upload's bytes.
+func photoProblem(t *testing.T, base, token string, u *sent) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/v1/evidence/"+u.id+"/photo", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || hex.EncodeToString(h.Sum(nil)) != u.sha {
+		return fmt.Sprintf("photo answered %d (%v), bytes differ from the upload", res.StatusCode, err)
+	}
+	return ""
 }
 
 // listedCount counts the user's evidence over every page.
