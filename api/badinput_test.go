@@ -23,7 +23,7 @@ import (
 	"github.com/fieldwatch/fieldwatch/api"
 )
 
-// The bad-input suite (RELIABILITY: "bad input gets a clear
+// The bad-input suite (docs/reliability.md#bad-input: "bad input gets a clear
 // application/problem+json error; the service never answers 500 or panics
 // because of what a client sent"). Every case is one malformed request
 // and the exact 4xx problem it must get; a second table holds the inputs

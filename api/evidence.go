@@ -50,7 +50,7 @@ const (
 	maxMetaBytes   = 64 << 10
 	maxUploadParts = 4
 	// presignTTL bounds how long a photo link handed to a client works
-	// (RELIABILITY A9).
+	// (docs/reliability.md#a9).
 	presignTTL = 5 * time.Minute
 )
 
@@ -175,7 +175,7 @@ func multipartError(err error) error {
 // exactly what was validated.
 func (s *Server) parseMeta(raw []byte) (inspect.EvidenceMeta, error) {
 	// The meta part bypasses limitBody; refuse invalid UTF-8 here too,
-	// before encoding/json turns it into U+FFFD (RELIABILITY E4).
+	// before encoding/json turns it into U+FFFD (docs/reliability.md#e4).
 	if !utf8.Valid(raw) {
 		return inspect.EvidenceMeta{}, &validationError{detail: "meta is not valid UTF-8", fields: []FieldError{{Field: "meta", Reason: "invalid UTF-8"}}}
 	}
@@ -233,7 +233,7 @@ func (s *Server) GetEvidence(ctx context.Context, req GetEvidenceRequestObject) 
 }
 
 // visibleEvidence loads evidence and answers ErrNotFound, exactly as for a
-// missing id, when it is outside the caller's scope (RELIABILITY A1).
+// missing id, when it is outside the caller's scope (docs/reliability.md#a1).
 func (s *Server) visibleEvidence(ctx context.Context, id string) (inspect.Evidence, error) {
 	p, _ := principal(ctx)
 	e, err := s.cfg.Evidence.EvidenceByID(ctx, id)
@@ -307,7 +307,7 @@ func (s *Server) GetEvidenceThumbnail(ctx context.Context, req GetEvidenceThumbn
 
 // blobResponse streams stored bytes with the type sniffed at upload, never
 // one a client declared, and headers that stop browsers from second-
-// guessing it (RELIABILITY D4).
+// guessing it (docs/reliability.md#d4).
 type blobResponse struct {
 	body         io.ReadCloser
 	contentType  string

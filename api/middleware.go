@@ -213,7 +213,7 @@ func (s *Server) limitBody(limit int64, idle bool) echo.MiddlewareFunc {
 			}
 			_ = rc.SetReadDeadline(time.Time{})
 			// encoding/json would turn invalid UTF-8 into U+FFFD silently and
-			// store mangled names; refuse it instead (RELIABILITY E4).
+			// store mangled names; refuse it instead (docs/reliability.md#e4).
 			if !utf8.Valid(body) {
 				return echo.NewHTTPError(http.StatusBadRequest, "request body is not valid UTF-8")
 			}
@@ -238,7 +238,7 @@ func isJSON(contentType string) bool {
 // checkQuery refuses query strings that would otherwise be read in part:
 // net/url drops a pair with a ";" or a bad %-escape, so a filter would
 // silently vanish and a wider page be answered. No parameter of the
-// contract takes invalid UTF-8 or NUL either (RELIABILITY E4).
+// contract takes invalid UTF-8 or NUL either (docs/reliability.md#e4).
 func checkQuery(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		raw := c.Request().URL.RawQuery

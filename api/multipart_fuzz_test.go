@@ -31,7 +31,7 @@ import (
 // FuzzCreateEvidenceMultipart sends arbitrary bytes, framed by an
 // arbitrary boundary, as the multipart body of POST /v1/evidence to one
 // server (SQLite and a photo directory, built once per fuzzing process)
-// and checks what RELIABILITY promises for bad input: never a 5xx, every
+// and checks the bad-input promise (docs/reliability.md#bad-input): never a 5xx, every
 // refusal a complete problem+json, nothing left in the spool, and a 201
 // only for bytes identical to the photo part that was sent.
 func FuzzCreateEvidenceMultipart(f *testing.F) {

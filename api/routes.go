@@ -40,7 +40,7 @@ func (s *Server) routes() (*echo.Echo, error) {
 	// echo.ErrNotFound / ErrMethodNotAllowed and come out as problem+json.
 
 	// "/v1/users/" is "/v1/users": a trailing slash must reach the same
-	// access rule, not a different route (RELIABILITY A8).
+	// access rule, not a different route (docs/reliability.md#a8).
 	// "/console/" keeps its slash: it is the console page's canonical
 	// URL, which "/console" redirects to (the page's relative URLs need it).
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{

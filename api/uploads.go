@@ -13,7 +13,7 @@ import (
 
 // uploadSlots caps uploads in flight: per user, so one phone replaying a
 // backlog with 50 parallel requests cannot crowd out the others
-// (RELIABILITY G3), and in all, so a burst past what the server can spool
+// (docs/reliability.md#g3), and in all, so a burst past what the server can spool
 // is refused early with Retry-After instead of failing late. Counters are
 // per replica: they count requests, which live and die on one replica.
 // Direct-upload sessions outlive their requests and are counted against
@@ -67,7 +67,7 @@ func (u *uploadSlots) acquire(user string) (release func(), err error) {
 // photo limit plus room for the meta part and multipart framing), and
 // each read extends the connection's read deadline by the idle timeout, so
 // a live upload at 3G speed runs as long as it needs while a stalled or
-// slowloris one is cut (RELIABILITY F14).
+// slowloris one is cut (docs/reliability.md#f14).
 func (s *Server) streamBody(maxBody int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {

@@ -132,7 +132,7 @@ func (f *credentialFixture) changePassword(t *testing.T) {
 // A password change takes every session of the old password with it,
 // including one whose login or refresh was in flight when the change
 // committed, and access tokens issued in the same second as the change
-// (issue 13, defect 7; RELIABILITY B8, H5).
+// (issue 13, defect 7; docs/reliability.md#b8, #h5).
 func TestPasswordChangeEndsSessionsInFlight(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package auth decides who is calling and what they may see: argon2id
 // password hashes, EdDSA access tokens, rotating opaque refresh tokens,
-// login rate limits and the scope policy of DESIGN.md §2.
+// login rate limits and the scope policy of docs/glossary.md#roles.
 //
 // It knows nothing of HTTP or SQL. The API layer turns its errors into
 // statuses (ErrUnauthenticated → 401, ErrRateLimited → 429) and the store
@@ -27,5 +27,5 @@
 // for river chiefs, their current reach assignments, and calls
 // NewPrincipal. Scope therefore follows the database, not the token: a
 // deactivated user or a reassigned chief is refused on the next request
-// (RELIABILITY A4), not when the token expires.
+// (docs/reliability.md#a4), not when the token expires.
 package auth

@@ -11,7 +11,7 @@ import (
 // Principal is the caller of one request: who they are now, not what
 // their token said when it was issued. The zero Principal may do nothing.
 //
-// Scope follows the role (DESIGN.md §2): admins see everything;
+// Scope follows the role (docs/glossary.md#roles): admins see everything;
 // inspectors and township officers see their townships; river chiefs
 // see their reaches. A scope list a role does not use is left empty, so
 // stale data in another column can never widen access.
@@ -30,7 +30,7 @@ type Principal struct {
 // It fails with ErrUnauthenticated when the user is not the token's
 // subject, is inactive, or changed their password after the token was
 // issued; so deactivation and password changes take effect on the next
-// request, not when the token expires (RELIABILITY A4, B8). Role and
+// request, not when the token expires (docs/reliability.md#a4, #b8). Role and
 // scope come from u, not from the claims.
 func NewPrincipal(c Claims, u inspect.User, reaches []string) (Principal, error) {
 	switch {
@@ -63,7 +63,7 @@ func NewPrincipal(c Claims, u inspect.User, reaches []string) (Principal, error)
 }
 
 // Is reports whether the principal has one of roles. Admin-only
-// operations check p.Is(inspect.RoleAdmin) (RELIABILITY A8).
+// operations check p.Is(inspect.RoleAdmin) (docs/reliability.md#a8).
 func (p Principal) Is(roles ...inspect.Role) bool {
 	return p.Role.Valid() && slices.Contains(roles, p.Role)
 }
@@ -91,7 +91,7 @@ func (p Principal) CanSeeReach(code string) bool {
 // CanSee reports whether an object located in township and (if on a
 // river) reach is in scope: the township grants it to inspectors and
 // officers, the reach to its chiefs. The API answers 404 when it is not
-// (RELIABILITY A1). Inspectors' own submissions are visible to them
+// (docs/reliability.md#a1). Inspectors' own submissions are visible to them
 // whatever their location; that check needs the uploader and belongs to
 // the caller.
 func (p Principal) CanSee(township, reach string) bool {

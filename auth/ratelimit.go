@@ -51,11 +51,11 @@ type LimiterConfig struct {
 }
 
 // Limiter throttles login attempts per account and per client address
-// (RELIABILITY B10). It is safe for concurrent use.
+// (docs/reliability.md#b10). It is safe for concurrent use.
 //
 // Counters live in memory and are per replica: with N replicas an
 // attacker whose requests are spread across them gets up to N times the
-// limits. That is accepted (DESIGN.md §6); the account lockout still
+// limits. That is accepted (docs/glossary.md#deployments); the account lockout still
 // caps online guessing at a few attempts per hour per replica.
 //
 // The address must be the one Echo's IPExtractor trusts, never a raw

@@ -231,7 +231,7 @@ func (s *Sessions) Logout(ctx context.Context, refreshToken string) error {
 }
 
 // RevokeUser revokes every refresh token of the user. Call it after
-// deactivating a user or changing their password (RELIABILITY B8); access
+// deactivating a user or changing their password (docs/reliability.md#b8); access
 // tokens are refused from the next request on by NewPrincipal.
 func (s *Sessions) RevokeUser(ctx context.Context, userID string) error {
 	if err := s.store.RevokeUserRefreshTokens(ctx, userID, s.now()); err != nil {

@@ -107,7 +107,7 @@ func TestVerify(t *testing.T) {
 		{"OK_IatWithinLeeway", ed(hdr, with(goodClaims(), "iat", t0.Add(29*time.Second).Unix())), true, nil},
 		{"OK_AudAsString", ed(hdr, with(goodClaims(), "aud", DefaultAudience)), true, nil},
 
-		// RELIABILITY B1: algorithm and key confusion.
+		// docs/reliability.md#b1: algorithm and key confusion.
 		{"ErrAlgNone", sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, hdr, goodClaims()), false, jwt.ErrTokenSignatureInvalid},
 		{"ErrHS256WithPublicKey", sign(t, jwt.SigningMethodHS256, []byte(pub), hdr, goodClaims()), false, jwt.ErrTokenSignatureInvalid},
 		{"ErrHS256WithPublicKeyBase64", sign(t, jwt.SigningMethodHS256, []byte(base64.RawURLEncoding.EncodeToString(pub)), hdr, goodClaims()), false, jwt.ErrTokenSignatureInvalid},
@@ -119,12 +119,12 @@ func TestVerify(t *testing.T) {
 		{"ErrTamperedSignature", parts[0] + "." + parts[1] + "." + flip(parts[2]), false, jwt.ErrTokenSignatureInvalid},
 		{"ErrTamperedPayload", parts[0] + "." + encodeClaims(t, with(goodClaims(), "role", "admin")) + "." + parts[2], false, jwt.ErrTokenSignatureInvalid},
 
-		// RELIABILITY B3: explicit typing.
+		// docs/reliability.md#b3: explicit typing.
 		{"ErrMissingTyp", ed(hdrWith("typ", nil), goodClaims()), false, jwt.ErrTokenUnverifiable},
 		{"ErrTypJWT", ed(hdrWith("typ", "JWT"), goodClaims()), false, jwt.ErrTokenUnverifiable},
 		{"ErrCrit", ed(hdrWith("crit", []string{"exp"}), goodClaims()), false, jwt.ErrTokenUnverifiable},
 
-		// RELIABILITY B2: registered claims.
+		// docs/reliability.md#b2: registered claims.
 		{"ErrMissingExp", ed(hdr, with(goodClaims(), "exp", nil)), false, jwt.ErrTokenRequiredClaimMissing},
 		// A NumericDate is a JSON number (RFC 7519 §2); jwt/v5 would read
 		// "exp":"1700000000" through json.Number.
@@ -145,7 +145,7 @@ func TestVerify(t *testing.T) {
 		{"ErrUnknownRole", ed(hdr, with(goodClaims(), "role", "superuser")), false, jwt.ErrTokenInvalidClaims},
 		{"ErrMissingRole", ed(hdr, with(goodClaims(), "role", nil)), false, jwt.ErrTokenInvalidClaims},
 
-		// RELIABILITY B3/B4: things that are not access tokens at all.
+		// docs/reliability.md#b3/#b4: things that are not access tokens at all.
 		{"ErrEmpty", "", false, jwt.ErrTokenMalformed},
 		{"ErrTwoSegments", parts[0] + "." + parts[1], false, jwt.ErrTokenMalformed},
 		{"ErrBearerPrefix", "Bearer " + good, false, jwt.ErrTokenMalformed},
@@ -201,7 +201,7 @@ func encodeClaims(t *testing.T, c jwt.MapClaims) string {
 	return base64.RawURLEncoding.EncodeToString(j)
 }
 
-// TestVerify_HugeInputIsCheap pins RELIABILITY B4: a megabyte of dots
+// TestVerify_HugeInputIsCheap pins docs/reliability.md#b4: a megabyte of dots
 // (CVE-2025-30204) is refused on its length, with no allocation that
 // grows with the input.
 func TestVerify_HugeInputIsCheap(t *testing.T) {

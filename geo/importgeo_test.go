@@ -74,7 +74,7 @@ func TestParseBadFiles(t *testing.T) {
 		parse parser
 		want  []problem
 	}{
-		// RELIABILITY E1: invalid boundaries.
+		// docs/reliability.md#e1: invalid boundaries.
 		{"unclosed-ring", townships, []problem{{1, "ring 0 is not closed: first position [118.3, 40.1] differs from last [118.3, 40.2]"}}},
 		{"short-ring", townships, []problem{{0, "ring 0 has 3 positions, want at least 4"}}},
 		{"bowtie", townships, []problem{{0, "ring 0 intersects itself: edge 0–1 and edge 2–3 meet"}}},

@@ -69,7 +69,7 @@ const MaxCandidates = 3
 // PostGIS geometry, and the test is exact for the float64 coordinates: no
 // tolerance, no rounding-dependent answers.
 //
-// Rule for shared boundaries (RELIABILITY A5): when several townships cover
+// Rule for shared boundaries (docs/reliability.md#a5): when several townships cover
 // a point, which happens exactly on a shared edge or vertex (and wherever
 // invalid data makes townships overlap), the point belongs to the township
 // with the lowest code in byte order (numeric order for 9-digit codes).

@@ -10,7 +10,7 @@ import (
 // Category is the kind of problem a photo shows.
 type Category string
 
-// The campaign categories (DESIGN.md §3).
+// The campaign categories (docs/glossary.md#categories).
 const (
 	CategoryDustSite     Category = "dust_site"     // 扬尘: construction site, road, material yard
 	CategoryOpenBurning  Category = "open_burning"  // 露天焚烧: straw, garbage

@@ -46,7 +46,7 @@ type InvariantConfig struct {
 }
 
 // CheckInvariants verifies the promise made to every phone that got a
-// 201 (RELIABILITY, "the invariant checker"):
+// 201 (docs/reliability.md#invariants):
 //
 //   - every stored evidence row has an object whose recomputed SHA-256 and
 //     size equal the row's;

@@ -25,7 +25,7 @@ const (
 	UploadGrace = 10 * time.Minute
 	// UploadReplayRetention keeps a completed session so that retries of
 	// its completion replay, for as long as idempotency keys must work
-	// (offline backlogs, RELIABILITY C6).
+	// (offline backlogs, docs/reliability.md#c6).
 	UploadReplayRetention = 30 * 24 * time.Hour
 	// UploadPrefix is where the objects of direct uploads live, one per
 	// session, under the session's id.

@@ -9,7 +9,7 @@ import (
 // operations a user may call; the user's scope decides on which objects.
 type Role string
 
-// The four roles. See DESIGN.md §2.
+// The four roles. See docs/glossary.md#roles.
 const (
 	RoleAdmin           Role = "admin"
 	RoleInspector       Role = "inspector"

@@ -51,7 +51,7 @@ func (s *Store) InsertRefreshToken(ctx context.Context, t inspect.RefreshToken) 
 // only while the user is active and its stored password hash is still
 // passwordHash, the one the login verified: a login that checked the old
 // password cannot start a session after a password change committed
-// (RELIABILITY B8, H5). The check and the insert are one statement.
+// (docs/reliability.md#b8, #h5). The check and the insert are one statement.
 //
 // Returns ErrNotFound if the user does not exist, is inactive or has
 // another password hash now (the caller re-reads the user: a rehash with

@@ -37,7 +37,7 @@ type timedUpload struct {
 }
 
 // A backup taken while uploads keep arriving, restored into a fresh
-// directory (RELIABILITY H6): every upload answered 201 before the backup
+// directory (docs/reliability.md#h6): every upload answered 201 before the backup
 // began is there, byte-identical; an upload sent after the snapshot is
 // not; whatever else is there is whole (`fieldwatch check` passes on the
 // restored directory: every row has its photo, no photo lacks a row); and

@@ -14,7 +14,7 @@ import (
 const connCapRetryAfter = 5
 
 // capConnsPerAddr bounds the connections one client address may hold open
-// at once (RELIABILITY H4, G2): a client that opens hundreds of
+// at once (docs/reliability.md#h4, #g2): a client that opens hundreds of
 // connections and trickles or stalls on each gets a 429 problem with
 // Retry-After on the ones beyond the cap, and they are closed at once, so
 // other clients still get connections. Addresses of trusted proxies are

@@ -13,7 +13,7 @@ import (
 
 // One address holds at most --max-conns-per-addr connections: the next
 // is answered 429 with Retry-After and closed, and a slot comes back when
-// a connection closes (issue 13, defect 6; RELIABILITY H4).
+// a connection closes (issue 13, defect 6; docs/reliability.md#h4).
 func TestConnsPerAddrCap(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

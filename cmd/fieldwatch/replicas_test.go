@@ -19,7 +19,7 @@ import (
 )
 
 // Two replicas of the real binary on one PostgreSQL and one S3 bucket,
-// as a county behind a load balancer runs them (RELIABILITY H7). Uploads
+// as a county behind a load balancer runs them (docs/reliability.md#h7). Uploads
 // and their retries are spread over both, the same Idempotency-Key is
 // sent to both at once and one after the other; a case's deadline passes
 // while both run their deadline jobs. Then: one evidence per key, each

@@ -17,7 +17,7 @@ import (
 
 // payload is one upload's photo: a real JPEG followed by random bytes up to
 // the wanted size, so that every request carries distinct bytes
-// (RELIABILITY G4: otherwise only the idempotent replay path is measured)
+// (docs/reliability.md#g4: otherwise only the idempotent replay path is measured)
 // and still decodes, since JPEG decoders stop at the end-of-image marker.
 type payload struct {
 	data     []byte

@@ -1,8 +1,8 @@
 // Package mediatest is the contract every media.Store must honour, as one
 // test suite that each backend's tests run against a fresh store.
 //
-// It checks what the upload path relies on (RELIABILITY.md C1, C7, C9,
-// C11, F3): bytes come back identical, a body that is short, long, wrong,
+// It checks what the upload path relies on (docs/reliability.md#c1, #c7, #c9,
+// #c11, #f3): bytes come back identical, a body that is short, long, wrong,
 // cut off or cancelled leaves nothing visible, and a large object passes
 // through without being held in memory.
 package mediatest

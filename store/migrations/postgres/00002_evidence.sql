@@ -71,7 +71,7 @@ CREATE TABLE evidence_flags (
 CREATE INDEX evidence_flags_flag ON evidence_flags (flag, evidence_id);
 
 -- One row per (user, Idempotency-Key), kept for good: a retry days later
--- still replays (RELIABILITY C6). pending → stored, or pending → deleted
+-- still replays (docs/reliability.md#c6). pending → stored, or pending → deleted
 -- (released, or abandoned by the reconciler).
 CREATE TABLE submissions (
     user_id     uuid        NOT NULL REFERENCES users (id),
