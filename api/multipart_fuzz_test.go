@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"image/jpeg"
 	"io"
 	"mime"
@@ -14,18 +15,15 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/inspect"
-	"github.com/fieldwatch/fieldwatch/media"
-	"github.com/fieldwatch/fieldwatch/store"
 )
 
 // FuzzCreateEvidenceMultipart sends arbitrary bytes, framed by an
@@ -145,57 +143,23 @@ func checkStoredPhoto(t *testing.T, ct string, body []byte, res response) {
 func newFuzzServer(tb testing.TB) (h http.Handler, token, spool string) {
 	tb.Helper()
 	ctx := context.Background()
-	dir := tb.TempDir()
+	env := map[string]string{"FIELDWATCH_DATA_DIR": tb.TempDir()}
+	c, _, err := app.ParseConfig(flag.NewFlagSet("fuzz", flag.ContinueOnError), nil, func(k string) string { return env[k] })
+	if err != nil {
+		tb.Fatal(err)
+	}
 	now := func() time.Time { return time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC) }
-	db, err := store.OpenSQLite(ctx, filepath.Join(dir, "fw.db"), store.WithClock(now))
+	a, err := app.New(ctx, c, app.Options{Version: "fuzz", Clock: now})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
+	tb.Cleanup(func() { a.Close() })
+	if _, err := a.Identity.CreateUser(ctx, auth.NewUser{Username: "fuzz", DisplayName: "fuzz", Role: inspect.RoleInspector, Password: pw}); err != nil {
 		tb.Fatal(err)
 	}
-	photos, err := media.NewDir(filepath.Join(dir, "photos"))
+	pair, err := a.Identity.Login(ctx, "fuzz", pw, "192.0.2.1")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	key, err := auth.GenerateKey()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keys, err := auth.ParseKeySet(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ident, err := auth.New(db, store.ErrNotFound, auth.Options{Keys: keys, Now: now})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	spool = filepath.Join(dir, "spool")
-	atlas, err := inspect.NewAtlas(ctx, db, inspect.AtlasConfig{Clock: now})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	intake, err := inspect.NewIntake(db, photos, inspect.IntakeConfig{SpoolDir: spool, Clock: now, Linker: atlas})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	patrols := inspect.NewPatrols(db, db, db, inspect.PatrolConfig{Now: now})
-	e, err := api.New(api.Config{
-		Version: "fuzz", Registry: prometheus.NewRegistry(), DB: db, PhotoStore: photos, Photos: photos, PhotoBackend: "local",
-		Identity: ident, Accounts: ident, Intake: intake, Evidence: db, Uploads: db, UploadBlobs: photos, Atlas: atlas,
-		Reviews: db, Cases: inspect.NewCasework(db, db, db, inspect.CaseRules{Now: now}), Audit: db, Patrols: patrols,
-		Assessments: inspect.NewAssessor(db, patrols, nil, now), Clock: now,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := ident.CreateUser(ctx, auth.NewUser{Username: "fuzz", DisplayName: "fuzz", Role: inspect.RoleInspector, Password: pw}); err != nil {
-		tb.Fatal(err)
-	}
-	pair, err := ident.Login(ctx, "fuzz", pw, "192.0.2.1")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return e, pair.AccessToken, spool
+	return a.Handler, pair.AccessToken, c.SpoolDir
 }

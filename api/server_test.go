@@ -4,19 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/demo"
 	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
@@ -73,51 +72,27 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, a *testAPI)) {
 
 func newTestAPI(t *testing.T) *testAPI { return newTestAPIOn(t, "sqlite") }
 
-// newTestAPIOn builds a testAPI on backend; opts adjust the server's
+// newTestAPIOn builds a testAPI on backend, assembled by package app as
+// `fieldwatch serve` is, on the test's clock; opts adjust the HTTP layer's
 // Config before it is built (e.g. smaller upload caps).
 func newTestAPIOn(t *testing.T, backend string, opts ...func(*api.Config)) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	clk := &clock{t: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
-	var db *store.Store
-	var err error
-	switch backend {
-	case "sqlite":
-		db, err = store.OpenSQLite(ctx, filepath.Join(dir, "fw.db"), store.WithClock(clk.Now))
-	case "postgres":
-		db, err = store.OpenPostgres(ctx, testservice.PostgresDB(t), store.WithClock(clk.Now))
-	default:
-		t.Fatalf("unknown backend %q", backend)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	photos, err := media.NewDir(filepath.Join(dir, "photos"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	key, err := auth.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := auth.ParseKeySet(key)
-	if err != nil {
-		t.Fatal(err)
+	env := map[string]string{"FIELDWATCH_DATA_DIR": dir, "FIELDWATCH_JWT_KEYS": key}
+	switch backend {
+	case "sqlite":
+	case "postgres":
+		env["FIELDWATCH_DATABASE_URL"] = testservice.PostgresDB(t)
+	default:
+		t.Fatalf("unknown backend %q", backend)
 	}
-	// Per-address login limits would trip over the many logins of one test
-	// client; they have their own tests in package auth.
-	// The chief's reach scope reads assignments through the store, as in
-	// production (cmd wires it through the Atlas).
-	reaches := func(ctx context.Context, userID string) ([]string, error) {
-		return db.ReachesOfChief(ctx, userID, clk.Now())
-	}
-	ident, err := auth.New(db, store.ErrNotFound, auth.Options{Keys: keys, Now: clk.Now, Reaches: reaches,
-		Limits: auth.LimiterConfig{AddrAttempts: 10000}})
+	c, _, err := app.ParseConfig(flag.NewFlagSet("test", flag.ContinueOnError), nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,52 +100,27 @@ func newTestAPIOn(t *testing.T, backend string, opts ...func(*api.Config)) *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	spool := filepath.Join(dir, "spool")
-	atlas, err := inspect.NewAtlas(ctx, db, inspect.AtlasConfig{Clock: clk.Now})
+	c.CountyBBox = &county
+	a, err := app.New(ctx, c, app.Options{
+		Version: "test", Clock: clk.Now,
+		// Per-address login limits would trip over the many logins of
+		// one test client; they have their own tests in package auth.
+		LoginLimits: auth.LimiterConfig{AddrAttempts: 10000},
+		AdjustAPI: func(ac *api.Config) {
+			for _, o := range opts {
+				o(ac)
+			}
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	intake, err := inspect.NewIntake(db, photos, inspect.IntakeConfig{SpoolDir: spool, County: &county, Clock: clk.Now, Linker: atlas})
-	if err != nil {
-		t.Fatal(err)
-	}
-	thumbs := inspect.NewThumbnailer(db, photos, inspect.ThumbnailConfig{})
-	cases := inspect.NewCasework(db, db, db, inspect.CaseRules{Now: clk.Now})
-	patrols := inspect.NewPatrols(db, db, db, inspect.PatrolConfig{Now: clk.Now})
-	assessments := inspect.NewAssessor(db, patrols, nil, clk.Now)
-	cfg := api.Config{
-		Version:      "test",
-		Registry:     prometheus.NewRegistry(),
-		DB:           db,
-		PhotoStore:   photos,
-		Photos:       photos,
-		PhotoBackend: "local",
-		Identity:     ident,
-		Accounts:     ident,
-		Intake:       intake,
-		Evidence:     db,
-		Thumbnails:   thumbs,
-		Uploads:      db,
-		UploadBlobs:  photos,
-		Atlas:        atlas,
-		Reviews:      db,
-		Cases:        cases,
-		Audit:        db,
-		Patrols:      patrols,
-		Assessments:  assessments,
-		Clock:        clk.Now,
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	h, err := api.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
+	t.Cleanup(func() { a.Close() })
+	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
-	return &testAPI{t: t, srv: srv, db: db, ident: ident, clock: clk, key: key, atlas: atlas, cases: cases,
-		photos: photos, photosDir: filepath.Join(dir, "photos"), thumbs: thumbs, spool: spool}
+	photos, _ := a.Photos.(*media.Dir)
+	return &testAPI{t: t, srv: srv, db: a.DB, ident: a.Identity, clock: clk, key: key, atlas: a.Atlas, cases: a.Cases,
+		photos: photos, photosDir: c.PhotoDir, thumbs: a.Thumbnails, spool: c.SpoolDir}
 }
 
 // response is a finished HTTP exchange.

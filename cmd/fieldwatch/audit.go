@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -39,7 +40,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		})
 	}
-	c, rest, err := parseConfig(fs, args[1:], getenv)
+	c, rest, err := app.ParseConfig(fs, args[1:], getenv)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -49,7 +50,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if len(rest) > 0 {
 		return usageError{fmt.Errorf("audit %s takes no arguments, got %q", sub, rest)}
 	}
-	db, _, err := openMigrated(ctx, c)
+	db, _, err := app.OpenMigrated(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/media"
 	"github.com/fieldwatch/fieldwatch/store"
@@ -80,11 +81,11 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 		return usageError{fmt.Errorf("backup takes one argument, the directory to write the backup to; got %q", rest)}
 	}
 	dir := rest[0]
-	log := newLogger(c, stderr)
+	log := app.NewLogger(c, stderr)
 	dbPath, ok := sqlitePath(c)
 	if !ok {
 		if !postgresURL(c.DatabaseURL) {
-			_, err := openStore(ctx, c) // the usage error for a malformed URL
+			_, err := app.OpenStore(ctx, c) // the usage error for a malformed URL
 			return err
 		}
 		return errors.New("backup copies the embedded SQLite database; this deployment uses PostgreSQL: " +
@@ -124,7 +125,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	m.AuditHead = formatAnchor(store.AuditAnchor{Seq: seq, Hash: hash})
 
-	photos, _, err := openPhotos(ctx, c, log)
+	photos, _, err := app.OpenPhotos(ctx, c, log)
 	if err != nil {
 		return err
 	}
@@ -185,8 +186,8 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 // snapshotDatabase writes the consistent copy of the live database. The
 // live store is opened without migrating: a backup never changes the
 // data it copies.
-func snapshotDatabase(ctx context.Context, c config, path string) error {
-	db, err := openStore(ctx, c)
+func snapshotDatabase(ctx context.Context, c app.Config, path string) error {
+	db, err := app.OpenStore(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -217,7 +218,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 		return usageError{fmt.Errorf("restore takes one argument, the backup directory (flags go before it); got %q", rest)}
 	}
 	src := rest[0]
-	log := newLogger(c, stderr)
+	log := app.NewLogger(c, stderr)
 	m, err := readManifest(src)
 	if err != nil {
 		return err
@@ -243,12 +244,12 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if _, err := copyFile(filepath.Join(src, backupDatabase), dbPath, 0o640, m.DatabaseSHA256); err != nil {
 		return fmt.Errorf("restore database: %w", err)
 	}
-	db, applied, err := openMigrated(ctx, c)
+	db, applied, err := app.OpenMigrated(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	photos, _, err := openPhotos(ctx, c, log)
+	photos, _, err := app.OpenPhotos(ctx, c, log)
 	if err != nil {
 		return err
 	}
@@ -416,7 +417,7 @@ func copyObject(ctx context.Context, src, dst media.Store, key string, size int6
 
 // sqlitePath is the embedded database's file as openStore reads the
 // database URL, or false when the URL names no SQLite file.
-func sqlitePath(c config) (string, bool) {
+func sqlitePath(c app.Config) (string, bool) {
 	u := c.DatabaseURL
 	switch {
 	case u == "":

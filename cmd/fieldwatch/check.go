@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
@@ -22,13 +23,13 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	if len(rest) > 0 {
 		return usageError{fmt.Errorf("check takes no arguments, got %q", rest)}
 	}
-	log := newLogger(c, stderr)
-	db, _, err := openMigrated(ctx, c)
+	log := app.NewLogger(c, stderr)
+	db, _, err := app.OpenMigrated(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	photos, _, err := openPhotos(ctx, c, log)
+	photos, _, err := app.OpenPhotos(ctx, c, log)
 	if err != nil {
 		return err
 	}

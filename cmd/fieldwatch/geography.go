@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/demo"
 	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
@@ -34,7 +35,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	db, _, err := openMigrated(ctx, c)
+	db, _, err := app.OpenMigrated(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -151,7 +152,7 @@ func runChiefs(ctx context.Context, args []string, getenv func(string) string, s
 		chiefs = append(chiefs, v)
 		return nil
 	})
-	c, rest, err := parseConfig(fs, args[1:], getenv)
+	c, rest, err := app.ParseConfig(fs, args[1:], getenv)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -161,7 +162,7 @@ func runChiefs(ctx context.Context, args []string, getenv func(string) string, s
 	if reach == "" || len(rest) > 0 {
 		return usageError{errors.New("chiefs set needs --reach and takes no arguments")}
 	}
-	db, _, err := openMigrated(ctx, c)
+	db, _, err := app.OpenMigrated(ctx, c)
 	if err != nil {
 		return err
 	}

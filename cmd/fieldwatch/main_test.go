@@ -19,6 +19,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
 )
 
@@ -349,18 +350,18 @@ func TestConfigPrecedence(t *testing.T) {
 		name    string
 		env     map[string]string
 		args    []string
-		want    func(config) bool
+		want    func(app.Config) bool
 		wantErr bool
 	}{
-		{name: "Defaults", want: func(c config) bool {
+		{name: "Defaults", want: func(c app.Config) bool {
 			return c.Addr == ":8080" && c.DataDir == "./data" && c.PhotoDir == filepath.Join("data", "photos") && c.S3TLS && c.ShutdownTimeout == 30*time.Second
 		}},
-		{name: "EnvOverDefault", env: map[string]string{"FIELDWATCH_ADDR": ":9000", "FIELDWATCH_S3_TLS": "false"}, want: func(c config) bool { return c.Addr == ":9000" && !c.S3TLS }},
-		{name: "FlagOverEnv", env: map[string]string{"FIELDWATCH_ADDR": ":9000"}, args: []string{"--addr", ":9100"}, want: func(c config) bool { return c.Addr == ":9100" }},
-		{name: "TrustedProxies", args: []string{"--trusted-proxies", "10.0.0.0/8, 192.168.1.1/32"}, want: func(c config) bool { return len(c.TrustedProxies) == 2 }},
+		{name: "EnvOverDefault", env: map[string]string{"FIELDWATCH_ADDR": ":9000", "FIELDWATCH_S3_TLS": "false"}, want: func(c app.Config) bool { return c.Addr == ":9000" && !c.S3TLS }},
+		{name: "FlagOverEnv", env: map[string]string{"FIELDWATCH_ADDR": ":9000"}, args: []string{"--addr", ":9100"}, want: func(c app.Config) bool { return c.Addr == ":9100" }},
+		{name: "TrustedProxies", args: []string{"--trusted-proxies", "10.0.0.0/8, 192.168.1.1/32"}, want: func(c app.Config) bool { return len(c.TrustedProxies) == 2 }},
 		{name: "BadDuration", env: map[string]string{"FIELDWATCH_SHUTDOWN_TIMEOUT": "soon"}, wantErr: true},
 		{name: "BadBool", args: []string{"--s3-tls=maybe"}, wantErr: true},
-		{name: "BoolFlagAlone", args: []string{"--demo"}, want: func(c config) bool { return c.Demo }},
+		{name: "BoolFlagAlone", args: []string{"--demo"}, want: func(c app.Config) bool { return c.Demo }},
 		{name: "BadCIDR", args: []string{"--trusted-proxies", "10.0.0.0"}, wantErr: true},
 		{name: "S3WithoutKeys", args: []string{"--s3-endpoint", "127.0.0.1:9000"}, wantErr: true},
 		{name: "S3WithScheme", env: map[string]string{"FIELDWATCH_S3_ACCESS_KEY": "a", "FIELDWATCH_S3_SECRET_KEY": "b"}, args: []string{"--s3-endpoint", "http://minio:9000"}, wantErr: true},
@@ -481,8 +482,8 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range settings() {
-		row := fmt.Sprintf("| `--%s` | `%s` |", s.flag, s.env)
+	for _, s := range app.Settings() {
+		row := fmt.Sprintf("| `--%s` | `%s` |", s.Flag, s.Env)
 		if !strings.Contains(string(readme), row) {
 			t.Errorf("README.md has no configuration row starting %s", row)
 		}
@@ -499,7 +500,7 @@ func TestKeygenOutputIsAcceptedAsKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := signingKeys(c); err != nil {
+	if _, err := app.SigningKeys(c); err != nil {
 		t.Fatalf("keygen output rejected: %v", err)
 	}
 }

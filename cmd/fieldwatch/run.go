@@ -6,11 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"runtime/debug"
 	"strings"
 
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 )
 
 // usageError marks a mistake in how the command was called (exit code 2).
@@ -18,7 +18,8 @@ type usageError struct{ error }
 
 func exitCode(err error) int {
 	var ue usageError
-	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+	var aue app.UsageError
+	if errors.As(err, &ue) || errors.As(err, &aue) || errors.Is(err, flag.ErrHelp) {
 		return 2
 	}
 	return 1
@@ -93,10 +94,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 }
 
 // commandConfig parses the shared flags of a subcommand.
-func commandConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, []string, error) {
+func commandConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (app.Config, []string, error) {
 	fs := flag.NewFlagSet("fieldwatch "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c, rest, err := parseConfig(fs, args, getenv)
+	c, rest, err := app.ParseConfig(fs, args, getenv)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, nil, err
@@ -104,16 +105,6 @@ func commandConfig(name string, args []string, getenv func(string) string, stder
 		return c, nil, usageError{err}
 	}
 	return c, rest, nil
-}
-
-func newLogger(c config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.LogLevel)) // validated in parseConfig
-	opts := &slog.HandlerOptions{Level: level}
-	if c.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // version is the module version the binary was built from, or the VCS

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
@@ -36,7 +37,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		return nil
 	})
 	fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input (required)")
-	c, rest, err := parseConfig(fs, args[1:], getenv)
+	c, rest, err := app.ParseConfig(fs, args[1:], getenv)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -76,12 +77,12 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 
 // openIdentity opens and migrates the store and builds the identity
 // service over it, for commands that manage users.
-func openIdentity(ctx context.Context, c config) (*store.Store, *auth.Service, error) {
-	db, _, err := openMigrated(ctx, c)
+func openIdentity(ctx context.Context, c app.Config) (*store.Store, *auth.Service, error) {
+	db, _, err := app.OpenMigrated(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
-	ident, err := newIdentity(c, db, nil)
+	ident, err := app.NewIdentity(c, db, nil)
 	if err != nil {
 		db.Close()
 		return nil, nil, err

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -8,26 +8,30 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
-// newIdentity wires token signing, refresh sessions, password hashing and
+// NewIdentity wires token signing, refresh sessions, password hashing and
 // login limits to the store.
 // A river chief's scope is the reaches atlas assigns them today; nil
 // atlas (user management commands) leaves chiefs without reaches.
-func newIdentity(c config, db *store.Store, atlas *inspect.Atlas) (*auth.Service, error) {
-	keys, err := signingKeys(c)
+func NewIdentity(c Config, db *store.Store, atlas *inspect.Atlas) (*auth.Service, error) {
+	return newIdentity(c, db, atlas, Options{})
+}
+
+func newIdentity(c Config, db *store.Store, atlas *inspect.Atlas, o Options) (*auth.Service, error) {
+	now := o.clock()
+	keys, err := SigningKeys(c)
 	if err != nil {
 		return nil, err
 	}
 	var reaches auth.ReachScope
 	if atlas != nil {
 		reaches = func(ctx context.Context, userID string) ([]string, error) {
-			return atlas.ChiefReaches(ctx, userID, time.Now())
+			return atlas.ChiefReaches(ctx, userID, now())
 		}
 	}
 	return auth.New(db, store.ErrNotFound, auth.Options{
@@ -37,13 +41,15 @@ func newIdentity(c config, db *store.Store, atlas *inspect.Atlas) (*auth.Service
 		Audience:   c.JWTAudience,
 		AccessTTL:  c.AccessTTL,
 		RefreshTTL: c.RefreshTTL,
+		Limits:     o.LoginLimits,
+		Now:        o.Clock,
 	})
 }
 
-// signingKeys are the configured keys or, for the embedded deployment, a
+// SigningKeys are the configured keys or, for the embedded deployment, a
 // key generated once into DATA_DIR/jwt-keys (mode 0600) so that tokens
 // survive restarts. Production sets FIELDWATCH_JWT_KEYS on every replica.
-func signingKeys(c config) (*auth.KeySet, error) {
+func SigningKeys(c Config) (*auth.KeySet, error) {
 	if c.JWTKeys != "" {
 		return auth.ParseKeySet(c.JWTKeys)
 	}
@@ -59,7 +65,7 @@ func signingKeys(c config) (*auth.KeySet, error) {
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
-			return signingKeys(c) // another process made it first
+			return SigningKeys(c) // another process made it first
 		}
 		if err != nil {
 			return nil, fmt.Errorf("jwt key file: %w", err)

@@ -1,10 +1,9 @@
-package main
+package app
 
 import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,14 +88,4 @@ func (c countedThumbnails) Put(ctx context.Context, key string, r io.Reader, siz
 		c.written.Inc()
 	}
 	return o, err
-}
-
-// hostname names this replica in its job leases, for people reading the
-// job_leases table.
-func hostname() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "fieldwatch"
-	}
-	return h
 }

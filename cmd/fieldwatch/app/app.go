@@ -1,0 +1,254 @@
+// Package app assembles fieldwatch from its parts: the database, the
+// photo store, the identity service, the domain's services, the
+// background jobs and the HTTP handler. It is the one place that wires
+// them: `fieldwatch serve` runs it, and the API's tests start the same
+// assembly on a test clock, so what is tested is what runs.
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldwatch/fieldwatch/api"
+	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/console"
+	"github.com/fieldwatch/fieldwatch/demo"
+	"github.com/fieldwatch/fieldwatch/geo"
+	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/store"
+)
+
+// Options are what the command line does not say: they exist for the
+// binary's own plumbing and for tests. Zero values are production's.
+type Options struct {
+	Version string
+	Logger  *slog.Logger // default: discard
+	// Clock is the time every part reads; default time.Now. Tests drive
+	// deadlines and expiries with it.
+	Clock func() time.Time
+	// Registry receives the service's metrics; default a new one.
+	Registry *prometheus.Registry
+	// Failpoint is called at named points of the upload path (see
+	// Failpoints); nil in production.
+	Failpoint func(string)
+	// LoginLimits override the login throttles (tests log in many times
+	// from one address).
+	LoginLimits auth.LimiterConfig
+	// AdjustAPI, when set, may change the HTTP layer's configuration just
+	// before it is built (tests wrap a part to observe or block it).
+	AdjustAPI func(*api.Config)
+}
+
+func (o Options) clock() func() time.Time {
+	if o.Clock == nil {
+		return time.Now
+	}
+	return o.Clock
+}
+
+// App is fieldwatch assembled. Its parts are exported for the commands
+// that act on them directly (the demo data, tests).
+type App struct {
+	Config       Config
+	DB           *store.Store
+	Photos       media.Store
+	PhotoBackend string // "s3" or "local"
+	Atlas        *inspect.Atlas
+	Identity     *auth.Service
+	Intake       *inspect.Intake
+	Cases        *inspect.Casework
+	Patrols      *inspect.Patrols
+	Assessments  *inspect.Assessor
+	Thumbnails   *inspect.Thumbnailer
+	Reconciler   *inspect.Reconciler
+	Handler      http.Handler
+	Logger       *slog.Logger
+
+	jobs       *jobMetrics
+	stop       context.CancelFunc
+	background sync.WaitGroup
+}
+
+// New opens the database (applying migrations) and the photo store and
+// builds every service and the HTTP handler. It starts nothing: Start
+// runs the background jobs. Close releases what New opened.
+func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	registry := o.Registry
+	if registry == nil {
+		registry = prometheus.NewRegistry()
+	}
+	a := &App{Config: c, Logger: log}
+	var storeOpts []store.Option
+	if o.Clock != nil {
+		storeOpts = append(storeOpts, store.WithClock(o.Clock))
+	}
+	db, applied, err := OpenMigrated(ctx, c, storeOpts...)
+	if err != nil {
+		return nil, err
+	}
+	a.DB = db
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	if len(applied) > 0 {
+		log.Info("migrations applied", slog.Any("versions", applied))
+	}
+	if a.Photos, a.PhotoBackend, err = OpenPhotos(ctx, c, log); err != nil {
+		return nil, err
+	}
+	if a.Atlas, err = inspect.NewAtlas(ctx, db, inspect.AtlasConfig{Clock: o.Clock}); err != nil {
+		return nil, err
+	}
+	if a.Identity, err = newIdentity(c, db, a.Atlas, o); err != nil {
+		return nil, err
+	}
+	county := c.CountyBBox
+	if county == nil && c.Demo {
+		b, err := demo.CountyBox()
+		if err != nil {
+			return nil, err
+		}
+		county = &b
+	}
+	a.Intake, err = inspect.NewIntake(db, a.Photos, inspect.IntakeConfig{
+		MaxPhotoBytes: c.MaxPhotoBytes, SpoolDir: c.SpoolDir, County: county, Logger: log,
+		StaleAfter: c.UploadStaleAfter, Failpoint: o.Failpoint, Linker: a.Atlas, Clock: o.Clock,
+	})
+	if err != nil {
+		return nil, err
+	}
+	calendar, err := inspect.NewCalendar(c.Timezone, c.Holidays, c.Workdays)
+	if err != nil {
+		return nil, err
+	}
+	if a.jobs, err = newJobMetrics(registry); err != nil {
+		return nil, err
+	}
+	a.Reconciler = inspect.NewReconciler(db, a.Photos, inspect.ReconcileConfig{
+		SpoolDir: c.SpoolDir, StaleAfter: c.UploadStaleAfter, OrphanAge: c.OrphanAge, Logger: log, Clock: o.Clock,
+	})
+	a.Cases = inspect.NewCasework(db, db, db, inspect.CaseRules{
+		Calendar: calendar, Deadlines: c.CaseDeadlines, MaxDistanceM: c.RectificationRadius, Logger: log, Now: o.Clock,
+	})
+	a.Patrols = inspect.NewPatrols(db, db, db, inspect.PatrolConfig{
+		Rules: geo.PatrolRules{Buffer: c.PatrolBuffer}, Frequency: c.PatrolFrequency, Location: c.Timezone, Now: o.Clock,
+	})
+	a.Assessments = inspect.NewAssessor(db, a.Patrols, c.Timezone, o.Clock)
+	// Every replica sweeps for missing previews; a worker claims each
+	// photo before making them.
+	a.Thumbnails = inspect.NewThumbnailer(db, countedThumbnails{a.Photos, a.jobs.thumbnails},
+		inspect.ThumbnailConfig{Workers: c.ThumbnailWorkers, Logger: log, Clock: o.Clock})
+
+	// Cursors are signed with secrets derived from the JWT keys, which
+	// every replica shares already.
+	keys, err := SigningKeys(c)
+	if err != nil {
+		return nil, err
+	}
+	ac := api.Config{
+		Version:        o.Version,
+		Logger:         log,
+		Registry:       registry,
+		DB:             db,
+		PhotoStore:     a.Photos,
+		Photos:         a.Photos,
+		PhotoBackend:   a.PhotoBackend,
+		Identity:       a.Identity,
+		Accounts:       a.Identity,
+		Intake:         a.Intake,
+		Evidence:       db,
+		Thumbnails:     a.Thumbnails,
+		Uploads:        db,
+		UploadBlobs:    a.Photos,
+		Atlas:          a.Atlas,
+		Reviews:        db,
+		Cases:          a.Cases,
+		Audit:          db,
+		Patrols:        a.Patrols,
+		Assessments:    a.Assessments,
+		UploadsPerUser: c.UploadsPerUser,
+		UploadsTotal:   c.UploadsTotal,
+		UploadIdle:     c.UploadIdle,
+		BodyTimeout:    c.BodyTimeout,
+		CursorKeys:     keys.DeriveKeys("pagination cursors"),
+		TrustedProxies: c.TrustedProxies,
+		Console:        console.Config{TileURL: c.TileURL, TileAttribution: c.TileAttribution},
+		Clock:          o.Clock,
+	}
+	if o.AdjustAPI != nil {
+		o.AdjustAPI(&ac)
+	}
+	if a.Handler, err = api.New(ac); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Start runs the background work until Close: the reconciler and the
+// deadline job, each in one replica at a time (the one holding its lease,
+// see inspect.LeasedJob), and the thumbnail workers. The first passes run
+// now, in the background: listing a large bucket must not delay listening.
+func (a *App) Start(ctx context.Context) {
+	c, log := a.Config, a.Logger
+	// What a crash of this replica left in its spool. The reconciler
+	// sweeps the spool of the replica that holds its lease only.
+	if n, err := inspect.SweepSpool(c.SpoolDir, time.Now().Add(-c.UploadStaleAfter)); err != nil {
+		log.Warn("sweeping the spool", slog.String("error", err.Error()))
+	} else if n > 0 {
+		log.Info("removed leftover spool files", slog.Int("count", n))
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stop = stop
+	holder := inspect.NewHolder(hostname())
+	reconcile := &inspect.LeasedJob{Name: "reconcile", Holder: holder, Leases: a.DB, Run: func(ctx context.Context) error {
+		_, err := a.Reconciler.Run(ctx)
+		// Claims on single photos' previews are left to expire.
+		_, perr := a.DB.DeleteExpiredLeases(ctx, time.Now())
+		return errors.Join(err, perr)
+	}}
+	deadlines := &inspect.LeasedJob{Name: "deadlines", Holder: holder, Leases: a.DB, Run: func(ctx context.Context) error {
+		n, err := a.Cases.Sweep(ctx)
+		if n > 0 {
+			log.Info("cases escalated", slog.Int("cases", n))
+		}
+		return err
+	}}
+	a.background.Go(func() { runLeased(bg, reconcile, c.ReconcileInterval, a.jobs.passes, log) })
+	a.background.Go(func() { runLeased(bg, deadlines, c.DeadlineInterval, a.jobs.passes, log) })
+	a.Thumbnails.Start(bg, c.ReconcileInterval)
+}
+
+// Close stops the background work, waits for it, and closes the database.
+// Call it after the HTTP server has finished its requests.
+func (a *App) Close() error {
+	if a.stop != nil {
+		a.stop()
+		a.Thumbnails.Wait()
+		a.background.Wait()
+	}
+	return a.DB.Close()
+}
+
+// hostname names this replica in its job leases, for people reading the
+// job_leases table.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "fieldwatch"
+	}
+	return h
+}
