@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,28 +17,11 @@ import (
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/demo"
 	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch/internal/testclock"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
 	"github.com/fieldwatch/fieldwatch/media"
 	"github.com/fieldwatch/fieldwatch/store"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // testAPI is a server over real parts: a SQLite file, a local photo
 // directory and the real identity service.
@@ -48,7 +30,7 @@ type testAPI struct {
 	srv   *httptest.Server
 	db    *store.Store
 	ident *auth.Service
-	clock *clock
+	clock *testclock.Clock
 	key   string // the signing key entry, kid:seed
 
 	atlas     *inspect.Atlas
@@ -79,7 +61,7 @@ func newTestAPIOn(t *testing.T, backend string, opts ...func(*api.Config)) *test
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	clk := &clock{t: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))
 	key, err := auth.GenerateKey()
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch/internal/testclock"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
 	"github.com/fieldwatch/fieldwatch/store"
 )
@@ -55,25 +56,8 @@ type credentialFixture struct {
 	hooks *hookStore
 	svc   *auth.Service
 	admin *auth.Service
-	now   *fixedClock
+	now   *testclock.Clock
 	user  inspect.User
-}
-
-type fixedClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fixedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fixedClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }
 
 const oldPassword, newPassword = "old password 1", "new password 2"
@@ -81,7 +65,7 @@ const oldPassword, newPassword = "old password 1", "new password 2"
 func newCredentialFixture(t *testing.T, backend string) *credentialFixture {
 	t.Helper()
 	ctx := t.Context()
-	clk := &fixedClock{t: time.Date(2026, 3, 1, 9, 0, 0, 100_000_000, time.UTC)}
+	clk := testclock.New(time.Date(2026, 3, 1, 9, 0, 0, 100_000_000, time.UTC))
 	var db *store.Store
 	var err error
 	switch backend {
@@ -180,7 +164,7 @@ func TestPasswordChangeEndsSessionsInFlight(t *testing.T) {
 					t.Fatal(err)
 				}
 				// 0.5 s later, in the same second as the login.
-				f.now.Set(f.now.Now().Add(500 * time.Millisecond))
+				f.now.Advance(500 * time.Millisecond)
 				f.changePassword(t)
 				if _, err := f.svc.Authenticate(t.Context(), pair.AccessToken); !errors.Is(err, auth.ErrUnauthenticated) {
 					t.Fatalf("access token issued before the change, in its second: Authenticate = %v, want ErrUnauthenticated", err)

@@ -5,9 +5,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fieldwatch/fieldwatch/internal/testclock"
 )
 
-func newTestLimiter(cfg LimiterConfig) (*Limiter, *testClock) {
+func newTestLimiter(cfg LimiterConfig) (*Limiter, *testclock.Clock) {
 	c := newClock()
 	cfg.Now = c.Now
 	return NewLimiter(cfg), c

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch/internal/testclock"
 )
 
 // errFakeNotFound stands in for store.ErrNotFound; the fake wraps it the
@@ -184,7 +185,7 @@ func (s *fakeStore) row(t *testing.T, refresh string) inspect.RefreshToken {
 
 type sessionFixture struct {
 	store    *fakeStore
-	clock    *testClock
+	clock    *testclock.Clock
 	tokens   *Tokens
 	sessions *Sessions
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch/internal/testclock"
 )
 
 var testUser = inspect.User{ID: "5f0c2f7e-0d7a-4a43-9a53-5c1f0e0b7c11", Role: inspect.RoleInspector, Active: true}
@@ -251,7 +252,7 @@ func TestIssue(t *testing.T) {
 		}
 	})
 	t.Run("OK_SubSecondClock", func(t *testing.T) {
-		clock := &testClock{t: t0.Add(400 * time.Millisecond)}
+		clock := testclock.New(t0.Add(400 * time.Millisecond))
 		tokens := mustTokens(t, mustKeySet(t, "k1:"+testSeed("a")), clock.Now)
 		_, expiresIn, err := tokens.Issue(testUser)
 		if err != nil {

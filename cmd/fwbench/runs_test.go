@@ -17,24 +17,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fieldwatch/fieldwatch/geo"
+	"github.com/fieldwatch/fieldwatch/internal/testclock"
 )
 
 // Tests of the pure parts of runs 2–5: no services, no timings asserted
 // (the throttle runs on a fake clock).
-
-// fakeClock is a clock that only moves when the throttle sleeps.
-type fakeClock struct {
-	t     time.Time
-	slept time.Duration
-}
-
-func (c *fakeClock) now() time.Time { return c.t }
-
-func (c *fakeClock) sleep(_ context.Context, d time.Duration) error {
-	c.t = c.t.Add(d)
-	c.slept += d
-	return nil
-}
 
 func TestThrottleRate(t *testing.T) {
 	for _, tc := range []struct {
@@ -52,9 +39,9 @@ func TestThrottleRate(t *testing.T) {
 			for i := range data {
 				data[i] = byte(i * 7)
 			}
-			clk := &fakeClock{t: time.Unix(1000, 0)}
+			clk := testclock.New(time.Unix(1000, 0)) // moves only when the throttle sleeps
 			th := newThrottle(t.Context(), bytes.NewReader(data), tc.rate, tc.chunk)
-			th.now, th.sleep = clk.now, clk.sleep
+			th.now, th.sleep = clk.Now, clk.Sleep
 			var got bytes.Buffer
 			buf := make([]byte, tc.readBuf)
 			reads := 0
@@ -72,8 +59,8 @@ func TestThrottleRate(t *testing.T) {
 				}
 				reads++
 				// Byte k is never handed out before k/rate seconds.
-				if limit := time.Duration(float64(got.Len()-n) / tc.rate * float64(time.Second)); clk.slept < limit {
-					t.Fatalf("after %d bytes only %v slept, want ≥ %v", got.Len(), clk.slept, limit)
+				if limit := time.Duration(float64(got.Len()-n) / tc.rate * float64(time.Second)); clk.Slept() < limit {
+					t.Fatalf("after %d bytes only %v slept, want ≥ %v", got.Len(), clk.Slept(), limit)
 				}
 			}
 			if !bytes.Equal(got.Bytes(), data) {
@@ -82,7 +69,7 @@ func TestThrottleRate(t *testing.T) {
 			// The whole body takes size/rate, less the last read's share.
 			want := float64(tc.size) / tc.rate
 			last := float64(min(tc.chunk, tc.readBuf)) / tc.rate
-			if s := clk.slept.Seconds(); s < want-last-1e-6 || s > want+1e-6 {
+			if s := clk.Slept().Seconds(); s < want-last-1e-6 || s > want+1e-6 {
 				t.Fatalf("slept %.4fs for %d bytes at %.0f B/s, want about %.4fs", s, tc.size, tc.rate, want)
 			}
 		})
