@@ -332,7 +332,7 @@ if has_run spatial; then
 			"$BENCH_DIR/fieldwatch" user add --username bench --role inspector --password-stdin >/dev/null
 	done
 	fwbench_step spatial 960 spatial -pg-url "$SP_URL" -sqlite "$SP_DB" -db-pid "$PG_PID" \
-		-pg-log "$FIELDWATCH_SERVICES_DIR/pg/postgres.log" -out "$BENCH_DIR/spatial.json" "${SPATIAL_EXTRA[@]}"
+		-out "$BENCH_DIR/spatial.json" "${SPATIAL_EXTRA[@]}"
 	REPORT_EXTRA+=(-spatial "$BENCH_DIR/spatial.json")
 fi
 

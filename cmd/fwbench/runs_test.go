@@ -277,43 +277,6 @@ func TestSummarizePlan(t *testing.T) {
 	}
 }
 
-func TestAutoExplainTexts(t *testing.T) {
-	log := "2026-11-29 00:05:38.031 UTC [24811] LOG:  duration: 4.6 ms  plan:\n" +
-		"\t{\n\t  \"Query Text\": \"SELECT e.id, e.uploader_id\\n\\tFROM evidence e WHERE e.lon BETWEEN $1 AND $2\",\n\t  \"Plan\": {\"Node Type\": \"Limit\"}\n\t}\n" +
-		"2026-11-29 00:05:38.100 UTC [24811] LOG:  statement: SELECT 1\n" +
-		"2026-11-29 00:05:39.000 UTC [24812] LOG:  duration: 0.1 ms  plan:\n" +
-		"\t{\n\t  \"Query Text\": \"commit\",\n\t  \"Plan\": {}\n\t}\n"
-	got, err := autoExplainTexts(strings.NewReader(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"SELECT e.id, e.uploader_id\n\tFROM evidence e WHERE e.lon BETWEEN $1 AND $2", "commit"}
-	if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
-		t.Fatalf("got %q, want %q", got, want)
-	}
-	if !isListText(got[0]) || isListText(got[1]) {
-		t.Fatal("isListText")
-	}
-}
-
-func TestListQuery(t *testing.T) {
-	b := geo.Box{MinLon: 118.1, MinLat: 40.1, MaxLon: 118.2, MaxLat: 40.2}
-	pq, pargs := listQuery("postgres", b, 50)
-	if !strings.Contains(pq, "e.geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) AND e.lon BETWEEN $5 AND $6 AND e.lat BETWEEN $7 AND $8 ORDER BY e.received_at DESC, e.id DESC LIMIT $9") {
-		t.Fatalf("postgres query:\n%s", pq)
-	}
-	if fmt.Sprint(pargs) != "[118.1 40.1 118.2 40.2 118.1 118.2 40.1 40.2 50]" {
-		t.Fatalf("postgres args %v", pargs)
-	}
-	sq, sargs := listQuery("sqlite", b, 50)
-	if strings.Count(sq, "?") != len(sargs) || strings.Contains(sq, "$") {
-		t.Fatalf("sqlite query has %d marks for %d args:\n%s", strings.Count(sq, "?"), len(sargs), sq)
-	}
-	if fmt.Sprint(sargs[:4]) != "[118.1 118.2 40.1 40.2]" {
-		t.Fatalf("R*Tree args %v: want minLon, maxLon, minLat, maxLat", sargs[:4])
-	}
-}
-
 func TestRowGen(t *testing.T) {
 	box := geo.Box{MinLon: 118, MinLat: 40, MaxLon: 118.5, MaxLat: 40.4}
 	a, b := newRowGen(7, box, 1000), newRowGen(7, box, 1000)

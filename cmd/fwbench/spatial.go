@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,7 +36,6 @@ import (
 type spatialConfig struct {
 	PGURL      string // a fresh, migrated PostgreSQL database ("" skips it)
 	SQLitePath string // a fresh, migrated SQLite file ("" skips it)
-	PGLog      string // the PostgreSQL server's log, to capture the store's query text (optional)
 	DBPID      int    // the postmaster, for CPU accounting (optional)
 	User       string // username owning the seeded rows (created by `fieldwatch user add`)
 	Rows       int
@@ -58,7 +55,6 @@ func parseSpatialFlags(args []string, stderr io.Writer) (spatialConfig, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.PGURL, "pg-url", "", "URL of a fresh PostgreSQL database with the store's migrations applied, on a loopback address")
 	fs.StringVar(&c.SQLitePath, "sqlite", "", "path of a fresh SQLite database with the store's migrations applied")
-	fs.StringVar(&c.PGLog, "pg-log", "", "the PostgreSQL server's log file: with it, the store's query text is captured by auto_explain and compared")
 	fs.IntVar(&c.DBPID, "db-pid", 0, "pid of the PostgreSQL postmaster, for CPU accounting (optional)")
 	fs.StringVar(&c.User, "user", "bench", "username that owns the seeded evidence (must exist in both databases)")
 	fs.IntVar(&c.Rows, "rows", 1_000_000, "evidence rows to seed")
@@ -139,20 +135,12 @@ type SpatialBackend struct {
 	CPU          CPUUse  `json:"cpu"`
 	// TimingSec is the wall time of the timed queries, one after another.
 	TimingSec float64 `json:"timing_seconds"`
-	// Checked is how many boxes were also answered by the reconstructed
-	// query text (the one explained below) with the same ids in the same
-	// order as ListEvidence; CheckedOK how many agreed.
-	Checked   int `json:"checked"`
-	CheckedOK int `json:"checked_ok"`
-	// TextVerified says whether the explained text is the text the store
-	// ran (PostgreSQL: captured with auto_explain): "yes", "no" (then
-	// StoreText holds the store's), or "not checked".
-	TextVerified string      `json:"text_verified"`
-	StoreText    string      `json:"store_text,omitempty"`
-	PlanBox      string      `json:"plan_box"`
-	PlanQuery    string      `json:"plan_query"`
-	Plan         string      `json:"plan"`
-	PlanSummary  PlanSummary `json:"plan_summary"`
+	// PlanBox is the box holding the median number of rows; PlanQuery
+	// and Plan are store.Store.ExplainListEvidence for it.
+	PlanBox     string      `json:"plan_box"`
+	PlanQuery   string      `json:"plan_query"`
+	Plan        string      `json:"plan"`
+	PlanSummary PlanSummary `json:"plan_summary"`
 }
 
 // runSpatial seeds both databases at once, then times each alone.
@@ -210,15 +198,7 @@ func runSpatial(ctx context.Context, c spatialConfig, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		err = timeBackend(ctx, s, &pg, "postgres", c.PGURL, warm, boxes, cpu)
-		pg.TextVerified = "not checked (no -pg-log)"
-		if err == nil && c.PGLog != "" {
-			var cerr error
-			pg.TextVerified, pg.StoreText, cerr = captureStoreText(ctx, c, pg.PlanQuery, boxes[0])
-			if cerr != nil { // the capture is a check of the bench itself, not a measurement
-				pg.TextVerified = "not checked: " + cerr.Error()
-			}
-		}
+		err = timeBackend(ctx, s, &pg, warm, boxes, cpu)
 		err = errors.Join(err, s.Close())
 		if err != nil {
 			return fmt.Errorf("postgres: %w", err)
@@ -248,11 +228,10 @@ func runSpatial(ctx context.Context, c spatialConfig, stdout io.Writer) error {
 			if err != nil {
 				return err
 			}
-			err = timeBackend(ctx, s, &b, "sqlite", c.SQLitePath, warm, boxes, cpu)
+			err = timeBackend(ctx, s, &b, warm, boxes, cpu)
 			if err = errors.Join(err, s.Close()); err != nil {
 				return fmt.Errorf("sqlite: %w", err)
 			}
-			b.TextVerified = "not checked"
 			say("sqlite (analyzed %v): %s; plan: %s", analyze, b.latencySummary(), b.PlanSummary)
 			res.Backends = append(res.Backends, b)
 		}
@@ -364,8 +343,6 @@ func uuidV7(t time.Time, rng *rand.Rand) [16]byte {
 var seededCols = []string{"id", "uploader_id", "category", "sha256", "size", "content_type", "object_key",
 	"width", "height", "received_at", "captured_at", "capture_time_source", "lon", "lat", "location_source"}
 
-func objectKey(sha string) string { return "evidence/" + sha[:2] + "/" + sha } // inspect.ObjectKey
-
 // seedPostgres bulk-loads the rows with COPY (every index, the generated
 // geom column and its GiST index maintained as rows arrive), then runs
 // VACUUM ANALYZE, as autovacuum eventually would.
@@ -394,7 +371,7 @@ func seedPostgres(ctx context.Context, c spatialConfig, county geo.Box) (Spatial
 		if !ok {
 			return nil, nil
 		}
-		return []any{r.id, uid, r.category, r.sha, r.size, "image/jpeg", objectKey(r.sha), int32(4000), int32(3000),
+		return []any{r.id, uid, r.category, r.sha, r.size, "image/jpeg", inspect.ObjectKey(r.sha), int32(4000), int32(3000),
 			r.received, r.captured, "exif", r.lon, r.lat, "exif"}, nil
 	}))
 	if err != nil {
@@ -488,7 +465,7 @@ func seedSQLite(ctx context.Context, c spatialConfig, county geo.Box) (SpatialBa
 				break
 			}
 			args = append(args, uuid.UUID(r.id).String(), uid, r.category, r.sha, r.size, "image/jpeg",
-				objectKey(r.sha), 4000, 3000, r.received.Format(sqliteTime), r.captured.Format(sqliteTime), "exif",
+				inspect.ObjectKey(r.sha), 4000, 3000, r.received.Format(sqliteTime), r.captured.Format(sqliteTime), "exif",
 				r.lon, r.lat, "exif")
 		}
 		switch n := len(args) / len(seededCols); {
@@ -515,9 +492,9 @@ func seedSQLite(ctx context.Context, c spatialConfig, county geo.Box) (SpatialBa
 }
 
 // timeBackend times ListEvidence over boxes on s (after warm-up queries),
-// checks the reconstructed query against it, counts the rows in each box
-// and explains the query for the box holding the median number of rows.
-func timeBackend(ctx context.Context, s *store.Store, b *SpatialBackend, backend, dsn string, warm, boxes []geo.Box, cpu *cpuMeter) error {
+// counts the rows in each box and explains the query for the box holding
+// the median number of rows.
+func timeBackend(ctx context.Context, s *store.Store, b *SpatialBackend, warm, boxes []geo.Box, cpu *cpuMeter) error {
 	for _, bx := range warm {
 		if _, err := s.ListEvidence(ctx, inspect.EvidenceFilter{BBox: &bx}); err != nil {
 			return err
@@ -525,7 +502,6 @@ func timeBackend(ctx context.Context, s *store.Store, b *SpatialBackend, backend
 	}
 	lat := make([]time.Duration, len(boxes))
 	returned := 0
-	got := make([][]string, len(boxes))
 	s0, err := cpu.snapshot()
 	if err != nil {
 		return err
@@ -539,9 +515,6 @@ func timeBackend(ctx context.Context, s *store.Store, b *SpatialBackend, backend
 			return err
 		}
 		returned += len(list)
-		for _, e := range list {
-			got[i] = append(got[i], e.ID)
-		}
 	}
 	b.TimingSec = round3(time.Since(t0).Seconds())
 	s1, err := cpu.snapshot()
@@ -557,38 +530,15 @@ func timeBackend(ctx context.Context, s *store.Store, b *SpatialBackend, backend
 	b.MeanMS = ms(sum / time.Duration(len(lat)))
 	b.ReturnedMean = round3(float64(returned) / float64(len(boxes)))
 
-	driver := "pgx"
-	if backend == "sqlite" {
-		driver, dsn = "sqlite", sqliteSeedDSN(dsn)
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	matches := make([]int, len(boxes))
 	for i, bx := range boxes {
-		q, args := countQuery(backend, bx)
-		if err := db.QueryRowContext(ctx, q, args...).Scan(&matches[i]); err != nil {
+		if matches[i], err = countInBox(ctx, s, bx); err != nil {
 			return fmt.Errorf("counting: %w", err)
 		}
 	}
 	sorted := slices.Clone(matches)
 	slices.Sort(sorted)
 	b.MatchesP50, b.MatchesMax = sorted[(len(sorted)-1)/2], sorted[len(sorted)-1]
-
-	// The reconstructed text must answer as the store does.
-	b.Checked = min(len(boxes), 20)
-	for i := range b.Checked {
-		q, args := listQuery(backend, boxes[i], store.DefaultEvidenceLimit)
-		ids, err := queryIDs(ctx, db, q, args)
-		if err != nil {
-			return fmt.Errorf("reconstructed query: %w", err)
-		}
-		if slices.Equal(ids, got[i]) {
-			b.CheckedOK++
-		}
-	}
 
 	// Explain the box holding the median number of rows: the same box in
 	// every database, since they hold the same rows.
@@ -598,252 +548,31 @@ func timeBackend(ctx context.Context, s *store.Store, b *SpatialBackend, backend
 	}
 	slices.SortStableFunc(order, func(x, y int) int { return matches[x] - matches[y] })
 	bx := boxes[order[(len(order)-1)/2]]
-	q, args := listQuery(backend, bx, store.DefaultEvidenceLimit)
-	b.PlanBox, b.PlanQuery = boxString(bx), q
-	if backend == "postgres" {
-		b.Plan, err = explainPostgres(ctx, db, q, args)
-	} else {
-		b.Plan, err = explainSQLite(ctx, db, q, args)
-	}
+	plan, err := s.ExplainListEvidence(ctx, inspect.EvidenceFilter{BBox: &bx})
 	if err != nil {
-		return fmt.Errorf("explain: %w", err)
+		return err
 	}
-	b.PlanSummary = summarizePlan(backend, b.Plan)
+	b.PlanBox, b.PlanQuery, b.Plan = boxString(bx), plan.Query, plan.Plan
+	b.PlanSummary = summarizePlan(s.Backend(), b.Plan)
 	return nil
 }
 
-func queryIDs(ctx context.Context, db *sql.DB, q string, args []any) ([]string, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for rows.Next() {
-		dst := make([]any, len(cols))
-		var id string
-		dst[0] = &id
-		for i := 1; i < len(dst); i++ {
-			dst[i] = new(any)
-		}
-		if err := rows.Scan(dst...); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}
-
-func explainPostgres(ctx context.Context, db *sql.DB, q string, args []any) (string, error) {
-	rows, err := db.QueryContext(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+q, args...)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	var lines []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			return "", err
-		}
-		lines = append(lines, line)
-	}
-	return strings.Join(lines, "\n"), rows.Err()
-}
-
-func explainSQLite(ctx context.Context, db *sql.DB, q string, args []any) (string, error) {
-	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	// id, parent, notused, detail: indent each line by its depth.
-	depth := map[int]int{0: -1}
-	var lines []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			return "", err
-		}
-		depth[id] = depth[parent] + 1
-		lines = append(lines, strings.Repeat("  ", max(depth[id], 0))+detail)
-	}
-	return strings.Join(lines, "\n"), rows.Err()
-}
-
-// The store's list query for a bbox-only filter, rebuilt here because the
-// store does not export it (store.listEvidenceQuery with EvidenceFilter
-// {BBox: b}: the dialect's boxIndex condition, the exact test on lon/lat,
-// newest first, the page limit). timeBackend checks that it answers as
-// ListEvidence does; on PostgreSQL, captureStoreText compares it with the
-// text the store ran. Keep it in step with store/evidence.go and
-// store/spatial.go.
-const listCols = `e.id, e.uploader_id, e.category, e.subcategory, e.note, e.sha256, e.size,
-	e.content_type, e.object_key, e.width, e.height, e.received_at, e.captured_at, e.capture_time_source,
-	e.lon, e.lat, e.location_source, e.exif_device_distance_m, e.duplicate_of, e.township_code, e.reach_code,
-	e.thumbnails, CAST(e.details AS TEXT), CAST(e.responsibility AS TEXT)`
-
-func listQuery(backend string, b geo.Box, limit int) (string, []any) {
-	cond, args := boxCond(backend, b)
-	q := `SELECT ` + listCols + ` FROM evidence e WHERE ` + cond + ` ORDER BY e.received_at DESC, e.id DESC LIMIT ?`
-	return rebind(backend, q), append(args, limit)
-}
-
-func countQuery(backend string, b geo.Box) (string, []any) {
-	cond, args := boxCond(backend, b)
-	return rebind(backend, `SELECT count(*) FROM evidence e WHERE `+cond), args
-}
-
-func boxCond(backend string, b geo.Box) (string, []any) {
-	var cond string
-	var args []any
-	if backend == "postgres" {
-		cond, args = `e.geom && ST_MakeEnvelope(?, ?, ?, ?, 4326)`, []any{b.MinLon, b.MinLat, b.MaxLon, b.MaxLat}
-	} else {
-		cond = `e.seq IN (SELECT id FROM evidence_rtree WHERE max_lon >= ? AND min_lon <= ? AND max_lat >= ? AND min_lat <= ?)`
-		args = []any{b.MinLon, b.MaxLon, b.MinLat, b.MaxLat}
-	}
-	return cond + ` AND e.lon BETWEEN ? AND ? AND e.lat BETWEEN ? AND ?`,
-		append(args, b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)
-}
-
-// rebind numbers '?' placeholders as $1, $2, … for PostgreSQL (the
-// queries here hold no quoted '?').
-func rebind(backend, q string) string {
-	if backend != "postgres" {
-		return q
-	}
-	var sb strings.Builder
+// countInBox counts the rows ListEvidence finds in bx, page by page.
+func countInBox(ctx context.Context, s *store.Store, bx geo.Box) (int, error) {
+	f := inspect.EvidenceFilter{BBox: &bx, Limit: store.MaxEvidenceLimit}
 	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			sb.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		sb.WriteRune(r)
-	}
-	return sb.String()
-}
-
-// captureStoreText has PostgreSQL log the plan of one ListEvidence call
-// (auto_explain, for new sessions of this database only, reset afterwards)
-// and compares the query text in it with want. It returns "yes", or "no"
-// and the store's text.
-func captureStoreText(ctx context.Context, c spatialConfig, want string, bx geo.Box) (string, string, error) {
-	conn, err := pgx.Connect(ctx, c.PGURL)
-	if err != nil {
-		return "", "", err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var dbname string
-	if err := conn.QueryRow(ctx, `SELECT current_database()`).Scan(&dbname); err != nil {
-		return "", "", err
-	}
-	ident := pgx.Identifier{dbname}.Sanitize()
-	reset := func() error {
-		_, err := conn.Exec(context.WithoutCancel(ctx), `ALTER DATABASE `+ident+` RESET ALL`)
-		return err
-	}
-	for _, set := range []string{
-		`session_preload_libraries = 'auto_explain'`, `auto_explain.log_min_duration = 0`,
-		`auto_explain.log_format = json`,
-	} {
-		if _, err := conn.Exec(ctx, `ALTER DATABASE `+ident+` SET `+set); err != nil {
-			return "", "", errors.Join(fmt.Errorf("auto_explain: %w", err), reset())
-		}
-	}
-	st, err := os.Stat(c.PGLog)
-	if err != nil {
-		return "", "", errors.Join(err, reset())
-	}
-	from := st.Size()
-	s, err := store.OpenPostgres(ctx, c.PGURL)
-	if err == nil {
-		_, err = s.ListEvidence(ctx, inspect.EvidenceFilter{BBox: &bx})
-		err = errors.Join(err, s.Close())
-	}
-	if err = errors.Join(err, reset()); err != nil {
-		return "", "", err
-	}
-	// The log is written by another process: give it a moment.
-	var texts []string
-	for range 20 {
-		f, err := os.Open(c.PGLog)
+	for {
+		page, err := s.ListEvidence(ctx, f)
 		if err != nil {
-			return "", "", err
+			return 0, err
 		}
-		_, err = f.Seek(from, io.SeekStart)
-		if err == nil {
-			texts, err = autoExplainTexts(f)
+		n += len(page)
+		if len(page) < f.Limit {
+			return n, nil
 		}
-		f.Close()
-		if err != nil {
-			return "", "", err
-		}
-		if slices.ContainsFunc(texts, isListText) {
-			break
-		}
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
-			return "", "", err
-		}
+		last := page[len(page)-1]
+		f.AfterTime, f.AfterID = &last.ReceivedAt, last.ID
 	}
-	i := slices.IndexFunc(texts, isListText)
-	if i < 0 {
-		return "not checked (no list query in the PostgreSQL log)", "", nil
-	}
-	if texts[i] == want {
-		return "yes", "", nil
-	}
-	return "no", texts[i], nil
-}
-
-func isListText(q string) bool { return strings.HasPrefix(q, "SELECT e.id, e.uploader_id") }
-
-var logLineStart = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
-
-// autoExplainTexts returns the query texts of the auto_explain JSON plans
-// in a PostgreSQL log (stderr format: a "plan:" line, then the JSON
-// document on continuation lines starting with a tab).
-func autoExplainTexts(r io.Reader) ([]string, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	var (
-		out  []string
-		doc  strings.Builder
-		open bool
-	)
-	flush := func() {
-		if !open {
-			return
-		}
-		open = false
-		var p struct {
-			Text string `json:"Query Text"`
-		}
-		if json.Unmarshal([]byte(doc.String()), &p) == nil && p.Text != "" {
-			out = append(out, p.Text)
-		}
-		doc.Reset()
-	}
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case logLineStart.MatchString(line):
-			flush()
-			open = strings.Contains(line, "LOG:  duration:") && strings.HasSuffix(line, "plan:")
-		case open:
-			doc.WriteString(strings.TrimPrefix(line, "\t"))
-			doc.WriteByte('\n')
-		}
-	}
-	flush()
-	return out, sc.Err()
 }
 
 // PlanSummary is what a query plan says about index use.
