@@ -29,10 +29,6 @@ type Atlas interface {
 	Relink(ctx context.Context, actorID string) (inspect.RelinkReport, error)
 }
 
-// importBodyLimit bounds a boundary or reach import: a county's detailed
-// boundaries run to a few megabytes of GeoJSON.
-const importBodyLimit = 64 << 20
-
 // ImportTownships imports township boundaries as a new version.
 func (s *Server) ImportTownships(ctx context.Context, req ImportTownshipsRequestObject) (ImportTownshipsResponseObject, error) {
 	raw, err := json.Marshal(req.Body)
@@ -217,7 +213,7 @@ func chiefsOut(cs []inspect.ChiefRef) []Chief {
 
 // GetMyReaches lists the reaches the caller answers for today.
 func (s *Server) GetMyReaches(ctx context.Context, _ GetMyReachesRequestObject) (GetMyReachesResponseObject, error) {
-	p, _ := principal(ctx)
+	p := actor(ctx)
 	codes, err := s.cfg.Atlas.ChiefReaches(ctx, p.UserID, s.now())
 	if err != nil {
 		return nil, err
@@ -241,7 +237,7 @@ func geometryJSON(g geom.T) (map[string]any, error) {
 
 // RelinkEvidence re-attributes open evidence after geography changed.
 func (s *Server) RelinkEvidence(ctx context.Context, _ RelinkEvidenceRequestObject) (RelinkEvidenceResponseObject, error) {
-	p, _ := principal(ctx)
+	p := actor(ctx)
 	rep, err := s.cfg.Atlas.Relink(ctx, p.UserID)
 	if err != nil {
 		return nil, err

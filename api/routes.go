@@ -114,10 +114,10 @@ func (s *Server) operationMiddlewaresFor(rules map[string]auth.Access) (map[stri
 			mws = append(mws, s.streamBody(s.maxUpload))
 		} else {
 			limit := s.cfg.MaxJSONBody
-			if importOperations[op.ID] {
-				limit = importBodyLimit
+			if largeBodyOperations[op.ID] {
+				limit = largeBodyLimit
 			}
-			mws = append(mws, s.guard(rule), checkQuery, s.limitBody(limit, importOperations[op.ID]), validate)
+			mws = append(mws, s.guard(rule), checkQuery, s.limitBody(limit, largeBodyOperations[op.ID]), validate)
 		}
 		out[op.ID] = mws
 	}
@@ -140,9 +140,15 @@ func (s *Server) operationMiddlewaresFor(rules map[string]auth.Access) (map[stri
 // stream (the meta part against its schema in openapi.yaml).
 var streamingOperations = map[string]bool{"createEvidence": true, "putUploadContent": true}
 
-// importOperations take GeoJSON documents or GPS tracks, larger than
-// other JSON bodies.
-var importOperations = map[string]bool{"importTownships": true, "importReaches": true, "createPatrol": true}
+// largeBodyOperations take JSON bodies larger than the others, up to
+// largeBodyLimit, which may arrive slowly (an idle cut instead of the body
+// timeout): GeoJSON boundary imports and the GPS tracks of patrols.
+var largeBodyOperations = map[string]bool{"importTownships": true, "importReaches": true, "createPatrol": true}
+
+// largeBodyLimit bounds the body of a largeBodyOperation: a county's
+// detailed boundaries run to a few megabytes of GeoJSON, a day's track to
+// less.
+const largeBodyLimit = 64 << 20
 
 // operation is one method+path of the spec.
 type operation struct {
