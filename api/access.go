@@ -24,18 +24,18 @@ func (s *Server) guard(rule auth.Access) echo.MiddlewareFunc {
 				return auth.ErrUnauthenticated
 			}
 			req := c.Request()
-			p, err := s.cfg.Identity.Authenticate(req.Context(), token)
+			a, err := s.cfg.Identity.Authenticate(req.Context(), token)
 			if err != nil {
 				return err
 			}
-			c.Set(ctxKeyUserID, p.UserID)
-			if !rule.Allows(p) {
+			c.Set(ctxKeyUserID, a.UserID)
+			if !rule.Allows(a) {
 				return errForbidden
 			}
-			// The actor rides along in the context so that every audit
-			// event the request's writes append names who acted.
-			ctx := inspect.WithActor(withPrincipal(req.Context(), p), p.UserID)
-			c.SetRequest(req.WithContext(ctx))
+			// The actor rides along in the context: handlers hand it to
+			// the domain, and every audit event the request's writes
+			// append names who acted.
+			c.SetRequest(req.WithContext(inspect.WithActor(req.Context(), a)))
 			return next(c)
 		}
 	}
@@ -51,15 +51,9 @@ func bearerToken(h string) (string, bool) {
 	return t, t != ""
 }
 
-type principalKey struct{}
-
-func withPrincipal(ctx context.Context, p auth.Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-// principal is the authenticated caller. Handlers of non-public operations
+// actor is the authenticated caller. Handlers of non-public operations
 // always have one: guard ran first.
-func principal(ctx context.Context) (auth.Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(auth.Principal)
-	return p, ok
+func actor(ctx context.Context) inspect.Actor {
+	a, _ := inspect.ActorFromContext(ctx)
+	return a
 }

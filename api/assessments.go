@@ -27,7 +27,7 @@ func (s *Server) CreateLetter(ctx context.Context, req CreateLetterRequestObject
 	for _, ind := range b.Indicators {
 		l.Indicators = append(l.Indicators, indicatorIn(ind))
 	}
-	out, err := s.cfg.Assessments.CreateLetter(ctx, actorFrom(ctx), l)
+	out, err := s.cfg.Assessments.CreateLetter(ctx, actor(ctx), l)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (s *Server) GetAssessment(ctx context.Context, req GetAssessmentRequestObje
 // GetTownshipAssessment returns one township's month with the objects
 // behind each value.
 func (s *Server) GetTownshipAssessment(ctx context.Context, req GetTownshipAssessmentRequestObject) (GetTownshipAssessmentResponseObject, error) {
-	a, ts, err := s.cfg.Assessments.Township(ctx, actorFrom(ctx), req.Month, req.Code)
+	a, ts, err := s.cfg.Assessments.Township(ctx, actor(ctx), req.Month, req.Code)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (s *Server) GetTownshipAssessment(ctx context.Context, req GetTownshipAsses
 
 // FreezeAssessment freezes a finished month.
 func (s *Server) FreezeAssessment(ctx context.Context, req FreezeAssessmentRequestObject) (FreezeAssessmentResponseObject, error) {
-	a, err := s.cfg.Assessments.Freeze(ctx, actorFrom(ctx), req.Month)
+	a, err := s.cfg.Assessments.Freeze(ctx, actor(ctx), req.Month)
 	if err != nil {
 		return nil, err
 	}

@@ -23,12 +23,12 @@ import (
 // matrixFixture is the little world the matrix runs in: one user per role,
 // scoped to township A, and objects in and out of their scope.
 type matrixFixture struct {
-	a         *testAPI
-	tokens    map[string]string // role → access token ("" for anonymous)
-	principal map[string]auth.Principal
-	target    string // a user id to read and patch
-	seq       int    // for unique names
-	current   string // the role being exercised
+	a       *testAPI
+	tokens  map[string]string // role → access token ("" for anonymous)
+	actors  map[string]inspect.Actor
+	target  string // a user id to read and patch
+	seq     int    // for unique names
+	current string // the role being exercised
 	// own[role] is evidence that role's user uploaded; foreign was
 	// uploaded by the target user, outside everyone's scope but admins'.
 	own         map[string]string
@@ -162,7 +162,7 @@ func matrixCases() map[string]matrixCase {
 		"getMyReaches":  {ok: 200, inScope: func(*matrixFixture) call { return call{method: "GET", path: "/v1/me/reaches"} }},
 		"setReachChiefs": {ok: 200, inScope: func(f *matrixFixture) call {
 			return call{method: "PUT", path: "/v1/reaches/LH-03/chiefs", body: []map[string]any{
-				{"user_id": f.principal["river_chief"].UserID, "level": "village"},
+				{"user_id": f.actors["river_chief"].UserID, "level": "village"},
 			}}
 		}},
 		"reviewEvidence": {ok: 201,
@@ -348,7 +348,7 @@ func manySessions(c *api.Config) { c.UploadsPerUser, c.UploadsTotal = 10000, 100
 func runMatrix(t *testing.T, a *testAPI, ops []string, cases map[string]matrixCase, policy map[string]auth.Access) {
 	{
 		a.importDemoCounty()
-		f := &matrixFixture{a: a, tokens: map[string]string{"anonymous": ""}, principal: map[string]auth.Principal{}, own: map[string]string{}}
+		f := &matrixFixture{a: a, tokens: map[string]string{"anonymous": ""}, actors: map[string]inspect.Actor{}, own: map[string]string{}}
 		f.target = a.mustUser("m.target", "inspector", pw, townshipB)
 		targetToken, _ := a.login("m.target", pw)
 		f.targetToken = targetToken
@@ -360,13 +360,13 @@ func runMatrix(t *testing.T, a *testAPI, ops []string, cases map[string]matrixCa
 			name := "m." + string(role)
 			id := a.mustUser(name, string(role), pw, townshipA)
 			f.tokens[string(role)], _ = a.login(name, pw)
-			f.principal[string(role)] = auth.Principal{UserID: id, Role: role}
+			f.actors[string(role)] = inspect.Actor{UserID: id, Role: role}
 			f.own[string(role)] = a.mustUpload(f.tokens[string(role)], uniquePhoto(t, "river-lh03.jpg", i+1), map[string]any{"category": "river_section"}).Id.String()
 			a.makeThumbnails(f.own[string(role)])
 		}
 		// The river chief answers for LH-04, a reach in township A.
 		if r := a.do("PUT", "/v1/reaches/LH-04/chiefs", f.tokens["admin"], []map[string]any{
-			{"user_id": f.principal["river_chief"].UserID, "level": "village"},
+			{"user_id": f.actors["river_chief"].UserID, "level": "village"},
 		}); r.status != http.StatusOK {
 			t.Fatalf("chiefs: %d %s", r.status, r.body)
 		}
@@ -374,7 +374,7 @@ func runMatrix(t *testing.T, a *testAPI, ops []string, cases map[string]matrixCa
 		for _, op := range ops {
 			mc, rule := cases[op], policy[op]
 			for _, role := range roles {
-				p := f.principal[role]
+				p := f.actors[role]
 				want := mc.ok
 				switch {
 				case rule.Public:

@@ -5,7 +5,6 @@ import (
 
 	"github.com/oapi-codegen/runtime/types"
 
-	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
@@ -17,17 +16,6 @@ type Casework interface {
 	List(ctx context.Context, a inspect.Actor, f inspect.CaseFilter) ([]inspect.Case, error)
 	Transition(ctx context.Context, a inspect.Actor, id string, t inspect.Transition) (inspect.Case, error)
 	Comment(ctx context.Context, a inspect.Actor, id, body string) (inspect.CaseEvent, error)
-}
-
-func actorOf(p auth.Principal) inspect.Actor {
-	return inspect.Actor{UserID: p.UserID, Role: p.Role, Townships: p.Townships, Reaches: p.Reaches}
-}
-
-// actorFrom is the request's principal as the domain's Actor, for every
-// service that checks scope itself (cases, patrols, assessments).
-func actorFrom(ctx context.Context) inspect.Actor {
-	p, _ := principal(ctx)
-	return actorOf(p)
 }
 
 // CreateCase opens a case from evidence.
@@ -47,7 +35,7 @@ func (s *Server) CreateCase(ctx context.Context, req CreateCaseRequestObject) (C
 	if b.Note != nil {
 		cr.Note = *b.Note
 	}
-	a := actorFrom(ctx)
+	a := actor(ctx)
 	c, err := s.cfg.Cases.Open(ctx, a, cr)
 	if err != nil {
 		return nil, err
@@ -81,7 +69,7 @@ func (s *Server) ListCases(ctx context.Context, req ListCasesRequestObject) (Lis
 		}
 		f.AfterTime, f.AfterID = &t, id
 	}
-	a := actorFrom(ctx)
+	a := actor(ctx)
 	items, err := s.cfg.Cases.List(ctx, a, f)
 	if err != nil {
 		return nil, err
@@ -100,7 +88,7 @@ func (s *Server) ListCases(ctx context.Context, req ListCasesRequestObject) (Lis
 
 // GetCase returns a case in scope with its timeline.
 func (s *Server) GetCase(ctx context.Context, req GetCaseRequestObject) (GetCaseResponseObject, error) {
-	a := actorFrom(ctx)
+	a := actor(ctx)
 	c, evs, err := s.cfg.Cases.Get(ctx, a, req.Id.String())
 	if err != nil {
 		return nil, err
@@ -133,7 +121,7 @@ func (s *Server) TransitionCase(ctx context.Context, req TransitionCaseRequestOb
 			t.EvidenceIDs = append(t.EvidenceIDs, id.String())
 		}
 	}
-	a := actorFrom(ctx)
+	a := actor(ctx)
 	c, err := s.cfg.Cases.Transition(ctx, a, req.Id.String(), t)
 	if err != nil {
 		return nil, err
@@ -143,7 +131,7 @@ func (s *Server) TransitionCase(ctx context.Context, req TransitionCaseRequestOb
 
 // CommentCase adds a comment to a case in scope.
 func (s *Server) CommentCase(ctx context.Context, req CommentCaseRequestObject) (CommentCaseResponseObject, error) {
-	ev, err := s.cfg.Cases.Comment(ctx, actorFrom(ctx), req.Id.String(), req.Body.Body)
+	ev, err := s.cfg.Cases.Comment(ctx, actor(ctx), req.Id.String(), req.Body.Body)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/geo"
 	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/media"
@@ -145,7 +144,7 @@ func (s *Server) afterStore(e inspect.Evidence, replayed bool) {
 // beginUpload takes an upload slot and claims the Idempotency-Key for the
 // caller; done releases both.
 func (s *Server) beginUpload(ctx context.Context, key string) (*inspect.Claim, func(), error) {
-	p, _ := principal(ctx)
+	p := actor(ctx)
 	release, err := s.uploads.acquire(p.UserID)
 	if err != nil {
 		return nil, nil, err
@@ -235,19 +234,15 @@ func (s *Server) GetEvidence(ctx context.Context, req GetEvidenceRequestObject) 
 // visibleEvidence loads evidence and answers ErrNotFound, exactly as for a
 // missing id, when it is outside the caller's scope (docs/reliability.md#a1).
 func (s *Server) visibleEvidence(ctx context.Context, id string) (inspect.Evidence, error) {
-	p, _ := principal(ctx)
+	p := actor(ctx)
 	e, err := s.cfg.Evidence.EvidenceByID(ctx, id)
 	if err != nil {
 		return inspect.Evidence{}, err
 	}
-	if !canSeeEvidence(p, e) {
+	if !p.EvidenceScope().SeesEvidence(e) {
 		return inspect.Evidence{}, fmt.Errorf("api: evidence outside scope: %w", errNotFound)
 	}
 	return e, nil
-}
-
-func canSeeEvidence(p auth.Principal, e inspect.Evidence) bool {
-	return e.UploaderID == p.UserID || p.CanSee(e.TownshipCode, e.ReachCode)
 }
 
 // errNotFound answers 404 for objects outside the caller's scope.
@@ -413,7 +408,7 @@ func extOf(contentType string) string {
 
 // ListEvidence pages through evidence in the caller's scope.
 func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject) (ListEvidenceResponseObject, error) {
-	p, _ := principal(ctx)
+	p := actor(ctx)
 	prm := req.Params
 	f := inspect.EvidenceFilter{Limit: 50}
 	if prm.Limit != nil {
@@ -464,9 +459,7 @@ func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject
 		}
 		f.AfterTime, f.AfterID = &t, id
 	}
-	if !p.Is(inspect.RoleAdmin) {
-		f.Scope = &inspect.EvidenceScope{UserID: p.UserID, Townships: p.Townships, Reaches: p.Reaches}
-	}
+	f.Scope = p.EvidenceScope()
 	items, err := s.cfg.Evidence.ListEvidence(ctx, f)
 	if err != nil {
 		return nil, err

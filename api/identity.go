@@ -17,7 +17,7 @@ import (
 // a changed assignment takes effect on the next request, not when the token
 // expires.
 type Identity interface {
-	Authenticate(ctx context.Context, accessToken string) (auth.Principal, error)
+	Authenticate(ctx context.Context, accessToken string) (inspect.Actor, error)
 	Login(ctx context.Context, username, password, clientAddr string) (auth.Pair, error)
 	Refresh(ctx context.Context, refreshToken string) (auth.Pair, error)
 	Logout(ctx context.Context, refreshToken string) error
@@ -61,7 +61,7 @@ func (s *Server) Logout(ctx context.Context, req LogoutRequestObject) (LogoutRes
 
 // GetMe describes the caller and the scope in force now.
 func (s *Server) GetMe(ctx context.Context, _ GetMeRequestObject) (GetMeResponseObject, error) {
-	p, _ := principal(ctx)
+	p := actor(ctx)
 	u, err := s.cfg.Accounts.User(ctx, p.UserID)
 	if err != nil {
 		return nil, err

@@ -54,7 +54,7 @@ func (s *Server) CreatePatrol(ctx context.Context, req CreatePatrolRequestObject
 			pr.EvidenceIDs = append(pr.EvidenceIDs, id.String())
 		}
 	}
-	p, replayed, err := s.cfg.Patrols.Record(ctx, actorFrom(ctx), pr)
+	p, replayed, err := s.cfg.Patrols.Record(ctx, actor(ctx), pr)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (s *Server) ListPatrols(ctx context.Context, req ListPatrolsRequestObject) 
 
 // ListReachPatrols lists one reach's patrols; a reach out of scope is 404.
 func (s *Server) ListReachPatrols(ctx context.Context, req ListReachPatrolsRequestObject) (ListReachPatrolsResponseObject, error) {
-	ok, err := s.cfg.Patrols.CanSeeReach(ctx, actorFrom(ctx), req.Code)
+	ok, err := s.cfg.Patrols.CanSeeReach(ctx, actor(ctx), req.Code)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (s *Server) patrolPage(ctx context.Context, f inspect.PatrolFilter, limit *
 		}
 		f.AfterTime, f.AfterID = &t, id
 	}
-	items, err := s.cfg.Patrols.List(ctx, actorFrom(ctx), f)
+	items, err := s.cfg.Patrols.List(ctx, actor(ctx), f)
 	if err != nil {
 		return PatrolPage{}, err
 	}
@@ -152,7 +152,7 @@ func (s *Server) patrolPage(ctx context.Context, f inspect.PatrolFilter, limit *
 
 // GetPatrol returns a patrol in scope with its track as GeoJSON.
 func (s *Server) GetPatrol(ctx context.Context, req GetPatrolRequestObject) (GetPatrolResponseObject, error) {
-	p, err := s.cfg.Patrols.Get(ctx, actorFrom(ctx), req.Id.String())
+	p, err := s.cfg.Patrols.Get(ctx, actor(ctx), req.Id.String())
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (s *Server) GetPatrol(ctx context.Context, req GetPatrolRequestObject) (Get
 
 // GetPatrolCompliance returns the month's patrol compliance in scope.
 func (s *Server) GetPatrolCompliance(ctx context.Context, req GetPatrolComplianceRequestObject) (GetPatrolComplianceResponseObject, error) {
-	rows, err := s.cfg.Patrols.Compliance(ctx, actorFrom(ctx), req.Params.Month)
+	rows, err := s.cfg.Patrols.Compliance(ctx, actor(ctx), req.Params.Month)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ type Reviewer interface {
 
 // ReviewEvidence records an administrator's decision beside the evidence.
 func (s *Server) ReviewEvidence(ctx context.Context, req ReviewEvidenceRequestObject) (ReviewEvidenceResponseObject, error) {
-	p, _ := principal(ctx)
+	p := actor(ctx)
 	e, err := s.visibleEvidence(ctx, req.Id.String())
 	if err != nil {
 		return nil, err

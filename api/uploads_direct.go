@@ -47,7 +47,7 @@ var (
 // database (see inspect.UploadLimits): a session outlives the request
 // that made it and may be completed on another replica.
 func (s *Server) CreateUpload(ctx context.Context, req CreateUploadRequestObject) (CreateUploadResponseObject, error) {
-	p, _ := principal(ctx)
+	p := actor(ctx)
 	if req.Body.Size > s.cfg.Intake.MaxPhotoBytes() {
 		return nil, fmt.Errorf("%w: at most %d bytes", inspect.ErrTooLarge, s.cfg.Intake.MaxPhotoBytes())
 	}
@@ -79,7 +79,7 @@ func (s *Server) CreateUpload(ctx context.Context, req CreateUploadRequestObject
 // ownUpload loads a live session of the caller's; anyone else's, and one
 // past its deadline, is not found.
 func (s *Server) ownUpload(ctx context.Context, id string) (inspect.Upload, error) {
-	p, _ := principal(ctx)
+	p := actor(ctx)
 	u, err := s.cfg.Uploads.UploadByID(ctx, id)
 	if err != nil {
 		return inspect.Upload{}, err

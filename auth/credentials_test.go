@@ -90,11 +90,11 @@ func newCredentialFixture(t *testing.T, backend string) *credentialFixture {
 		t.Fatal(err)
 	}
 	hooks := &hookStore{Store: db}
-	svc, err := auth.New(hooks, store.ErrNotFound, auth.Options{Keys: keys, Now: clk.Now})
+	svc, err := auth.New(hooks, store.ErrNotFound, auth.Options{Keys: keys, Clock: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := auth.New(db, store.ErrNotFound, auth.Options{Keys: keys, Now: clk.Now})
+	admin, err := auth.New(db, store.ErrNotFound, auth.Options{Keys: keys, Clock: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@
 //
 // Tokens.Verify checks the bearer token; the API then loads the user and,
 // for river chiefs, their current reach assignments, and calls
-// NewPrincipal. Scope therefore follows the database, not the token: a
+// NewActor. Scope therefore follows the database, not the token: a
 // deactivated user or a reassigned chief is refused on the next request
 // (docs/reliability.md#a4), not when the token expires.
 package auth

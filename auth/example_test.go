@@ -18,7 +18,7 @@ func ExampleTokens() {
 		panic(err)
 	}
 	now := func() time.Time { return time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC) }
-	tokens, err := auth.NewTokens(auth.TokenConfig{Keys: keys, Now: now})
+	tokens, err := auth.NewTokens(auth.TokenConfig{Keys: keys, Clock: now})
 	if err != nil {
 		panic(err)
 	}
@@ -39,7 +39,7 @@ func ExampleTokens() {
 
 func ExampleLimiter() {
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	l := auth.NewLimiter(auth.LimiterConfig{Now: func() time.Time { return now }})
+	l := auth.NewLimiter(auth.LimiterConfig{Clock: func() time.Time { return now }})
 	for range 5 {
 		if ok, _ := l.Allow("zhangsan", "203.0.113.7"); ok {
 			l.Failure("zhangsan") // wrong password

@@ -7,7 +7,8 @@ import (
 )
 
 // Access says who may call an API operation. Which objects they may reach
-// is scope (Principal.CanSee), checked by the operation itself.
+// is scope (inspect.Actor's EvidenceScope, CaseScope, PatrolScope),
+// checked by the operation itself.
 type Access struct {
 	// Public operations need no token. It must agree with `security: []`
 	// in openapi.yaml; the API refuses to start otherwise.
@@ -17,15 +18,16 @@ type Access struct {
 	Roles []inspect.Role
 }
 
-// Allows reports whether p may call an operation with this access rule.
-func (a Access) Allows(p Principal) bool {
+// Allows reports whether the actor may call an operation with this
+// access rule.
+func (a Access) Allows(who inspect.Actor) bool {
 	if a.Public {
 		return true
 	}
-	if !p.Role.Valid() {
+	if !who.Role.Valid() {
 		return false
 	}
-	return len(a.Roles) == 0 || slices.Contains(a.Roles, p.Role)
+	return len(a.Roles) == 0 || slices.Contains(a.Roles, who.Role)
 }
 
 var (

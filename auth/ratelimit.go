@@ -47,7 +47,7 @@ type LimiterConfig struct {
 	// (for accounts) ones that are not locked.
 	MaxEntries int
 
-	Now func() time.Time // default time.Now
+	Clock func() time.Time // default time.Now
 }
 
 // Limiter throttles login attempts per account and per client address
@@ -109,8 +109,8 @@ func NewLimiter(cfg LimiterConfig) *Limiter {
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = DefaultMaxEntries
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	return &Limiter{
 		cfg:      cfg,
@@ -130,7 +130,7 @@ func NewLimiter(cfg LimiterConfig) *Limiter {
 func (l *Limiter) Allow(account, addr string) (ok bool, retryAfter time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.cfg.Now()
+	now := l.cfg.Clock()
 	l.maybeSweep(now)
 
 	k := addrKey(addr)
@@ -161,7 +161,7 @@ func (l *Limiter) Allow(account, addr string) (ok bool, retryAfter time.Duration
 func (l *Limiter) Failure(account string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.cfg.Now()
+	now := l.cfg.Clock()
 	k := accountKey(account)
 	st := l.accounts[k]
 	switch {

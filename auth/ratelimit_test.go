@@ -11,7 +11,7 @@ import (
 
 func newTestLimiter(cfg LimiterConfig) (*Limiter, *testclock.Clock) {
 	c := newClock()
-	cfg.Now = c.Now
+	cfg.Clock = c.Now
 	return NewLimiter(cfg), c
 }
 

@@ -75,7 +75,7 @@ type SessionConfig struct {
 	// network often sends a refresh, loses the answer and retries with
 	// the same token. Default 30 s, at most 5 min.
 	Grace time.Duration
-	Now   func() time.Time // default time.Now
+	Clock func() time.Time // default time.Now
 }
 
 // Sessions issues token pairs and rotates refresh tokens with reuse
@@ -116,8 +116,8 @@ func NewSessions(cfg SessionConfig) (*Sessions, error) {
 	if cfg.Grace == 0 {
 		cfg.Grace = DefaultGrace
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	if cfg.RefreshTTL < time.Hour {
 		return nil, fmt.Errorf("auth: refresh TTL %v below 1h", cfg.RefreshTTL)
@@ -131,7 +131,7 @@ func NewSessions(cfg SessionConfig) (*Sessions, error) {
 		notFound: cfg.NotFound,
 		ttl:      cfg.RefreshTTL,
 		grace:    cfg.Grace,
-		now:      cfg.Now,
+		now:      cfg.Clock,
 	}, nil
 }
 
@@ -232,7 +232,7 @@ func (s *Sessions) Logout(ctx context.Context, refreshToken string) error {
 
 // RevokeUser revokes every refresh token of the user. Call it after
 // deactivating a user or changing their password (docs/reliability.md#b8); access
-// tokens are refused from the next request on by NewPrincipal.
+// tokens are refused from the next request on by NewActor.
 func (s *Sessions) RevokeUser(ctx context.Context, userID string) error {
 	if err := s.store.RevokeUserRefreshTokens(ctx, userID, s.now()); err != nil {
 		return fmt.Errorf("auth: revoke user tokens: %w", err)

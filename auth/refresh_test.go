@@ -194,7 +194,7 @@ func newSessionFixture(t *testing.T) *sessionFixture {
 	t.Helper()
 	f := &sessionFixture{store: newFakeStore(testUser), clock: newClock()}
 	f.tokens = mustTokens(t, mustKeySet(t, "k1:"+testSeed("a")), f.clock.Now)
-	s, err := NewSessions(SessionConfig{Store: f.store, Tokens: f.tokens, NotFound: errFakeNotFound, Now: f.clock.Now})
+	s, err := NewSessions(SessionConfig{Store: f.store, Tokens: f.tokens, NotFound: errFakeNotFound, Clock: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

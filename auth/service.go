@@ -39,7 +39,7 @@ type ServiceConfig struct {
 	Hasher   *Hasher
 	Limiter  *Limiter
 	Reaches  ReachScope
-	Now      func() time.Time
+	Clock    func() time.Time
 }
 
 // Service is identity for the API: it logs users in, authenticates each
@@ -54,7 +54,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.Store == nil || cfg.NotFound == nil || cfg.Tokens == nil || cfg.Sessions == nil || cfg.Hasher == nil || cfg.Limiter == nil {
 		return nil, errors.New("auth: ServiceConfig needs Store, NotFound, Tokens, Sessions, Hasher and Limiter")
 	}
-	now := cfg.Now
+	now := cfg.Clock
 	if now == nil {
 		now = time.Now
 	}
@@ -74,20 +74,20 @@ type Options struct {
 	Argon2     Argon2Params
 	Limits     LimiterConfig
 	Reaches    ReachScope
-	Now        func() time.Time
+	Clock      func() time.Time
 }
 
 // New builds a Service and its parts over st. notFound is st's not-found
 // error (store.ErrNotFound).
 func New(st UserStore, notFound error, o Options) (*Service, error) {
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
-	tokens, err := NewTokens(TokenConfig{Keys: o.Keys, Issuer: o.Issuer, Audience: o.Audience, TTL: o.AccessTTL, Now: o.Now})
+	tokens, err := NewTokens(TokenConfig{Keys: o.Keys, Issuer: o.Issuer, Audience: o.Audience, TTL: o.AccessTTL, Clock: o.Clock})
 	if err != nil {
 		return nil, err
 	}
-	sessions, err := NewSessions(SessionConfig{Store: st, Tokens: tokens, NotFound: notFound, RefreshTTL: o.RefreshTTL, Grace: o.Grace, Now: o.Now})
+	sessions, err := NewSessions(SessionConfig{Store: st, Tokens: tokens, NotFound: notFound, RefreshTTL: o.RefreshTTL, Grace: o.Grace, Clock: o.Clock})
 	if err != nil {
 		return nil, err
 	}
@@ -96,12 +96,12 @@ func New(st UserStore, notFound error, o Options) (*Service, error) {
 		return nil, err
 	}
 	limits := o.Limits
-	if limits.Now == nil {
-		limits.Now = o.Now
+	if limits.Clock == nil {
+		limits.Clock = o.Clock
 	}
 	return NewService(ServiceConfig{
 		Store: st, NotFound: notFound, Tokens: tokens, Sessions: sessions,
-		Hasher: hasher, Limiter: NewLimiter(limits), Reaches: o.Reaches, Now: o.Now,
+		Hasher: hasher, Limiter: NewLimiter(limits), Reaches: o.Reaches, Clock: o.Clock,
 	})
 }
 
@@ -117,25 +117,25 @@ func (e *LimitedError) Error() string {
 func (e *LimitedError) Is(target error) bool { return target == ErrRateLimited }
 
 // Authenticate verifies an access token and loads the caller as stored now.
-func (s *Service) Authenticate(ctx context.Context, accessToken string) (Principal, error) {
+func (s *Service) Authenticate(ctx context.Context, accessToken string) (inspect.Actor, error) {
 	c, err := s.cfg.Tokens.Verify(accessToken)
 	if err != nil {
-		return Principal{}, err
+		return inspect.Actor{}, err
 	}
 	u, err := s.cfg.Store.UserByID(ctx, c.UserID)
 	if errors.Is(err, s.cfg.NotFound) {
-		return Principal{}, fmt.Errorf("%w: user no longer exists", ErrUnauthenticated)
+		return inspect.Actor{}, fmt.Errorf("%w: user no longer exists", ErrUnauthenticated)
 	}
 	if err != nil {
-		return Principal{}, err
+		return inspect.Actor{}, err
 	}
 	var reaches []string
 	if u.Role == inspect.RoleRiverChief && s.cfg.Reaches != nil {
 		if reaches, err = s.cfg.Reaches(ctx, u.ID); err != nil {
-			return Principal{}, err
+			return inspect.Actor{}, err
 		}
 	}
-	return NewPrincipal(c, u, reaches)
+	return NewActor(c, u, reaches)
 }
 
 // Login checks a username and password and starts a session. Unknown

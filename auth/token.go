@@ -42,7 +42,7 @@ type TokenConfig struct {
 	Audience string           // "aud"; default DefaultAudience
 	TTL      time.Duration    // access-token lifetime; default 15 min, at most 24 h
 	Leeway   time.Duration    // clock skew allowed on exp, nbf, iat; default 30 s, at most 5 min
-	Now      func() time.Time // default time.Now; tests pass a fixed clock
+	Clock    func() time.Time // default time.Now; tests pass a fixed clock
 }
 
 // Tokens issues and verifies access tokens: EdDSA-signed JWTs that carry
@@ -57,7 +57,7 @@ type Tokens struct {
 }
 
 // Claims is what a verified access token says. Role is the role at issue
-// time; authorisation uses the current role (see NewPrincipal).
+// time; authorisation uses the current role (see NewActor).
 type Claims struct {
 	UserID    string // "sub"
 	Role      inspect.Role
@@ -88,8 +88,8 @@ func NewTokens(cfg TokenConfig) (*Tokens, error) {
 	if cfg.Leeway == 0 {
 		cfg.Leeway = DefaultLeeway
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	if cfg.TTL < time.Minute || cfg.TTL > maxAccessTTL {
 		return nil, fmt.Errorf("auth: access-token TTL %v outside [1m, %v]", cfg.TTL, maxAccessTTL)
@@ -102,7 +102,7 @@ func NewTokens(cfg TokenConfig) (*Tokens, error) {
 		issuer:   cfg.Issuer,
 		audience: cfg.Audience,
 		ttl:      cfg.TTL,
-		now:      cfg.Now,
+		now:      cfg.Clock,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 			jwt.WithIssuer(cfg.Issuer),
@@ -110,7 +110,7 @@ func NewTokens(cfg TokenConfig) (*Tokens, error) {
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(cfg.Leeway),
-			jwt.WithTimeFunc(cfg.Now),
+			jwt.WithTimeFunc(cfg.Clock),
 			jwt.WithStrictDecoding(),
 		),
 	}, nil

@@ -24,7 +24,7 @@ var testUser = inspect.User{ID: "5f0c2f7e-0d7a-4a43-9a53-5c1f0e0b7c11", Role: in
 
 func mustTokens(t testing.TB, ks *KeySet, now func() time.Time) *Tokens {
 	t.Helper()
-	tok, err := NewTokens(TokenConfig{Keys: ks, Now: now})
+	tok, err := NewTokens(TokenConfig{Keys: ks, Clock: now})
 	if err != nil {
 		t.Fatalf("NewTokens: %v", err)
 	}

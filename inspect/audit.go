@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"time"
@@ -56,21 +55,4 @@ type AuditFilter struct {
 	ActorID    *string    // "" selects the system's events
 	From, To   *time.Time // At in [From, To)
 	Limit      int
-}
-
-// actorKey is the context key of the acting user's id.
-type actorKey struct{}
-
-// WithActor returns ctx carrying userID as the actor of the writes made
-// under it, so that every audit event a request causes names who acted
-// without each store method taking the id as a parameter.
-func WithActor(ctx context.Context, userID string) context.Context {
-	return context.WithValue(ctx, actorKey{}, userID)
-}
-
-// ActorFrom returns the actor WithActor put in ctx, or "" (the system: the
-// command line, background work, an unauthenticated first-run setup).
-func ActorFrom(ctx context.Context) string {
-	id, _ := ctx.Value(actorKey{}).(string)
-	return id
 }

@@ -177,53 +177,11 @@ type CaseFilter struct {
 	ReachCode    string
 	Category     Category
 	Overdue      *bool
-	Scope        *CaseScope
+	Scope        *Scope
 
 	AfterTime *time.Time // keyset: cases opened before this…
 	AfterID   string     // …or at it with a smaller id
 	Limit     int
-}
-
-// CaseScope is what a non-administrator may see: cases in their
-// townships (officers), on their reaches (river chiefs), or made from
-// their evidence (everyone, in practice inspectors).
-type CaseScope struct {
-	UserID    string
-	Townships []string
-	Reaches   []string
-}
-
-// Sees reports whether the scope includes c; nil sees everything.
-func (s *CaseScope) Sees(c Case) bool {
-	if s == nil {
-		return true
-	}
-	return (c.TownshipCode != "" && slices.Contains(s.Townships, c.TownshipCode)) ||
-		(c.ReachCode != "" && slices.Contains(s.Reaches, c.ReachCode)) ||
-		slices.Contains(c.Uploaders, s.UserID)
-}
-
-// Actor is the person acting on a case, with their role and scope.
-type Actor struct {
-	UserID    string
-	Role      Role
-	Townships []string // for township officers (and inspectors)
-	Reaches   []string // for river chiefs
-}
-
-// Scope returns the actor's case scope, nil for administrators.
-func (a Actor) Scope() *CaseScope {
-	if a.Role == RoleAdmin {
-		return nil
-	}
-	s := &CaseScope{UserID: a.UserID}
-	switch a.Role {
-	case RoleTownshipOfficer:
-		s.Townships = a.Townships
-	case RoleRiverChief:
-		s.Reaches = a.Reaches
-	}
-	return s
 }
 
 // accountable reports whether the actor answers for c: an officer of its

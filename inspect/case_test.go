@@ -79,7 +79,7 @@ func TestCaseScope(t *testing.T) {
 		// An inspector's townships show them evidence, not cases.
 		{Actor{UserID: "i2", Role: RoleInspector, Townships: []string{"130227106"}}, false},
 	} {
-		if got := tc.a.Scope().Sees(c); got != tc.sees {
+		if got := tc.a.CaseScope().SeesCase(c); got != tc.sees {
 			t.Errorf("%+v sees %v, want %v", tc.a, got, tc.sees)
 		}
 	}

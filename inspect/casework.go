@@ -110,7 +110,7 @@ type CaseRules struct {
 	// CountyAfterDays is how many working days overdue a case goes to
 	// the county. Default 7.
 	CountyAfterDays int
-	Now             func() time.Time
+	Clock           func() time.Time
 	Logger          *slog.Logger
 }
 
@@ -138,8 +138,8 @@ func NewCasework(store CaseStore, evidence CaseEvidence, places CasePlaces, rule
 	if rules.CountyAfterDays <= 0 {
 		rules.CountyAfterDays = 7
 	}
-	if rules.Now == nil {
-		rules.Now = time.Now
+	if rules.Clock == nil {
+		rules.Clock = time.Now
 	}
 	if rules.Logger == nil {
 		rules.Logger = slog.New(slog.DiscardHandler)
@@ -174,7 +174,7 @@ func (w *Casework) Open(ctx context.Context, a Actor, req CaseRequest) (Case, er
 	if a.Role != RoleAdmin {
 		return Case{}, fmt.Errorf("%w: only administrators open cases", ErrForbidden)
 	}
-	now := w.rules.Now().UTC()
+	now := w.rules.Clock().UTC()
 	title, err := CleanText("title", req.Title, 200, false)
 	if err != nil {
 		return Case{}, err
@@ -276,7 +276,7 @@ func (w *Casework) Get(ctx context.Context, a Actor, id string) (Case, []CaseEve
 
 // List lists cases in the actor's scope.
 func (w *Casework) List(ctx context.Context, a Actor, f CaseFilter) ([]Case, error) {
-	f.Scope = a.Scope()
+	f.Scope = a.CaseScope()
 	return w.store.ListCases(ctx, f)
 }
 
@@ -285,7 +285,7 @@ func (w *Casework) visible(ctx context.Context, a Actor, id string) (Case, error
 	if err != nil {
 		return Case{}, err
 	}
-	if !a.Scope().Sees(c) {
+	if !a.CaseScope().SeesCase(c) {
 		return Case{}, fmt.Errorf("inspect: case outside scope: %w", ErrNotFound)
 	}
 	return c, nil
@@ -304,7 +304,7 @@ func (w *Casework) Comment(ctx context.Context, a Actor, id, body string) (CaseE
 	if strings.TrimSpace(body) == "" {
 		return CaseEvent{}, fmt.Errorf("%w: comment is empty", ErrInvalid)
 	}
-	ev := CaseEvent{At: w.rules.Now().UTC(), ActorID: a.UserID, Kind: CaseEventComment, Note: body}
+	ev := CaseEvent{At: w.rules.Clock().UTC(), ActorID: a.UserID, Kind: CaseEventComment, Note: body}
 	if err := w.store.AddCaseEvent(ctx, c.ID, &ev); err != nil {
 		return CaseEvent{}, err
 	}
@@ -404,7 +404,7 @@ func (w *Casework) decide(ctx context.Context, a Actor, id string, t Transition)
 	if t.Action != ActionSubmitRectification && (len(t.EvidenceIDs) > 0 || t.OverrideReason != "") {
 		return Case{}, nil, fmt.Errorf("%w: evidence_ids and override_reason go with submit_rectification only", ErrInvalid)
 	}
-	now := w.rules.Now().UTC()
+	now := w.rules.Clock().UTC()
 	ev := CaseEvent{At: now, ActorID: a.UserID, Kind: CaseEventTransition, Action: t.Action, From: c.State, To: to, Note: note}
 	switch t.Action {
 	case ActionSubmitRectification:
@@ -458,7 +458,7 @@ func (w *Casework) checkRectification(ctx context.Context, a Actor, c Case, ids 
 		}
 		e, err := w.evidence.EvidenceByID(ctx, id)
 		switch {
-		case errors.Is(err, ErrNotFound) || (err == nil && !a.seesEvidence(e)):
+		case errors.Is(err, ErrNotFound) || (err == nil && !a.EvidenceScope().SeesEvidence(e)):
 			bad(false, "no such evidence")
 			continue
 		case err != nil:
@@ -504,18 +504,6 @@ func nearest(p geo.Point, to []geo.Point) float64 {
 	return best
 }
 
-// seesEvidence mirrors the API's evidence scope: own uploads, and
-// evidence in the actor's townships or on their reaches.
-func (a Actor) seesEvidence(e Evidence) bool {
-	switch {
-	case a.Role == RoleAdmin, e.UploaderID == a.UserID:
-		return true
-	case e.TownshipCode != "" && slices.Contains(a.Townships, e.TownshipCode):
-		return true
-	}
-	return e.ReachCode != "" && slices.Contains(a.Reaches, e.ReachCode)
-}
-
 // EscalationAt is how far a case owing action should be escalated at
 // now: a reminder within one working day of the deadline, the township
 // head once overdue, the county CountyAfterDays working days later.
@@ -544,7 +532,7 @@ func (w *Casework) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	now := w.rules.Now().UTC()
+	now := w.rules.Clock().UTC()
 	changed := 0
 	for _, c := range cases {
 		level := w.EscalationAt(c, now)

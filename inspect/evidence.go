@@ -177,18 +177,11 @@ type EvidenceFilter struct {
 
 	// Scope limits results to what a non-admin caller may see: their own
 	// uploads, evidence linked to their townships, or to their reaches.
-	Scope *EvidenceScope
+	Scope *Scope
 
 	AfterTime *time.Time
 	AfterID   string
 	Limit     int
-}
-
-// EvidenceScope is the visibility of a non-admin caller.
-type EvidenceScope struct {
-	UserID    string
-	Townships []string
-	Reaches   []string
 }
 
 // Upload is a direct upload session: the phone PUTs the photo straight

@@ -575,7 +575,7 @@ func (f *fakeCases) ListCases(_ context.Context, flt inspect.CaseFilter) ([]insp
 	defer f.mu.Unlock()
 	var out []inspect.Case
 	for _, c := range f.cases {
-		if flt.Scope.Sees(c) && (flt.State == "" || c.State == flt.State) {
+		if flt.Scope.SeesCase(c) && (flt.State == "" || c.State == flt.State) {
 			out = append(out, c)
 		}
 	}

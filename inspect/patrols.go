@@ -46,37 +46,11 @@ type PatrolFilter struct {
 	ChiefID   string
 	Valid     *bool
 	From, To  *time.Time // StartedAt in [From, To)
-	Scope     *PatrolScope
+	Scope     *Scope
 
 	AfterTime *time.Time // keyset: started before this…
 	AfterID   string     // …or at it with a smaller id
 	Limit     int
-}
-
-// PatrolScope is what a non-administrator sees: patrols on their reaches
-// (chiefs), on reaches in their townships (officers), and their own.
-type PatrolScope struct {
-	UserID    string
-	Townships []string
-	Reaches   []string
-}
-
-// sees reports whether the scope includes p; nil sees everything.
-func (s *PatrolScope) sees(p Patrol) bool {
-	return s == nil || p.ChiefID == s.UserID || slices.Contains(s.Reaches, p.ReachCode) ||
-		(p.TownshipCode != "" && slices.Contains(s.Townships, p.TownshipCode))
-}
-
-func (a Actor) patrolScope() *PatrolScope {
-	switch a.Role {
-	case RoleAdmin:
-		return nil
-	case RoleTownshipOfficer:
-		return &PatrolScope{UserID: a.UserID, Townships: a.Townships}
-	case RoleRiverChief:
-		return &PatrolScope{UserID: a.UserID, Reaches: a.Reaches}
-	}
-	return &PatrolScope{UserID: a.UserID}
 }
 
 // PatrolStore keeps patrols.
@@ -140,7 +114,7 @@ type PatrolConfig struct {
 	Rules     geo.PatrolRules
 	Frequency Frequency
 	Location  *time.Location // the county's zone: weeks and months end at its midnight
-	Now       func() time.Time
+	Clock     func() time.Time
 }
 
 // Patrols records patrols, analyses their tracks and checks the chiefs'
@@ -160,8 +134,8 @@ func NewPatrols(store PatrolStore, reaches PatrolReaches, evidence CaseEvidence,
 	if cfg.Location == nil {
 		cfg.Location = time.FixedZone("CST", 8*3600)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	return &Patrols{store: store, reaches: reaches, evidence: evidence, cfg: cfg}
 }
@@ -215,7 +189,7 @@ func (s *Patrols) Record(ctx context.Context, a Actor, req PatrolRequest) (p Pat
 	if err := req.Track.Validate(); err != nil {
 		return Patrol{}, false, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	now := s.cfg.Now().UTC()
+	now := s.cfg.Clock().UTC()
 	start, end := req.Track[0].At.UTC(), req.Track[len(req.Track)-1].At.UTC()
 	if end.After(now.Add(5 * time.Minute)) {
 		return Patrol{}, false, fmt.Errorf("%w: the track ends in the future (%s)", ErrInvalid, end.Format(time.RFC3339))
@@ -233,7 +207,7 @@ func (s *Patrols) Record(ctx context.Context, a Actor, req PatrolRequest) (p Pat
 	for i, id := range req.EvidenceIDs {
 		e, err := s.evidence.EvidenceByID(ctx, id)
 		switch {
-		case errors.Is(err, ErrNotFound) || (err == nil && !a.seesEvidence(e)):
+		case errors.Is(err, ErrNotFound) || (err == nil && !a.EvidenceScope().SeesEvidence(e)):
 			probs = append(probs, EvidenceProblem{Index: i, ID: id, Reason: "no such evidence"})
 		case err != nil:
 			return Patrol{}, false, err
@@ -282,7 +256,7 @@ func (s *Patrols) Get(ctx context.Context, a Actor, id string) (Patrol, error) {
 	if err != nil {
 		return Patrol{}, err
 	}
-	if !a.patrolScope().sees(p) {
+	if !a.PatrolScope().SeesPatrol(p) {
 		return Patrol{}, fmt.Errorf("inspect: patrol outside scope: %w", ErrNotFound)
 	}
 	return p, nil
@@ -290,22 +264,21 @@ func (s *Patrols) Get(ctx context.Context, a Actor, id string) (Patrol, error) {
 
 // List lists patrols in the actor's scope, newest first.
 func (s *Patrols) List(ctx context.Context, a Actor, f PatrolFilter) ([]Patrol, error) {
-	f.Scope = a.patrolScope()
+	f.Scope = a.PatrolScope()
 	return s.store.ListPatrols(ctx, f)
 }
 
 // CanSeeReach reports whether the actor sees the reach's patrols: its
 // chiefs, the officers of its township, administrators.
 func (s *Patrols) CanSeeReach(ctx context.Context, a Actor, code string) (bool, error) {
-	r, err := s.reaches.ReachByCode(ctx, code, s.cfg.Now())
+	r, err := s.reaches.ReachByCode(ctx, code, s.cfg.Clock())
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	sc := a.patrolScope()
-	return sc == nil || slices.Contains(sc.Reaches, code) || (r.TownshipCode != "" && slices.Contains(sc.Townships, r.TownshipCode)), nil
+	return a.PatrolScope().Covers(r.TownshipCode, code), nil
 }
 
 // ComplianceRow is one chief's patrol record on one reach for a month.
@@ -374,10 +347,9 @@ func (s *Patrols) Compliance(ctx context.Context, a Actor, month string) ([]Comp
 	if err != nil {
 		return nil, err
 	}
-	sc := a.patrolScope()
+	sc := a.PatrolScope()
 	return slices.DeleteFunc(rows, func(r ComplianceRow) bool {
-		return sc != nil && r.ChiefID != sc.UserID && !slices.Contains(sc.Reaches, r.ReachCode) &&
-			!(r.TownshipCode != "" && slices.Contains(sc.Townships, r.TownshipCode))
+		return sc != nil && r.ChiefID != sc.UserID && !sc.Covers(r.TownshipCode, r.ReachCode)
 	}), nil
 }
 

@@ -39,7 +39,8 @@ const (
 // holding it would make every writer wait too (or deadlock).
 func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, ev *inspect.AuditEvent) error {
 	if ev.ActorID == "" {
-		ev.ActorID = inspect.ActorFrom(ctx)
+		a, _ := inspect.ActorFromContext(ctx)
+		ev.ActorID = a.UserID
 	}
 	if !json.Valid(ev.Data) {
 		return fmt.Errorf("%w: audit data is not JSON", inspect.ErrInvalid)

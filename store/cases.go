@@ -311,7 +311,7 @@ func (s *Store) after(what, timeCol, idCol string, at *time.Time, id string) (st
 
 // caseScopeCond is the condition for what sc may see: cases in its
 // townships or on its reaches, and cases made from its own evidence.
-func caseScopeCond(sc *inspect.CaseScope) (string, []any, error) {
+func caseScopeCond(sc *inspect.Scope) (string, []any, error) {
 	return visibleTo("case", `EXISTS (SELECT 1 FROM case_evidence ce JOIN evidence e ON e.id = ce.evidence_id
 			WHERE ce.case_id = c.id AND ce.role = 'original' AND e.uploader_id = ?)`, sc.UserID,
 		codeSet{"c.township_code", sc.Townships}, codeSet{"c.reach_code", sc.Reaches})

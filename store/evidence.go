@@ -28,7 +28,7 @@ const (
 	// size the backends' distance measures drift apart (see spatial.go).
 	MaxNearRadiusM = 50_000.0
 
-	// MaxScopeCodes bounds each of EvidenceScope's Townships and Reaches.
+	// MaxScopeCodes bounds each of a Scope's Townships and Reaches.
 	MaxScopeCodes = 1000
 
 	// MaxThumbnailSize bounds a thumbnail size in pixels, and
@@ -673,7 +673,7 @@ func (s *Store) EvidenceByID(ctx context.Context, id string) (inspect.Evidence, 
 // ScopedEvidenceByID is EvidenceByID for a caller with a limited view: it
 // returns ErrNotFound, exactly as for an unknown id, when the evidence
 // lies outside scope (see EvidenceFilter.Scope; nil sees everything).
-func (s *Store) ScopedEvidenceByID(ctx context.Context, id string, scope *inspect.EvidenceScope) (inspect.Evidence, error) {
+func (s *Store) ScopedEvidenceByID(ctx context.Context, id string, scope *inspect.Scope) (inspect.Evidence, error) {
 	cid, ok := parseID(id)
 	if !ok {
 		return inspect.Evidence{}, fmt.Errorf("store: evidence by id: %w", ErrNotFound)
@@ -874,7 +874,7 @@ func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, erro
 // scopeCond is the condition for what sc may see: own uploads, or
 // evidence linked to one of its townships or reaches. A UserID that is
 // not a UUID owns nothing.
-func scopeCond(sc *inspect.EvidenceScope) (string, []any, error) {
+func scopeCond(sc *inspect.Scope) (string, []any, error) {
 	return visibleTo("evidence", "e.uploader_id = ?", sc.UserID,
 		codeSet{"e.township_code", sc.Townships}, codeSet{"e.reach_code", sc.Reaches})
 }

@@ -76,8 +76,8 @@ func seedDemoMonth(ctx context.Context, db *store.Store, photos inspect.BlobStor
 	if err != nil {
 		return err
 	}
-	d.cases = inspect.NewCasework(db, db, db, inspect.CaseRules{Calendar: cal, Now: d.clock.Now})
-	d.patrols = inspect.NewPatrols(db, db, db, inspect.PatrolConfig{Location: loc, Now: d.clock.Now})
+	d.cases = inspect.NewCasework(db, db, db, inspect.CaseRules{Calendar: cal, Clock: d.clock.Now})
+	d.patrols = inspect.NewPatrols(db, db, db, inspect.PatrolConfig{Location: loc, Clock: d.clock.Now})
 	for _, a := range []struct {
 		dst      *inspect.Actor
 		username string

@@ -64,7 +64,7 @@ func auditActions(t *testing.T, s *store.Store) (want []auditRow, admin, insp in
 	t.Helper()
 	sys := t.Context()
 	admin = mustCreateUser(t, s, inspect.User{Username: "audit.admin", Role: inspect.RoleAdmin, PasswordHash: "$argon2id$secret-admin"})
-	as := inspect.WithActor(sys, admin.ID)
+	as := inspect.WithActor(sys, inspect.Actor{UserID: admin.ID, Role: admin.Role})
 	insp = inspect.User{Username: "audit.insp", Role: inspect.RoleInspector, PasswordHash: "$argon2id$secret-insp",
 		Townships: []string{"130227101"}}
 	if err := s.CreateUser(as, &insp); err != nil {
@@ -99,7 +99,7 @@ func auditActions(t *testing.T, s *store.Store) (want []auditRow, admin, insp in
 		}
 		now = now.Add(time.Hour)
 	}
-	ins := inspect.WithActor(sys, insp.ID)
+	ins := inspect.WithActor(sys, inspect.Actor{UserID: insp.ID, Role: insp.Role, Townships: insp.Townships})
 	e = newEvidence(insp.ID, "audit upload", now)
 	e.TownshipCode = "130227101"
 	key := uuid.NewString()
@@ -329,8 +329,8 @@ func testAudit(t *testing.T, open func(t *testing.T) *store.Store) {
 	})
 
 	t.Run("NoActorIsSystem", func(t *testing.T) {
-		if got := inspect.ActorFrom(context.Background()); got != "" {
-			t.Fatalf("ActorFrom(empty context) = %q", got)
+		if got, ok := inspect.ActorFromContext(context.Background()); ok || got.UserID != "" {
+			t.Fatalf("ActorFromContext(empty context) = %+v, %v", got, ok)
 		}
 	})
 }

@@ -785,7 +785,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 			"SetThumbnailsNotUUID":   func() error { return s.SetThumbnails(t.Context(), "x", []int{320}) },
 			"SetEvidenceLinkUnknown": func() error { return s.SetEvidenceLink(t.Context(), unknown, "130102001", "") },
 			"ScopedOutOfScope": func() error {
-				_, err := s.ScopedEvidenceByID(t.Context(), e.ID, &inspect.EvidenceScope{UserID: other.ID})
+				_, err := s.ScopedEvidenceByID(t.Context(), e.ID, &inspect.Scope{UserID: other.ID})
 				return err
 			},
 		} {
@@ -818,9 +818,9 @@ func testEvidence(t *testing.T, s *store.Store) {
 	t.Run("SetEvidenceLink", func(t *testing.T) {
 		e := newEvidence(u.ID, "link", Clock())
 		mustCommit(t, s, &e)
-		officer := &inspect.EvidenceScope{UserID: other.ID, Townships: []string{"130102009"}}
-		chief := &inspect.EvidenceScope{UserID: other.ID, Reaches: []string{"R-滹沱河-03"}}
-		visible := func(sc *inspect.EvidenceScope) bool {
+		officer := &inspect.Scope{UserID: other.ID, Townships: []string{"130102009"}}
+		chief := &inspect.Scope{UserID: other.ID, Reaches: []string{"R-滹沱河-03"}}
+		visible := func(sc *inspect.Scope) bool {
 			t.Helper()
 			_, err := s.ScopedEvidenceByID(t.Context(), e.ID, sc)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -831,7 +831,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 		if visible(officer) || visible(chief) {
 			t.Fatal("unlinked evidence visible to another township's officer or a river chief")
 		}
-		if !visible(&inspect.EvidenceScope{UserID: u.ID}) || !visible(nil) {
+		if !visible(&inspect.Scope{UserID: u.ID}) || !visible(nil) {
 			t.Fatal("evidence not visible to its uploader or an admin")
 		}
 		if err := s.SetEvidenceLink(t.Context(), e.ID, "130102009", "R-滹沱河-03"); err != nil {
@@ -1022,17 +1022,17 @@ func testListEvidence(t *testing.T, s *store.Store) {
 			{"Near1mAroundFarPoint", inspect.EvidenceFilter{Near: &geo.Point{Lon: 114.8, Lat: 40.5}, RadiusM: 1}, only("c1")},
 			{"NearAndCategory", inspect.EvidenceFilter{Near: &centre, RadiusM: 100, Category: ptr(inspect.CategoryDustSite)}, only("a1", "b1")},
 			{"UploaderAndFlag", inspect.EvidenceFilter{UploaderID: &c.ID, Flag: ptr(inspect.FlagOutsideCounty)}, only("c1")},
-			{"ScopeOwn", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: a.ID}}, only("a1", "a2", "a3")},
-			{"ScopeTownship", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: nobody, Townships: []string{"T1"}}}, only("a1", "b3")},
-			{"ScopeReach", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: nobody, Reaches: []string{"R1"}}}, only("a2", "c1")},
-			{"ScopeAll", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: b.ID, Townships: []string{"T3", "T3"}, Reaches: []string{"R1"}}},
+			{"ScopeOwn", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: a.ID}}, only("a1", "a2", "a3")},
+			{"ScopeTownship", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: nobody, Townships: []string{"T1"}}}, only("a1", "b3")},
+			{"ScopeReach", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: nobody, Reaches: []string{"R1"}}}, only("a2", "c1")},
+			{"ScopeAll", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: b.ID, Townships: []string{"T3", "T3"}, Reaches: []string{"R1"}}},
 				only("a2", "b1", "b2", "b3", "c1", "c2")},
-			{"ScopeEmptySeesNothing", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{}}, only()},
-			{"ScopeBadUserIDOwnsNothing", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: "a1' OR '1'='1", Townships: []string{"T2"}}}, only("b1")},
-			{"ScopeUnknownCodes", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{Townships: []string{"T9"}, Reaches: []string{"R9"}}}, only()},
-			{"ScopeAndCategory", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: a.ID, Townships: []string{"T1"}},
+			{"ScopeEmptySeesNothing", inspect.EvidenceFilter{Scope: &inspect.Scope{}}, only()},
+			{"ScopeBadUserIDOwnsNothing", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: "a1' OR '1'='1", Townships: []string{"T2"}}}, only("b1")},
+			{"ScopeUnknownCodes", inspect.EvidenceFilter{Scope: &inspect.Scope{Townships: []string{"T9"}, Reaches: []string{"R9"}}}, only()},
+			{"ScopeAndCategory", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: a.ID, Townships: []string{"T1"}},
 				Category: ptr(inspect.CategoryDustSite)}, only("a1")},
-			{"ScopeAndBBox", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{UserID: c.ID},
+			{"ScopeAndBBox", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: c.ID},
 				BBox: box(centre.Lon-edge, centre.Lat-edge, centre.Lon+edge, centre.Lat+edge)}, only("c2", "c3")},
 			{"AfterTimeOnly", inspect.EvidenceFilter{AfterTime: ptr(T.Add(5 * time.Hour)), From: &T}, only("a1", "a2", "a3", "b1")},
 		}
@@ -1051,7 +1051,7 @@ func testListEvidence(t *testing.T, s *store.Store) {
 	})
 
 	t.Run("ScopedEvidenceByID", func(t *testing.T) {
-		officer := &inspect.EvidenceScope{UserID: nobody, Townships: []string{"T1"}}
+		officer := &inspect.Scope{UserID: nobody, Townships: []string{"T1"}}
 		for name, want := range map[string]bool{"a1": true, "b3": true, "b1": false, "c1": false} {
 			_, err := s.ScopedEvidenceByID(ctx, byName[name].ID, officer)
 			if got := err == nil; got != want || (err != nil && !errors.Is(err, store.ErrNotFound)) {
@@ -1145,10 +1145,10 @@ func testListEvidence(t *testing.T, s *store.Store) {
 			{"AfterIDNotUUID", inspect.EvidenceFilter{AfterTime: &T, AfterID: "zzz"}},
 			{"AfterIDWithoutTime", inspect.EvidenceFilter{AfterID: byName["a1"].ID}},
 			{"FromYear10000", inspect.EvidenceFilter{From: ptr(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))}},
-			{"ScopeTownshipNUL", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{Townships: []string{"T1\x00"}}}},
-			{"ScopeReachInvalidUTF8", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{Reaches: []string{"\xff"}}}},
-			{"ScopeEmptyCode", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{Townships: []string{""}}}},
-			{"ScopeTooManyCodes", inspect.EvidenceFilter{Scope: &inspect.EvidenceScope{Reaches: make([]string, store.MaxScopeCodes+1)}}},
+			{"ScopeTownshipNUL", inspect.EvidenceFilter{Scope: &inspect.Scope{Townships: []string{"T1\x00"}}}},
+			{"ScopeReachInvalidUTF8", inspect.EvidenceFilter{Scope: &inspect.Scope{Reaches: []string{"\xff"}}}},
+			{"ScopeEmptyCode", inspect.EvidenceFilter{Scope: &inspect.Scope{Townships: []string{""}}}},
+			{"ScopeTooManyCodes", inspect.EvidenceFilter{Scope: &inspect.Scope{Reaches: make([]string, store.MaxScopeCodes+1)}}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				if _, err := s.ListEvidence(ctx, tc.f); !errors.Is(err, inspect.ErrInvalid) {

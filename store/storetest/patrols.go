@@ -108,9 +108,9 @@ func testPatrols(t *testing.T, open func(t *testing.T) *store.Store) {
 			{"valid", inspect.PatrolFilter{Valid: &yes}, "[2 0]"},
 			{"chief", inspect.PatrolFilter{ChiefID: f.ins}, "[2 1]"},
 			{"window", inspect.PatrolFilter{From: &from, To: &to}, "[2 1]"},
-			{"chief scope", inspect.PatrolFilter{Scope: &inspect.PatrolScope{UserID: uuid.NewString(), Reaches: []string{"LH-04"}}}, "[2]"},
-			{"officer scope", inspect.PatrolFilter{Scope: &inspect.PatrolScope{UserID: uuid.NewString(), Townships: []string{"130227108"}}}, "[1 0]"},
-			{"own", inspect.PatrolFilter{Scope: &inspect.PatrolScope{UserID: f.admin}}, "[0]"},
+			{"chief scope", inspect.PatrolFilter{Scope: &inspect.Scope{UserID: uuid.NewString(), Reaches: []string{"LH-04"}}}, "[2]"},
+			{"officer scope", inspect.PatrolFilter{Scope: &inspect.Scope{UserID: uuid.NewString(), Townships: []string{"130227108"}}}, "[1 0]"},
+			{"own", inspect.PatrolFilter{Scope: &inspect.Scope{UserID: f.admin}}, "[0]"},
 			{"page", inspect.PatrolFilter{Limit: 2}, "[2 1]"},
 		} {
 			got, err := s.ListPatrols(ctx, tc.f)

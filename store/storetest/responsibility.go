@@ -89,7 +89,7 @@ func testResponsibility(t *testing.T, s *store.Store) {
 			t.Fatal("ListEvidence lacks the evidence")
 		}
 		// The reach's chief sees it through the codes taken from the record.
-		if _, err := s.ScopedEvidenceByID(ctx, e.ID, &inspect.EvidenceScope{UserID: other.ID, Reaches: []string{"LH-01"}}); err != nil {
+		if _, err := s.ScopedEvidenceByID(ctx, e.ID, &inspect.Scope{UserID: other.ID, Reaches: []string{"LH-01"}}); err != nil {
 			t.Fatalf("evidence not visible in its reach's scope: %v", err)
 		}
 	})

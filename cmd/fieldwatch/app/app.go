@@ -142,10 +142,10 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 		SpoolDir: c.SpoolDir, StaleAfter: c.UploadStaleAfter, OrphanAge: c.OrphanAge, Logger: log, Clock: o.Clock,
 	})
 	a.Cases = inspect.NewCasework(db, db, db, inspect.CaseRules{
-		Calendar: calendar, Deadlines: c.CaseDeadlines, MaxDistanceM: c.RectificationRadius, Logger: log, Now: o.Clock,
+		Calendar: calendar, Deadlines: c.CaseDeadlines, MaxDistanceM: c.RectificationRadius, Logger: log, Clock: o.Clock,
 	})
 	a.Patrols = inspect.NewPatrols(db, db, db, inspect.PatrolConfig{
-		Rules: geo.PatrolRules{Buffer: c.PatrolBuffer}, Frequency: c.PatrolFrequency, Location: c.Timezone, Now: o.Clock,
+		Rules: geo.PatrolRules{Buffer: c.PatrolBuffer}, Frequency: c.PatrolFrequency, Location: c.Timezone, Clock: o.Clock,
 	})
 	a.Assessments = inspect.NewAssessor(db, a.Patrols, c.Timezone, o.Clock)
 	// Every replica sweeps for missing previews; a worker claims each

@@ -42,7 +42,7 @@ func newIdentity(c Config, db *store.Store, atlas *inspect.Atlas, o Options) (*a
 		AccessTTL:  c.AccessTTL,
 		RefreshTTL: c.RefreshTTL,
 		Limits:     o.LoginLimits,
-		Now:        o.Clock,
+		Clock:      o.Clock,
 	})
 }
 
