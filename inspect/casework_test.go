@@ -287,8 +287,12 @@ func TestCaseworkTransitionRefusals(t *testing.T) {
 			t.Fatalf("%#v", err)
 		}
 	})
-	t.Run("ErrForbidden_Role", func(t *testing.T) { refuse(t, inspector, inspect.Transition{Action: inspect.ActionStart}, inspect.ErrForbidden) })
-	t.Run("ErrNotFound_Scope", func(t *testing.T) { refuse(t, stranger, inspect.Transition{Action: inspect.ActionStart}, inspect.ErrNotFound) })
+	t.Run("ErrForbidden_Role", func(t *testing.T) {
+		refuse(t, inspector, inspect.Transition{Action: inspect.ActionStart}, inspect.ErrForbidden)
+	})
+	t.Run("ErrNotFound_Scope", func(t *testing.T) {
+		refuse(t, stranger, inspect.Transition{Action: inspect.ActionStart}, inspect.ErrNotFound)
+	})
 	t.Run("ErrInvalid_EvidenceWithStart", func(t *testing.T) {
 		refuse(t, officer, inspect.Transition{Action: inspect.ActionStart, EvidenceIDs: []string{"ev-002"}}, inspect.ErrInvalid)
 	})
