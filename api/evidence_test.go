@@ -23,6 +23,7 @@ import (
 
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch/internal/testwait"
 )
 
 // manifestPhoto is one entry of testdata/photos/manifest.json.
@@ -535,17 +536,13 @@ func TestListEvidence(t *testing.T) {
 	})
 }
 
-// waitFor polls cond: the server's state changes asynchronously to the
-// client that caused it.
+// waitFor polls cond. The server's state changes asynchronously to the
+// client that caused it: a handler in the server's goroutine claims an
+// upload while the client is still sending, and the test sees that only
+// in the database, with no event to wait on.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached within 15s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(t, 15*time.Second, 10*time.Millisecond, "the server's state", cond)
 }
 
 // waitSubmission waits until the upload claim (uid, key) is pending, or,
