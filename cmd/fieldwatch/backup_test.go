@@ -56,6 +56,7 @@ func TestBackupDuringUploads(t *testing.T) {
 		stored    atomic.Int64
 		stop      = make(chan struct{})
 		enough    = make(chan struct{})
+		progress  = make(chan struct{}, 1) // told after each stored upload
 		enoughOne sync.Once
 		wg        sync.WaitGroup
 	)
@@ -73,6 +74,10 @@ func TestBackupDuringUploads(t *testing.T) {
 					u.answeredAt = time.Now()
 					if stored.Add(1) >= beforeBackup {
 						enoughOne.Do(func() { close(enough) })
+					}
+					select {
+					case progress <- struct{}{}:
+					default:
 					}
 				} else {
 					t.Errorf("upload %s: %d", u.key, code)
@@ -103,8 +108,14 @@ func TestBackupDuringUploads(t *testing.T) {
 	t.Logf("backup took %s: %s", backupEnd.Sub(backupStart).Round(time.Millisecond), strings.TrimSpace(out))
 	// Uploads go on after the backup: those must not appear in it.
 	target := stored.Load() + afterBackup
-	for deadline := time.Now().Add(60 * time.Second); stored.Load() < target && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond) // polling a counter the workers advance
+	timeout := time.After(60 * time.Second)
+waitStored:
+	for stored.Load() < target {
+		select {
+		case <-progress:
+		case <-timeout:
+			break waitStored // the checks below say what is missing
+		}
 	}
 	close(stop)
 	wg.Wait()

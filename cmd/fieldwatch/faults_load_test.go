@@ -104,7 +104,7 @@ func (s *sent) untilStored(t *testing.T, base, token string, deadline time.Time)
 			t.Errorf("upload %s never stored (answers %v)", s.key, s.answers)
 			return
 		}
-		time.Sleep(150 * time.Millisecond)
+		time.Sleep(150 * time.Millisecond) // the phone's pause between retries, not a wait for something
 	}
 }
 
@@ -131,8 +131,10 @@ func verifyAll(t *testing.T, env map[string]string, base, token string, ups []*s
 	if n := listedCount(t, base, token); n != len(ups) {
 		t.Errorf("%d evidence listed for %d uploads", n, len(ups))
 	}
-	time.Sleep(1100 * time.Millisecond) // past the 1 s orphan and stale ages
-	out := checkCLI(t, env)
+	// Every upload has its answer: nothing is in flight, so the check may
+	// take every pending claim for abandoned and every object without a
+	// row for an orphan, instead of waiting for the server's 1 s ages.
+	out := checkCLI(t, env, "--upload-stale-after", "1ns", "--orphan-age", "1ns")
 	if !strings.Contains(out, fmt.Sprintf("checked %d evidence rows and %d objects", len(ups), len(ups))) {
 		t.Errorf("check: %s", out)
 	}
@@ -226,6 +228,8 @@ func TestKillDuringConcurrentUploads(t *testing.T) {
 		for _, u := range ups {
 			wg.Go(func() { u.once(t, base, token) })
 		}
+		// The fault's random moment: the kill lands while uploads are
+		// in flight, at a different stage each round.
 		time.Sleep(time.Duration(20+rng.IntN(300)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -344,6 +348,8 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	restarted := make(chan struct{})
 	go func() {
 		defer close(restarted)
+		// The fault's schedule: the database goes away 300 ms into the
+		// load and stays away for a second.
 		time.Sleep(300 * time.Millisecond)
 		pg.Stop()
 		time.Sleep(time.Second)
@@ -351,7 +357,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	}()
 	for _, u := range ups {
 		work <- u
-		time.Sleep(25 * time.Millisecond)
+		time.Sleep(25 * time.Millisecond) // the load's pace: uploads spread over the outage
 	}
 	close(work)
 	wg.Wait()

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
+	"github.com/fieldwatch/fieldwatch/internal/testwait"
 )
 
 // uploadBody is a multipart upload of a unique copy of a test photo.
@@ -264,17 +265,15 @@ func TestCrashBetweenObjectWriteAndCommit(t *testing.T) {
 
 			base, _, _ = startBinary(t, env)
 			if retry {
-				// Until the crashed claim is stale (1s here), the key is busy.
+				// Until the crashed claim is stale (1s here, on the
+				// restarted binary's own clock), the key is busy: the phone
+				// retries.
 				var code int
 				var hdr http.Header
-				deadline := time.Now().Add(20 * time.Second)
-				for {
+				testwait.For(20*time.Second, 200*time.Millisecond, func() bool {
 					code, hdr, _ = post(t, base, token, key, ct, bytes.NewReader(body), len(body))
-					if code != http.StatusConflict || time.Now().After(deadline) {
-						break
-					}
-					time.Sleep(200 * time.Millisecond)
-				}
+					return code != http.StatusConflict
+				})
 				if code != 201 || hdr.Get("Idempotency-Replayed") != "" {
 					t.Fatalf("retry after crash: %d", code)
 				}
@@ -287,8 +286,10 @@ func TestCrashBetweenObjectWriteAndCommit(t *testing.T) {
 				}
 				return
 			}
-			time.Sleep(1100 * time.Millisecond) // past the 1s stale and orphan ages
-			out := checkCLI(t, env)
+			// Nothing is in flight now, so the check may take every
+			// pending claim for abandoned and every object without a row
+			// for an orphan, instead of waiting for the server's 1 s ages.
+			out := checkCLI(t, env, "--upload-stale-after", "1ns", "--orphan-age", "1ns")
 			if !strings.Contains(out, "released 1 abandoned uploads, deleted 1 orphan objects") ||
 				!strings.Contains(out, "checked 0 evidence rows and 0 objects") {
 				t.Fatalf("check after an unretried crash:\n%s", out)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
+	"github.com/fieldwatch/fieldwatch/internal/testwait"
 )
 
 var listenRE = regexp.MustCompile(`listening on (http://\S+)`)
@@ -464,15 +465,11 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 // metrics request itself.
 func waitInFlight(t *testing.T, base string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	// The binary is another process: its metrics are all the test sees.
+	testwait.Until(t, 10*time.Second, 20*time.Millisecond, "the slow request in flight", func() bool {
 		_, body := get(t, base+"/metrics")
-		if strings.Contains(string(body), "fieldwatch_http_requests_in_flight 2") {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("the slow request never showed as in flight")
+		return strings.Contains(string(body), "fieldwatch_http_requests_in_flight 2")
+	})
 }
 
 // The README's configuration table must list every setting, so operators

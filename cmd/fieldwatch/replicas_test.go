@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
+	"github.com/fieldwatch/fieldwatch/internal/testwait"
 )
 
 // Two replicas of the real binary on one PostgreSQL and one S3 bucket,
@@ -195,37 +196,38 @@ func TestReplicas(t *testing.T) {
 			Escalation string `json:"escalation"`
 		} `json:"timeline"`
 	}
-	for end := time.Now().Add(30 * time.Second); ; {
+	// The replicas are other processes, on their own clocks and timers:
+	// their API is all the test sees.
+	if !testwait.For(30*time.Second, 100*time.Millisecond, func() bool {
 		getJSON(t, baseB+"/v1/cases/"+opened.ID, admin, &detail)
-		if detail.Escalation == "township_head" {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatalf("case not escalated to the township head 30 s after its deadline was due: %+v", detail)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return detail.Escalation == "township_head"
+	}) {
+		t.Fatalf("case not escalated to the township head 30 s after its deadline was due: %+v", detail)
 	}
 
-	// Every preview made: then a second of sweeps (five passes of each
-	// replica) for any duplicate work to show.
+	// Every preview made.
 	previews := 0
 	for _, u := range ups {
 		var e struct {
 			Thumbnails []int `json:"thumbnails"`
 		}
-		for end := time.Now().Add(30 * time.Second); ; {
+		testwait.For(30*time.Second, 100*time.Millisecond, func() bool {
 			getJSON(t, baseA+"/v1/evidence/"+u.id, token, &e)
-			if len(e.Thumbnails) == 2 || time.Now().After(end) {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return len(e.Thumbnails) == 2
+		})
 		if len(e.Thumbnails) != 2 {
 			t.Fatalf("evidence %s has previews %v after 30 s", u.id, e.Thumbnails)
 		}
 		previews += len(e.Thumbnails)
 	}
-	time.Sleep(time.Second)
+	// Then five more passes of the jobs' holder for any duplicate work to
+	// show: the thumbnail sweeps of both replicas follow the same
+	// interval, so each has swept about as often.
+	passes := func() int {
+		return metric(t, baseA, `fieldwatch_job_passes_total{job="reconcile"}`) + metric(t, baseB, `fieldwatch_job_passes_total{job="reconcile"}`)
+	}
+	before := passes()
+	testwait.Until(t, 30*time.Second, 100*time.Millisecond, "five more passes of the reconcile job", func() bool { return passes() >= before+5 })
 
 	written := metric(t, baseA, "fieldwatch_thumbnail_objects_written_total") + metric(t, baseB, "fieldwatch_thumbnail_objects_written_total")
 	t.Logf("previews: %d needed, %d written (A %d, B %d)", previews, written,
@@ -285,11 +287,10 @@ func TestReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = cmdA.Wait()
-		for end := time.Now().Add(30 * time.Second); metric(t, baseB, `fieldwatch_job_passes_total{job="deadlines"}`) == 0; {
-			if time.Now().After(end) {
-				t.Fatalf("B did not take over the deadline job within 30 s of %s dying", holder)
-			}
-			time.Sleep(100 * time.Millisecond)
+		if !testwait.For(30*time.Second, 100*time.Millisecond, func() bool {
+			return metric(t, baseB, `fieldwatch_job_passes_total{job="deadlines"}`) > 0
+		}) {
+			t.Fatalf("B did not take over the deadline job within 30 s of %s dying", holder)
 		}
 	}
 	for name, s := range map[string]*strings.Builder{"A": stderrA, "B": stderrB} {
