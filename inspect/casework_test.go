@@ -72,7 +72,7 @@ func newCaseRig(t *testing.T, rules inspect.CaseRules) *caseRig {
 		inspect.Evidence{ID: "ev-002", UploaderID: "u-off", Category: inspect.CategoryDustSite, TownshipCode: "130227106", ReachCode: "LH-03",
 			Location: &fix, CapturedAt: ptrTime(caseT0.Add(48 * time.Hour)), ReceivedAt: caseT0.Add(48 * time.Hour)},
 	)
-	rules.Now = r.clock.Now
+	rules.Clock = r.clock.Now
 	rules.Logger = slog.New(slog.NewTextHandler(r.log, nil))
 	r.w = inspect.NewCasework(r.cases, r.ev, r.places, rules)
 	return r

@@ -733,8 +733,7 @@ func (f *fakePatrols) ListPatrols(_ context.Context, flt inspect.PatrolFilter) (
 		case flt.Valid != nil && p.Valid != *flt.Valid,
 			flt.From != nil && p.StartedAt.Before(*flt.From),
 			flt.To != nil && !p.StartedAt.Before(*flt.To),
-			sc != nil && p.ChiefID != sc.UserID && !slices.Contains(sc.Reaches, p.ReachCode) &&
-				!(p.TownshipCode != "" && slices.Contains(sc.Townships, p.TownshipCode)),
+			!sc.SeesPatrol(p),
 			flt.AfterTime != nil && (p.StartedAt.After(*flt.AfterTime) || (p.StartedAt.Equal(*flt.AfterTime) && p.ID >= flt.AfterID)):
 			continue
 		}

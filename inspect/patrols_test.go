@@ -49,7 +49,7 @@ func newPatrolRig(t *testing.T) *patrolRig {
 	r := &patrolRig{store: &fakePatrols{fakePlaces: places.fakePlaces}, places: places, clock: testclock.New(patrolT0),
 		village: inspect.Actor{UserID: "u-v", Role: inspect.RoleRiverChief, Reaches: []string{"LH-03"}},
 		town:    inspect.Actor{UserID: "u-t", Role: inspect.RoleRiverChief, Reaches: []string{"LH-03"}}}
-	r.p = inspect.NewPatrols(r.store, places, places.fakeEvidence, inspect.PatrolConfig{Now: r.clock.Now})
+	r.p = inspect.NewPatrols(r.store, places, places.fakeEvidence, inspect.PatrolConfig{Clock: r.clock.Now})
 	return r
 }
 
