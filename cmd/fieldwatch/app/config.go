@@ -69,8 +69,8 @@ type Config struct {
 // Setting describes one configuration entry for flags, env and the README.
 type Setting struct {
 	Flag, Env, Default, Usage string
-	set                      func(c *Config, v string) error
-	isBool                   bool // "--demo" alone means true
+	set                       func(c *Config, v string) error
+	isBool                    bool // "--demo" alone means true
 }
 
 // Settings lists every setting, in the README's order.
