@@ -356,7 +356,7 @@ func runMatrix(t *testing.T, a *testAPI, ops []string, cases map[string]matrixCa
 		f.foreign = a.mustUpload(targetToken, uniquePhoto(t, "burning-luojiatun.jpg", 0), map[string]any{"category": "open_burning"}).Id.String()
 		a.makeThumbnails(f.foreign)
 		f.own["anonymous"] = f.foreign
-		for i, role := range inspect.Roles {
+		for i, role := range inspect.Roles() {
 			name := "m." + string(role)
 			id := a.mustUser(name, string(role), pw, townshipA)
 			f.tokens[string(role)], _ = a.login(name, pw)
@@ -430,7 +430,7 @@ func (f *matrixFixture) send(c call, token string) response {
 
 func rolesOf() []string {
 	var out []string
-	for _, r := range inspect.Roles {
+	for _, r := range inspect.Roles() {
 		out = append(out, string(r))
 	}
 	return out

@@ -32,9 +32,34 @@ const (
 	MetricValidPatrolRate Metric = "valid_patrol_rate"
 )
 
-// Metrics lists the catalogue.
-var Metrics = []Metric{MetricClosedOnTimeRate, MetricOverdueCases, MetricReopenedCases, MetricOpenBurningCases,
-	MetricEvidenceFound, MetricValidPatrolRate}
+// Metrics lists the catalogue, in the order of report columns.
+func Metrics() []Metric {
+	return []Metric{MetricClosedOnTimeRate, MetricOverdueCases, MetricReopenedCases, MetricOpenBurningCases,
+		MetricEvidenceFound, MetricValidPatrolRate}
+}
+
+// Valid reports whether m is one of Metrics.
+func (m Metric) Valid() bool { return slices.Contains(Metrics(), m) }
+
+// Label is m's Chinese name as exports show it, with its unit when it is a
+// rate; an unknown metric shows as it is.
+func (m Metric) Label() string {
+	switch m {
+	case MetricClosedOnTimeRate:
+		return "按期整改率(%)"
+	case MetricOverdueCases:
+		return "逾期案件数"
+	case MetricReopenedCases:
+		return "复发案件数"
+	case MetricOpenBurningCases:
+		return "露天焚烧案件数"
+	case MetricEvidenceFound:
+		return "发现问题数"
+	case MetricValidPatrolRate:
+		return "有效巡河率(%)"
+	}
+	return string(m)
+}
 
 // isRate reports whether the metric is a percentage.
 func (m Metric) isRate() bool { return m == MetricClosedOnTimeRate || m == MetricValidPatrolRate }
@@ -51,6 +76,24 @@ const (
 	// target, not below zero.
 	RuleDeduct ScoreRule = "deduct"
 )
+
+// ScoreRules lists every ScoreRule.
+func ScoreRules() []ScoreRule { return []ScoreRule{RuleLinear, RuleDeduct} }
+
+// Valid reports whether r is one of ScoreRules.
+func (r ScoreRule) Valid() bool { return slices.Contains(ScoreRules(), r) }
+
+// Label is r's Chinese name, as exports show it; an unknown rule shows as
+// it is.
+func (r ScoreRule) Label() string {
+	switch r {
+	case RuleLinear:
+		return "线性计分"
+	case RuleDeduct:
+		return "扣分制"
+	}
+	return string(r)
+}
 
 // Indicator is one target of a letter.
 type Indicator struct {
@@ -90,11 +133,11 @@ func (l Letter) Validate() error {
 	seen := map[string]bool{}
 	total := 0.0
 	for i, ind := range l.Indicators {
-		if !slices.Contains(Metrics, ind.Metric) {
+		if !ind.Metric.Valid() {
 			bad(i, "unknown metric %q", ind.Metric)
 		}
 		if ind.Category != "" {
-			if _, err := ParseCategory(string(ind.Category)); err != nil || ind.Metric != MetricEvidenceFound {
+			if !ind.Category.Valid() || ind.Metric != MetricEvidenceFound {
 				bad(i, "category applies to evidence_found only, with a known category")
 			}
 		}

@@ -16,10 +16,11 @@ const (
 	SeverityHigh   Severity = "high"
 )
 
-// Valid reports whether s is a known severity.
-func (s Severity) Valid() bool {
-	return s == SeverityLow || s == SeverityMedium || s == SeverityHigh
-}
+// Severities lists every Severity, lowest first.
+func Severities() []Severity { return []Severity{SeverityLow, SeverityMedium, SeverityHigh} }
+
+// Valid reports whether s is one of Severities.
+func (s Severity) Valid() bool { return slices.Contains(Severities(), s) }
 
 // CaseState is where a rectification case (整改) stands.
 type CaseState string
@@ -36,6 +37,14 @@ const (
 	CaseClosed                 CaseState = "closed"
 	CaseReopened               CaseState = "reopened"
 )
+
+// CaseStates lists every CaseState.
+func CaseStates() []CaseState {
+	return []CaseState{CaseOpen, CaseInProgress, CaseRectificationSubmitted, CaseReturned, CaseClosed, CaseReopened}
+}
+
+// Valid reports whether s is one of CaseStates.
+func (s CaseState) Valid() bool { return slices.Contains(CaseStates(), s) }
 
 // CaseAction moves a case from one state to the next.
 type CaseAction string
@@ -60,12 +69,18 @@ var transitions = map[CaseState]map[CaseAction]CaseState{
 	CaseClosed:                 {ActionReopen: CaseReopened},
 }
 
-// actionOrder lists actions in the order they are offered to clients.
-var actionOrder = []CaseAction{ActionStart, ActionSubmitRectification, ActionVerify, ActionReturn, ActionReopen}
+// CaseActions lists every CaseAction, in the order they are offered to
+// clients.
+func CaseActions() []CaseAction {
+	return []CaseAction{ActionStart, ActionSubmitRectification, ActionVerify, ActionReturn, ActionReopen}
+}
+
+// Valid reports whether a is one of CaseActions.
+func (a CaseAction) Valid() bool { return slices.Contains(CaseActions(), a) }
 
 // ParseCaseAction returns the action named s or an error wrapping ErrInvalid.
 func ParseCaseAction(s string) (CaseAction, error) {
-	if a := CaseAction(s); slices.Contains(actionOrder, a) {
+	if a := CaseAction(s); a.Valid() {
 		return a, nil
 	}
 	return "", fmt.Errorf("%w: unknown case action %q", ErrInvalid, s)
@@ -100,9 +115,15 @@ const (
 	EscalationCounty       Escalation = "county"        // 7 working days overdue: the county is told
 )
 
-func (e Escalation) rank() int {
-	return slices.Index([]Escalation{EscalationNone, EscalationReminder, EscalationTownshipHead, EscalationCounty}, e)
+// Escalations lists every Escalation, in increasing order.
+func Escalations() []Escalation {
+	return []Escalation{EscalationNone, EscalationReminder, EscalationTownshipHead, EscalationCounty}
 }
+
+// Valid reports whether e is one of Escalations.
+func (e Escalation) Valid() bool { return slices.Contains(Escalations(), e) }
+
+func (e Escalation) rank() int { return slices.Index(Escalations(), e) }
 
 // Case is a rectification case: the accountable township (and, on a
 // river, reach and chiefs) must fix what the evidence shows by the
@@ -155,6 +176,14 @@ const (
 	CaseEventOverdue    CaseEventKind = "overdue"
 	CaseEventEscalation CaseEventKind = "escalation"
 )
+
+// CaseEventKinds lists every CaseEventKind.
+func CaseEventKinds() []CaseEventKind {
+	return []CaseEventKind{CaseEventOpened, CaseEventTransition, CaseEventComment, CaseEventOverdue, CaseEventEscalation}
+}
+
+// Valid reports whether k is one of CaseEventKinds.
+func (k CaseEventKind) Valid() bool { return slices.Contains(CaseEventKinds(), k) }
 
 // CaseEvent is one entry of a case's timeline.
 type CaseEvent struct {
@@ -216,7 +245,7 @@ func (a Actor) may(act CaseAction, c Case) bool {
 // verify) the actor did not submit the rectification.
 func (a Actor) AllowedActions(c Case) []CaseAction {
 	out := []CaseAction{}
-	for _, act := range actionOrder {
+	for _, act := range CaseActions() {
 		if _, ok := c.State.Next(act); !ok || !a.may(act, c) {
 			continue
 		}

@@ -21,7 +21,7 @@ func TestCaseStateMachine(t *testing.T) {
 	}
 	states := []CaseState{CaseOpen, CaseInProgress, CaseRectificationSubmitted, CaseReturned, CaseClosed, CaseReopened}
 	for _, s := range states {
-		for _, a := range actionOrder {
+		for _, a := range CaseActions() {
 			to, ok := s.Next(a)
 			want, wantOK := legal[string(s)+" "+string(a)]
 			if ok != wantOK || to != want {

@@ -58,8 +58,16 @@ type CasePlaces interface {
 }
 
 // DeadlinePolicy gives the working days allowed to rectify, by category
-// and severity.
+// and severity. A category or severity it has no entry for gets the
+// default (see Days).
 type DeadlinePolicy map[Category]map[Severity]int
+
+// FallbackDeadlines are the working days for a category that neither the
+// configuration nor DefaultDeadlines has a row for: a new category works
+// with these (those of CategoryOther) until it is given its own row.
+func FallbackDeadlines() map[Severity]int {
+	return map[Severity]int{SeverityHigh: 5, SeverityMedium: 10, SeverityLow: 15}
+}
 
 // DefaultDeadlines are the working days allowed unless configured. Open
 // burning is put out the same week; dust control takes a few days of site
@@ -70,14 +78,31 @@ func DefaultDeadlines() DeadlinePolicy {
 		CategoryOpenBurning:  {SeverityHigh: 1, SeverityMedium: 2, SeverityLow: 3},
 		CategoryDustSite:     {SeverityHigh: 3, SeverityMedium: 5, SeverityLow: 10},
 		CategoryRiverSection: {SeverityHigh: 5, SeverityMedium: 10, SeverityLow: 20},
-		CategoryOther:        {SeverityHigh: 5, SeverityMedium: 10, SeverityLow: 15},
+		CategoryOther:        FallbackDeadlines(),
 	}
+}
+
+// Days returns the working days p allows a case of category c and
+// severity s: p's entry, else DefaultDeadlines', else FallbackDeadlines'.
+func (p DeadlinePolicy) Days(c Category, s Severity) int {
+	if days, ok := p[c][s]; ok {
+		return days
+	}
+	if days, ok := DefaultDeadlines()[c][s]; ok {
+		return days
+	}
+	return FallbackDeadlines()[s]
 }
 
 // ParseDeadlines reads overrides such as "open_burning:high=1,dust_site:low=7"
 // over the defaults.
 func ParseDeadlines(s string) (DeadlinePolicy, error) {
-	p := DefaultDeadlines()
+	return DefaultDeadlines().override(s)
+}
+
+// override reads overrides in ParseDeadlines' form into p, which may lack
+// rows, and returns it.
+func (p DeadlinePolicy) override(s string) (DeadlinePolicy, error) {
 	for item := range strings.SplitSeq(s, ",") {
 		if item = strings.TrimSpace(item); item == "" {
 			continue
@@ -94,6 +119,9 @@ func ParseDeadlines(s string) (DeadlinePolicy, error) {
 		}
 		if !Severity(sev).Valid() {
 			return nil, fmt.Errorf("%w: deadline %q: unknown severity %q", ErrInvalid, item, sev)
+		}
+		if p[c] == nil {
+			p[c] = map[Severity]int{}
 		}
 		p[c][Severity(sev)] = n
 	}
@@ -150,11 +178,7 @@ func NewCasework(store CaseStore, evidence CaseEvidence, places CasePlaces, rule
 // Deadline is when a case of this category and severity opened at start
 // is due: the end of the n-th working day after it.
 func (w *Casework) Deadline(c Category, s Severity, start time.Time) time.Time {
-	days, ok := w.rules.Deadlines[c][s]
-	if !ok {
-		days = DefaultDeadlines()[c][s]
-	}
-	return w.rules.Calendar.AddWorkingDays(start, days)
+	return w.rules.Calendar.AddWorkingDays(start, w.rules.Deadlines.Days(c, s))
 }
 
 // CaseRequest is what an administrator fills in to open a case.

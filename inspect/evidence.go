@@ -2,12 +2,15 @@ package inspect
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fieldwatch/fieldwatch/geo"
 )
 
-// Category is the kind of problem a photo shows.
+// Category is the kind of problem a photo shows. Categories is its one
+// list: the store, the API's enum, reports and the console follow it (see
+// docs/adding-a-category.md for the places a new one takes).
 type Category string
 
 // The campaign categories (docs/glossary.md#categories).
@@ -18,10 +21,34 @@ const (
 	CategoryOther        Category = "other"
 )
 
+// Categories lists every category, in the order reports and the console
+// show them.
+func Categories() []Category {
+	return []Category{CategoryDustSite, CategoryOpenBurning, CategoryRiverSection, CategoryOther}
+}
+
+// Valid reports whether c is one of Categories.
+func (c Category) Valid() bool { return slices.Contains(Categories(), c) }
+
+// Label is c's Chinese name, as exports show it; an unknown category (or
+// "", all categories) shows as it is.
+func (c Category) Label() string {
+	switch c {
+	case CategoryDustSite:
+		return "扬尘"
+	case CategoryOpenBurning:
+		return "露天焚烧"
+	case CategoryRiverSection:
+		return "河段问题"
+	case CategoryOther:
+		return "其他"
+	}
+	return string(c)
+}
+
 // ParseCategory returns the category named s or an error wrapping ErrInvalid.
 func ParseCategory(s string) (Category, error) {
-	switch c := Category(s); c {
-	case CategoryDustSite, CategoryOpenBurning, CategoryRiverSection, CategoryOther:
+	if c := Category(s); c.Valid() {
 		return c, nil
 	}
 	return "", fmt.Errorf("%w: category: unknown category %q", ErrInvalid, s)
@@ -45,6 +72,17 @@ const (
 	FlagDuplicateOf        Flag = "duplicate_of"         // the same bytes were submitted before
 )
 
+// Flags lists every flag. The database accepts any non-empty name: a new
+// flag takes its constant, a place here, and the API's enum.
+func Flags() []Flag {
+	return []Flag{FlagEXIFMissing, FlagEXIFDeviceMismatch, FlagLocationMissing, FlagMockLocation,
+		FlagCaptureTimeFuture, FlagCaptureStale, FlagCaptureTimeMissing, FlagOutsideCounty,
+		FlagDecodeIncomplete, FlagDuplicateOf}
+}
+
+// Valid reports whether f is one of Flags.
+func (f Flag) Valid() bool { return slices.Contains(Flags(), f) }
+
 // Source says where a position or a capture time came from.
 type Source string
 
@@ -54,6 +92,12 @@ const (
 	SourceDevice Source = "device"
 	SourceNone   Source = "none"
 )
+
+// Sources lists every Source.
+func Sources() []Source { return []Source{SourceEXIF, SourceDevice, SourceNone} }
+
+// Valid reports whether s is one of Sources.
+func (s Source) Valid() bool { return slices.Contains(Sources(), s) }
 
 // DeviceFix is the position the phone reported beside the photo, as
 // received, plus its WGS-84 equivalent.
@@ -143,6 +187,14 @@ const (
 	SubmissionStored  SubmissionState = "stored"  // evidence committed
 )
 
+// SubmissionStates lists every SubmissionState.
+func SubmissionStates() []SubmissionState {
+	return []SubmissionState{SubmissionPending, SubmissionStored}
+}
+
+// Valid reports whether s is one of SubmissionStates.
+func (s SubmissionState) Valid() bool { return slices.Contains(SubmissionStates(), s) }
+
 // Submission records an upload under a (user, Idempotency-Key) pair, so
 // that a retry replays the original answer instead of storing twice.
 type Submission struct {
@@ -166,7 +218,8 @@ type EvidenceFilter struct {
 	Category *Category
 	Township *string // linked township code
 	Reach    *string // linked reach code
-	// ReviewState: "pending" (never reviewed) or the latest Decision.
+	// ReviewState: ReviewPending (never reviewed) or the latest Decision;
+	// one of ReviewStates.
 	ReviewState *string
 	UploaderID  *string
 	Flag        *Flag
@@ -214,6 +267,28 @@ const (
 	DecisionNeedsInfo Decision = "needs_info"
 	DecisionWithdrawn Decision = "withdrawn"
 )
+
+// Decisions lists every Decision.
+func Decisions() []Decision {
+	return []Decision{DecisionAccepted, DecisionRejected, DecisionNeedsInfo, DecisionWithdrawn}
+}
+
+// Valid reports whether d is one of Decisions.
+func (d Decision) Valid() bool { return slices.Contains(Decisions(), d) }
+
+// ReviewPending is the review state of evidence nobody has reviewed yet;
+// after a review, its state is the latest Decision.
+const ReviewPending = "pending"
+
+// ReviewStates lists the review states a listing filters on: ReviewPending,
+// then every Decision.
+func ReviewStates() []string {
+	out := []string{ReviewPending}
+	for _, d := range Decisions() {
+		out = append(out, string(d))
+	}
+	return out
+}
 
 // Review is one decision on evidence; the latest is its review state, all
 // of them its history.

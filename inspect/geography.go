@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"slices"
 	"time"
 
 	"github.com/twpayne/go-geom"
@@ -18,6 +19,26 @@ const (
 	ZonePeriphery Zone = "periphery"
 	ZoneGeneral   Zone = "general"
 )
+
+// Zones lists every Zone, in the order of the assessment's tier sheets.
+func Zones() []Zone { return []Zone{ZoneCore, ZonePeriphery, ZoneGeneral} }
+
+// Valid reports whether z is one of Zones.
+func (z Zone) Valid() bool { return slices.Contains(Zones(), z) }
+
+// Label is z's Chinese name, as exports show it; an unknown zone shows as
+// it is.
+func (z Zone) Label() string {
+	switch z {
+	case ZoneCore:
+		return "核心区"
+	case ZonePeriphery:
+		return "外围区"
+	case ZoneGeneral:
+		return "一般区"
+	}
+	return string(z)
+}
 
 // Township is one version of a township's boundary (乡镇/街道/经开区).
 // Boundaries are versioned: a re-import adds a version effective from its
@@ -58,6 +79,16 @@ const (
 	ChiefTownship ChiefLevel = "township"
 	ChiefVillage  ChiefLevel = "village"
 )
+
+// ChiefLevels lists every ChiefLevel from the top: county, township,
+// village.
+func ChiefLevels() []ChiefLevel { return []ChiefLevel{ChiefCounty, ChiefTownship, ChiefVillage} }
+
+// Valid reports whether l is one of ChiefLevels.
+func (l ChiefLevel) Valid() bool { return slices.Contains(ChiefLevels(), l) }
+
+// Rank is l's place in ChiefLevels, 0 for the county; -1 when unknown.
+func (l ChiefLevel) Rank() int { return slices.Index(ChiefLevels(), l) }
 
 // ChiefAssignment makes a user with role river_chief answer for a reach at
 // a level from ValidFrom until ValidTo (nil: open-ended).

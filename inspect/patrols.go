@@ -82,6 +82,12 @@ const (
 	PeriodQuarter Period = "quarter" // calendar quarter
 )
 
+// Periods lists every Period, shortest first.
+func Periods() []Period { return []Period{PeriodWeek, PeriodMonth, PeriodQuarter} }
+
+// Valid reports whether p is one of Periods.
+func (p Period) Valid() bool { return slices.Contains(Periods(), p) }
+
 // Frequency is the patrol period required of each chief level.
 type Frequency map[ChiefLevel]Period
 
@@ -100,8 +106,7 @@ func ParseFrequency(s string) (Frequency, error) {
 		}
 		level, period, ok := strings.Cut(item, "=")
 		l, p := ChiefLevel(level), Period(period)
-		if !ok || !slices.Contains([]ChiefLevel{ChiefVillage, ChiefTownship, ChiefCounty}, l) ||
-			!slices.Contains([]Period{PeriodWeek, PeriodMonth, PeriodQuarter}, p) {
+		if !ok || !l.Valid() || !p.Valid() {
 			return nil, fmt.Errorf("%w: patrol frequency %q: want LEVEL=week|month|quarter", ErrInvalid, item)
 		}
 		f[l] = p
@@ -416,7 +421,6 @@ func (s *Patrols) compliance(ctx context.Context, start, end time.Time) ([]Compl
 		}
 	}
 	out := make([]ComplianceRow, 0, len(order))
-	levelRank := map[ChiefLevel]int{ChiefCounty: 0, ChiefTownship: 1, ChiefVillage: 2}
 	for _, k := range order {
 		r := *rows[k]
 		r.Met = min(r.Met, r.Required)
@@ -424,7 +428,7 @@ func (s *Patrols) compliance(ctx context.Context, start, end time.Time) ([]Compl
 	}
 	slices.SortFunc(out, func(x, y ComplianceRow) int {
 		return cmp.Or(cmp.Compare(x.TownshipCode, y.TownshipCode), cmp.Compare(x.ReachCode, y.ReachCode),
-			cmp.Compare(levelRank[x.Level], levelRank[y.Level]), cmp.Compare(x.ChiefID, y.ChiefID))
+			cmp.Compare(x.Level.Rank(), y.Level.Rank()), cmp.Compare(x.ChiefID, y.ChiefID))
 	})
 	return out, nil
 }

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -18,16 +19,10 @@ const (
 )
 
 // Roles lists every role in a stable order.
-var Roles = []Role{RoleAdmin, RoleInspector, RoleRiverChief, RoleTownshipOfficer}
+func Roles() []Role { return []Role{RoleAdmin, RoleInspector, RoleRiverChief, RoleTownshipOfficer} }
 
-// Valid reports whether r is one of the known roles.
-func (r Role) Valid() bool {
-	switch r {
-	case RoleAdmin, RoleInspector, RoleRiverChief, RoleTownshipOfficer:
-		return true
-	}
-	return false
-}
+// Valid reports whether r is one of Roles.
+func (r Role) Valid() bool { return slices.Contains(Roles(), r) }
 
 // ParseRole returns the role named s, or an error wrapping ErrInvalid.
 func ParseRole(s string) (Role, error) {

@@ -30,10 +30,49 @@ const noLetter = "未签订责任书"
 // mojibake; with the BOM it reads UTF-8.
 const utf8BOM = "\ufeff"
 
+// The CSV's columns. A row is built by column name (csvRow), so a column
+// is added or moved here alone.
+const (
+	colMonth      = "月份"
+	colZone       = "区域类型"
+	colRank       = "总排名"
+	colRankInZone = "区域内排名"
+	colCode       = "乡镇代码"
+	colName       = "乡镇名称"
+	colScore      = "总分"
+	colIndicator  = "指标"
+	colCategory   = "指标类别"
+	colRule       = "计分规则"
+	colTarget     = "目标值"
+	colFloor      = "下限"
+	colPointsPer  = "每次扣分"
+	colWeight     = "权重"
+	colValue      = "实际值"
+	colPoints     = "得分"
+)
+
 // csvHeader returns the CSV columns, one row per township and indicator.
 func csvHeader() []string {
-	return []string{"月份", "区域类型", "总排名", "区域内排名", "乡镇代码", "乡镇名称", "总分",
-		"指标", "指标类别", "计分规则", "目标值", "下限", "每次扣分", "权重", "实际值", "得分"}
+	return []string{colMonth, colZone, colRank, colRankInZone, colCode, colName, colScore,
+		colIndicator, colCategory, colRule, colTarget, colFloor, colPointsPer, colWeight, colValue, colPoints}
+}
+
+// csvRow is a CSV row by column name; a column it lacks is empty.
+type csvRow map[string]string
+
+// record lays r out in the order of header. A name that is not a column
+// is a mistake in this package, reported rather than dropped.
+func (r csvRow) record(header []string) ([]string, error) {
+	out := make([]string, len(header))
+	for i, col := range header {
+		out[i] = r[col]
+	}
+	for col := range r {
+		if !slices.Contains(header, col) {
+			return nil, fmt.Errorf("report: csv: no column %q", col)
+		}
+	}
+	return out, nil
 }
 
 // WriteCSV writes the assessment to w as UTF-8 CSV with a BOM and Chinese
@@ -52,34 +91,53 @@ func WriteCSV(w io.Writer, a inspect.Assessment) error {
 	if _, err := io.WriteString(w, utf8BOM); err != nil {
 		return fmt.Errorf("report: csv: %w", err)
 	}
-	records := [][]string{csvHeader()}
+	header := csvHeader()
+	records := [][]string{header}
+	add := func(r csvRow) error {
+		rec, err := r.record(header)
+		records = append(records, rec)
+		return err
+	}
 	for _, t := range a.Townships {
-		lead := []string{cellText(a.Month), cellText(zoneName(t.Zone)), rankText(t.RankOverall),
-			rankText(t.RankInZone), cellText(t.Code), cellText(t.Name), floatText(t.Score)}
+		lead := func() csvRow {
+			return csvRow{colMonth: cellText(a.Month), colZone: cellText(t.Zone.Label()), colRank: rankText(t.RankOverall),
+				colRankInZone: rankText(t.RankInZone), colCode: cellText(t.Code), colName: cellText(t.Name),
+				colScore: floatText(t.Score)}
+		}
 		if t.LetterID == "" {
-			records = append(records, append(lead, noLetter, "", "", "", "", "", "", "", ""))
+			r := lead()
+			r[colIndicator] = noLetter
+			if err := add(r); err != nil {
+				return err
+			}
 			continue
 		}
 		if len(t.Indicators) == 0 {
 			// A letter always has indicators; if one slipped through, the
 			// township still gets its row rather than vanishing.
-			records = append(records, append(lead, make([]string, 9)...))
+			if err := add(lead()); err != nil {
+				return err
+			}
 			continue
 		}
 		for _, ind := range t.Indicators {
-			name, _ := metricName(ind.Metric)
-			floor, per := "", ""
+			r := lead()
+			r[colIndicator] = cellText(ind.Metric.Label())
+			r[colCategory] = cellText(ind.Category.Label())
+			r[colRule] = cellText(ind.Rule.Label())
+			r[colTarget] = strconv.FormatFloat(ind.Target, 'f', -1, 64)
 			switch ind.Rule {
 			case inspect.RuleLinear:
-				floor = strconv.FormatFloat(ind.Floor, 'f', -1, 64)
+				r[colFloor] = strconv.FormatFloat(ind.Floor, 'f', -1, 64)
 			case inspect.RuleDeduct:
-				per = strconv.FormatFloat(ind.PointsPer, 'f', -1, 64)
+				r[colPointsPer] = strconv.FormatFloat(ind.PointsPer, 'f', -1, 64)
 			}
-			records = append(records, append(slices.Clone(lead),
-				cellText(name), cellText(categoryName(ind.Category)), cellText(ruleName(ind.Rule)),
-				strconv.FormatFloat(ind.Target, 'f', -1, 64), floor, per,
-				strconv.FormatFloat(ind.Weight, 'f', -1, 64), floatText(ind.Value),
-				strconv.FormatFloat(ind.Points, 'f', -1, 64)))
+			r[colWeight] = strconv.FormatFloat(ind.Weight, 'f', -1, 64)
+			r[colValue] = floatText(ind.Value)
+			r[colPoints] = strconv.FormatFloat(ind.Points, 'f', -1, 64)
+			if err := add(r); err != nil {
+				return err
+			}
 		}
 	}
 	if err := csv.NewWriter(w).WriteAll(records); err != nil {
@@ -116,7 +174,7 @@ func WriteXLSX(w io.Writer, a inspect.Assessment) (err error) {
 		return fmt.Errorf("report: xlsx: %w", err)
 	}
 	tables := []table{summaryTable(a)}
-	for _, z := range zones() {
+	for _, z := range inspect.Zones() {
 		tables = append(tables, tierTable(a, z))
 	}
 	for i, t := range tables {
@@ -174,7 +232,7 @@ func summaryTable(a inspect.Assessment) table {
 	t.header = append(t.header, "备注")
 	for _, ts := range a.Townships {
 		row := []any{rankCell(ts.RankOverall), rankCell(ts.RankInZone), ts.Code, ts.Name,
-			zoneName(ts.Zone), floatCell(ts.Score)}
+			ts.Zone.Label(), floatCell(ts.Score)}
 		for _, c := range cols {
 			if ind, ok := c.find(ts); ok {
 				row = append(row, ind.Points)
@@ -197,7 +255,7 @@ func tierTable(a inspect.Assessment, z inspect.Zone) table {
 		}
 	}
 	cols := indicatorColumns(members)
-	t := table{name: zoneName(z), keep: 4,
+	t := table{name: z.Label(), keep: 4,
 		header: []string{"区域内排名", "总排名", "乡镇代码", "乡镇名称", "总分"}}
 	for _, c := range cols {
 		t.header = append(t.header, c.label()+" 实际值", c.label()+" 得分")
@@ -322,9 +380,9 @@ type column struct {
 }
 
 func (c column) label() string {
-	name, _ := metricName(c.metric)
+	name := c.metric.Label()
 	if c.category != "" {
-		name += "(" + categoryName(c.category) + ")"
+		name += "(" + c.category.Label() + ")"
 	}
 	return name
 }
@@ -357,82 +415,17 @@ func indicatorColumns(ts []inspect.TownshipScore) []column {
 		}
 		return i
 	}
-	categories := []inspect.Category{"", inspect.CategoryDustSite, inspect.CategoryOpenBurning,
-		inspect.CategoryRiverSection, inspect.CategoryOther}
+	metrics, categories := inspect.Metrics(), append([]inspect.Category{""}, inspect.Categories()...)
 	slices.SortFunc(cols, func(x, y column) int {
 		return cmp.Or(
-			cmp.Compare(pos(slices.Index(inspect.Metrics, x.metric), len(inspect.Metrics)),
-				pos(slices.Index(inspect.Metrics, y.metric), len(inspect.Metrics))),
+			cmp.Compare(pos(slices.Index(metrics, x.metric), len(metrics)),
+				pos(slices.Index(metrics, y.metric), len(metrics))),
 			cmp.Compare(x.metric, y.metric),
 			cmp.Compare(pos(slices.Index(categories, x.category), len(categories)),
 				pos(slices.Index(categories, y.category), len(categories))),
 			cmp.Compare(x.category, y.category))
 	})
 	return cols
-}
-
-// zones returns the tiers in the order of their sheets.
-func zones() []inspect.Zone {
-	return []inspect.Zone{inspect.ZoneCore, inspect.ZonePeriphery, inspect.ZoneGeneral}
-}
-
-// zoneName is the tier's Chinese name; an unknown zone shows as it is.
-func zoneName(z inspect.Zone) string {
-	switch z {
-	case inspect.ZoneCore:
-		return "核心区"
-	case inspect.ZonePeriphery:
-		return "外围区"
-	case inspect.ZoneGeneral:
-		return "一般区"
-	}
-	return string(z)
-}
-
-// metricName is the metric's Chinese name, with its unit when it is a
-// rate, and whether it has one; an unknown metric shows as it is.
-func metricName(m inspect.Metric) (string, bool) {
-	switch m {
-	case inspect.MetricClosedOnTimeRate:
-		return "按期整改率(%)", true
-	case inspect.MetricOverdueCases:
-		return "逾期案件数", true
-	case inspect.MetricReopenedCases:
-		return "复发案件数", true
-	case inspect.MetricOpenBurningCases:
-		return "露天焚烧案件数", true
-	case inspect.MetricEvidenceFound:
-		return "发现问题数", true
-	case inspect.MetricValidPatrolRate:
-		return "有效巡河率(%)", true
-	}
-	return string(m), false
-}
-
-// categoryName is the evidence category's Chinese name; "" (all
-// categories) stays empty.
-func categoryName(c inspect.Category) string {
-	switch c {
-	case inspect.CategoryDustSite:
-		return "扬尘"
-	case inspect.CategoryOpenBurning:
-		return "露天焚烧"
-	case inspect.CategoryRiverSection:
-		return "河段问题"
-	case inspect.CategoryOther:
-		return "其他"
-	}
-	return string(c)
-}
-
-func ruleName(r inspect.ScoreRule) string {
-	switch r {
-	case inspect.RuleLinear:
-		return "线性计分"
-	case inspect.RuleDeduct:
-		return "扣分制"
-	}
-	return string(r)
 }
 
 // cellText guards a CSV text cell against formula injection: a cell that

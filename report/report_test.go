@@ -118,23 +118,19 @@ func TestCellText(t *testing.T) {
 	}
 }
 
-func TestMetricNames(t *testing.T) {
-	seen := map[string]inspect.Metric{}
-	for _, m := range inspect.Metrics {
-		name, ok := metricName(m)
-		if !ok || name == "" {
-			t.Errorf("metric %s has no Chinese name", m)
-			continue
-		}
-		if other, dup := seen[name]; dup {
-			t.Errorf("metrics %s and %s are both %s", other, m, name)
-		}
-		seen[name] = m
+// TestCSVRowByName: a row lays out by the header's names, a missing
+// column is empty, and a name that is not a column is an error.
+func TestCSVRowByName(t *testing.T) {
+	header := csvHeader()
+	rec, err := csvRow{colPoints: "3", colMonth: "2025-03"}.record(header)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, z := range zones() {
-		if zoneName(z) == string(z) {
-			t.Errorf("zone %s has no Chinese name", z)
-		}
+	if len(rec) != len(header) || rec[0] != "2025-03" || rec[len(rec)-1] != "3" || rec[1] != "" {
+		t.Errorf("record %q", rec)
+	}
+	if _, err := (csvRow{"月分": "2025-03"}).record(header); err == nil {
+		t.Error("an unknown column was accepted")
 	}
 }
 

@@ -27,20 +27,7 @@ const chiefLockClass int32 = 0x66770003
 // maxChiefAssignments bounds the assignments SetReachChiefs takes at once.
 const maxChiefAssignments = 100
 
-// levelRank orders chief levels from the top: county, township, village.
-func levelRank(l inspect.ChiefLevel) int {
-	switch l {
-	case inspect.ChiefCounty:
-		return 0
-	case inspect.ChiefTownship:
-		return 1
-	case inspect.ChiefVillage:
-		return 2
-	}
-	return -1
-}
-
-// levelOrder is levelRank in SQL, for column c.level.
+// levelOrder is inspect.ChiefLevel.Rank in SQL, for column c.level.
 const levelOrder = `CASE c.level WHEN 'county' THEN 0 WHEN 'township' THEN 1 ELSE 2 END`
 
 // validAt is the condition on chief_assignments (alias a) for the rows in
@@ -80,7 +67,7 @@ func normAssignments(reachCode string, as []inspect.ChiefAssignment, now time.Ti
 			return nil, invalid(i, "user %q: not a user id", a.UserID)
 		}
 		a.UserID = uid
-		if levelRank(a.Level) < 0 {
+		if !a.Level.Valid() {
 			return nil, invalid(i, "user %s: unknown level %q", uid, a.Level)
 		}
 		if a.ValidFrom.IsZero() {
@@ -305,7 +292,7 @@ func (s *Store) ChiefsAt(ctx context.Context, reachCode string, at time.Time) ([
 	// Sorted here rather than in SQL so that names compare bytewise on
 	// both backends, whatever the server's collation.
 	slices.SortFunc(out, func(a, b inspect.ChiefRef) int {
-		return cmp.Or(cmp.Compare(levelRank(a.Level), levelRank(b.Level)),
+		return cmp.Or(cmp.Compare(a.Level.Rank(), b.Level.Rank()),
 			strings.Compare(a.Name, b.Name), strings.Compare(a.UserID, b.UserID))
 	})
 	return out, nil

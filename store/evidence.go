@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -225,11 +224,18 @@ func sha256LockKey(hexSHA string) int32 {
 	return int32(binary.BigEndian.Uint32(b))
 }
 
-// normEvidence validates e and returns it in its stored form. It leaves e
-// itself, and what its pointers point to, untouched.
+// normEvidence validates e and returns it in its stored form. The
+// domain's rules are e.Normalize's; what is checked here is about storage:
+// ids, text a column can hold, the range and precision of times, and
+// thumbnail sizes. It leaves e itself, and what its pointers point to,
+// untouched.
 func (s *Store) normEvidence(e inspect.Evidence) (inspect.Evidence, error) {
 	invalid := func(format string, args ...any) error {
 		return fmt.Errorf("%w: evidence: %s", inspect.ErrInvalid, fmt.Sprintf(format, args...))
+	}
+	e, err := e.Normalize()
+	if err != nil {
+		return e, err
 	}
 	if e.ID == "" {
 		id, err := newID()
@@ -247,26 +253,20 @@ func (s *Store) normEvidence(e inspect.Evidence) (inspect.Evidence, error) {
 		return e, invalid("uploader id is not a UUID")
 	}
 	e.UploaderID = uid
-	if _, err := inspect.ParseCategory(string(e.Category)); err != nil {
-		return e, fmt.Errorf("evidence: %w", err)
+	if err := checkFields("", "subcategory", e.Subcategory, "note", e.Note, "content type", e.ContentType,
+		"object key", e.ObjectKey, "EXIF make", e.EXIF.Make, "EXIF model", e.EXIF.Model,
+		"township code", e.TownshipCode, "reach code", e.ReachCode); err != nil {
+		return e, err
 	}
-	for _, f := range []struct{ name, v string }{
-		{"subcategory", e.Subcategory}, {"note", e.Note}, {"content type", e.ContentType}, {"object key", e.ObjectKey},
-		{"EXIF make", e.EXIF.Make}, {"EXIF model", e.EXIF.Model},
-		{"township code", e.TownshipCode}, {"reach code", e.ReachCode},
-	} {
-		if err := checkText(f.name, f.v); err != nil {
+	for _, p := range e.EXIF.Problems {
+		if err := checkText("EXIF problem", p); err != nil {
 			return e, err
 		}
 	}
-	if e.ContentType == "" || e.ObjectKey == "" {
-		return e, invalid("content type and object key are required")
-	}
-	if !validSHA256(e.SHA256) {
-		return e, invalid("sha256 must be 64 lower-case hex digits")
-	}
-	if e.Size < 0 || e.Width < 0 || e.Height < 0 || e.Width > math.MaxInt32 || e.Height > math.MaxInt32 {
-		return e, invalid("size, width or height out of range")
+	if e.Device != nil {
+		if err := checkText("device provider", e.Device.Provider); err != nil {
+			return e, err
+		}
 	}
 
 	if e.ReceivedAt.IsZero() {
@@ -276,46 +276,15 @@ func (s *Store) normEvidence(e inspect.Evidence) (inspect.Evidence, error) {
 	if err := checkTime("received at", e.ReceivedAt); err != nil {
 		return e, err
 	}
-	var err error
 	if e.CapturedAt, err = normTimePtr("captured at", e.CapturedAt); err != nil {
 		return e, err
 	}
-	if !validSource(e.CaptureTimeSource) || !validSource(e.LocationSource) {
-		return e, invalid("unknown capture time or location source %q, %q", e.CaptureTimeSource, e.LocationSource)
-	}
-	if e.Location != nil {
-		if err := e.Location.Validate(); err != nil {
-			return e, fmt.Errorf("%w: evidence location: %w", inspect.ErrInvalid, err)
-		}
-		p := *e.Location
-		e.Location = &p
-	}
-	if e.EXIFDeviceDistanceM, err = normMeasure("EXIF-device distance", e.EXIFDeviceDistanceM, true); err != nil {
+	if e.EXIF.GPSTime, err = normTimePtr("EXIF GPS time", e.EXIF.GPSTime); err != nil {
 		return e, err
 	}
-
-	if e.EXIF, err = normEXIF(e.EXIF); err != nil {
+	if e.EXIF.TakenAt, err = normTimePtr("EXIF taken at", e.EXIF.TakenAt); err != nil {
 		return e, err
 	}
-	if e.Device != nil {
-		d, err := normDevice(*e.Device)
-		if err != nil {
-			return e, err
-		}
-		e.Device = &d
-	}
-
-	flags := make([]inspect.Flag, 0, len(e.Flags)+1)
-	for _, f := range e.Flags {
-		if !validFlag(f) {
-			return e, invalid("unknown flag %q", f)
-		}
-		if !slices.Contains(flags, f) {
-			flags = append(flags, f)
-		}
-	}
-	slices.Sort(flags)
-	e.Flags = flags
 	if e.Thumbnails, err = normThumbnails(e.Thumbnails); err != nil {
 		return e, err
 	}
@@ -324,126 +293,9 @@ func (s *Store) normEvidence(e inspect.Evidence) (inspect.Evidence, error) {
 		if err != nil {
 			return e, err
 		}
-		if e.TownshipCode != "" && e.TownshipCode != r.TownshipCode || e.ReachCode != "" && e.ReachCode != r.ReachCode {
-			return e, invalid("township and reach codes %q, %q differ from the responsibility's %q, %q",
-				e.TownshipCode, e.ReachCode, r.TownshipCode, r.ReachCode)
-		}
-		e.TownshipCode, e.ReachCode = r.TownshipCode, r.ReachCode
 		e.Responsibility = &r
 	}
 	return e, nil
-}
-
-func normEXIF(x inspect.PhotoEXIF) (inspect.PhotoEXIF, error) {
-	if x.Position != nil {
-		if err := x.Position.Validate(); err != nil {
-			return x, fmt.Errorf("%w: EXIF position: %w", inspect.ErrInvalid, err)
-		}
-		p := *x.Position
-		x.Position = &p
-	}
-	var err error
-	if x.AltitudeM, err = normMeasure("EXIF altitude", x.AltitudeM, false); err != nil {
-		return x, err
-	}
-	if x.DirectionDeg, err = normMeasure("EXIF direction", x.DirectionDeg, false); err != nil {
-		return x, err
-	}
-	if x.GPSTime, err = normTimePtr("EXIF GPS time", x.GPSTime); err != nil {
-		return x, err
-	}
-	if x.TakenAt, err = normTimePtr("EXIF taken at", x.TakenAt); err != nil {
-		return x, err
-	}
-	if x.Orientation < 0 || x.Orientation > 8 {
-		return x, fmt.Errorf("%w: EXIF orientation %d outside 0–8", inspect.ErrInvalid, x.Orientation)
-	}
-	problems := make([]string, len(x.Problems))
-	for i, p := range x.Problems {
-		if err := checkText("EXIF problem", p); err != nil {
-			return x, err
-		}
-		problems[i] = p
-	}
-	x.Problems = problems
-	return x, nil
-}
-
-func normDevice(d inspect.DeviceFix) (inspect.DeviceFix, error) {
-	if err := geo.ValidateLonLat(d.Lon, d.Lat); err != nil {
-		return d, fmt.Errorf("%w: device position: %w", inspect.ErrInvalid, err)
-	}
-	if c, err := geo.ParseCRS(string(d.CRS)); err != nil || c != d.CRS {
-		return d, fmt.Errorf("%w: device CRS %q is not one of wgs84, gcj02, bd09", inspect.ErrInvalid, d.CRS)
-	}
-	if err := d.WGS84.Validate(); err != nil {
-		return d, fmt.Errorf("%w: device WGS-84 position: %w", inspect.ErrInvalid, err)
-	}
-	var err error
-	if d.AccuracyM, err = normMeasure("device accuracy", d.AccuracyM, true); err != nil {
-		return d, err
-	}
-	if err := checkText("device provider", d.Provider); err != nil {
-		return d, err
-	}
-	return d, nil
-}
-
-// normMeasure copies a finite (and, if nonNegative, non-negative) measure.
-func normMeasure(field string, v *float64, nonNegative bool) (*float64, error) {
-	if v == nil {
-		return nil, nil
-	}
-	x := *v
-	if math.IsNaN(x) || math.IsInf(x, 0) || (nonNegative && x < 0) {
-		return nil, fmt.Errorf("%w: %s is %v", inspect.ErrInvalid, field, x)
-	}
-	return &x, nil
-}
-
-// normTimePtr copies a time in its stored form.
-func normTimePtr(field string, t *time.Time) (*time.Time, error) {
-	if t == nil {
-		return nil, nil
-	}
-	r := roundTime(*t)
-	if err := checkTime(field, r); err != nil {
-		return nil, err
-	}
-	return &r, nil
-}
-
-func validSHA256(s string) bool {
-	if len(s) != 2*sha256.Size {
-		return false
-	}
-	for i := range len(s) {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-func validSource(src inspect.Source) bool {
-	switch src {
-	case inspect.SourceEXIF, inspect.SourceDevice, inspect.SourceNone:
-		return true
-	}
-	return false
-}
-
-// validFlag reports whether f is one of inspect's flags. A new flag must
-// be added here; the database accepts any non-empty name.
-func validFlag(f inspect.Flag) bool {
-	switch f {
-	case inspect.FlagEXIFMissing, inspect.FlagEXIFDeviceMismatch, inspect.FlagLocationMissing,
-		inspect.FlagMockLocation, inspect.FlagCaptureTimeFuture, inspect.FlagCaptureStale,
-		inspect.FlagCaptureTimeMissing, inspect.FlagOutsideCounty, inspect.FlagDecodeIncomplete,
-		inspect.FlagDuplicateOf:
-		return true
-	}
-	return false
 }
 
 // normThumbnails validates sizes and returns them ascending without
@@ -775,10 +627,10 @@ func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, erro
 	if f.ReviewState != nil {
 		// The latest review decides; "pending" means none yet.
 		latest := `(SELECT r.decision FROM evidence_reviews r WHERE r.evidence_id = e.id ORDER BY r.at DESC, r.id DESC LIMIT 1)`
-		switch st := *f.ReviewState; st {
-		case "pending":
+		switch st := *f.ReviewState; {
+		case st == inspect.ReviewPending:
 			add("NOT EXISTS (SELECT 1 FROM evidence_reviews r WHERE r.evidence_id = e.id)")
-		case "accepted", "rejected", "needs_info", "withdrawn":
+		case inspect.Decision(st).Valid():
 			add(latest+" = ?", st)
 		default:
 			return "", nil, invalid("unknown review state %q", st)
@@ -797,7 +649,7 @@ func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, erro
 		add("e.reach_code = ?", *f.Reach)
 	}
 	if f.Flag != nil {
-		if !validFlag(*f.Flag) {
+		if !f.Flag.Valid() {
 			return "", nil, invalid("unknown flag %q", *f.Flag)
 		}
 		add("EXISTS (SELECT 1 FROM evidence_flags f WHERE f.evidence_id = e.id AND f.flag = ?)", string(*f.Flag))
@@ -940,7 +792,7 @@ func normCodes(codes []string) ([]string, error) {
 // EvidenceSHA256Exists reports whether any evidence has the given SHA-256
 // (64 lower-case hex digits, else an error wrapping inspect.ErrInvalid).
 func (s *Store) EvidenceSHA256Exists(ctx context.Context, sha string) (bool, error) {
-	if !validSHA256(sha) {
+	if !inspect.ValidSHA256(sha) {
 		return false, fmt.Errorf("%w: sha256 must be 64 lower-case hex digits", inspect.ErrInvalid)
 	}
 	var exists bool

@@ -155,14 +155,6 @@ func checkFields(prefix string, fields ...string) error {
 	return nil
 }
 
-func validZone(z inspect.Zone) bool {
-	switch z {
-	case inspect.ZoneCore, inspect.ZonePeriphery, inspect.ZoneGeneral:
-		return true
-	}
-	return false
-}
-
 // ImportTownships imports the full set of township boundaries in force
 // from effectiveFrom, in one write transaction, and returns its version.
 // Every township version in force at effectiveFrom is closed then; a code
@@ -189,7 +181,7 @@ func (s *Store) ImportTownships(ctx context.Context, ts []inspect.Township, effe
 		if t.Name == "" || t.Kind == "" {
 			return 0, fmt.Errorf("%w: township %s: name and kind are required", inspect.ErrInvalid, t.Code)
 		}
-		if !validZone(t.Zone) {
+		if !t.Zone.Valid() {
 			return 0, fmt.Errorf("%w: township %s: unknown zone %q", inspect.ErrInvalid, t.Code, t.Zone)
 		}
 		if err := checkMultiPolygon(field+"boundary", t.Boundary); err != nil {

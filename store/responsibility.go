@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 
 	"github.com/fieldwatch/fieldwatch/inspect"
 )
@@ -44,7 +43,8 @@ type (
 	}
 )
 
-// normResponsibility validates r and returns it in stored form: user ids
+// normResponsibility validates r (the domain's rules are r.Validate's, the
+// rest is storage: text, ids, bounds) and returns it in stored form: user ids
 // canonical, nil slices made empty. It leaves r's slices untouched.
 func normResponsibility(r inspect.Responsibility) (inspect.Responsibility, error) {
 	invalid := func(format string, a ...any) error {
@@ -54,14 +54,8 @@ func normResponsibility(r inspect.Responsibility) (inspect.Responsibility, error
 		"reach code", r.ReachCode, "reach name", r.ReachName, "method", r.Method); err != nil {
 		return r, err
 	}
-	if r.Zone != "" && !validZone(r.Zone) {
-		return r, invalid("unknown zone %q", r.Zone)
-	}
-	if !finiteNonNegative(r.ReachDistM) {
-		return r, invalid("reach distance is %v", r.ReachDistM)
-	}
-	if r.Version < 0 {
-		return r, invalid("version %d is negative", r.Version)
+	if err := r.Validate(); err != nil {
+		return r, err
 	}
 	if len(r.Chiefs) > maxResponsibilityChiefs || len(r.Candidates) > maxResponsibilityCandidates {
 		return r, invalid("more than %d chiefs or %d candidates", maxResponsibilityChiefs, maxResponsibilityCandidates)
@@ -78,9 +72,6 @@ func normResponsibility(r inspect.Responsibility) (inspect.Responsibility, error
 		if err := checkText("responsibility chief name", c.Name); err != nil {
 			return r, err
 		}
-		if levelRank(c.Level) < 0 {
-			return r, invalid("chief %d: unknown level %q", i, c.Level)
-		}
 		chiefs[i] = inspect.ChiefRef{UserID: id, Name: c.Name, Level: c.Level}
 	}
 	r.Chiefs = chiefs
@@ -89,17 +80,10 @@ func normResponsibility(r inspect.Responsibility) (inspect.Responsibility, error
 		if err := checkText("responsibility candidate code", c.Code); err != nil {
 			return r, err
 		}
-		if c.Code == "" || !finiteNonNegative(c.DistanceM) {
-			return r, invalid("candidate %d: empty code or distance %v", i, c.DistanceM)
-		}
 		candidates[i] = c
 	}
 	r.Candidates = candidates
 	return r, nil
-}
-
-func finiteNonNegative(v float64) bool {
-	return v >= 0 && !math.IsInf(v, 1) // NaN fails v >= 0
 }
 
 // responsibilityJSON returns the stored form of a normalised record.

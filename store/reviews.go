@@ -14,9 +14,7 @@ import (
 // trail in the same transaction. It sets r.ID. Returns ErrNotFound for
 // unknown evidence or reviewer, ErrInvalid for an unknown decision.
 func (s *Store) AddReview(ctx context.Context, r *inspect.Review) error {
-	switch r.Decision {
-	case inspect.DecisionAccepted, inspect.DecisionRejected, inspect.DecisionNeedsInfo, inspect.DecisionWithdrawn:
-	default:
+	if !r.Decision.Valid() {
 		return fmt.Errorf("%w: unknown decision %q", inspect.ErrInvalid, r.Decision)
 	}
 	if err := errors.Join(checkText("note", r.Note), checkTime("at", r.At)); err != nil {

@@ -195,7 +195,7 @@ func (s *Store) MarkSubmissionObject(ctx context.Context, userID, key, attempt, 
 	if err := checkIdemKey(key); err != nil {
 		return err
 	}
-	if !validSHA256(sha256) {
+	if !inspect.ValidSHA256(sha256) {
 		return fmt.Errorf("%w: sha256 must be 64 lowercase hex digits", inspect.ErrInvalid)
 	}
 	if err := checkTime("now", now); err != nil {
@@ -237,7 +237,7 @@ func (s *Store) MarkSubmissionObject(ctx context.Context, userID, key, attempt, 
 // per-hash lock while it checks and while del runs, so no upload can mark
 // the hash, and no commit can add a row for it, in between.
 func (s *Store) DeleteOrphanObject(ctx context.Context, sha256 string, del func(context.Context) error) (bool, error) {
-	if !validSHA256(sha256) {
+	if !inspect.ValidSHA256(sha256) {
 		return false, fmt.Errorf("%w: sha256 must be 64 lowercase hex digits", inspect.ErrInvalid)
 	}
 	deleted := false

@@ -104,3 +104,15 @@ func normTownships(codes []string) ([]string, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// normTimePtr copies a time in its stored form.
+func normTimePtr(field string, t *time.Time) (*time.Time, error) {
+	if t == nil {
+		return nil, nil
+	}
+	r := roundTime(*t)
+	if err := checkTime(field, r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

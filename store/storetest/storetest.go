@@ -838,7 +838,7 @@ func testListUsers(t *testing.T, s *store.Store) {
 		names = append(names, fmt.Sprintf("user%03d", i))
 	}
 	for i, name := range names {
-		role := inspect.Roles[i%len(inspect.Roles)]
+		role := inspect.Roles()[i%len(inspect.Roles())]
 		u := mustCreateUser(t, s, inspect.User{Username: name, Role: role, Active: i%3 != 0,
 			Townships: []string{fmt.Sprintf("1301020%02d", i%7)}})
 		all = append(all, u)
