@@ -127,28 +127,3 @@ func TestThumbnailsBackOff(t *testing.T) {
 		}
 	})
 }
-
-// TestThumbnailStateEnum: the spec's thumbnail_state enum is the
-// domain's list.
-func TestThumbnailStateEnum(t *testing.T) {
-	spec, err := api.LoadSpec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inSpec []string
-	for _, v := range spec.Components.Schemas["Evidence"].Value.Properties["thumbnail_state"].Value.Enum {
-		inSpec = append(inSpec, v.(string))
-	}
-	var inGo []string
-	for _, s := range inspect.ThumbnailStates() {
-		if !s.Valid() || !api.EvidenceThumbnailState(s).Valid() {
-			t.Errorf("state %q not valid in Go or the generated type", s)
-		}
-		inGo = append(inGo, string(s))
-	}
-	slices.Sort(inSpec)
-	slices.Sort(inGo)
-	if !slices.Equal(inSpec, inGo) {
-		t.Fatalf("spec enum %v, Go list %v", inSpec, inGo)
-	}
-}

@@ -19,6 +19,9 @@ const (
 	BD09  CRS = "bd09"  // Baidu coordinates, a further offset of GCJ-02
 )
 
+// CRSs lists every CRS by its wire name.
+func CRSs() []CRS { return []CRS{WGS84, GCJ02, BD09} }
+
 // ParseCRS returns the CRS named by s. It ignores case, surrounding space and
 // hyphens ("WGS-84", "GCJ-02", "BD-09"), because SDKs and documents spell them
 // all ways, and accepts "bd09ll", the Baidu SDK's name for BD-09 longitude and
