@@ -88,6 +88,10 @@ func (s *Store) CreateCase(ctx context.Context, c *inspect.Case, ev inspect.Case
 // checkCase rejects what the database could not store faithfully.
 func (s *Store) checkCase(c inspect.Case) error {
 	var errs []error
+	if !c.Category.Valid() || !c.Severity.Valid() || !c.State.Valid() || !c.Escalation.Valid() {
+		errs = append(errs, fmt.Errorf("%w: case: unknown category, severity, state or escalation %q, %q, %q, %q",
+			inspect.ErrInvalid, c.Category, c.Severity, c.State, c.Escalation))
+	}
 	for _, f := range []struct{ name, v string }{{"title", c.Title}, {"township", c.TownshipCode}, {"reach", c.ReachCode}} {
 		errs = append(errs, checkText(f.name, f.v))
 	}

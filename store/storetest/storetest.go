@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("Cases", func(t *testing.T) { testCases(t, open) })
 	t.Run("Patrols", func(t *testing.T) { testPatrols(t, open) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, migrated(t, open(t))) })
+	t.Run("Enumerations", func(t *testing.T) { testEnumerations(t, migrated(t, open(t))) })
 }
 
 func migrated(t *testing.T, s *store.Store) *store.Store {
