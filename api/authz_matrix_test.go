@@ -15,6 +15,7 @@ import (
 
 	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/api"
+	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/demo"
 	"github.com/fieldwatch/fieldwatch/inspect"
@@ -337,13 +338,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 
 	for _, b := range backends {
-		t.Run(b, func(t *testing.T) { runMatrix(t, newTestAPIOn(t, b, manySessions), ops, cases, policy) })
+		t.Run(b, func(t *testing.T) { runMatrix(t, newTestAPIConfigured(t, b, manySessions), ops, cases, policy) })
 	}
 }
 
 // manySessions lifts the per-user cap on open upload sessions: the matrix
 // opens one for every operation and role.
-func manySessions(c *api.Config) { c.UploadsPerUser, c.UploadsTotal = 10000, 10000 }
+func manySessions(c *app.Config) { c.UploadsPerUser, c.UploadsTotal = 10000, 10000 }
 
 func runMatrix(t *testing.T, a *testAPI, ops []string, cases map[string]matrixCase, policy map[string]auth.Access) {
 	{

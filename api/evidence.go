@@ -31,10 +31,13 @@ type Intake interface {
 	MaxPhotoBytes() int64
 }
 
-// EvidenceReader reads stored evidence.
-type EvidenceReader interface {
-	EvidenceByID(ctx context.Context, id string) (inspect.Evidence, error)
-	ListEvidence(ctx context.Context, f inspect.EvidenceFilter) ([]inspect.Evidence, error)
+// Archive reads evidence within the caller's scope and records its
+// reviews (inspect.Archive).
+type Archive interface {
+	Evidence(ctx context.Context, a inspect.Actor, id string) (inspect.Evidence, error)
+	List(ctx context.Context, a inspect.Actor, f inspect.EvidenceFilter) ([]inspect.Evidence, error)
+	Review(ctx context.Context, a inspect.Actor, evidenceID string, req inspect.ReviewRequest) (inspect.Review, error)
+	Reviews(ctx context.Context, a inspect.Actor, evidenceID string) ([]inspect.Review, error)
 }
 
 // PhotoReader reads photo bytes for the photo and thumbnail endpoints.
@@ -57,7 +60,7 @@ const (
 // photo goes to a spool file while it is hashed; nothing holds it in
 // memory. See openapi.yaml for the idempotency contract.
 func (s *Server) CreateEvidence(ctx context.Context, req CreateEvidenceRequestObject) (CreateEvidenceResponseObject, error) {
-	claim, done, err := s.beginUpload(ctx, req.Params.IdempotencyKey.String())
+	claim, done, err := s.beginUpload(ctx, actor(ctx).UserID, req.Params.IdempotencyKey.String())
 	if err != nil {
 		return nil, err
 	}
@@ -141,15 +144,14 @@ func (s *Server) afterStore(e inspect.Evidence, replayed bool) {
 	}
 }
 
-// beginUpload takes an upload slot and claims the Idempotency-Key for the
-// caller; done releases both.
-func (s *Server) beginUpload(ctx context.Context, key string) (*inspect.Claim, func(), error) {
-	p := actor(ctx)
-	release, err := s.uploads.acquire(p.UserID)
+// beginUpload takes an upload slot and claims the Idempotency-Key for
+// userID; done releases both. It is the inspect.Claimer of direct uploads.
+func (s *Server) beginUpload(ctx context.Context, userID, key string) (*inspect.Claim, func(), error) {
+	release, err := s.uploads.acquire(userID)
 	if err != nil {
 		return nil, nil, err
 	}
-	claim, err := s.cfg.Intake.Claim(ctx, p.UserID, key)
+	claim, err := s.cfg.Intake.Claim(ctx, userID, key)
 	if err != nil {
 		release()
 		return nil, nil, err
@@ -224,25 +226,11 @@ func (s *Server) parseMeta(raw []byte) (inspect.EvidenceMeta, error) {
 
 // GetEvidence returns one piece of evidence in the caller's scope.
 func (s *Server) GetEvidence(ctx context.Context, req GetEvidenceRequestObject) (GetEvidenceResponseObject, error) {
-	e, err := s.visibleEvidence(ctx, req.Id.String())
+	e, err := s.cfg.Evidence.Evidence(ctx, actor(ctx), req.Id.String())
 	if err != nil {
 		return nil, err
 	}
 	return GetEvidence200JSONResponse(evidenceOut(e)), nil
-}
-
-// visibleEvidence loads evidence and answers ErrNotFound, exactly as for a
-// missing id, when it is outside the caller's scope (docs/reliability.md#a1).
-func (s *Server) visibleEvidence(ctx context.Context, id string) (inspect.Evidence, error) {
-	p := actor(ctx)
-	e, err := s.cfg.Evidence.EvidenceByID(ctx, id)
-	if err != nil {
-		return inspect.Evidence{}, err
-	}
-	if !p.EvidenceScope().SeesEvidence(e) {
-		return inspect.Evidence{}, fmt.Errorf("api: evidence outside scope: %w", errNotFound)
-	}
-	return e, nil
 }
 
 // errNotFound answers 404 for objects outside the caller's scope.
@@ -251,7 +239,7 @@ var errNotFound = errors.New("api: not found")
 // GetEvidencePhoto serves the original bytes: a presigned redirect where
 // the store can mint one, else the bytes with Range support.
 func (s *Server) GetEvidencePhoto(ctx context.Context, req GetEvidencePhotoRequestObject) (GetEvidencePhotoResponseObject, error) {
-	e, err := s.visibleEvidence(ctx, req.Id.String())
+	e, err := s.cfg.Evidence.Evidence(ctx, actor(ctx), req.Id.String())
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +273,7 @@ func (s *Server) GetEvidencePhoto(ctx context.Context, req GetEvidencePhotoReque
 // GetEvidenceThumbnail serves a JPEG preview once the background worker
 // has made it.
 func (s *Server) GetEvidenceThumbnail(ctx context.Context, req GetEvidenceThumbnailRequestObject) (GetEvidenceThumbnailResponseObject, error) {
-	e, err := s.visibleEvidence(ctx, req.Id.String())
+	e, err := s.cfg.Evidence.Evidence(ctx, actor(ctx), req.Id.String())
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +396,6 @@ func extOf(contentType string) string {
 
 // ListEvidence pages through evidence in the caller's scope.
 func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject) (ListEvidenceResponseObject, error) {
-	p := actor(ctx)
 	prm := req.Params
 	f := inspect.EvidenceFilter{Limit: 50}
 	if prm.Limit != nil {
@@ -459,8 +446,7 @@ func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject
 		}
 		f.AfterTime, f.AfterID = &t, id
 	}
-	f.Scope = p.EvidenceScope()
-	items, err := s.cfg.Evidence.ListEvidence(ctx, f)
+	items, err := s.cfg.Evidence.List(ctx, actor(ctx), f)
 	if err != nil {
 		return nil, err
 	}

@@ -6,26 +6,14 @@ import (
 	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
-// Reviewer records and reads evidence reviews.
-type Reviewer interface {
-	AddReview(ctx context.Context, r *inspect.Review) error
-	Reviews(ctx context.Context, evidenceID string) ([]inspect.Review, error)
-}
-
 // ReviewEvidence records an administrator's decision beside the evidence.
 func (s *Server) ReviewEvidence(ctx context.Context, req ReviewEvidenceRequestObject) (ReviewEvidenceResponseObject, error) {
-	p := actor(ctx)
-	e, err := s.visibleEvidence(ctx, req.Id.String())
-	if err != nil {
-		return nil, err
-	}
-	r := inspect.Review{EvidenceID: e.ID, ReviewerID: p.UserID, Decision: inspect.Decision(req.Body.Decision), At: s.now()}
+	rr := inspect.ReviewRequest{Decision: inspect.Decision(req.Body.Decision)}
 	if req.Body.Note != nil {
-		if r.Note, err = inspect.CleanText("note", *req.Body.Note, 2000, true); err != nil {
-			return nil, err
-		}
+		rr.Note = *req.Body.Note
 	}
-	if err := s.cfg.Reviews.AddReview(ctx, &r); err != nil {
+	r, err := s.cfg.Evidence.Review(ctx, actor(ctx), req.Id.String(), rr)
+	if err != nil {
 		return nil, err
 	}
 	return ReviewEvidence201JSONResponse(reviewOut(r)), nil
@@ -33,11 +21,7 @@ func (s *Server) ReviewEvidence(ctx context.Context, req ReviewEvidenceRequestOb
 
 // ListEvidenceReviews returns the review history of evidence in scope.
 func (s *Server) ListEvidenceReviews(ctx context.Context, req ListEvidenceReviewsRequestObject) (ListEvidenceReviewsResponseObject, error) {
-	e, err := s.visibleEvidence(ctx, req.Id.String())
-	if err != nil {
-		return nil, err
-	}
-	rs, err := s.cfg.Reviews.Reviews(ctx, e.ID)
+	rs, err := s.cfg.Evidence.Reviews(ctx, actor(ctx), req.Id.String())
 	if err != nil {
 		return nil, err
 	}

@@ -50,13 +50,11 @@ type Config struct {
 	Identity     Identity
 	Accounts     Accounts
 	Intake       Intake
-	Evidence     EvidenceReader
+	Evidence     Archive
 	Photos       PhotoReader
 	Thumbnails   ThumbnailQueue
-	Uploads      UploadStore
-	UploadBlobs  UploadBlobs
+	Uploads      DirectUploads
 	Atlas        Atlas
-	Reviews      Reviewer
 	Cases        Casework
 	// Audit is the trail the store writes in the transactions of the
 	// changes it records.
@@ -65,8 +63,10 @@ type Config struct {
 	// township assessment.
 	Patrols     PatrolService
 	Assessments AssessmentService
-	// UploadsPerUser and UploadsTotal cap uploads in flight, per user
-	// (429 beyond) and in all (503 beyond). Defaults 8 and 1000.
+	// UploadsPerUser and UploadsTotal cap uploads in flight in this
+	// process, per user (429 beyond) and in all (503 beyond). Defaults
+	// inspect.DefaultUploadsPerUser and DefaultUploadsTotal. Open
+	// direct-upload sessions are capped alike by inspect.DirectUploads.
 	UploadsPerUser int
 	UploadsTotal   int
 	// UploadIdle is how long an upload may go without receiving a byte
@@ -129,9 +129,9 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.DB == nil || cfg.PhotoStore == nil || cfg.Photos == nil {
 		return nil, errors.New("api: Config needs DB, PhotoStore and Photos")
 	}
-	if cfg.Intake == nil || cfg.Evidence == nil || cfg.Uploads == nil || cfg.UploadBlobs == nil || cfg.Atlas == nil || cfg.Reviews == nil || cfg.Cases == nil || cfg.Audit == nil ||
+	if cfg.Intake == nil || cfg.Evidence == nil || cfg.Uploads == nil || cfg.Atlas == nil || cfg.Cases == nil || cfg.Audit == nil ||
 		cfg.Patrols == nil || cfg.Assessments == nil {
-		return nil, errors.New("api: Config needs Intake, Evidence, Uploads, UploadBlobs, Atlas, Reviews, Cases, Audit, Patrols and Assessments")
+		return nil, errors.New("api: Config needs Intake, Evidence, Uploads, Atlas, Cases, Audit, Patrols and Assessments")
 	}
 	if cfg.Identity == nil || cfg.Accounts == nil {
 		return nil, errors.New("api: Config needs Identity and Accounts")
@@ -167,10 +167,10 @@ func New(cfg Config) (*echo.Echo, error) {
 		cfg.ReadyTimeout = 2 * time.Second
 	}
 	if cfg.UploadsPerUser <= 0 {
-		cfg.UploadsPerUser = 8
+		cfg.UploadsPerUser = inspect.DefaultUploadsPerUser
 	}
 	if cfg.UploadsTotal <= 0 {
-		cfg.UploadsTotal = 1000
+		cfg.UploadsTotal = inspect.DefaultUploadsTotal
 	}
 	if cfg.UploadIdle <= 0 {
 		cfg.UploadIdle = 60 * time.Second

@@ -56,8 +56,15 @@ func newTestAPI(t *testing.T) *testAPI { return newTestAPIOn(t, "sqlite") }
 
 // newTestAPIOn builds a testAPI on backend, assembled by package app as
 // `fieldwatch serve` is, on the test's clock; opts adjust the HTTP layer's
-// Config before it is built (e.g. smaller upload caps).
+// Config before it is built.
 func newTestAPIOn(t *testing.T, backend string, opts ...func(*api.Config)) *testAPI {
+	t.Helper()
+	return newTestAPIConfigured(t, backend, func(*app.Config) {}, opts...)
+}
+
+// newTestAPIConfigured is newTestAPIOn with the service's configuration
+// adjusted first (e.g. smaller upload caps).
+func newTestAPIConfigured(t *testing.T, backend string, adjust func(*app.Config), opts ...func(*api.Config)) *testAPI {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -83,6 +90,7 @@ func newTestAPIOn(t *testing.T, backend string, opts ...func(*api.Config)) *test
 		t.Fatal(err)
 	}
 	c.CountyBBox = &county
+	adjust(&c)
 	a, err := app.New(ctx, c, app.Options{
 		Version: "test", Clock: clk.Now,
 		// Per-address login limits would trip over the many logins of

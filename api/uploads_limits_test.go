@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fieldwatch/fieldwatch/api"
+	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
@@ -22,7 +23,7 @@ import (
 func TestDirectUploadLimits(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b, func(t *testing.T) {
-			a := newTestAPIOn(t, b, func(c *api.Config) { c.UploadsPerUser, c.UploadsTotal = 2, 3 })
+			a := newTestAPIConfigured(t, b, func(c *app.Config) { c.UploadsPerUser, c.UploadsTotal = 2, 3 })
 			a.mustUser("insp1", "inspector", pw)
 			a.mustUser("insp2", "inspector", pw)
 			tok1, _ := a.login("insp1", pw)

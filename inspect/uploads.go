@@ -2,11 +2,15 @@ package inspect
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/fieldwatch/fieldwatch/media"
 )
@@ -42,6 +46,22 @@ var (
 	// ErrUploadLimit: the server has as many uploads in progress as it
 	// takes (HTTP 503).
 	ErrUploadLimit = errors.New("inspect: too many uploads in progress")
+)
+
+// Errors of a direct upload's bytes.
+var (
+	// ErrUploadNotReceived: the session is completed before its bytes
+	// arrived (HTTP 409).
+	ErrUploadNotReceived = errors.New("inspect: the upload's bytes have not been received; PUT them first")
+	// ErrUploadMismatch: what arrived is not what the session declared
+	// (HTTP 422).
+	ErrUploadMismatch = errors.New("inspect: the uploaded bytes do not match the declared size and sha256")
+)
+
+// Default caps on uploads in progress, per user and in all.
+const (
+	DefaultUploadsPerUser = 8
+	DefaultUploadsTotal   = 1000
 )
 
 // NewUpload returns a session for a declared photo, created at now, with
@@ -194,4 +214,228 @@ func CheckUploads(ctx context.Context, st UploadSessionStore, blobs UploadBlobs,
 		return err
 	})
 	return rep, err
+}
+
+// DirectUploadStore is what direct uploads need of persistence.
+type DirectUploadStore interface {
+	// CreateUpload records u unless lim's caps are reached
+	// (ErrUserUploadLimit, ErrUploadLimit).
+	CreateUpload(ctx context.Context, u *Upload, lim UploadLimits) error
+	// UploadByID returns a session, or an error matching ErrNotFound.
+	UploadByID(ctx context.Context, id string) (Upload, error)
+	// FinishUpload marks a session completed and keeps it until
+	// keepUntil for replays.
+	FinishUpload(ctx context.Context, id string, at, keepUntil time.Time) error
+}
+
+// DirectUploadBlobs is the photo store as direct uploads use it.
+type DirectUploadBlobs interface {
+	// PresignPut returns a URL the client PUTs the bytes to, or an error
+	// matching media.ErrUnsupported when the store cannot sign URLs.
+	PresignPut(ctx context.Context, key string, ttl time.Duration) (string, error)
+	// Put stores exactly size bytes whose SHA-256 is opts.SHA256, or fails
+	// with media.ErrSizeMismatch or media.ErrChecksumMismatch.
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts media.PutOptions) (media.Object, error)
+	Stat(ctx context.Context, key string) (media.Object, error)
+	Get(ctx context.Context, key string) (io.ReadCloser, media.Object, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// UploadIntake is the intake (Intake) as the completion of a direct upload
+// uses it: the bytes go through the same checks as a multipart upload.
+type UploadIntake interface {
+	MaxPhotoBytes() int64
+	Receive(ctx context.Context, r io.Reader) (*Spool, error)
+	Replay(ctx context.Context, c *Claim, photoSHA256 string, rawMeta []byte) (Evidence, error)
+	Submit(ctx context.Context, c *Claim, meta EvidenceMeta, rawMeta []byte, sp *Spool) (Evidence, bool, error)
+}
+
+// DirectUploadsConfig configures direct uploads.
+type DirectUploadsConfig struct {
+	// PerUser and Total cap the open sessions, per user (beyond:
+	// ErrUserUploadLimit) and in all (beyond: ErrUploadLimit). Defaults
+	// DefaultUploadsPerUser and DefaultUploadsTotal.
+	PerUser, Total int
+	Clock          func() time.Time // default time.Now
+	Logger         *slog.Logger     // default discards
+}
+
+// DirectUploads runs direct-upload sessions: a phone declares a photo's
+// size and SHA-256, PUTs the bytes straight to the photo store (or, where
+// the store cannot presign, through the API), and completes the session
+// into evidence. Sessions are their owner's alone: anyone else's, and
+// one past its deadline, is not found.
+type DirectUploads struct {
+	store  DirectUploadStore
+	blobs  DirectUploadBlobs
+	intake UploadIntake
+	cfg    DirectUploadsConfig
+}
+
+// NewDirectUploads returns direct uploads over the given ports.
+func NewDirectUploads(store DirectUploadStore, blobs DirectUploadBlobs, intake UploadIntake, cfg DirectUploadsConfig) *DirectUploads {
+	if cfg.PerUser <= 0 {
+		cfg.PerUser = DefaultUploadsPerUser
+	}
+	if cfg.Total <= 0 {
+		cfg.Total = DefaultUploadsTotal
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &DirectUploads{store: store, blobs: blobs, intake: intake, cfg: cfg}
+}
+
+// Create opens a session for a photo of size bytes with the given
+// SHA-256 (hex). Open sessions count against the caps in the database: a
+// session outlives the request that made it and may be completed on
+// another replica. putURL is where the bytes go; it is empty when the
+// photo store cannot presign, and the bytes then come through PutContent.
+func (d *DirectUploads) Create(ctx context.Context, a Actor, size int64, sha256hex string) (u Upload, putURL string, err error) {
+	if max := d.intake.MaxPhotoBytes(); size > max {
+		return Upload{}, "", fmt.Errorf("%w: at most %d bytes", ErrTooLarge, max)
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Upload{}, "", err
+	}
+	now := d.cfg.Clock().UTC()
+	u = NewUpload(id.String(), a.UserID, size, sha256hex, now)
+	if err := d.store.CreateUpload(ctx, &u, OpenUploadLimits(d.cfg.PerUser, d.cfg.Total, now)); err != nil {
+		return Upload{}, "", err
+	}
+	putURL, err = d.blobs.PresignPut(ctx, u.ObjectKey, UploadURLTTL)
+	if errors.Is(err, media.ErrUnsupported) {
+		return u, "", nil
+	}
+	if err != nil {
+		return Upload{}, "", err
+	}
+	return u, putURL, nil
+}
+
+// session loads a live session of a's; anyone else's, and one past its
+// deadline, is not found.
+func (d *DirectUploads) session(ctx context.Context, a Actor, id string) (Upload, error) {
+	u, err := d.store.UploadByID(ctx, id)
+	if err != nil {
+		return Upload{}, err
+	}
+	if u.UserID != a.UserID || !u.Live(d.cfg.Clock()) {
+		return Upload{}, fmt.Errorf("inspect: upload of another user or expired: %w", ErrNotFound)
+	}
+	return u, nil
+}
+
+// PutContent stores a session's bytes for stores that cannot presign;
+// length is what the client announced. They are stored only if they
+// match the declared size and SHA-256, which the store verifies while
+// writing (else ErrUploadMismatch). Once the session's URL expired, or
+// the session completed, it takes no bytes, like a presigned URL past its
+// time: ErrNotFound.
+func (d *DirectUploads) PutContent(ctx context.Context, a Actor, id string, body io.Reader, length int64) error {
+	u, err := d.session(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	if !u.AcceptsBytes(d.cfg.Clock()) {
+		return fmt.Errorf("inspect: upload URL expired or upload completed: %w", ErrNotFound)
+	}
+	if length != u.Size {
+		return fmt.Errorf("%w: Content-Length %d, declared size %d", ErrUploadMismatch, length, u.Size)
+	}
+	sum, err := hex.DecodeString(u.SHA256)
+	if err != nil || len(sum) != 32 {
+		return fmt.Errorf("%w: sha256 is not 64 hex digits", ErrInvalid)
+	}
+	_, err = d.blobs.Put(ctx, u.ObjectKey, body, u.Size, media.PutOptions{SHA256: sum})
+	if errors.Is(err, media.ErrChecksumMismatch) || errors.Is(err, media.ErrSizeMismatch) {
+		return fmt.Errorf("%w: %w", ErrUploadMismatch, err)
+	}
+	return err
+}
+
+// Completion is a request to turn a direct upload into evidence.
+type Completion struct {
+	UploadID string
+	Key      string // Idempotency-Key
+	Meta     EvidenceMeta
+	// RawMeta is what the key's fingerprint covers besides the photo: the
+	// meta as the client sent it, and the session, since the same key on
+	// another session is a different request.
+	RawMeta []byte
+}
+
+// Claimer takes the Idempotency-Key for one attempt of userID's (see
+// Intake.Claim); done releases it. The API's also holds one of its
+// slots for uploads in flight.
+type Claimer func(ctx context.Context, userID, key string) (c *Claim, done func(), err error)
+
+// Complete turns a's session into evidence: the object is read back
+// through the same checks as a multipart upload (hash, type, EXIF),
+// stored content-addressed and committed; then the temporary object
+// goes. The key is claimed (through claim) only once the session is
+// known to be a's and live, so a request for another's session leaves
+// no trace. A retry of a completed request replays its evidence: then
+// replayed is true.
+func (d *DirectUploads) Complete(ctx context.Context, a Actor, req Completion, claim Claimer) (e Evidence, replayed bool, err error) {
+	u, err := d.session(ctx, a, req.UploadID)
+	if err != nil {
+		return Evidence{}, false, err
+	}
+	c, done, err := claim(ctx, a.UserID, req.Key)
+	if err != nil {
+		return Evidence{}, false, err
+	}
+	defer done()
+	if c.IsReplay() {
+		e, err := d.intake.Replay(ctx, c, u.SHA256, req.RawMeta)
+		return e, err == nil, err
+	}
+	obj, err := d.blobs.Stat(ctx, u.ObjectKey)
+	if errors.Is(err, media.ErrNotExist) {
+		return Evidence{}, false, ErrUploadNotReceived
+	}
+	if err != nil {
+		return Evidence{}, false, err
+	}
+	if obj.Size != u.Size {
+		return Evidence{}, false, fmt.Errorf("%w: %d bytes arrived, %d declared", ErrUploadMismatch, obj.Size, u.Size)
+	}
+	rc, _, err := d.blobs.Get(ctx, u.ObjectKey)
+	if err != nil {
+		return Evidence{}, false, err
+	}
+	spool, err := d.intake.Receive(ctx, rc)
+	rc.Close()
+	if err != nil {
+		return Evidence{}, false, err
+	}
+	defer spool.Close()
+	if spool.SHA256() != u.SHA256 {
+		return Evidence{}, false, fmt.Errorf("%w: sha256 of what arrived is %s", ErrUploadMismatch, spool.SHA256())
+	}
+	meta := req.Meta
+	meta.SHA256 = u.SHA256
+	e, replayed, err = d.intake.Submit(ctx, c, meta, req.RawMeta, spool)
+	if err != nil {
+		return Evidence{}, false, err
+	}
+	// The evidence is committed: the session stops counting against the
+	// caps and is kept only for replays (the submission row, found by the
+	// Idempotency-Key, answers them). Neither this nor the delete below
+	// may fail the request now; the reconciler removes what they leave.
+	now := d.cfg.Clock()
+	if err := d.store.FinishUpload(ctx, u.ID, now, now.Add(UploadReplayRetention)); err != nil {
+		d.cfg.Logger.WarnContext(ctx, "marking direct upload completed", "upload_id", u.ID, "error", err.Error())
+	}
+	// The evidence now has its own content-addressed copy. A failure here
+	// leaves the temporary object to the reconciler.
+	if err := d.blobs.Delete(ctx, u.ObjectKey); err != nil {
+		d.cfg.Logger.WarnContext(ctx, "deleting completed upload object", "upload_id", u.ID, "error", err.Error())
+	}
+	return e, replayed, nil
 }

@@ -64,6 +64,8 @@ type App struct {
 	Atlas        *inspect.Atlas
 	Identity     *auth.Service
 	Intake       *inspect.Intake
+	Uploads      *inspect.DirectUploads
+	Archive      *inspect.Archive
 	Cases        *inspect.Casework
 	Patrols      *inspect.Patrols
 	Assessments  *inspect.Assessor
@@ -131,6 +133,10 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.Uploads = inspect.NewDirectUploads(db, a.Photos, a.Intake, inspect.DirectUploadsConfig{
+		PerUser: c.UploadsPerUser, Total: c.UploadsTotal, Clock: o.Clock, Logger: log,
+	})
+	a.Archive = inspect.NewArchive(db, o.Clock)
 	calendar, err := inspect.NewCalendar(c.Timezone, c.Holidays, c.Workdays)
 	if err != nil {
 		return nil, err
@@ -170,12 +176,10 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 		Identity:       a.Identity,
 		Accounts:       a.Identity,
 		Intake:         a.Intake,
-		Evidence:       db,
+		Evidence:       a.Archive,
 		Thumbnails:     a.Thumbnails,
-		Uploads:        db,
-		UploadBlobs:    a.Photos,
+		Uploads:        a.Uploads,
 		Atlas:          a.Atlas,
-		Reviews:        db,
 		Cases:          a.Cases,
 		Audit:          db,
 		Patrols:        a.Patrols,
