@@ -69,7 +69,7 @@ func (s *Server) CreatePatrol(ctx context.Context, req CreatePatrolRequestObject
 func trackProblem(err error, geojson bool) error {
 	var te *geo.TrackError
 	if !errors.As(err, &te) {
-		return fmt.Errorf("%w: track: %w", inspect.ErrInvalid, err)
+		return inspect.Errorf(inspect.EINVALID, "track: %w", err)
 	}
 	field := "/gpx"
 	if geojson {

@@ -3,16 +3,20 @@ package auth
 import (
 	"errors"
 	"fmt"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // Errors returned by this package. Match them with errors.Is: most are
-// wrapped with a reason that belongs in logs.
+// wrapped with a reason that belongs in logs. Those a client may see carry
+// the domain's codes (inspect.ErrorCode) and a message fit for it.
 var (
 	// ErrUnauthenticated covers every credential the caller cannot use: a
 	// bad, expired or revoked token, a wrong password, an unknown or
 	// inactive user. Clients see one message for all of them, so an
 	// attacker learns nothing about which one it was.
-	ErrUnauthenticated = errors.New("auth: unauthenticated")
+	ErrUnauthenticated error = inspect.NewSentinel(inspect.EUNAUTHENTICATED, "auth: unauthenticated",
+		"missing, invalid or expired credentials")
 
 	// ErrRefreshReuse is returned when a refresh token that was already
 	// exchanged is presented again after the grace window. The whole
@@ -22,16 +26,16 @@ var (
 
 	// ErrRateLimited is what the API answers (429 with Retry-After) when
 	// Limiter.Allow refuses an attempt.
-	ErrRateLimited = errors.New("auth: too many attempts")
+	ErrRateLimited error = inspect.NewSentinel(inspect.ERATELIMITED, "auth: too many attempts", rateLimitedMessage)
 
 	// ErrWeakPassword marks a new password that breaks the password rules
 	// (too short). The wrapping message is fit to show the user.
-	ErrWeakPassword = errors.New("auth: weak password")
+	ErrWeakPassword error = inspect.NewSentinel(inspect.EINVALID, "auth: weak password", "weak password")
 
 	// ErrInvalidPassword marks a password that cannot be a password at
 	// all: invalid UTF-8, a NUL character, or longer than the maximum. The
 	// wrapping message is fit to show the user.
-	ErrInvalidPassword = errors.New("auth: invalid password")
+	ErrInvalidPassword error = inspect.NewSentinel(inspect.EINVALID, "auth: invalid password", "invalid password")
 
 	// ErrInvalidHash marks a stored password hash that is not a PHC string
 	// this package accepts. It means corrupt or foreign data in the store,
@@ -42,3 +46,6 @@ var (
 	// start with.
 	ErrWeakKey = errors.New("auth: weak signing key")
 )
+
+// rateLimitedMessage is what a refused login attempt tells the client.
+const rateLimitedMessage = "too many attempts; retry later"

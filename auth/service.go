@@ -146,7 +146,8 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (inspect
 func (s *Service) Login(ctx context.Context, username, password, clientAddr string) (Pair, error) {
 	account := NormalizeUsername(username)
 	if ok, retry := s.cfg.Limiter.Allow(account, clientAddr); !ok {
-		return Pair{}, &LimitedError{RetryAfter: retry}
+		return Pair{}, &inspect.Error{Code: inspect.ERATELIMITED, Message: rateLimitedMessage,
+			RetryAfter: retry, Err: &LimitedError{RetryAfter: retry}}
 	}
 	pair, err := s.login(ctx, account, password)
 	if errors.Is(err, errStaleCredentials) {
@@ -243,7 +244,7 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (inspect.User, err
 		return inspect.User{}, err
 	}
 	if !u.Role.Valid() {
-		return inspect.User{}, fmt.Errorf("%w: role: unknown role %q", inspect.ErrInvalid, in.Role)
+		return inspect.User{}, inspect.Errorf(inspect.EINVALID, "role: unknown role %q", in.Role)
 	}
 	if u.Townships, err = cleanTownships(in.Townships); err != nil {
 		return inspect.User{}, err
@@ -294,7 +295,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, in UserUpdate) (ins
 		p.Phone = &v
 	}
 	if in.Role != nil && !in.Role.Valid() {
-		return inspect.User{}, fmt.Errorf("%w: role: unknown role %q", inspect.ErrInvalid, *in.Role)
+		return inspect.User{}, inspect.Errorf(inspect.EINVALID, "role: unknown role %q", *in.Role)
 	}
 	if in.Townships != nil {
 		v, err := cleanTownships(*in.Townships)
@@ -341,11 +342,11 @@ var usernameRE = regexp.MustCompile(`^[\p{L}\p{N}._-]{1,64}$`)
 // digits, '.', '_' and '-', 1 to 64 characters.
 func ValidateUsername(s string) (string, error) {
 	if !utf8.ValidString(s) {
-		return "", fmt.Errorf("%w: username: not valid UTF-8", inspect.ErrInvalid)
+		return "", inspect.Errorf(inspect.EINVALID, "username: not valid UTF-8")
 	}
 	u := NormalizeUsername(s)
 	if !usernameRE.MatchString(u) {
-		return "", fmt.Errorf("%w: username: use 1 to 64 letters, digits, '.', '_' or '-'", inspect.ErrInvalid)
+		return "", inspect.Errorf(inspect.EINVALID, "username: use 1 to 64 letters, digits, '.', '_' or '-'")
 	}
 	return u, nil
 }
@@ -357,7 +358,7 @@ func cleanName(field, s string, maxRunes int) (string, error) {
 		return "", err
 	}
 	if s == "" {
-		return "", fmt.Errorf("%w: %s: must be 1 to %d characters", inspect.ErrInvalid, field, maxRunes)
+		return "", inspect.Errorf(inspect.EINVALID, "%s: must be 1 to %d characters", field, maxRunes)
 	}
 	return s, nil
 }
@@ -370,7 +371,7 @@ func cleanPhone(s string) (string, error) {
 		return "", nil
 	}
 	if !phoneRE.MatchString(s) {
-		return "", fmt.Errorf("%w: phone: digits, spaces and '-' only, optionally starting with '+'", inspect.ErrInvalid)
+		return "", inspect.Errorf(inspect.EINVALID, "phone: digits, spaces and '-' only, optionally starting with '+'")
 	}
 	return s, nil
 }
@@ -382,7 +383,7 @@ func cleanTownships(codes []string) ([]string, error) {
 	out := make([]string, 0, len(codes))
 	for _, c := range codes {
 		if !townshipRE.MatchString(c) {
-			return nil, fmt.Errorf("%w: townships: %q is not a 9-digit township code", inspect.ErrInvalid, c)
+			return nil, inspect.Errorf(inspect.EINVALID, "townships: %q is not a 9-digit township code", c)
 		}
 		out = append(out, c)
 	}

@@ -69,7 +69,7 @@ type ReviewRequest struct {
 // review state.
 func (ar *Archive) Review(ctx context.Context, a Actor, evidenceID string, req ReviewRequest) (Review, error) {
 	if !a.Is(RoleAdmin) {
-		return Review{}, fmt.Errorf("%w: only administrators review evidence", ErrForbidden)
+		return Review{}, Errorf(EFORBIDDEN, "only administrators review evidence")
 	}
 	e, err := ar.Evidence(ctx, a, evidenceID)
 	if err != nil {

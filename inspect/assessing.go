@@ -71,7 +71,7 @@ func NewAssessor(store AssessmentStore, patrols *Patrols, loc *time.Location, no
 // CreateLetter records a letter after validating it as data.
 func (s *Assessor) CreateLetter(ctx context.Context, a Actor, l Letter) (Letter, error) {
 	if a.Role != RoleAdmin {
-		return Letter{}, fmt.Errorf("%w: only administrators record letters", ErrForbidden)
+		return Letter{}, Errorf(EFORBIDDEN, "only administrators record letters")
 	}
 	if err := l.Validate(); err != nil {
 		return Letter{}, err
@@ -124,7 +124,7 @@ func (s *Assessor) Township(ctx context.Context, a Actor, month, code string) (A
 // ended can be frozen, and only once.
 func (s *Assessor) Freeze(ctx context.Context, a Actor, month string) (Assessment, error) {
 	if a.Role != RoleAdmin {
-		return Assessment{}, fmt.Errorf("%w: only administrators freeze assessments", ErrForbidden)
+		return Assessment{}, Errorf(EFORBIDDEN, "only administrators freeze assessments")
 	}
 	_, end, err := MonthRange(month, s.loc)
 	if err != nil {
@@ -132,12 +132,12 @@ func (s *Assessor) Freeze(ctx context.Context, a Actor, month string) (Assessmen
 	}
 	now := s.now().UTC()
 	if now.Before(end) {
-		return Assessment{}, fmt.Errorf("%w: %s has not ended; freeze it from %s", ErrConflict, month, end.Format(time.RFC3339))
+		return Assessment{}, Errorf(ECONFLICT, "%s has not ended; freeze it from %s", month, end.Format(time.RFC3339))
 	}
 	if _, ok, err := s.store.FrozenAssessment(ctx, month); err != nil {
 		return Assessment{}, err
 	} else if ok {
-		return Assessment{}, fmt.Errorf("%w: %s is already frozen", ErrConflict, month)
+		return Assessment{}, Errorf(ECONFLICT, "%s is already frozen", month)
 	}
 	as, err := s.compute(ctx, month)
 	if err != nil {

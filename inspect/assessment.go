@@ -122,13 +122,13 @@ type Letter struct {
 func (l Letter) Validate() error {
 	var errs []error
 	bad := func(i int, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: indicators/%d: %s", ErrInvalid, i, fmt.Sprintf(format, args...)))
+		errs = append(errs, Errorf(EINVALID, "indicators/%d: %s", i, fmt.Sprintf(format, args...)))
 	}
 	if l.Year < 2000 || l.Year > 2100 {
-		errs = append(errs, fmt.Errorf("%w: year %d outside 2000–2100", ErrInvalid, l.Year))
+		errs = append(errs, Errorf(EINVALID, "year %d outside 2000–2100", l.Year))
 	}
 	if len(l.Indicators) == 0 {
-		errs = append(errs, fmt.Errorf("%w: a letter needs indicators", ErrInvalid))
+		errs = append(errs, Errorf(EINVALID, "a letter needs indicators"))
 	}
 	seen := map[string]bool{}
 	total := 0.0
@@ -179,7 +179,7 @@ func (l Letter) Validate() error {
 		total += ind.Weight
 	}
 	if len(l.Indicators) > 0 && math.Abs(total-100) > 1e-9 {
-		errs = append(errs, fmt.Errorf("%w: weights add up to %v, not 100", ErrInvalid, total))
+		errs = append(errs, Errorf(EINVALID, "weights add up to %v, not 100", total))
 	}
 	return errors.Join(errs...)
 }
@@ -321,7 +321,7 @@ func rank(ts []TownshipScore, slot func(*TownshipScore) *int, group func(Townshi
 func MonthRange(month string, loc *time.Location) (time.Time, time.Time, error) {
 	start, err := time.ParseInLocation("2006-01", month, loc)
 	if err != nil || start.Format("2006-01") != month {
-		return time.Time{}, time.Time{}, fmt.Errorf("%w: month %q: want YYYY-MM", ErrInvalid, month)
+		return time.Time{}, time.Time{}, Errorf(EINVALID, "month %q: want YYYY-MM", month)
 	}
 	return start, start.AddDate(0, 1, 0), nil
 }

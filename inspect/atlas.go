@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -151,12 +152,12 @@ func (a *Atlas) Link(ctx context.Context, e *Evidence) (*Responsibility, error) 
 
 // ImportTownships validates a GeoJSON FeatureCollection of boundaries and
 // stores it as a new version effective from from; the index follows.
-// Invalid input returns *geo.ImportError naming each bad feature, and
-// nothing is stored.
+// Invalid input returns EINVALID with one field (/features/N) per bad
+// feature, wrapping *geo.ImportError, and nothing is stored.
 func (a *Atlas) ImportTownships(ctx context.Context, data []byte, from time.Time) (int64, int, error) {
 	fs, err := geo.ParseTownships(data, geo.ImportLimits{})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, importError(err)
 	}
 	ts := make([]Township, 0, len(fs))
 	for _, f := range fs {
@@ -173,7 +174,7 @@ func (a *Atlas) ImportTownships(ctx context.Context, data []byte, from time.Time
 func (a *Atlas) ImportReaches(ctx context.Context, data []byte, from time.Time) (int64, int, error) {
 	fs, err := geo.ParseReaches(data, geo.ImportLimits{})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, importError(err)
 	}
 	rs := make([]Reach, 0, len(fs))
 	for _, f := range fs {
@@ -302,4 +303,27 @@ func sameLink(old, next *Responsibility) bool {
 		}
 	}
 	return true
+}
+
+// importError turns the importer's per-feature findings into EINVALID
+// naming each feature index and reason.
+func importError(err error) error {
+	var ie *geo.ImportError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	fields := make([]FieldError, 0, len(ie.Problems))
+	for _, p := range ie.Problems {
+		f := "/features"
+		if p.Feature >= 0 {
+			f = fmt.Sprintf("/features/%d", p.Feature)
+		}
+		reason := p.Reason
+		if p.Code != "" {
+			reason = p.Code + ": " + reason
+		}
+		fields = append(fields, FieldError{Field: f, Reason: reason})
+	}
+	return &Error{Code: EINVALID, Message: fmt.Sprintf("%d problem(s) in the GeoJSON; nothing was imported", len(fields)),
+		Fields: fields, Err: err}
 }

@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -37,7 +36,7 @@ func NewCalendar(loc *time.Location, holidays, workdays []string) (*Calendar, er
 		for _, s := range set.days {
 			t, err := time.ParseInLocation(time.DateOnly, s, loc)
 			if err != nil {
-				return nil, fmt.Errorf("%w: calendar date %q: want YYYY-MM-DD", ErrInvalid, s)
+				return nil, Errorf(EINVALID, "calendar date %q: want YYYY-MM-DD", s)
 			}
 			set.into[dateOf(t)] = true
 		}

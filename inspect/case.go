@@ -83,7 +83,7 @@ func ParseCaseAction(s string) (CaseAction, error) {
 	if a := CaseAction(s); a.Valid() {
 		return a, nil
 	}
-	return "", fmt.Errorf("%w: unknown case action %q", ErrInvalid, s)
+	return "", Errorf(EINVALID, "unknown case action %q", s)
 }
 
 // Next returns the state action leads to from s, and whether s allows it.
@@ -269,8 +269,11 @@ func (e *TransitionError) Error() string {
 	return fmt.Sprintf("a case in state %s cannot %s", e.State, e.Action)
 }
 
-// Unwrap makes the error match ErrConflict.
-func (e *TransitionError) Unwrap() error { return ErrConflict }
+// Unwrap gives the error its code, ECASESTATE, and makes it match
+// ErrConflict.
+func (e *TransitionError) Unwrap() error {
+	return &Error{Code: ECASESTATE, Message: e.Error(), Err: ErrConflict}
+}
 
 // EvidenceProblem says why one evidence item of a request was refused.
 type EvidenceProblem struct {
@@ -295,5 +298,12 @@ func (e *EvidenceError) Error() string {
 	return fmt.Sprintf("evidence_ids/%d: %s", e.Problems[0].Index, e.Problems[0].Reason)
 }
 
-// Unwrap makes the error match ErrInvalid.
-func (e *EvidenceError) Unwrap() error { return ErrInvalid }
+// Unwrap gives the error its code, EINVALID, with one field
+// (/evidence_ids/N) per problem.
+func (e *EvidenceError) Unwrap() error {
+	fields := make([]FieldError, 0, len(e.Problems))
+	for _, p := range e.Problems {
+		fields = append(fields, FieldError{Field: fmt.Sprintf("/evidence_ids/%d", p.Index), Reason: p.Reason})
+	}
+	return &Error{Code: EINVALID, Message: e.Error(), Fields: fields}
+}

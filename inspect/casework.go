@@ -111,14 +111,14 @@ func (p DeadlinePolicy) override(s string) (DeadlinePolicy, error) {
 		cat, sev, ok2 := strings.Cut(key, ":")
 		var n int
 		if _, err := fmt.Sscanf(days, "%d", &n); err != nil || !ok || !ok2 || n < 0 || n > 365 || fmt.Sprint(n) != days {
-			return nil, fmt.Errorf("%w: deadline %q: want CATEGORY:SEVERITY=DAYS (0–365)", ErrInvalid, item)
+			return nil, Errorf(EINVALID, "deadline %q: want CATEGORY:SEVERITY=DAYS (0–365)", item)
 		}
 		c, err := ParseCategory(cat)
 		if err != nil {
 			return nil, err
 		}
 		if !Severity(sev).Valid() {
-			return nil, fmt.Errorf("%w: deadline %q: unknown severity %q", ErrInvalid, item, sev)
+			return nil, Errorf(EINVALID, "deadline %q: unknown severity %q", item, sev)
 		}
 		if p[c] == nil {
 			p[c] = map[Severity]int{}
@@ -196,7 +196,7 @@ type CaseRequest struct {
 // Open opens a case from evidence. Only administrators open cases.
 func (w *Casework) Open(ctx context.Context, a Actor, req CaseRequest) (Case, error) {
 	if a.Role != RoleAdmin {
-		return Case{}, fmt.Errorf("%w: only administrators open cases", ErrForbidden)
+		return Case{}, Errorf(EFORBIDDEN, "only administrators open cases")
 	}
 	now := w.rules.Clock().UTC()
 	title, err := CleanText("title", req.Title, 200, false)
@@ -204,20 +204,20 @@ func (w *Casework) Open(ctx context.Context, a Actor, req CaseRequest) (Case, er
 		return Case{}, err
 	}
 	if title == "" {
-		return Case{}, fmt.Errorf("%w: title is empty", ErrInvalid)
+		return Case{}, Errorf(EINVALID, "title is empty")
 	}
 	note, err := CleanText("note", req.Note, 2000, true)
 	if err != nil {
 		return Case{}, err
 	}
 	if !req.Severity.Valid() {
-		return Case{}, fmt.Errorf("%w: unknown severity %q", ErrInvalid, req.Severity)
+		return Case{}, Errorf(EINVALID, "unknown severity %q", req.Severity)
 	}
 	if _, err := ParseCategory(string(req.Category)); err != nil {
 		return Case{}, err
 	}
 	if len(req.EvidenceIDs) == 0 {
-		return Case{}, fmt.Errorf("%w: a case needs evidence", ErrInvalid)
+		return Case{}, Errorf(EINVALID, "a case needs evidence")
 	}
 	var evs []Evidence
 	var probs []EvidenceProblem
@@ -252,14 +252,14 @@ func (w *Casework) Open(ctx context.Context, a Actor, req CaseRequest) (Case, er
 	}
 	if c.TownshipCode != "" {
 		if _, err := w.places.TownshipByCode(ctx, c.TownshipCode, now); errors.Is(err, ErrNotFound) {
-			return Case{}, fmt.Errorf("%w: township %s does not exist", ErrInvalid, c.TownshipCode)
+			return Case{}, Errorf(EINVALID, "township %s does not exist", c.TownshipCode)
 		} else if err != nil {
 			return Case{}, err
 		}
 	}
 	if c.ReachCode != "" {
 		if _, err := w.places.ReachByCode(ctx, c.ReachCode, now); errors.Is(err, ErrNotFound) {
-			return Case{}, fmt.Errorf("%w: reach %s does not exist", ErrInvalid, c.ReachCode)
+			return Case{}, Errorf(EINVALID, "reach %s does not exist", c.ReachCode)
 		} else if err != nil {
 			return Case{}, err
 		}
@@ -268,11 +268,11 @@ func (w *Casework) Open(ctx context.Context, a Actor, req CaseRequest) (Case, er
 		}
 	}
 	if c.TownshipCode == "" && c.ReachCode == "" {
-		return Case{}, fmt.Errorf("%w: the evidence lies outside every township and reach: name township_code", ErrInvalid)
+		return Case{}, Errorf(EINVALID, "the evidence lies outside every township and reach: name township_code")
 	}
 	if req.Deadline != nil {
 		if !req.Deadline.After(now) {
-			return Case{}, fmt.Errorf("%w: deadline must be in the future", ErrInvalid)
+			return Case{}, Errorf(EINVALID, "deadline must be in the future")
 		}
 		c.Deadline, c.DeadlineExplicit = req.Deadline.UTC(), true
 	} else {
@@ -326,7 +326,7 @@ func (w *Casework) Comment(ctx context.Context, a Actor, id, body string) (CaseE
 		return CaseEvent{}, err
 	}
 	if strings.TrimSpace(body) == "" {
-		return CaseEvent{}, fmt.Errorf("%w: comment is empty", ErrInvalid)
+		return CaseEvent{}, Errorf(EINVALID, "comment is empty")
 	}
 	ev := CaseEvent{At: w.rules.Clock().UTC(), ActorID: a.UserID, Kind: CaseEventComment, Note: body}
 	if err := w.store.AddCaseEvent(ctx, c.ID, &ev); err != nil {
@@ -356,13 +356,13 @@ func (t Transition) fingerprint(caseID string) []byte {
 
 // ErrTransitionKeyReused: the Idempotency-Key was used before for a
 // different transition.
-var ErrTransitionKeyReused = fmt.Errorf("%w: Idempotency-Key already used for a different transition", ErrKeyReused)
+var ErrTransitionKeyReused = Wrap(EKEYREUSED, "Idempotency-Key already used for a different transition", ErrKeyReused)
 
 // Transition applies t to the case id as a. A retry with the same key
 // answers the case as it now is without applying the action twice.
 func (w *Casework) Transition(ctx context.Context, a Actor, id string, t Transition) (Case, error) {
 	if t.Key == "" {
-		return Case{}, fmt.Errorf("%w: a transition needs an Idempotency-Key", ErrInvalid)
+		return Case{}, Errorf(EINVALID, "a transition needs an Idempotency-Key")
 	}
 	if _, err := ParseCaseAction(string(t.Action)); err != nil {
 		return Case{}, err
@@ -413,20 +413,20 @@ func (w *Casework) decide(ctx context.Context, a Actor, id string, t Transition)
 		return Case{}, nil, &TransitionError{State: c.State, Action: t.Action, Allowed: a.AllowedActions(c)}
 	}
 	if !a.may(t.Action, c) {
-		return Case{}, nil, fmt.Errorf("%w: your role may not %s this case", ErrForbidden, t.Action)
+		return Case{}, nil, Errorf(EFORBIDDEN, "your role may not %s this case", t.Action)
 	}
 	if t.Action == ActionVerify && c.SubmittedBy == a.UserID {
-		return Case{}, nil, fmt.Errorf("%w: four eyes: the rectification must be verified by someone other than its submitter", ErrForbidden)
+		return Case{}, nil, Errorf(EFORBIDDEN, "four eyes: the rectification must be verified by someone other than its submitter")
 	}
 	note, err := CleanText("note", t.Note, 2000, true)
 	if err != nil {
 		return Case{}, nil, err
 	}
 	if t.Action == ActionReturn && strings.TrimSpace(note) == "" {
-		return Case{}, nil, fmt.Errorf("%w: returning a rectification needs a note saying what is missing", ErrInvalid)
+		return Case{}, nil, Errorf(EINVALID, "returning a rectification needs a note saying what is missing")
 	}
 	if t.Action != ActionSubmitRectification && (len(t.EvidenceIDs) > 0 || t.OverrideReason != "") {
-		return Case{}, nil, fmt.Errorf("%w: evidence_ids and override_reason go with submit_rectification only", ErrInvalid)
+		return Case{}, nil, Errorf(EINVALID, "evidence_ids and override_reason go with submit_rectification only")
 	}
 	now := w.rules.Clock().UTC()
 	ev := CaseEvent{At: now, ActorID: a.UserID, Kind: CaseEventTransition, Action: t.Action, From: c.State, To: to, Note: note}
@@ -437,7 +437,7 @@ func (w *Casework) decide(ctx context.Context, a Actor, id string, t Transition)
 			return Case{}, nil, err
 		}
 		if override != "" && a.Role != RoleAdmin {
-			return Case{}, nil, fmt.Errorf("%w: only administrators may override the rectification evidence rules", ErrForbidden)
+			return Case{}, nil, Errorf(EFORBIDDEN, "only administrators may override the rectification evidence rules")
 		}
 		if err := w.checkRectification(ctx, a, c, t.EvidenceIDs, override != ""); err != nil {
 			return Case{}, nil, err
@@ -463,7 +463,7 @@ func (w *Casework) decide(ctx context.Context, a Actor, id string, t Transition)
 // original evidence. With override, time and distance problems pass.
 func (w *Casework) checkRectification(ctx context.Context, a Actor, c Case, ids []string, override bool) error {
 	if len(ids) == 0 {
-		return fmt.Errorf("%w: submit_rectification needs evidence_ids: photos of the fixed site", ErrInvalid)
+		return Errorf(EINVALID, "submit_rectification needs evidence_ids: photos of the fixed site")
 	}
 	var origins []geo.Point
 	for _, id := range c.EvidenceIDs {

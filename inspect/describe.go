@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,12 +36,15 @@ func (in *Intake) describe(meta EvidenceMeta, sp *Spool, uploader string) (Evide
 
 	format, err := media.Sniff(sp.head)
 	if err != nil {
-		return Evidence{}, err
+		return Evidence{}, imageError(EUNSUPPORTED, err)
 	}
 	e.ContentType = format.ContentType()
 	e.ObjectKey = ObjectKey(e.SHA256)
 	info, err := media.Inspect(sp.f, sp.size, format, in.cfg.MaxPixels)
-	if err != nil {
+	switch {
+	case errors.Is(err, media.ErrTooManyPixels), errors.Is(err, media.ErrCorruptImage):
+		return Evidence{}, imageError(EINVALID, err)
+	case err != nil:
 		return Evidence{}, err
 	}
 	e.Width, e.Height = info.Width, info.Height
@@ -132,11 +136,11 @@ func deviceFix(d DeviceInput) (DeviceFix, error) {
 		crs = geo.WGS84
 	}
 	if err := geo.ValidateChinaLonLat(d.Lon, d.Lat); err != nil {
-		return DeviceFix{}, fmt.Errorf("%w: device_location: %w", ErrInvalid, err)
+		return DeviceFix{}, Errorf(EINVALID, "device_location: %w", err)
 	}
 	wgs, err := geo.ToWGS84(geo.Point{Lon: d.Lon, Lat: d.Lat}, crs)
 	if err != nil {
-		return DeviceFix{}, fmt.Errorf("%w: device_location: %w", ErrInvalid, err)
+		return DeviceFix{}, Errorf(EINVALID, "device_location: %w", err)
 	}
 	provider, err := CleanText("device_location.provider", d.Provider, 32, false)
 	if err != nil {
@@ -186,4 +190,15 @@ func (s flagSet) list() []Flag {
 		out[i] = f
 	}
 	return out
+}
+
+// imageError is a photo refused by package media, with media's description
+// of what is wrong as the client's message.
+func imageError(code Code, err error) error {
+	msg := "the photo cannot be read"
+	var d interface{ Detail() string }
+	if errors.As(err, &d) {
+		msg = d.Detail()
+	}
+	return Wrap(code, msg, err)
 }

@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -51,7 +50,7 @@ func ParseCategory(s string) (Category, error) {
 	if c := Category(s); c.Valid() {
 		return c, nil
 	}
-	return "", fmt.Errorf("%w: category: unknown category %q", ErrInvalid, s)
+	return "", Errorf(EINVALID, "category: unknown category %q", s)
 }
 
 // Flag marks something a reviewer should look at. Flags never reject an

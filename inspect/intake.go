@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -25,18 +26,22 @@ import (
 var (
 	// ErrInFlight: an upload with the same Idempotency-Key is still being
 	// received; retry later.
-	ErrInFlight = errors.New("inspect: an upload with this Idempotency-Key is in progress")
+	ErrInFlight = NewSentinel(EINFLIGHT, "inspect: an upload with this Idempotency-Key is in progress",
+		"an upload with this Idempotency-Key is in progress")
 	// ErrKeyReused: the Idempotency-Key was used for a different photo or
 	// metadata.
-	ErrKeyReused = errors.New("inspect: Idempotency-Key already used for a different upload")
+	ErrKeyReused = NewSentinel(EKEYREUSED, "inspect: Idempotency-Key already used for a different upload",
+		"Idempotency-Key already used for a different upload")
 	// ErrDigestMismatch: the photo's SHA-256 differs from the declared one.
-	ErrDigestMismatch = errors.New("inspect: photo SHA-256 does not match the declared sha256")
+	ErrDigestMismatch = NewSentinel(EDIGEST, "inspect: photo SHA-256 does not match the declared sha256",
+		"photo SHA-256 does not match the declared sha256")
 	// ErrTooLarge: the photo exceeds the configured size limit.
-	ErrTooLarge = errors.New("inspect: photo too large")
+	ErrTooLarge = NewSentinel(ETOOLARGE, "inspect: photo too large", "photo too large")
 	// ErrEmptyPhoto: the photo part has no bytes.
-	ErrEmptyPhoto = errors.New("inspect: photo is empty")
+	ErrEmptyPhoto = NewSentinel(EINVALID, "inspect: photo is empty", "photo is empty")
 	// ErrSpoolWrite: the server could not write the upload to its spool
 	// (a full disk, most likely): the server's failure, not the phone's.
+	// A full disk is EUNAVAILABLE, anything else EINTERNAL.
 	ErrSpoolWrite = errors.New("inspect: cannot write the upload spool")
 )
 
@@ -283,9 +288,12 @@ func (in *Intake) Receive(ctx context.Context, r io.Reader) (*Spool, error) {
 	if file.err != nil {
 		// The copy stopped on our side (a full disk), not the phone's.
 		err = fmt.Errorf("%w: %w", ErrSpoolWrite, file.err)
+		if errors.Is(file.err, syscall.ENOSPC) || errors.Is(file.err, syscall.EDQUOT) {
+			err = Wrap(EUNAVAILABLE, ErrUnavailable.Message, err)
+		}
 	}
 	if err == nil && n > in.cfg.MaxPhotoBytes {
-		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, in.cfg.MaxPhotoBytes)
+		err = Errorf(ETOOLARGE, "%w: more than %d bytes", ErrTooLarge, in.cfg.MaxPhotoBytes)
 	}
 	if err != nil {
 		sp.Close()
@@ -378,7 +386,7 @@ func (c *Claim) IsReplay() bool { return c.previous != nil }
 func (in *Intake) Replay(ctx context.Context, c *Claim, photoSHA256 string, rawMeta []byte) (Evidence, error) {
 	var sum [sha256.Size]byte
 	if b, err := hex.DecodeString(photoSHA256); err != nil || len(b) != sha256.Size {
-		return Evidence{}, fmt.Errorf("%w: sha256: not a hex SHA-256", ErrInvalid)
+		return Evidence{}, Errorf(EINVALID, "sha256: not a hex SHA-256")
 	} else {
 		copy(sum[:], b)
 	}
@@ -468,7 +476,7 @@ func (in *Intake) storeBytes(ctx context.Context, c *Claim, e *Evidence, sp *Spo
 	if errors.Is(err, ErrNotFound) {
 		// Taken over by a newer attempt of the same key (this request was
 		// silent too long), or released: that attempt answers.
-		return fmt.Errorf("%w (this attempt lost its claim)", ErrInFlight)
+		return Wrap(EINFLIGHT, ErrInFlight.Message, fmt.Errorf("%w (this attempt lost its claim)", ErrInFlight))
 	}
 	if err != nil {
 		return err
@@ -499,7 +507,7 @@ func fingerprint(photo [sha256.Size]byte, rawMeta []byte) []byte {
 // Invalid UTF-8 is an error wrapping ErrInvalid.
 func CleanText(field, s string, maxRunes int, multiline bool) (string, error) {
 	if !utf8.ValidString(s) {
-		return "", fmt.Errorf("%w: %s: not valid UTF-8", ErrInvalid, field)
+		return "", Errorf(EINVALID, "%s: not valid UTF-8", field)
 	}
 	s = strings.Map(func(r rune) rune {
 		if multiline && (r == '\n' || r == '\t') {
@@ -512,7 +520,7 @@ func CleanText(field, s string, maxRunes int, multiline bool) (string, error) {
 	}, norm.NFC.String(s))
 	s = strings.TrimSpace(s)
 	if utf8.RuneCountInString(s) > maxRunes {
-		return "", fmt.Errorf("%w: %s: at most %d characters", ErrInvalid, field, maxRunes)
+		return "", Errorf(EINVALID, "%s: at most %d characters", field, maxRunes)
 	}
 	return s, nil
 }

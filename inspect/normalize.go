@@ -25,7 +25,7 @@ import (
 // Returns an error wrapping ErrInvalid.
 func (e Evidence) Normalize() (Evidence, error) {
 	invalid := func(format string, args ...any) error {
-		return fmt.Errorf("%w: evidence: %s", ErrInvalid, fmt.Sprintf(format, args...))
+		return Errorf(EINVALID, "evidence: %s", fmt.Sprintf(format, args...))
 	}
 	if _, err := ParseCategory(string(e.Category)); err != nil {
 		return e, fmt.Errorf("evidence: %w", err)
@@ -45,7 +45,7 @@ func (e Evidence) Normalize() (Evidence, error) {
 	e.CapturedAt = copyPtr(e.CapturedAt)
 	if e.Location != nil {
 		if err := e.Location.Validate(); err != nil {
-			return e, fmt.Errorf("%w: evidence location: %w", ErrInvalid, err)
+			return e, Errorf(EINVALID, "evidence location: %w", err)
 		}
 		e.Location = copyPtr(e.Location)
 	}
@@ -97,7 +97,7 @@ func (e Evidence) Normalize() (Evidence, error) {
 func (x PhotoEXIF) normalize() (PhotoEXIF, error) {
 	if x.Position != nil {
 		if err := x.Position.Validate(); err != nil {
-			return x, fmt.Errorf("%w: EXIF position: %w", ErrInvalid, err)
+			return x, Errorf(EINVALID, "EXIF position: %w", err)
 		}
 		x.Position = copyPtr(x.Position)
 	}
@@ -110,7 +110,7 @@ func (x PhotoEXIF) normalize() (PhotoEXIF, error) {
 	}
 	x.GPSTime, x.TakenAt = copyPtr(x.GPSTime), copyPtr(x.TakenAt)
 	if x.Orientation < 0 || x.Orientation > 8 {
-		return x, fmt.Errorf("%w: EXIF orientation %d outside 0–8", ErrInvalid, x.Orientation)
+		return x, Errorf(EINVALID, "EXIF orientation %d outside 0–8", x.Orientation)
 	}
 	x.Problems = append(make([]string, 0, len(x.Problems)), x.Problems...)
 	return x, nil
@@ -119,13 +119,13 @@ func (x PhotoEXIF) normalize() (PhotoEXIF, error) {
 // normalize checks d and returns a copy sharing no memory with it.
 func (d DeviceFix) normalize() (DeviceFix, error) {
 	if err := geo.ValidateLonLat(d.Lon, d.Lat); err != nil {
-		return d, fmt.Errorf("%w: device position: %w", ErrInvalid, err)
+		return d, Errorf(EINVALID, "device position: %w", err)
 	}
 	if c, err := geo.ParseCRS(string(d.CRS)); err != nil || c != d.CRS {
-		return d, fmt.Errorf("%w: device CRS %q is not one of wgs84, gcj02, bd09", ErrInvalid, d.CRS)
+		return d, Errorf(EINVALID, "device CRS %q is not one of wgs84, gcj02, bd09", d.CRS)
 	}
 	if err := d.WGS84.Validate(); err != nil {
-		return d, fmt.Errorf("%w: device WGS-84 position: %w", ErrInvalid, err)
+		return d, Errorf(EINVALID, "device WGS-84 position: %w", err)
 	}
 	var err error
 	if d.AccuracyM, err = measure("device accuracy", d.AccuracyM, true); err != nil {
@@ -139,7 +139,7 @@ func (d DeviceFix) normalize() (DeviceFix, error) {
 // levels, candidates with a code. Returns an error wrapping ErrInvalid.
 func (r Responsibility) Validate() error {
 	invalid := func(format string, a ...any) error {
-		return fmt.Errorf("%w: responsibility: %s", ErrInvalid, fmt.Sprintf(format, a...))
+		return Errorf(EINVALID, "responsibility: %s", fmt.Sprintf(format, a...))
 	}
 	if r.Zone != "" && !r.Zone.Valid() {
 		return invalid("unknown zone %q", r.Zone)
@@ -184,7 +184,7 @@ func measure(field string, v *float64, nonNegative bool) (*float64, error) {
 	}
 	x := *v
 	if math.IsNaN(x) || math.IsInf(x, 0) || (nonNegative && x < 0) {
-		return nil, fmt.Errorf("%w: %s is %v", ErrInvalid, field, x)
+		return nil, Errorf(EINVALID, "%s is %v", field, x)
 	}
 	return &x, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -107,7 +108,7 @@ func ParseFrequency(s string) (Frequency, error) {
 		level, period, ok := strings.Cut(item, "=")
 		l, p := ChiefLevel(level), Period(period)
 		if !ok || !l.Valid() || !p.Valid() {
-			return nil, fmt.Errorf("%w: patrol frequency %q: want LEVEL=week|month|quarter", ErrInvalid, item)
+			return nil, Errorf(EINVALID, "patrol frequency %q: want LEVEL=week|month|quarter", item)
 		}
 		f[l] = p
 	}
@@ -167,7 +168,7 @@ func (r PatrolRequest) fingerprint() []byte {
 }
 
 // ErrPatrolKeyReused: the Idempotency-Key was used for a different patrol.
-var ErrPatrolKeyReused = fmt.Errorf("%w: Idempotency-Key already used for a different patrol", ErrKeyReused)
+var ErrPatrolKeyReused = Wrap(EKEYREUSED, "Idempotency-Key already used for a different patrol", ErrKeyReused)
 
 // Record analyses and stores a patrol. River chiefs record patrols of
 // the reaches they are assigned to, administrators of any; a reach out of
@@ -175,10 +176,10 @@ var ErrPatrolKeyReused = fmt.Errorf("%w: Idempotency-Key already used for a diff
 // key was used before for the same patrol.
 func (s *Patrols) Record(ctx context.Context, a Actor, req PatrolRequest) (p Patrol, replayed bool, err error) {
 	if a.Role != RoleAdmin && a.Role != RoleRiverChief {
-		return Patrol{}, false, fmt.Errorf("%w: only river chiefs and administrators record patrols", ErrForbidden)
+		return Patrol{}, false, Errorf(EFORBIDDEN, "only river chiefs and administrators record patrols")
 	}
 	if req.Key == "" {
-		return Patrol{}, false, fmt.Errorf("%w: a patrol needs an Idempotency-Key", ErrInvalid)
+		return Patrol{}, false, Errorf(EINVALID, "a patrol needs an Idempotency-Key")
 	}
 	fp := req.fingerprint()
 	if prev, found, err := s.replay(ctx, a.UserID, req.Key, fp); err != nil || found {
@@ -192,12 +193,12 @@ func (s *Patrols) Record(ctx context.Context, a Actor, req PatrolRequest) (p Pat
 		return Patrol{}, false, err
 	}
 	if err := req.Track.Validate(); err != nil {
-		return Patrol{}, false, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return Patrol{}, false, Errorf(EINVALID, "%w", err)
 	}
 	now := s.cfg.Clock().UTC()
 	start, end := req.Track[0].At.UTC(), req.Track[len(req.Track)-1].At.UTC()
 	if end.After(now.Add(5 * time.Minute)) {
-		return Patrol{}, false, fmt.Errorf("%w: the track ends in the future (%s)", ErrInvalid, end.Format(time.RFC3339))
+		return Patrol{}, false, Errorf(EINVALID, "the track ends in the future (%s)", end.Format(time.RFC3339))
 	}
 	reach, err := s.reaches.ReachByCode(ctx, req.ReachCode, start)
 	if errors.Is(err, ErrNotFound) {
@@ -449,4 +450,39 @@ func (s *Patrols) allPatrols(ctx context.Context, f PatrolFilter) ([]Patrol, err
 		last := page[len(page)-1]
 		f.AfterTime, f.AfterID = &last.StartedAt, last.ID
 	}
+}
+
+// ParseTrackGeoJSON reads a patrol's track sent as GeoJSON, the request's
+// /track. An invalid track is EINVALID with one field per problem
+// (/track/fixes/N for a fix).
+func ParseTrackGeoJSON(r io.Reader) (geo.Track, error) {
+	t, err := geo.ParseTrackGeoJSON(r)
+	return t, trackError(err, "/track")
+}
+
+// ParseTrackGPX reads a patrol's track sent as GPX, the request's /gpx;
+// errors as for ParseTrackGeoJSON, under /gpx.
+func ParseTrackGPX(r io.Reader) (geo.Track, error) {
+	t, err := geo.ParseGPX(r)
+	return t, trackError(err, "/gpx")
+}
+
+// trackError turns a track's problems into EINVALID fields under field.
+func trackError(err error, field string) error {
+	if err == nil {
+		return nil
+	}
+	var te *geo.TrackError
+	if !errors.As(err, &te) {
+		return Errorf(EINVALID, "track: %w", err)
+	}
+	fields := make([]FieldError, 0, len(te.Problems))
+	for _, p := range te.Problems {
+		f := field
+		if p.Fix >= 0 {
+			f = fmt.Sprintf("%s/fixes/%d", field, p.Fix)
+		}
+		fields = append(fields, FieldError{Field: f, Reason: p.Reason})
+	}
+	return &Error{Code: EINVALID, Message: te.Error(), Fields: fields, Err: err}
 }

@@ -42,20 +42,24 @@ const (
 var (
 	// ErrUserUploadLimit: the user already has as many uploads in
 	// progress as one user may (HTTP 429).
-	ErrUserUploadLimit = errors.New("inspect: too many uploads in progress for this user")
+	ErrUserUploadLimit = NewSentinel(ERATELIMITED, "inspect: too many uploads in progress for this user",
+		"too many of your uploads are in progress; retry later")
 	// ErrUploadLimit: the server has as many uploads in progress as it
 	// takes (HTTP 503).
-	ErrUploadLimit = errors.New("inspect: too many uploads in progress")
+	ErrUploadLimit = NewSentinel(EUNAVAILABLE, "inspect: too many uploads in progress",
+		"too many uploads in progress; retry later")
 )
 
 // Errors of a direct upload's bytes.
 var (
 	// ErrUploadNotReceived: the session is completed before its bytes
 	// arrived (HTTP 409).
-	ErrUploadNotReceived = errors.New("inspect: the upload's bytes have not been received; PUT them first")
+	ErrUploadNotReceived = NewSentinel(ECONFLICT, "inspect: the upload's bytes have not been received",
+		"the upload's bytes have not been received; PUT them first")
 	// ErrUploadMismatch: what arrived is not what the session declared
 	// (HTTP 422).
-	ErrUploadMismatch = errors.New("inspect: the uploaded bytes do not match the declared size and sha256")
+	ErrUploadMismatch = NewSentinel(EDIGEST, "inspect: the uploaded bytes do not match the declared size and sha256",
+		"the uploaded bytes do not match the declared size and sha256")
 )
 
 // Default caps on uploads in progress, per user and in all.
@@ -296,7 +300,7 @@ func NewDirectUploads(store DirectUploadStore, blobs DirectUploadBlobs, intake U
 // photo store cannot presign, and the bytes then come through PutContent.
 func (d *DirectUploads) Create(ctx context.Context, a Actor, size int64, sha256hex string) (u Upload, putURL string, err error) {
 	if max := d.intake.MaxPhotoBytes(); size > max {
-		return Upload{}, "", fmt.Errorf("%w: at most %d bytes", ErrTooLarge, max)
+		return Upload{}, "", Errorf(ETOOLARGE, "%w: at most %d bytes", ErrTooLarge, max)
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -345,15 +349,20 @@ func (d *DirectUploads) PutContent(ctx context.Context, a Actor, id string, body
 		return fmt.Errorf("inspect: upload URL expired or upload completed: %w", ErrNotFound)
 	}
 	if length != u.Size {
-		return fmt.Errorf("%w: Content-Length %d, declared size %d", ErrUploadMismatch, length, u.Size)
+		return Errorf(EDIGEST, "%w: Content-Length %d, declared size %d", ErrUploadMismatch, length, u.Size)
 	}
 	sum, err := hex.DecodeString(u.SHA256)
 	if err != nil || len(sum) != 32 {
-		return fmt.Errorf("%w: sha256 is not 64 hex digits", ErrInvalid)
+		return Errorf(EINVALID, "sha256 is not 64 hex digits")
 	}
 	_, err = d.blobs.Put(ctx, u.ObjectKey, body, u.Size, media.PutOptions{SHA256: sum})
 	if errors.Is(err, media.ErrChecksumMismatch) || errors.Is(err, media.ErrSizeMismatch) {
-		return fmt.Errorf("%w: %w", ErrUploadMismatch, err)
+		msg := ErrUploadMismatch.Message
+		var det interface{ Detail() string }
+		if errors.As(err, &det) {
+			msg += ": " + det.Detail()
+		}
+		return Wrap(EDIGEST, msg, Errorf(EDIGEST, "%w: %w", ErrUploadMismatch, err))
 	}
 	return err
 }
@@ -403,7 +412,7 @@ func (d *DirectUploads) Complete(ctx context.Context, a Actor, req Completion, c
 		return Evidence{}, false, err
 	}
 	if obj.Size != u.Size {
-		return Evidence{}, false, fmt.Errorf("%w: %d bytes arrived, %d declared", ErrUploadMismatch, obj.Size, u.Size)
+		return Evidence{}, false, Errorf(EDIGEST, "%w: %d bytes arrived, %d declared", ErrUploadMismatch, obj.Size, u.Size)
 	}
 	rc, _, err := d.blobs.Get(ctx, u.ObjectKey)
 	if err != nil {
@@ -416,7 +425,7 @@ func (d *DirectUploads) Complete(ctx context.Context, a Actor, req Completion, c
 	}
 	defer spool.Close()
 	if spool.SHA256() != u.SHA256 {
-		return Evidence{}, false, fmt.Errorf("%w: sha256 of what arrived is %s", ErrUploadMismatch, spool.SHA256())
+		return Evidence{}, false, Errorf(EDIGEST, "%w: sha256 of what arrived is %s", ErrUploadMismatch, spool.SHA256())
 	}
 	meta := req.Meta
 	meta.SHA256 = u.SHA256

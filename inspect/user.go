@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"fmt"
 	"slices"
 	"time"
 )
@@ -28,7 +27,7 @@ func (r Role) Valid() bool { return slices.Contains(Roles(), r) }
 func ParseRole(s string) (Role, error) {
 	r := Role(s)
 	if !r.Valid() {
-		return "", fmt.Errorf("%w: unknown role %q", ErrInvalid, s)
+		return "", Errorf(EINVALID, "unknown role %q", s)
 	}
 	return r, nil
 }

@@ -18,15 +18,15 @@ import (
 var (
 	// ErrNotExist means no object is stored under the key. It also
 	// satisfies errors.Is(err, fs.ErrNotExist).
-	ErrNotExist error = &sentinel{"media: object does not exist", fs.ErrNotExist}
+	ErrNotExist error = &sentinel{"media: object does not exist", fs.ErrNotExist, "not_found"}
 
 	// ErrInvalidKey means a key or list prefix is not of the form
 	// described by ValidateKey. It also satisfies errors.Is(err, fs.ErrInvalid).
-	ErrInvalidKey error = &sentinel{"media: invalid key", fs.ErrInvalid}
+	ErrInvalidKey error = &sentinel{"media: invalid key", fs.ErrInvalid, ""}
 
 	// ErrUnsupported means the store cannot do this at all (presigned URLs
 	// on a local directory). It also satisfies errors.Is(err, errors.ErrUnsupported).
-	ErrUnsupported error = &sentinel{"media: not supported by this store", errors.ErrUnsupported}
+	ErrUnsupported error = &sentinel{"media: not supported by this store", errors.ErrUnsupported, ""}
 
 	// ErrChecksumMismatch means the bytes read from the caller's reader do
 	// not hash to the SHA-256 the caller declared, or that stored bytes no
@@ -40,24 +40,32 @@ var (
 
 	// ErrInvalidRange means GetRange was asked for a range that does not
 	// start inside the object, or has a negative offset or non-positive length.
-	ErrInvalidRange = errors.New("media: invalid range")
+	ErrInvalidRange error = &sentinel{"media: invalid range", nil, "bad_range"}
 
 	// ErrUnavailable means the store cannot serve the request now but may
 	// later: unreachable, timing out, answering 5xx or SlowDown, rejecting
 	// our clock or credentials, missing its bucket, out of disk space, or
 	// corrupting bytes in transit. Nothing was stored; retrying is safe.
-	ErrUnavailable = errors.New("media: store unavailable")
+	ErrUnavailable error = &sentinel{"media: store unavailable", nil, "unavailable"}
 )
 
-// sentinel is an error kind that also matches a standard library error, so
-// that callers written against io/fs or errors.ErrUnsupported keep working.
+// sentinel is an error kind that may also match a standard library error,
+// so that callers written against io/fs or errors.ErrUnsupported keep
+// working.
 type sentinel struct {
 	msg string
 	std error
+	// code names the domain's error code (inspect.Code, which this
+	// package cannot import) of the kind, or "" for an internal error.
+	code string
 }
 
 func (e *sentinel) Error() string { return e.msg }
 func (e *sentinel) Unwrap() error { return e.std }
+
+// ErrorCode names the domain's error code of the kind: not_found,
+// bad_range, unavailable, or "" for none.
+func (e *sentinel) ErrorCode() string { return e.code }
 
 // opError is the error every Store method returns. It keeps the operation
 // and key for the log, the kind for errors.Is, and the cause for both.
@@ -95,6 +103,19 @@ func (e *opError) Unwrap() []error {
 		errs = append(errs, e.err)
 	}
 	return errs
+}
+
+// Detail describes the error without the operation or key, which are
+// for logs: "unsupported image format: BMP". It is fit for the client.
+func (e *opError) Detail() string {
+	var parts []string
+	if e.kind != nil {
+		parts = append(parts, strings.TrimPrefix(e.kind.Error(), "media: "))
+	}
+	if e.err != nil {
+		parts = append(parts, e.err.Error())
+	}
+	return strings.Join(parts, ": ")
 }
 
 // opErr builds an opError. It returns nil when both kind and err are nil.

@@ -20,7 +20,7 @@ import (
 // to be run in process on untrusted input (D9). Those photos are shown as
 // originals (or as a placeholder) until a separate, sandboxed converter
 // exists. It also satisfies errors.Is(err, errors.ErrUnsupported).
-var ErrThumbnailUnsupported error = &sentinel{"media: no thumbnails for this format", errors.ErrUnsupported}
+var ErrThumbnailUnsupported error = &sentinel{"media: no thumbnails for this format", errors.ErrUnsupported, ""}
 
 // ThumbnailQuality is the JPEG quality of thumbnails: small files with no
 // visible blocking at preview sizes.

@@ -56,7 +56,7 @@ func (s *Store) CreateLetter(ctx context.Context, l *inspect.Letter) error {
 	})
 	if err != nil {
 		if err = s.fail("create letter", err); errors.Is(err, ErrConflict) {
-			return fmt.Errorf("%w: %s already has a letter for %d signed on %s", ErrConflict, l.TownshipCode, l.Year, signed)
+			return conflictf("%s already has a letter for %d signed on %s", l.TownshipCode, l.Year, signed)
 		}
 		return err
 	}
@@ -145,7 +145,7 @@ func (s *Store) FrozenAssessment(ctx context.Context, month string) (inspect.Ass
 // trail. A month frozen before fails with ErrConflict.
 func (s *Store) FreezeAssessment(ctx context.Context, a inspect.Assessment) error {
 	if !a.Frozen || a.FrozenAt == nil {
-		return fmt.Errorf("%w: only a frozen assessment is stored", inspect.ErrInvalid)
+		return inspect.Errorf(inspect.EINVALID, "only a frozen assessment is stored")
 	}
 	uid, ok := parseID(a.FrozenBy)
 	if !ok {

@@ -43,7 +43,7 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, ev *inspect.AuditEv
 		ev.ActorID = a.UserID
 	}
 	if !json.Valid(ev.Data) {
-		return fmt.Errorf("%w: audit data is not JSON", inspect.ErrInvalid)
+		return inspect.Errorf(inspect.EINVALID, "audit data is not JSON")
 	}
 	if err := checkText("audit action", ev.Action+ev.ObjectType+ev.ObjectID+ev.ActorID); err != nil {
 		return err
@@ -344,7 +344,7 @@ func (s *Store) TamperAuditForTest(ctx context.Context, how AuditTamper, seq int
 			}
 			return nil
 		}
-		return fmt.Errorf("%w: unknown tampering %q", inspect.ErrInvalid, how)
+		return inspect.Errorf(inspect.EINVALID, "unknown tampering %q", how)
 	})
 	if err != nil {
 		return s.fail("tamper audit", err)

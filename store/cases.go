@@ -89,8 +89,8 @@ func (s *Store) CreateCase(ctx context.Context, c *inspect.Case, ev inspect.Case
 func (s *Store) checkCase(c inspect.Case) error {
 	var errs []error
 	if !c.Category.Valid() || !c.Severity.Valid() || !c.State.Valid() || !c.Escalation.Valid() {
-		errs = append(errs, fmt.Errorf("%w: case: unknown category, severity, state or escalation %q, %q, %q, %q",
-			inspect.ErrInvalid, c.Category, c.Severity, c.State, c.Escalation))
+		errs = append(errs, inspect.Errorf(inspect.EINVALID, "case: unknown category, severity, state or escalation %q, %q, %q, %q",
+			c.Category, c.Severity, c.State, c.Escalation))
 	}
 	for _, f := range []struct{ name, v string }{{"title", c.Title}, {"township", c.TownshipCode}, {"reach", c.ReachCode}} {
 		errs = append(errs, checkText(f.name, f.v))
@@ -106,7 +106,7 @@ func (s *Store) checkCase(c inspect.Case) error {
 	}
 	for _, id := range append(append([]string{c.OpenedBy}, c.EvidenceIDs...), c.RectificationEvidenceIDs...) {
 		if _, ok := parseID(id); !ok {
-			errs = append(errs, fmt.Errorf("%w: case refers to %q, not an id", inspect.ErrInvalid, id))
+			errs = append(errs, inspect.Errorf(inspect.EINVALID, "case refers to %q, not an id", id))
 		}
 	}
 	return errors.Join(errs...)
@@ -308,7 +308,7 @@ func (s *Store) listCasesQuery(f inspect.CaseFilter) (string, []any, error) {
 func (s *Store) after(what, timeCol, idCol string, at *time.Time, id string) (string, []any, error) {
 	uid, ok := parseID(id)
 	if at == nil || !ok || checkTime("after time", *at) != nil {
-		return "", nil, fmt.Errorf("%w: %s filter: bad cursor", inspect.ErrInvalid, what)
+		return "", nil, inspect.Errorf(inspect.EINVALID, "%s filter: bad cursor", what)
 	}
 	return "(" + timeCol + ", " + idCol + ") < (?, ?)", []any{s.d.timeArg(*at), uid}, nil
 }
@@ -498,7 +498,7 @@ func (s *Store) UpdateCase(ctx context.Context, c inspect.Case, evs []inspect.Ca
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return fmt.Errorf("%w: case %s changed since it was read", ErrConflict, c.ID)
+			return conflictf("case %s changed since it was read", c.ID)
 		}
 		for i, eid := range c.RectificationEvidenceIDs {
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO case_evidence (case_id, evidence_id, role, ordinal)

@@ -48,10 +48,10 @@ func reachLockKey(code string) int32 {
 // made now, times to the microsecond.
 func normAssignments(reachCode string, as []inspect.ChiefAssignment, now time.Time) ([]inspect.ChiefAssignment, error) {
 	invalid := func(i int, format string, a ...any) error {
-		return fmt.Errorf("%w: chief assignment %d of reach %s: %s", inspect.ErrInvalid, i, reachCode, fmt.Sprintf(format, a...))
+		return inspect.Errorf(inspect.EINVALID, "chief assignment %d of reach %s: %s", i, reachCode, fmt.Sprintf(format, a...))
 	}
 	if len(as) > maxChiefAssignments {
-		return nil, fmt.Errorf("%w: more than %d chief assignments", inspect.ErrInvalid, maxChiefAssignments)
+		return nil, inspect.Errorf(inspect.EINVALID, "more than %d chief assignments", maxChiefAssignments)
 	}
 	out := make([]inspect.ChiefAssignment, len(as))
 	for i, a := range as {
@@ -127,7 +127,7 @@ func (s *Store) SetReachChiefs(ctx context.Context, reachCode string, as []inspe
 		return err
 	}
 	if reachCode == "" {
-		return fmt.Errorf("%w: empty reach code", inspect.ErrInvalid)
+		return inspect.Errorf(inspect.EINVALID, "empty reach code")
 	}
 	now = roundTime(now)
 	if err := checkTime("now", now); err != nil {
@@ -241,11 +241,9 @@ func (s *Store) checkChiefs(ctx context.Context, tx *sql.Tx, as []inspect.ChiefA
 		u, ok := users[a.UserID]
 		switch {
 		case !ok:
-			return fmt.Errorf("%w: chief assignment %d of reach %s: user %s does not exist",
-				inspect.ErrInvalid, i, a.ReachCode, a.UserID)
+			return inspect.Errorf(inspect.EINVALID, "chief assignment %d of reach %s: user %s does not exist", i, a.ReachCode, a.UserID)
 		case u.role != string(inspect.RoleRiverChief):
-			return fmt.Errorf("%w: chief assignment %d of reach %s: user %q (%s) has role %s, not %s",
-				inspect.ErrInvalid, i, a.ReachCode, u.name, a.UserID, u.role, inspect.RoleRiverChief)
+			return inspect.Errorf(inspect.EINVALID, "chief assignment %d of reach %s: user %q (%s) has role %s, not %s", i, a.ReachCode, u.name, a.UserID, u.role, inspect.RoleRiverChief)
 		}
 	}
 	return nil

@@ -61,7 +61,7 @@ const evidenceInsertCols = `id, uploader_id, category, subcategory, note, sha256
 	responsibility`
 
 // errClaimLost: CommitEvidence found no pending submission to complete.
-var errClaimLost = fmt.Errorf("%w: no pending submission for this key (the claim was lost)", ErrConflict)
+var errClaimLost = conflictf("no pending submission for this key (the claim was lost)")
 
 // CommitEvidence stores e as the result of the pending submission
 // (e.UploaderID, key), in one write transaction:
@@ -104,7 +104,7 @@ func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key, at
 		return err
 	}
 	if len(fingerprint) != sha256.Size {
-		return fmt.Errorf("%w: submission fingerprint must be %d bytes", inspect.ErrInvalid, sha256.Size)
+		return inspect.Errorf(inspect.EINVALID, "submission fingerprint must be %d bytes", sha256.Size)
 	}
 	ne, err := s.normEvidence(*e)
 	if err != nil {
@@ -112,7 +112,7 @@ func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key, at
 	}
 	details, err := json.Marshal(toDetails(ne))
 	if err != nil {
-		return fmt.Errorf("%w: evidence details: %w", inspect.ErrInvalid, err)
+		return inspect.Errorf(inspect.EINVALID, "evidence details: %w", err)
 	}
 	var lon, lat any
 	if ne.Location != nil {
@@ -231,7 +231,7 @@ func sha256LockKey(hexSHA string) int32 {
 // untouched.
 func (s *Store) normEvidence(e inspect.Evidence) (inspect.Evidence, error) {
 	invalid := func(format string, args ...any) error {
-		return fmt.Errorf("%w: evidence: %s", inspect.ErrInvalid, fmt.Sprintf(format, args...))
+		return inspect.Errorf(inspect.EINVALID, "evidence: %s", fmt.Sprintf(format, args...))
 	}
 	e, err := e.Normalize()
 	if err != nil {
@@ -302,12 +302,12 @@ func (s *Store) normEvidence(e inspect.Evidence) (inspect.Evidence, error) {
 // duplicates, never nil.
 func normThumbnails(sizes []int) ([]int, error) {
 	if len(sizes) > maxThumbnailSizes {
-		return nil, fmt.Errorf("%w: more than %d thumbnail sizes", inspect.ErrInvalid, maxThumbnailSizes)
+		return nil, inspect.Errorf(inspect.EINVALID, "more than %d thumbnail sizes", maxThumbnailSizes)
 	}
 	out := make([]int, 0, len(sizes))
 	for _, n := range sizes {
 		if n < 1 || n > MaxThumbnailSize {
-			return nil, fmt.Errorf("%w: thumbnail size %d outside 1–%d", inspect.ErrInvalid, n, MaxThumbnailSize)
+			return nil, inspect.Errorf(inspect.EINVALID, "thumbnail size %d outside 1–%d", n, MaxThumbnailSize)
 		}
 		out = append(out, n)
 	}
@@ -609,7 +609,7 @@ func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, erro
 		args = append(args, a...)
 	}
 	invalid := func(format string, a ...any) error {
-		return fmt.Errorf("%w: evidence filter: %s", inspect.ErrInvalid, fmt.Sprintf(format, a...))
+		return inspect.Errorf(inspect.EINVALID, "evidence filter: %s", fmt.Sprintf(format, a...))
 	}
 	if f.Category != nil {
 		if _, err := inspect.ParseCategory(string(*f.Category)); err != nil {
@@ -673,13 +673,13 @@ func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, erro
 	}
 	if f.BBox != nil {
 		if err := f.BBox.Validate(); err != nil {
-			return "", nil, fmt.Errorf("%w: evidence filter: bbox: %w", inspect.ErrInvalid, err)
+			return "", nil, inspect.Errorf(inspect.EINVALID, "evidence filter: bbox: %w", err)
 		}
 		box(*f.BBox)
 	}
 	if f.Near != nil {
 		if err := f.Near.Validate(); err != nil {
-			return "", nil, fmt.Errorf("%w: evidence filter: near: %w", inspect.ErrInvalid, err)
+			return "", nil, inspect.Errorf(inspect.EINVALID, "evidence filter: near: %w", err)
 		}
 		if !(f.RadiusM > 0 && f.RadiusM <= MaxNearRadiusM) {
 			return "", nil, invalid("radius %v m outside (0, %v]", f.RadiusM, MaxNearRadiusM)
@@ -752,7 +752,7 @@ func visibleTo(what, owner, userID string, sets ...codeSet) (string, []any, erro
 	}
 	for _, set := range sets {
 		if len(set.codes) > MaxScopeCodes {
-			return "", nil, fmt.Errorf("%w: %s scope: more than %d codes", inspect.ErrInvalid, what, MaxScopeCodes)
+			return "", nil, inspect.Errorf(inspect.EINVALID, "%s scope: more than %d codes", what, MaxScopeCodes)
 		}
 		codes, err := normCodes(set.codes)
 		if err != nil {
@@ -781,7 +781,7 @@ func normCodes(codes []string) ([]string, error) {
 			return nil, err
 		}
 		if c == "" {
-			return nil, fmt.Errorf("%w: empty township or reach code", inspect.ErrInvalid)
+			return nil, inspect.Errorf(inspect.EINVALID, "empty township or reach code")
 		}
 		out = append(out, c)
 	}
@@ -793,7 +793,7 @@ func normCodes(codes []string) ([]string, error) {
 // (64 lower-case hex digits, else an error wrapping inspect.ErrInvalid).
 func (s *Store) EvidenceSHA256Exists(ctx context.Context, sha string) (bool, error) {
 	if !inspect.ValidSHA256(sha) {
-		return false, fmt.Errorf("%w: sha256 must be 64 lower-case hex digits", inspect.ErrInvalid)
+		return false, inspect.Errorf(inspect.EINVALID, "sha256 must be 64 lower-case hex digits")
 	}
 	var exists bool
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM evidence WHERE sha256 = ?)`), sha).Scan(&exists)
@@ -853,7 +853,7 @@ const maxThumbnailError = 500
 // longer than 500 bytes.
 func (s *Store) SetThumbnailTries(ctx context.Context, id string, tr inspect.ThumbnailTries) error {
 	if tr.Attempts < 0 {
-		return fmt.Errorf("%w: thumbnail attempts %d", inspect.ErrInvalid, tr.Attempts)
+		return inspect.Errorf(inspect.EINVALID, "thumbnail attempts %d", tr.Attempts)
 	}
 	var gaveUp any
 	switch tr.GaveUp {
@@ -861,10 +861,10 @@ func (s *Store) SetThumbnailTries(ctx context.Context, id string, tr inspect.Thu
 	case inspect.ThumbnailFailed, inspect.ThumbnailUnsupported:
 		gaveUp = string(tr.GaveUp)
 	default:
-		return fmt.Errorf("%w: thumbnails cannot end %q", inspect.ErrInvalid, tr.GaveUp)
+		return inspect.Errorf(inspect.EINVALID, "thumbnails cannot end %q", tr.GaveUp)
 	}
 	if len(tr.Error) > maxThumbnailError {
-		return fmt.Errorf("%w: thumbnail error longer than %d bytes", inspect.ErrInvalid, maxThumbnailError)
+		return inspect.Errorf(inspect.EINVALID, "thumbnail error longer than %d bytes", maxThumbnailError)
 	}
 	if err := checkText("thumbnail error", tr.Error); err != nil {
 		return err

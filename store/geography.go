@@ -83,8 +83,8 @@ func (s *Store) importBatch(ctx context.Context, kind, table, insert string, row
 			return err
 		}
 		if latest != nil && !effectiveFrom.After(*latest) {
-			return fmt.Errorf("%w: effective from %s is not after the latest %s import's %s: history is not rewritten",
-				ErrConflict, effectiveFrom.Format(time.RFC3339Nano), kind, latest.Format(time.RFC3339Nano))
+			return conflictf("effective from %s is not after the latest %s import's %s: history is not rewritten",
+				effectiveFrom.Format(time.RFC3339Nano), kind, latest.Format(time.RFC3339Nano))
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM import_batches`).Scan(&version); err != nil {
 			return err
@@ -120,10 +120,10 @@ func (s *Store) importBatch(ctx context.Context, kind, table, insert string, row
 // time, and codes that are storable and unique.
 func checkImport(what string, n int, effectiveFrom time.Time, code func(i int) string) error {
 	if n == 0 {
-		return fmt.Errorf("%w: import %ss: none given (an import is the full set)", inspect.ErrInvalid, what)
+		return inspect.Errorf(inspect.EINVALID, "import %ss: none given (an import is the full set)", what)
 	}
 	if effectiveFrom.IsZero() {
-		return fmt.Errorf("%w: import %ss: no effective from time", inspect.ErrInvalid, what)
+		return inspect.Errorf(inspect.EINVALID, "import %ss: no effective from time", what)
 	}
 	if err := checkTime("effective from", effectiveFrom); err != nil {
 		return err
@@ -135,10 +135,10 @@ func checkImport(what string, n int, effectiveFrom time.Time, code func(i int) s
 			return err
 		}
 		if c == "" {
-			return fmt.Errorf("%w: import %ss: item %d has no code", inspect.ErrInvalid, what, i)
+			return inspect.Errorf(inspect.EINVALID, "import %ss: item %d has no code", what, i)
 		}
 		if seen[c] {
-			return fmt.Errorf("%w: import %ss: code %q appears twice", inspect.ErrInvalid, what, c)
+			return inspect.Errorf(inspect.EINVALID, "import %ss: code %q appears twice", what, c)
 		}
 		seen[c] = true
 	}
@@ -179,10 +179,10 @@ func (s *Store) ImportTownships(ctx context.Context, ts []inspect.Township, effe
 			return 0, err
 		}
 		if t.Name == "" || t.Kind == "" {
-			return 0, fmt.Errorf("%w: township %s: name and kind are required", inspect.ErrInvalid, t.Code)
+			return 0, inspect.Errorf(inspect.EINVALID, "township %s: name and kind are required", t.Code)
 		}
 		if !t.Zone.Valid() {
-			return 0, fmt.Errorf("%w: township %s: unknown zone %q", inspect.ErrInvalid, t.Code, t.Zone)
+			return 0, inspect.Errorf(inspect.EINVALID, "township %s: unknown zone %q", t.Code, t.Zone)
 		}
 		if err := checkMultiPolygon(field+"boundary", t.Boundary); err != nil {
 			return 0, err
@@ -230,7 +230,7 @@ func (s *Store) ImportReaches(ctx context.Context, rs []inspect.Reach, effective
 			return 0, err
 		}
 		if r.River == "" || r.Name == "" || r.TownshipCode == "" {
-			return 0, fmt.Errorf("%w: reach %s: river, name and township code are required", inspect.ErrInvalid, r.Code)
+			return 0, inspect.Errorf(inspect.EINVALID, "reach %s: river, name and township code are required", r.Code)
 		}
 		if err := checkMultiLineString(field+"line", r.Line); err != nil {
 			return 0, err
@@ -429,14 +429,14 @@ func (s *Store) reachesQuery(f ReachFilter) (string, []any, error) {
 	if f.ChiefUserID != nil {
 		uid, ok := parseID(*f.ChiefUserID)
 		if !ok {
-			return "", nil, fmt.Errorf("%w: reach filter: chief user id is not a UUID", inspect.ErrInvalid)
+			return "", nil, inspect.Errorf(inspect.EINVALID, "reach filter: chief user id is not a UUID")
 		}
 		add(`r.code IN (SELECT c.reach_code FROM chief_assignments c WHERE c.user_id = ? AND `+validAt("c")+`)`, uid, arg, arg)
 	}
 	if f.BBox != nil {
 		b := *f.BBox
 		if err := b.Validate(); err != nil {
-			return "", nil, fmt.Errorf("%w: reach filter: bbox: %w", inspect.ErrInvalid, err)
+			return "", nil, inspect.Errorf(inspect.EINVALID, "reach filter: bbox: %w", err)
 		}
 		cond, a := s.d.reachBoxIndex(b)
 		add(cond, a...)

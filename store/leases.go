@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/fieldwatch/fieldwatch/inspect"
@@ -34,7 +33,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, now, unti
 		return false, err
 	}
 	if !until.After(now) {
-		return false, fmt.Errorf("%w: lease %s: until %s is not after now %s", inspect.ErrInvalid, name,
+		return false, inspect.Errorf(inspect.EINVALID, "lease %s: until %s is not after now %s", name,
 			until.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
 	}
 	// On PostgreSQL the conflicting row is locked and the WHERE is
@@ -87,7 +86,7 @@ func (s *Store) DeleteExpiredLeases(ctx context.Context, before time.Time) (int,
 
 func checkLease(name, holder string) error {
 	if name == "" || holder == "" {
-		return fmt.Errorf("%w: a lease needs a name and a holder", inspect.ErrInvalid)
+		return inspect.Errorf(inspect.EINVALID, "a lease needs a name and a holder")
 	}
 	return errors.Join(checkText("lease name", name), checkText("lease holder", holder))
 }

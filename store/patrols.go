@@ -36,12 +36,12 @@ func (s *Store) CreatePatrol(ctx context.Context, p *inspect.Patrol, key string,
 		checkTime("started_at", p.StartedAt), checkTime("ended_at", p.EndedAt), checkTime("recorded_at", p.RecordedAt)}
 	for _, v := range []float64{p.LengthM, p.DurationS, p.Coverage, p.MaxSpeed, p.MedianSpeed} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			errs = append(errs, fmt.Errorf("%w: patrol numbers must be finite", inspect.ErrInvalid))
+			errs = append(errs, inspect.Errorf(inspect.EINVALID, "patrol numbers must be finite"))
 		}
 	}
 	for _, id := range p.EvidenceIDs {
 		if _, ok := parseID(id); !ok {
-			errs = append(errs, fmt.Errorf("%w: evidence id %q", inspect.ErrInvalid, id))
+			errs = append(errs, inspect.Errorf(inspect.EINVALID, "evidence id %q", id))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -183,7 +183,7 @@ func (s *Store) ListPatrols(ctx context.Context, f inspect.PatrolFilter) ([]insp
 	if f.ChiefID != "" {
 		uid, ok := parseID(f.ChiefID)
 		if !ok {
-			return nil, fmt.Errorf("%w: patrol filter: chief is not an id", inspect.ErrInvalid)
+			return nil, inspect.Errorf(inspect.EINVALID, "patrol filter: chief is not an id")
 		}
 		add("p.chief_id = ?", uid)
 	}

@@ -60,7 +60,7 @@ func (s *Store) InsertRefreshToken(ctx context.Context, t inspect.RefreshToken) 
 // malformed fields.
 func (s *Store) StartRefreshFamily(ctx context.Context, t inspect.RefreshToken, passwordHash string) error {
 	if passwordHash == "" {
-		return fmt.Errorf("%w: empty password hash", inspect.ErrInvalid)
+		return inspect.Errorf(inspect.EINVALID, "empty password hash")
 	}
 	t, uid, err := s.checkRefreshToken(t)
 	if err != nil {
@@ -80,27 +80,27 @@ func (s *Store) checkRefreshToken(t inspect.RefreshToken) (inspect.RefreshToken,
 	} else if id, ok := parseID(t.ID); ok {
 		t.ID = id
 	} else {
-		return t, "", fmt.Errorf("%w: refresh token id is not a UUID", inspect.ErrInvalid)
+		return t, "", inspect.Errorf(inspect.EINVALID, "refresh token id is not a UUID")
 	}
 	if t.FamilyID == "" {
 		t.FamilyID = t.ID
 	} else if id, ok := parseID(t.FamilyID); ok {
 		t.FamilyID = id
 	} else {
-		return t, "", fmt.Errorf("%w: refresh token family id is not a UUID", inspect.ErrInvalid)
+		return t, "", inspect.Errorf(inspect.EINVALID, "refresh token family id is not a UUID")
 	}
 	uid, ok := parseID(t.UserID)
 	if !ok {
 		return t, "", fmt.Errorf("store: insert refresh token: user: %w", ErrNotFound)
 	}
 	if len(t.Hash) != sha256.Size {
-		return t, "", fmt.Errorf("%w: refresh token hash must be %d bytes", inspect.ErrInvalid, sha256.Size)
+		return t, "", inspect.Errorf(inspect.EINVALID, "refresh token hash must be %d bytes", sha256.Size)
 	}
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = s.now()
 	}
 	if t.ExpiresAt.IsZero() {
-		return t, "", fmt.Errorf("%w: refresh token without expiry", inspect.ErrInvalid)
+		return t, "", inspect.Errorf(inspect.EINVALID, "refresh token without expiry")
 	}
 	for _, f := range []struct {
 		name string

@@ -17,7 +17,7 @@ func (s *Store) RehashPassword(ctx context.Context, id, oldHash, newHash string)
 		return err
 	}
 	if newHash == "" {
-		return fmt.Errorf("%w: empty password hash", inspect.ErrInvalid)
+		return inspect.Errorf(inspect.EINVALID, "empty password hash")
 	}
 	cid, ok := parseID(id)
 	if !ok {

@@ -48,7 +48,7 @@ type (
 // canonical, nil slices made empty. It leaves r's slices untouched.
 func normResponsibility(r inspect.Responsibility) (inspect.Responsibility, error) {
 	invalid := func(format string, a ...any) error {
-		return fmt.Errorf("%w: responsibility: %s", inspect.ErrInvalid, fmt.Sprintf(format, a...))
+		return inspect.Errorf(inspect.EINVALID, "responsibility: %s", fmt.Sprintf(format, a...))
 	}
 	if err := checkFields("responsibility ", "township code", r.TownshipCode, "township name", r.TownshipName,
 		"reach code", r.ReachCode, "reach name", r.ReachName, "method", r.Method); err != nil {
@@ -102,7 +102,7 @@ func responsibilityJSON(r inspect.Responsibility) (string, error) {
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
-		return "", fmt.Errorf("%w: responsibility: %w", inspect.ErrInvalid, err)
+		return "", inspect.Errorf(inspect.EINVALID, "responsibility: %w", err)
 	}
 	return string(b), nil
 }

@@ -15,7 +15,7 @@ import (
 // unknown evidence or reviewer, ErrInvalid for an unknown decision.
 func (s *Store) AddReview(ctx context.Context, r *inspect.Review) error {
 	if !r.Decision.Valid() {
-		return fmt.Errorf("%w: unknown decision %q", inspect.ErrInvalid, r.Decision)
+		return inspect.Errorf(inspect.EINVALID, "unknown decision %q", r.Decision)
 	}
 	if err := errors.Join(checkText("note", r.Note), checkTime("at", r.At)); err != nil {
 		return err

@@ -44,30 +44,30 @@ import (
 )
 
 // Errors returned by Store methods. Each wraps the underlying driver error,
-// if any, so logs keep the cause while callers test with errors.Is.
-// ErrNotFound and ErrConflict also match inspect's errors of the same
-// meaning, so the domain can test store answers without importing store.
+// if any, so logs keep the cause while callers test with errors.Is. They
+// carry the domain's codes (ENOTFOUND, ECONFLICT, EUNAVAILABLE) and match
+// its generic errors of the same code (inspect.ErrNotFound, …), so the
+// domain can test store answers without importing store, and the API
+// answers them without knowing store.
 var (
 	// ErrNotFound: the row asked for does not exist (or a row refers to
 	// one that does not).
-	ErrNotFound error = &sentinel{"store: not found", inspect.ErrNotFound}
+	ErrNotFound error = inspect.NewSentinel(inspect.ENOTFOUND, "store: not found", inspect.ErrNotFound.Message)
 	// ErrConflict: a unique constraint was violated, e.g. a duplicate
-	// username, or a write lost a race (a stale version).
-	ErrConflict error = &sentinel{"store: conflict", inspect.ErrConflict}
+	// username, or a write lost a race (a stale version). A driver's
+	// error shows the client only the generic message; conflictf adds one
+	// fit for the client.
+	ErrConflict error = inspect.NewSentinel(inspect.ECONFLICT, "store: conflict", inspect.ErrConflict.Message)
 	// ErrUnavailable: the database could not be reached or did not answer
 	// in time; the operation may succeed if retried later (HTTP 503).
-	ErrUnavailable = errors.New("store: unavailable")
+	ErrUnavailable error = inspect.NewSentinel(inspect.EUNAVAILABLE, "store: unavailable", inspect.ErrUnavailable.Message)
 )
 
-// sentinel is an error with its own message that also matches a more
-// general one.
-type sentinel struct {
-	msg    string
-	parent error
+// conflictf returns an error matching ErrConflict whose message, fit for
+// the client, says what conflicts.
+func conflictf(format string, args ...any) error {
+	return inspect.Wrap(inspect.ECONFLICT, fmt.Sprintf(format, args...), ErrConflict)
 }
-
-func (e *sentinel) Error() string { return e.msg }
-func (e *sentinel) Unwrap() error { return e.parent }
 
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFiles embed.FS

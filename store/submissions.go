@@ -56,7 +56,7 @@ func checkIdemKey(key string) error {
 		return err
 	}
 	if key == "" || len(key) > maxIdemKeyLen {
-		return fmt.Errorf("%w: idempotency key must be 1 to %d bytes", inspect.ErrInvalid, maxIdemKeyLen)
+		return inspect.Errorf(inspect.EINVALID, "idempotency key must be 1 to %d bytes", maxIdemKeyLen)
 	}
 	return nil
 }
@@ -196,7 +196,7 @@ func (s *Store) MarkSubmissionObject(ctx context.Context, userID, key, attempt, 
 		return err
 	}
 	if !inspect.ValidSHA256(sha256) {
-		return fmt.Errorf("%w: sha256 must be 64 lowercase hex digits", inspect.ErrInvalid)
+		return inspect.Errorf(inspect.EINVALID, "sha256 must be 64 lowercase hex digits")
 	}
 	if err := checkTime("now", now); err != nil {
 		return err
@@ -238,7 +238,7 @@ func (s *Store) MarkSubmissionObject(ctx context.Context, userID, key, attempt, 
 // the hash, and no commit can add a row for it, in between.
 func (s *Store) DeleteOrphanObject(ctx context.Context, sha256 string, del func(context.Context) error) (bool, error) {
 	if !inspect.ValidSHA256(sha256) {
-		return false, fmt.Errorf("%w: sha256 must be 64 lowercase hex digits", inspect.ErrInvalid)
+		return false, inspect.Errorf(inspect.EINVALID, "sha256 must be 64 lowercase hex digits")
 	}
 	deleted := false
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {

@@ -19,10 +19,10 @@ import (
 // Checking here turns both into the client's error, the same on both backends.
 func checkText(field, s string) error {
 	if !utf8.ValidString(s) {
-		return fmt.Errorf("%w: %s is not valid UTF-8", inspect.ErrInvalid, field)
+		return inspect.Errorf(inspect.EINVALID, "%s is not valid UTF-8", field)
 	}
 	if strings.IndexByte(s, 0) >= 0 {
-		return fmt.Errorf("%w: %s contains a NUL character", inspect.ErrInvalid, field)
+		return inspect.Errorf(inspect.EINVALID, "%s contains a NUL character", field)
 	}
 	return nil
 }
@@ -37,7 +37,7 @@ func normUsername(username string) (name, key string, err error) {
 	}
 	name = norm.NFC.String(username)
 	if name == "" {
-		return "", "", fmt.Errorf("%w: username is empty", inspect.ErrInvalid)
+		return "", "", inspect.Errorf(inspect.EINVALID, "username is empty")
 	}
 	return name, usernameKey(name), nil
 }
@@ -79,7 +79,7 @@ func newID() (string, error) {
 // backends must agree.
 func checkTime(field string, t time.Time) error {
 	if y := t.UTC().Year(); y < 1 || y > 9999 {
-		return fmt.Errorf("%w: %s is out of range", inspect.ErrInvalid, field)
+		return inspect.Errorf(inspect.EINVALID, "%s is out of range", field)
 	}
 	return nil
 }
@@ -94,7 +94,7 @@ func normTownships(codes []string) ([]string, error) {
 			return nil, err
 		}
 		if c == "" {
-			return nil, fmt.Errorf("%w: empty township code", inspect.ErrInvalid)
+			return nil, inspect.Errorf(inspect.EINVALID, "empty township code")
 		}
 		if !seen[c] {
 			seen[c] = true

@@ -34,14 +34,14 @@ func scanUpload(r rowScanner) (inspect.Upload, error) {
 // digest, ErrNotFound for an unknown user.
 func (s *Store) CreateUpload(ctx context.Context, u *inspect.Upload, lim inspect.UploadLimits) error {
 	if u.Size <= 0 || !isHexSHA256(u.SHA256) {
-		return fmt.Errorf("%w: upload needs a positive size and a lower-case hex SHA-256", inspect.ErrInvalid)
+		return inspect.Errorf(inspect.EINVALID, "upload needs a positive size and a lower-case hex SHA-256")
 	}
 	if err := errors.Join(checkText("object key", u.ObjectKey), checkTime("created_at", u.CreatedAt), checkTime("expires_at", u.ExpiresAt),
 		checkTime("open since", lim.OpenSince)); err != nil {
 		return err
 	}
 	if u.CompletedAt != nil {
-		return fmt.Errorf("%w: a new upload cannot be completed", inspect.ErrInvalid)
+		return inspect.Errorf(inspect.EINVALID, "a new upload cannot be completed")
 	}
 	uid, ok := parseID(u.UserID)
 	if !ok {
@@ -56,7 +56,7 @@ func (s *Store) CreateUpload(ctx context.Context, u *inspect.Upload, lim inspect
 	}
 	id, ok := parseID(u.ID)
 	if !ok {
-		return fmt.Errorf("%w: upload id is not a UUID", inspect.ErrInvalid)
+		return inspect.Errorf(inspect.EINVALID, "upload id is not a UUID")
 	}
 	since := s.d.timeArg(lim.OpenSince)
 	// atCap counts up to limit rows of query, so a count costs no more

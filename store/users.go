@@ -75,7 +75,7 @@ func (s *Store) CreateUser(ctx context.Context, u *inspect.User) error {
 		}
 	}
 	if !nu.Role.Valid() {
-		return fmt.Errorf("%w: unknown role %q", inspect.ErrInvalid, nu.Role)
+		return inspect.Errorf(inspect.EINVALID, "unknown role %q", nu.Role)
 	}
 	if nu.Townships, err = normTownships(u.Townships); err != nil {
 		return err
@@ -87,7 +87,7 @@ func (s *Store) CreateUser(ctx context.Context, u *inspect.User) error {
 	} else if id, ok := parseID(nu.ID); ok {
 		nu.ID = id
 	} else {
-		return fmt.Errorf("%w: user id is not a UUID", inspect.ErrInvalid)
+		return inspect.Errorf(inspect.EINVALID, "user id is not a UUID")
 	}
 	if nu.CreatedAt.IsZero() {
 		nu.CreatedAt = s.now()
@@ -151,9 +151,9 @@ func (s *Store) userConflict(ctx context.Context, key string) error {
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM users WHERE username_key = ?`), key).Scan(&one)
 	switch {
 	case err == nil:
-		return fmt.Errorf("%w: username already taken", ErrConflict)
+		return conflictf("username already taken")
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("%w: user id already taken", ErrConflict)
+		return conflictf("user id already taken")
 	default:
 		return s.fail("create user", err)
 	}
@@ -272,7 +272,7 @@ func (s *Store) ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspect.
 	)
 	if f.Role != nil {
 		if !f.Role.Valid() {
-			return nil, fmt.Errorf("%w: unknown role %q", inspect.ErrInvalid, *f.Role)
+			return nil, inspect.Errorf(inspect.EINVALID, "unknown role %q", *f.Role)
 		}
 		where = append(where, "role = ?")
 		args = append(args, string(*f.Role))
@@ -342,7 +342,7 @@ const adminLockClass int32 = 0x66770013
 // ErrLastAdmin is returned by UpdateUser for a change that would leave no
 // active administrator: nobody could then manage accounts. It matches
 // ErrConflict; its message is fit for the client.
-var ErrLastAdmin = fmt.Errorf("%w: the last active administrator cannot be demoted or deactivated", ErrConflict)
+var ErrLastAdmin = conflictf("the last active administrator cannot be demoted or deactivated")
 
 // UpdateUser applies the non-nil fields of p and sets UpdatedAt to now.
 // Townships, when given, replace the user's set. An empty patch changes
@@ -371,7 +371,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, 
 	}
 	if p.Role != nil {
 		if !p.Role.Valid() {
-			return inspect.User{}, fmt.Errorf("%w: unknown role %q", inspect.ErrInvalid, *p.Role)
+			return inspect.User{}, inspect.Errorf(inspect.EINVALID, "unknown role %q", *p.Role)
 		}
 		sets = append(sets, "role = ?")
 		args = append(args, string(*p.Role))
@@ -476,7 +476,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string, now time.T
 		return err
 	}
 	if hash == "" {
-		return fmt.Errorf("%w: empty password hash", inspect.ErrInvalid)
+		return inspect.Errorf(inspect.EINVALID, "empty password hash")
 	}
 	if err := checkTime("now", now); err != nil {
 		return err
