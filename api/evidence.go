@@ -81,39 +81,39 @@ func (s *Server) CreateEvidence(ctx context.Context, req CreateEvidenceRequestOb
 			break
 		}
 		if err != nil {
-			return nil, multipartError(err)
+			return nil, bodyError(err)
 		}
 		if parts >= maxUploadParts {
-			return nil, &validationError{detail: fmt.Sprintf("at most %d parts: photo and meta", maxUploadParts)}
+			return nil, malformed(fmt.Sprintf("at most %d parts: photo and meta", maxUploadParts))
 		}
 		switch part.FormName() {
 		case "meta":
 			if rawMeta != nil {
-				return nil, &validationError{detail: "more than one meta part"}
+				return nil, malformed("more than one meta part")
 			}
 			if rawMeta, err = io.ReadAll(io.LimitReader(part, maxMetaBytes+1)); err != nil {
-				return nil, multipartError(err)
+				return nil, bodyError(err)
 			}
 			if len(rawMeta) > maxMetaBytes {
-				return nil, &validationError{detail: fmt.Sprintf("meta part larger than %d bytes", maxMetaBytes)}
+				return nil, malformed(fmt.Sprintf("meta part larger than %d bytes", maxMetaBytes))
 			}
 		case "photo":
 			if spool != nil {
-				return nil, &validationError{detail: "more than one photo part; send one photo per request"}
+				return nil, malformed("more than one photo part; send one photo per request")
 			}
 			if spool, err = s.cfg.Intake.Receive(ctx, part); err != nil {
-				return nil, multipartError(err)
+				return nil, bodyError(err)
 			}
 		default:
-			return nil, &validationError{detail: "unexpected part", fields: []FieldError{{Field: part.FormName(), Reason: "only the parts photo and meta are accepted"}}}
+			return nil, malformed("unexpected part", inspect.FieldError{Field: part.FormName(), Reason: "only the parts photo and meta are accepted"})
 		}
 		part.Close()
 	}
 	switch {
 	case spool == nil:
-		return nil, &validationError{detail: "missing photo part", fields: []FieldError{{Field: "photo", Reason: "required"}}}
+		return nil, malformed("missing photo part", inspect.FieldError{Field: "photo", Reason: "required"})
 	case rawMeta == nil:
-		return nil, &validationError{detail: "missing meta part", fields: []FieldError{{Field: "meta", Reason: "required"}}}
+		return nil, malformed("missing meta part", inspect.FieldError{Field: "meta", Reason: "required"})
 	}
 	meta, err := s.parseMeta(rawMeta)
 	if err != nil {
@@ -159,16 +159,21 @@ func (s *Server) beginUpload(ctx context.Context, userID, key string) (*inspect.
 	return claim, func() { claim.Release(); release() }, nil
 }
 
-// multipartError classifies a failure while reading the body.
-func multipartError(err error) error {
+// bodyError gives a failure while reading the multipart body its code:
+// a body over the limit is ETOOLARGE, anything else the client sent that
+// net/http cannot parse EMALFORMED; the server's own failures (a
+// cancelled or timed-out read, a spool that cannot be written) keep
+// theirs.
+func bodyError(err error) error {
 	var tooBig *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooBig), errors.Is(err, inspect.ErrTooLarge):
-		return fmt.Errorf("%w: %w", inspect.ErrTooLarge, err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, inspect.ErrSpoolWrite):
+	case errors.As(err, &tooBig):
+		return inspect.Errorf(inspect.ETOOLARGE, "%w: %w", inspect.ErrTooLarge, err)
+	case inspect.ErrorCode(err) != inspect.EINTERNAL, errors.Is(err, context.Canceled),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, inspect.ErrSpoolWrite):
 		return err
 	}
-	return &validationError{detail: "malformed multipart body: " + firstLine(err.Error())}
+	return &inspect.Error{Code: inspect.EMALFORMED, Message: "malformed multipart body: " + firstLine(err.Error()), Err: err}
 }
 
 // parseMeta validates the meta part against its schema in openapi.yaml and
@@ -178,26 +183,26 @@ func (s *Server) parseMeta(raw []byte) (inspect.EvidenceMeta, error) {
 	// The meta part bypasses limitBody; refuse invalid UTF-8 here too,
 	// before encoding/json turns it into U+FFFD (docs/reliability.md#e4).
 	if !utf8.Valid(raw) {
-		return inspect.EvidenceMeta{}, &validationError{detail: "meta is not valid UTF-8", fields: []FieldError{{Field: "meta", Reason: "invalid UTF-8"}}}
+		return inspect.EvidenceMeta{}, malformed("meta is not valid UTF-8", inspect.FieldError{Field: "meta", Reason: "invalid UTF-8"})
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&v); err != nil || dec.More() {
-		return inspect.EvidenceMeta{}, &validationError{detail: "meta is not a JSON document", fields: []FieldError{{Field: "meta", Reason: "invalid JSON"}}}
+		return inspect.EvidenceMeta{}, malformed("meta is not a JSON document", inspect.FieldError{Field: "meta", Reason: "invalid JSON"})
 	}
 	if err := s.metaSchema.VisitJSON(v, openapi3.MultiErrors()); err != nil {
 		ve := fromOpenAPIError(err)
-		for i := range ve.fields {
-			ve.fields[i].Field = "meta" + strings.TrimPrefix(ve.fields[i].Field, "body")
+		for i := range ve.Fields {
+			ve.Fields[i].Field = "meta" + strings.TrimPrefix(ve.Fields[i].Field, "body")
 		}
-		if len(ve.fields) == 1 {
-			ve.detail = ve.fields[0].Field + ": " + ve.fields[0].Reason
+		if len(ve.Fields) == 1 {
+			ve.Message = ve.Fields[0].Field + ": " + ve.Fields[0].Reason
 		}
 		return inspect.EvidenceMeta{}, ve
 	}
 	var m EvidenceMeta
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return inspect.EvidenceMeta{}, &validationError{detail: "meta: " + err.Error()}
+		return inspect.EvidenceMeta{}, malformed("meta: " + err.Error())
 	}
 	out := inspect.EvidenceMeta{Category: inspect.Category(m.Category), CapturedAt: m.CapturedAt}
 	if m.Subcategory != nil {
@@ -233,9 +238,6 @@ func (s *Server) GetEvidence(ctx context.Context, req GetEvidenceRequestObject) 
 	return GetEvidence200JSONResponse(evidenceOut(e)), nil
 }
 
-// errNotFound answers 404 for objects outside the caller's scope.
-var errNotFound = errors.New("api: not found")
-
 // GetEvidencePhoto serves the original bytes: a presigned redirect where
 // the store can mint one, else the bytes with Range support.
 func (s *Server) GetEvidencePhoto(ctx context.Context, req GetEvidencePhotoRequestObject) (GetEvidencePhotoResponseObject, error) {
@@ -260,7 +262,7 @@ func (s *Server) GetEvidencePhoto(ctx context.Context, req GetEvidencePhotoReque
 			return blobResponse{body: rc, contentType: e.ContentType, filename: filename, status: http.StatusPartialContent,
 				length: n, contentRange: fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, e.Size)}, nil
 		} else if rangeUnsatisfiable(*req.Params.Range, e.Size) {
-			return nil, &rangeError{size: e.Size}
+			return nil, inspect.Errorf(inspect.ERANGE, "the photo has %d bytes", e.Size)
 		}
 	}
 	rc, obj, err := s.cfg.Photos.Get(ctx, e.ObjectKey)
@@ -324,11 +326,6 @@ func (b blobResponse) VisitGetEvidencePhotoResponse(w http.ResponseWriter) error
 func (b blobResponse) VisitGetEvidenceThumbnailResponse(w http.ResponseWriter) error {
 	return b.visit(w)
 }
-
-// rangeError is a Range outside the photo (416).
-type rangeError struct{ size int64 }
-
-func (e *rangeError) Error() string { return fmt.Sprintf("api: range outside %d bytes", e.size) }
 
 // parseRange understands one "bytes=a-b", "bytes=a-" or "bytes=-n" range.
 // Anything else (several ranges, other units) is ignored and the whole
@@ -431,7 +428,7 @@ func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject
 	}
 	if prm.Near != nil || prm.RadiusM != nil {
 		if prm.Near == nil || prm.RadiusM == nil {
-			return nil, &validationError{detail: "near and radius_m go together"}
+			return nil, malformed("near and radius_m go together")
 		}
 		pt, err := parseLonLat("near", *prm.Near)
 		if err != nil {
@@ -532,13 +529,13 @@ func parseBBox(s string) (geo.Box, error) {
 	for i, p := range parts {
 		f, err := strconv.ParseFloat(p, 64)
 		if err != nil || i >= 4 {
-			return geo.Box{}, &validationError{detail: "bbox: want minLon,minLat,maxLon,maxLat", fields: []FieldError{{Field: "bbox", Reason: "not four numbers"}}}
+			return geo.Box{}, malformed("bbox: want minLon,minLat,maxLon,maxLat", inspect.FieldError{Field: "bbox", Reason: "not four numbers"})
 		}
 		v[i] = f
 	}
 	b, err := geo.NewBox(v[0], v[1], v[2], v[3])
 	if err != nil {
-		return geo.Box{}, &validationError{detail: "bbox: " + err.Error(), fields: []FieldError{{Field: "bbox", Reason: err.Error()}}}
+		return geo.Box{}, malformed("bbox: "+err.Error(), inspect.FieldError{Field: "bbox", Reason: err.Error()})
 	}
 	return b, nil
 }
@@ -548,11 +545,11 @@ func parseLonLat(field, s string) (geo.Point, error) {
 	lon, err1 := strconv.ParseFloat(lonS, 64)
 	lat, err2 := strconv.ParseFloat(latS, 64)
 	if !ok || err1 != nil || err2 != nil {
-		return geo.Point{}, &validationError{detail: field + ": want lon,lat", fields: []FieldError{{Field: field, Reason: "not two numbers"}}}
+		return geo.Point{}, malformed(field+": want lon,lat", inspect.FieldError{Field: field, Reason: "not two numbers"})
 	}
 	p := geo.Point{Lon: lon, Lat: lat}
 	if err := p.Validate(); err != nil {
-		return geo.Point{}, &validationError{detail: field + ": " + err.Error(), fields: []FieldError{{Field: field, Reason: err.Error()}}}
+		return geo.Point{}, malformed(field+": "+err.Error(), inspect.FieldError{Field: field, Reason: err.Error()})
 	}
 	return p, nil
 }
@@ -564,7 +561,7 @@ func encodeTimeCursor(t time.Time, id string) string {
 }
 
 func decodeTimeCursor(c string) (time.Time, string, error) {
-	bad := &validationError{detail: "cursor: not a cursor this server issued", fields: []FieldError{{Field: "cursor", Reason: "invalid"}}}
+	bad := malformed("cursor: not a cursor this server issued", inspect.FieldError{Field: "cursor", Reason: "invalid"})
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
 		return time.Time{}, "", bad
@@ -587,7 +584,7 @@ func decodeTimeCursor(c string) (time.Time, string, error) {
 // mistake, not an empty page.
 func checkTimeRange(from, to *time.Time) error {
 	if from != nil && to != nil && from.After(*to) {
-		return &validationError{detail: "from is after to", fields: []FieldError{{Field: "from", Reason: "after to"}, {Field: "to", Reason: "before from"}}}
+		return malformed("from is after to", inspect.FieldError{Field: "from", Reason: "after to"}, inspect.FieldError{Field: "to", Reason: "before from"})
 	}
 	return nil
 }

@@ -3,14 +3,12 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twpayne/go-geom"
 	"github.com/twpayne/go-geom/encoding/geojson"
 
-	"github.com/fieldwatch/fieldwatch/geo"
 	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
@@ -37,7 +35,7 @@ func (s *Server) ImportTownships(ctx context.Context, req ImportTownshipsRequest
 	}
 	v, n, err := s.cfg.Atlas.ImportTownships(ctx, raw, s.effectiveFrom(req.Params.EffectiveFrom))
 	if err != nil {
-		return nil, importProblem(err)
+		return nil, err
 	}
 	return ImportTownships201JSONResponse{Version: v, Count: n}, nil
 }
@@ -50,7 +48,7 @@ func (s *Server) ImportReaches(ctx context.Context, req ImportReachesRequestObje
 	}
 	v, n, err := s.cfg.Atlas.ImportReaches(ctx, raw, s.effectiveFrom(req.Params.EffectiveFrom))
 	if err != nil {
-		return nil, importProblem(err)
+		return nil, err
 	}
 	return ImportReaches201JSONResponse{Version: v, Count: n}, nil
 }
@@ -60,28 +58,6 @@ func (s *Server) effectiveFrom(t *time.Time) time.Time {
 		return t.UTC()
 	}
 	return s.now().UTC()
-}
-
-// importProblem turns the importer's per-feature findings into a 422
-// naming each feature index and reason.
-func importProblem(err error) error {
-	var ie *geo.ImportError
-	if !errors.As(err, &ie) {
-		return err
-	}
-	fields := make([]FieldError, 0, len(ie.Problems))
-	for _, p := range ie.Problems {
-		f := "/features"
-		if p.Feature >= 0 {
-			f = fmt.Sprintf("/features/%d", p.Feature)
-		}
-		reason := p.Reason
-		if p.Code != "" {
-			reason = p.Code + ": " + reason
-		}
-		fields = append(fields, FieldError{Field: f, Reason: reason})
-	}
-	return &unprocessableError{detail: fmt.Sprintf("%d problem(s) in the GeoJSON; nothing was imported", len(fields)), fields: fields}
 }
 
 // ListTownships lists the townships in force, without boundaries.

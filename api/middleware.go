@@ -24,6 +24,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	oapimiddleware "github.com/oapi-codegen/echo-middleware"
+
+	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // Keys of values kept on the Echo context for the request's log line.
@@ -133,7 +135,8 @@ func (s *Server) routeOf(c echo.Context) string {
 }
 
 // errBodyTimeout: a request body did not arrive within the body timeout.
-var errBodyTimeout = errors.New("api: the request body did not arrive in time")
+var errBodyTimeout = inspect.NewSentinel(inspect.ETIMEOUT, "api: the request body did not arrive in time",
+	"the request body did not arrive in time")
 
 // bodyDeadline gives every request that has a body a read deadline of
 // BodyTimeout, before anything else runs: a client that sends headers
@@ -206,7 +209,7 @@ func (s *Server) limitBody(limit int64, idle bool) echo.MiddlewareFunc {
 				if idle {
 					limit = s.cfg.UploadIdle
 				}
-				return fmt.Errorf("%w: api: no request body within %s", errBodyTimeout, limit)
+				return inspect.Wrap(inspect.ETIMEOUT, fmt.Sprintf("no request body within %s", limit), errBodyTimeout)
 			}
 			if err != nil {
 				return echo.NewHTTPError(http.StatusBadRequest, "reading request body: "+err.Error())
@@ -247,14 +250,13 @@ func checkQuery(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		q, err := url.ParseQuery(raw)
 		if err != nil {
-			return &validationError{detail: "malformed query string: separate parameters with & and %-escape ; and %"}
+			return malformed("malformed query string: separate parameters with & and %-escape ; and %")
 		}
 		for k, vs := range q {
 			for _, v := range append([]string{k}, vs...) {
 				if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
 					name := strings.ToValidUTF8(k, "\ufffd")
-					return &validationError{detail: fmt.Sprintf("query parameter %q: invalid UTF-8 or NUL", name),
-						fields: []FieldError{{Field: name, Reason: "invalid UTF-8 or NUL"}}}
+					return malformed(fmt.Sprintf("query parameter %q: invalid UTF-8 or NUL", name), inspect.FieldError{Field: name, Reason: "invalid UTF-8 or NUL"})
 				}
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -31,19 +30,18 @@ func (s *Server) CreatePatrol(ctx context.Context, req CreatePatrolRequestObject
 	)
 	switch {
 	case (b.Track == nil) == (b.Gpx == nil):
-		return nil, &unprocessableError{detail: "send the track as exactly one of track (GeoJSON) or gpx",
-			fields: []FieldError{{Field: "/track", Reason: "exactly one of track and gpx"}}}
+		return nil, unprocessable("send the track as exactly one of track (GeoJSON) or gpx", inspect.FieldError{Field: "/track", Reason: "exactly one of track and gpx"})
 	case b.Track != nil:
 		doc, err2 := json.Marshal(b.Track)
 		if err2 != nil {
 			return nil, err2
 		}
-		track, err = geo.ParseTrackGeoJSON(bytes.NewReader(doc))
+		track, err = inspect.ParseTrackGeoJSON(bytes.NewReader(doc))
 	default:
-		track, err = geo.ParseGPX(strings.NewReader(*b.Gpx))
+		track, err = inspect.ParseTrackGPX(strings.NewReader(*b.Gpx))
 	}
 	if err != nil {
-		return nil, trackProblem(err, b.Track != nil)
+		return nil, err
 	}
 	pr := inspect.PatrolRequest{ReachCode: b.ReachCode, Track: track, Key: req.Params.IdempotencyKey.String()}
 	if b.Note != nil {
@@ -62,28 +60,6 @@ func (s *Server) CreatePatrol(ctx context.Context, req CreatePatrolRequestObject
 		return CreatePatrol200JSONResponse(patrolOut(p)), nil
 	}
 	return CreatePatrol201JSONResponse(patrolOut(p)), nil
-}
-
-// trackProblem turns a track's problems into 422 fields under /track or
-// /gpx.
-func trackProblem(err error, geojson bool) error {
-	var te *geo.TrackError
-	if !errors.As(err, &te) {
-		return inspect.Errorf(inspect.EINVALID, "track: %w", err)
-	}
-	field := "/gpx"
-	if geojson {
-		field = "/track"
-	}
-	fields := make([]FieldError, 0, len(te.Problems))
-	for _, p := range te.Problems {
-		f := field
-		if p.Fix >= 0 {
-			f = fmt.Sprintf("%s/fixes/%d", field, p.Fix)
-		}
-		fields = append(fields, FieldError{Field: f, Reason: p.Reason})
-	}
-	return &unprocessableError{detail: te.Error(), fields: fields}
 }
 
 // ListPatrols lists patrols in the caller's scope.
@@ -113,7 +89,7 @@ func (s *Server) ListReachPatrols(ctx context.Context, req ListReachPatrolsReque
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("api: reach %s outside scope: %w", req.Code, errNotFound)
+		return nil, fmt.Errorf("api: reach %s outside scope: %w", req.Code, inspect.ErrNotFound)
 	}
 	page, err := s.patrolPage(ctx, inspect.PatrolFilter{ReachCode: req.Code}, req.Params.Limit, req.Params.Cursor)
 	if err != nil {

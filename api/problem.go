@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,10 +13,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
 
-	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/inspect"
-	"github.com/fieldwatch/fieldwatch/media"
-	"github.com/fieldwatch/fieldwatch/store"
 )
 
 // problemContentType is the media type of every error answer (RFC 9457).
@@ -41,66 +37,52 @@ const (
 const StatusClientClosedRequest = 499
 
 // retryAfterSeconds is what clients are told to wait when a dependency is
-// down. Phones retry uploads with the same Idempotency-Key, so a short wait
-// is safe.
+// down or they are to slow down, unless the error says how long. Phones
+// retry uploads with the same Idempotency-Key, so a short wait is safe.
 const retryAfterSeconds = 5
 
-// errorRule maps a package's exported error to an HTTP answer.
-type errorRule struct {
-	target error
+// answer is how the API answers one error code.
+type answer struct {
 	status int
-	typ    string
-	// showCause: the error's message is fit for the client (it names the
-	// broken rule, never internals).
-	showCause bool
+	typ    string // problem type; "" is about:blank
+	// detail is shown when the error carries no message of its own, or
+	// always when fixed.
+	detail string
+	fixed  bool
+	// retry: the answer carries Retry-After.
+	retry bool
 }
 
-// errorTable is the one place where domain and adapter errors become HTTP
-// statuses. The first rule whose target matches (errors.Is) wins.
-func errorTable() []errorRule {
-	return []errorRule{
-		{target: auth.ErrUnauthenticated, status: http.StatusUnauthorized},
-		{target: auth.ErrRateLimited, status: http.StatusTooManyRequests, typ: problemRateLimited},
-		{target: auth.ErrInvalidPassword, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
-		{target: auth.ErrWeakPassword, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
-		{target: errBodyTimeout, status: http.StatusRequestTimeout, showCause: true},
-		{target: errForbidden, status: http.StatusForbidden},
-		{target: inspect.ErrForbidden, status: http.StatusForbidden, showCause: true},
-		{target: store.ErrNotFound, status: http.StatusNotFound},
-		{target: errNotFound, status: http.StatusNotFound},
-		{target: inspect.ErrNotFound, status: http.StatusNotFound},
-		{target: inspect.ErrInFlight, status: http.StatusConflict, showCause: true},
-		{target: inspect.ErrKeyReused, status: http.StatusUnprocessableEntity, typ: problemIdempotency, showCause: true},
-		{target: inspect.ErrDigestMismatch, status: http.StatusUnprocessableEntity, typ: problemDigest, showCause: true},
-		{target: inspect.ErrEmptyPhoto, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
-		{target: inspect.ErrTooLarge, status: http.StatusRequestEntityTooLarge, showCause: true},
-		{target: media.ErrUnsupportedFormat, status: http.StatusUnsupportedMediaType, showCause: true},
-		{target: http.ErrNotMultipart, status: http.StatusUnsupportedMediaType, showCause: true},
-		// multipart/form-data without a boundary: the body cannot be read.
-		{target: http.ErrMissingBoundary, status: http.StatusBadRequest, typ: problemValidation, showCause: true},
-		{target: media.ErrTooManyPixels, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
-		{target: media.ErrCorruptImage, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
-		{target: media.ErrInvalidRange, status: http.StatusRequestedRangeNotSatisfiable},
-		{target: inspect.ErrUploadNotReceived, status: http.StatusConflict, showCause: true},
-		{target: inspect.ErrUploadMismatch, status: http.StatusUnprocessableEntity, typ: problemDigest, showCause: true},
-		{target: errUserUploadLimit, status: http.StatusTooManyRequests, typ: problemRateLimited},
-		{target: errServerUploadLimit, status: http.StatusServiceUnavailable, typ: problemUnavailable},
-		{target: media.ErrNotExist, status: http.StatusNotFound},
-		{target: store.ErrConflict, status: http.StatusConflict, showCause: true},
-		{target: inspect.ErrConflict, status: http.StatusConflict, showCause: true},
-		{target: inspect.ErrInvalid, status: http.StatusUnprocessableEntity, typ: problemValidation, showCause: true},
-		{target: store.ErrUnavailable, status: http.StatusServiceUnavailable, typ: problemUnavailable},
-		// A full disk (spool, photo directory) is the server's trouble and
-		// passes: the phone retries later with the same key.
-		{target: syscall.ENOSPC, status: http.StatusServiceUnavailable, typ: problemUnavailable},
-		{target: syscall.EDQUOT, status: http.StatusServiceUnavailable, typ: problemUnavailable},
-		{target: media.ErrUnavailable, status: http.StatusServiceUnavailable, typ: problemUnavailable},
-		{target: context.DeadlineExceeded, status: http.StatusServiceUnavailable, typ: problemUnavailable},
+// codeAnswers is the one place where error codes become HTTP answers.
+// Every error reaching errorHandler is classified by errorCode, then
+// answered from here; the message is the one set where the error was
+// made (inspect.ErrorMessage).
+func codeAnswers() map[inspect.Code]answer {
+	return map[inspect.Code]answer{
+		inspect.EMALFORMED:       {status: http.StatusBadRequest, typ: problemValidation},
+		inspect.EINVALID:         {status: http.StatusUnprocessableEntity, typ: problemValidation},
+		inspect.EUNAUTHENTICATED: {status: http.StatusUnauthorized, detail: "missing, invalid or expired credentials", fixed: true},
+		inspect.EFORBIDDEN:       {status: http.StatusForbidden},
+		inspect.ENOTFOUND:        {status: http.StatusNotFound, detail: http.StatusText(http.StatusNotFound), fixed: true},
+		inspect.ETIMEOUT:         {status: http.StatusRequestTimeout},
+		inspect.ECONFLICT:        {status: http.StatusConflict},
+		inspect.ECASESTATE:       {status: http.StatusConflict, typ: problemCaseState},
+		inspect.EINFLIGHT:        {status: http.StatusConflict, retry: true},
+		inspect.EKEYREUSED:       {status: http.StatusUnprocessableEntity, typ: problemIdempotency},
+		inspect.EDIGEST:          {status: http.StatusUnprocessableEntity, typ: problemDigest},
+		inspect.ETOOLARGE:        {status: http.StatusRequestEntityTooLarge},
+		inspect.EUNSUPPORTED:     {status: http.StatusUnsupportedMediaType},
+		inspect.ERANGE:           {status: http.StatusRequestedRangeNotSatisfiable},
+		inspect.ERATELIMITED:     {status: http.StatusTooManyRequests, typ: problemRateLimited, retry: true},
+		inspect.EUNAVAILABLE: {status: http.StatusServiceUnavailable, typ: problemUnavailable, retry: true,
+			detail: inspect.ErrUnavailable.Message},
+		inspect.EINTERNAL: {status: http.StatusInternalServerError, typ: problemInternal,
+			detail: "internal error; quote the request id when reporting it", fixed: true},
 	}
 }
 
 // errForbidden is returned when the caller's role may not call an operation.
-var errForbidden = errors.New("api: forbidden")
+var errForbidden = inspect.NewSentinel(inspect.EFORBIDDEN, "api: forbidden", http.StatusText(http.StatusForbidden))
 
 // problem is the body of an error answer.
 type problem = Problem
@@ -144,7 +126,8 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	_ = jsonEncode(c.Response(), p)
 }
 
-// toProblem classifies err. Internal causes never reach the client.
+// toProblem answers err from codeAnswers. Internal causes never reach the
+// client.
 func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
 	// The request's context is also cancelled by a body cut short (the
 	// client may still read the 400) or a body read that hit its deadline
@@ -157,87 +140,106 @@ func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
 		p.Title = "Client Closed Request"
 		return p, 0
 	}
-	var ve *validationError
-	if errors.As(err, &ve) {
-		return newProblem(http.StatusBadRequest, problemValidation, ve.detail, ve.fields), 0
+	err = classify(err)
+	code := inspect.ErrorCode(err)
+	if code == inspect.EINTERNAL {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return s.httpErrorProblem(he), 0
+		}
 	}
-	var ue *unprocessableError
-	if errors.As(err, &ue) {
-		return newProblem(http.StatusUnprocessableEntity, problemValidation, ue.detail, ue.fields), 0
+	a, ok := codeAnswers()[code]
+	if !ok {
+		a = codeAnswers()[inspect.EINTERNAL]
 	}
-	var re *rangeError
-	if errors.As(err, &re) {
-		return newProblem(http.StatusRequestedRangeNotSatisfiable, "", fmt.Sprintf("the photo has %d bytes", re.size), nil), 0
+	detail := inspect.ErrorMessage(err)
+	if a.fixed || detail == "" {
+		detail = a.detail
 	}
+	if detail == "" {
+		detail = http.StatusText(a.status)
+	}
+	if code == inspect.EUNAVAILABLE && s.takesIdempotencyKey(c) {
+		detail += " with the same Idempotency-Key"
+	}
+	var fields []FieldError
+	for _, f := range inspect.ErrorFields(err) {
+		fields = append(fields, FieldError{Field: f.Field, Reason: f.Reason})
+	}
+	p := newProblem(a.status, a.typ, detail, fields)
 	var te *inspect.TransitionError
-	if errors.As(err, &te) {
-		p := newProblem(http.StatusConflict, problemCaseState, te.Error(), nil)
+	if code == inspect.ECASESTATE && errors.As(err, &te) {
 		allowed := make([]CaseAction, 0, len(te.Allowed))
-		for _, a := range te.Allowed {
-			allowed = append(allowed, CaseAction(a))
+		for _, act := range te.Allowed {
+			allowed = append(allowed, CaseAction(act))
 		}
 		p.AllowedActions = &allowed
-		return p, 0
 	}
-	var ee *inspect.EvidenceError
-	if errors.As(err, &ee) {
-		fields := make([]FieldError, 0, len(ee.Problems))
-		for _, pr := range ee.Problems {
-			fields = append(fields, FieldError{Field: fmt.Sprintf("/evidence_ids/%d", pr.Index), Reason: pr.Reason})
+	retry := 0
+	if a.retry {
+		retry = retryAfterSeconds
+		if d := inspect.ErrorRetryAfter(err); d > 0 {
+			retry = max(1, int((d+time.Second-1)/time.Second))
 		}
-		return newProblem(http.StatusUnprocessableEntity, problemValidation, ee.Error(), fields), 0
 	}
-	var rl *auth.LimitedError
-	if errors.As(err, &rl) {
-		return newProblem(http.StatusTooManyRequests, problemRateLimited, "too many attempts; retry later", nil),
-			max(1, int((rl.RetryAfter+time.Second-1)/time.Second))
+	return p, retry
+}
+
+// classify gives err a code when it carries none: errors of the standard
+// library and Echo, which cannot know the domain's codes. Their text is
+// the client's message where it describes the client's request.
+func classify(err error) error {
+	if inspect.ErrorCode(err) != inspect.EINTERNAL {
+		return err
 	}
-	for _, r := range errorTable() {
-		if !errors.Is(err, r.target) {
-			continue
-		}
-		detail := http.StatusText(r.status)
-		if r.showCause && !fromDatabase(err) {
-			detail = clientMessage(err)
-		} else if r.showCause && r.status == http.StatusConflict {
-			detail = "the request conflicts with the current state; read it again and retry"
-		}
-		retry := 0
-		switch r.status {
-		case http.StatusServiceUnavailable:
-			retry = retryAfterSeconds
-			detail = "a storage dependency is unavailable; retry later with the same Idempotency-Key"
-			if errors.Is(err, errServerUploadLimit) {
-				detail = "too many uploads in progress; retry later with the same Idempotency-Key"
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return inspect.Wrap(inspect.ETOOLARGE, "", err)
+	case errors.Is(err, http.ErrNotMultipart):
+		return inspect.Wrap(inspect.EUNSUPPORTED, err.Error(), err)
+	case errors.Is(err, http.ErrMissingBoundary):
+		// multipart/form-data without a boundary: the body cannot be read.
+		return inspect.Wrap(inspect.EMALFORMED, err.Error(), err)
+	// A full disk (spool, photo directory) is the server's trouble and
+	// passes: the phone retries later with the same key.
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT),
+		errors.Is(err, context.DeadlineExceeded):
+		return inspect.Wrap(inspect.EUNAVAILABLE, "", err)
+	case errors.Is(err, echo.ErrUnsupportedMediaType):
+		// Echo's binder answers 415 when a body the validator accepted
+		// (so of a media type the contract allows) does not bind to the
+		// generated types and is not application/json, the one type it
+		// can fall back to: a GeoJSON import holding 1e400. The body is
+		// malformed, not of the wrong type.
+		return inspect.Wrap(inspect.EMALFORMED,
+			"request body: a value does not fit the type the contract gives it (a number out of range?)", err)
+	}
+	return err
+}
+
+// takesIdempotencyKey reports whether the request's operation takes an
+// Idempotency-Key, so that a retry with the same key is safe.
+func (s *Server) takesIdempotencyKey(c echo.Context) bool {
+	return s.idempotent[c.Request().Method+" "+c.Path()]
+}
+
+// idempotentOperations lists, as "METHOD /echo/:path", the operations of
+// spec that take an Idempotency-Key header.
+func idempotentOperations(spec *openapi3.T) map[string]bool {
+	out := map[string]bool{}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			params := append(openapi3.Parameters{}, item.Parameters...)
+			params = append(params, op.Parameters...)
+			for _, p := range params {
+				if p.Value != nil && p.Value.In == openapi3.ParameterInHeader && p.Value.Name == "Idempotency-Key" {
+					out[method+" "+echoPath(path)] = true
+				}
 			}
-		case http.StatusTooManyRequests:
-			retry = retryAfterSeconds
-			detail = "too many of your uploads are in progress; retry later"
-		case http.StatusConflict:
-			if errors.Is(err, inspect.ErrInFlight) {
-				retry = retryAfterSeconds
-			}
 		}
-		if r.status == http.StatusUnauthorized {
-			detail = "missing, invalid or expired credentials"
-		}
-		return newProblem(r.status, r.typ, detail, nil), retry
 	}
-	// Echo's binder answers 415 when a body the validator accepted (so of
-	// a media type the contract allows) does not bind to the generated
-	// types and is not application/json, the one type it can fall back
-	// to: a GeoJSON import holding 1e400. The body is malformed, not of
-	// the wrong type.
-	if errors.Is(err, echo.ErrUnsupportedMediaType) {
-		return newProblem(http.StatusBadRequest, problemValidation,
-			"request body: a value does not fit the type the contract gives it (a number out of range?)", nil), 0
-	}
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		return s.httpErrorProblem(he), 0
-	}
-	return newProblem(http.StatusInternalServerError, problemInternal,
-		"internal error; quote the request id when reporting it", nil), 0
+	return out
 }
 
 // httpErrorProblem covers Echo's own errors: unknown routes, wrong methods,
@@ -283,74 +285,31 @@ func clientGone(c echo.Context) bool {
 	return ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled)
 }
 
-// fromDatabase reports whether err carries a database driver's own error
-// as classified by package store, which wraps it as "%w: %w" with one of
-// its sentinels first. That text names constraints, columns and SQL
-// states: it is for logs, never for clients, whatever rule matched.
-func fromDatabase(err error) bool {
-	switch e := err.(type) {
-	case nil:
-		return false
-	case interface{ Unwrap() []error }:
-		errs := e.Unwrap()
-		if len(errs) > 1 && (errs[0] == store.ErrConflict || errs[0] == store.ErrNotFound || errs[0] == store.ErrUnavailable) {
-			return true
-		}
-		for _, inner := range errs {
-			if fromDatabase(inner) {
-				return true
-			}
-		}
-		return false
-	case interface{ Unwrap() error }:
-		return fromDatabase(e.Unwrap())
-	}
-	return false
+// malformed is a request that does not match openapi.yaml (400).
+func malformed(detail string, fields ...inspect.FieldError) error {
+	return &inspect.Error{Code: inspect.EMALFORMED, Message: detail, Fields: fields}
 }
 
-// clientMessage strips the package prefixes ("inspect: invalid: ") that
-// wrapped errors carry, leaving the sentence meant for the client.
-func clientMessage(err error) string {
-	msg := err.Error()
-	for _, prefix := range []string{"inspect: invalid: ", "store: conflict: ", "auth: invalid password: ", "auth: weak password: ", "inspect: ", "media: ", "api: "} {
-		if i := strings.LastIndex(msg, prefix); i >= 0 {
-			return msg[i+len(prefix):]
-		}
-	}
-	return msg
-}
-
-// unprocessableError is well-formed input that breaks a rule, with the
+// unprocessable is well-formed input that breaks a rule, with the
 // offending fields (422).
-type unprocessableError struct {
-	detail string
-	fields []FieldError
+func unprocessable(detail string, fields ...inspect.FieldError) error {
+	return &inspect.Error{Code: inspect.EINVALID, Message: detail, Fields: fields}
 }
-
-func (e *unprocessableError) Error() string { return "api: unprocessable: " + e.detail }
-
-// validationError is a request that does not match openapi.yaml.
-type validationError struct {
-	detail string
-	fields []FieldError
-}
-
-func (e *validationError) Error() string { return "api: invalid request: " + e.detail }
 
 // fromOpenAPIError turns kin-openapi's nested errors into field errors that
 // name the parameter or the JSON pointer of the offending body member.
-func fromOpenAPIError(err error) *validationError {
-	ve := &validationError{detail: "the request does not match the API contract"}
-	collectFieldErrors(err, "", &ve.fields)
-	if len(ve.fields) == 1 {
-		ve.detail = ve.fields[0].Field + ": " + ve.fields[0].Reason
+func fromOpenAPIError(err error) *inspect.Error {
+	ve := &inspect.Error{Code: inspect.EMALFORMED, Message: "the request does not match the API contract", Err: err}
+	collectFieldErrors(err, "", &ve.Fields)
+	if len(ve.Fields) == 1 {
+		ve.Message = ve.Fields[0].Field + ": " + ve.Fields[0].Reason
 	}
 	return ve
 }
 
 // collectFieldErrors walks the error tree. Body members are named by JSON
 // Pointer (RFC 6901, "/townships/0"), parameters by their name.
-func collectFieldErrors(err error, field string, out *[]FieldError) {
+func collectFieldErrors(err error, field string, out *[]inspect.FieldError) {
 	switch e := err.(type) {
 	case openapi3.MultiError:
 		for _, e := range e {
@@ -367,7 +326,7 @@ func collectFieldErrors(err error, field string, out *[]FieldError) {
 			collectFieldErrors(e.Err, field, out)
 			return
 		}
-		*out = append(*out, FieldError{Field: orDefault(field, "body"), Reason: firstLine(e.Reason)})
+		*out = append(*out, inspect.FieldError{Field: orDefault(field, "body"), Reason: firstLine(e.Reason)})
 	case *openapi3.SchemaError:
 		if ptr := e.JSONPointer(); len(ptr) > 0 {
 			field += "/" + strings.Join(ptr, "/")
@@ -376,13 +335,13 @@ func collectFieldErrors(err error, field string, out *[]FieldError) {
 		if reason == "" {
 			reason = firstLine(e.Error())
 		}
-		*out = append(*out, FieldError{Field: orDefault(field, "body"), Reason: reason})
+		*out = append(*out, inspect.FieldError{Field: orDefault(field, "body"), Reason: reason})
 	default:
 		if inner := errors.Unwrap(err); inner != nil {
 			collectFieldErrors(inner, field, out)
 			return
 		}
-		*out = append(*out, FieldError{Field: orDefault(field, "body"), Reason: firstLine(err.Error())})
+		*out = append(*out, inspect.FieldError{Field: orDefault(field, "body"), Reason: firstLine(err.Error())})
 	}
 }
 

@@ -108,6 +108,9 @@ type Server struct {
 	// knownPaths are the registered route templates, fixed after routes().
 	knownPaths map[string]bool
 	metaSchema *openapi3.Schema
+	// idempotent: the operations ("POST /v1/evidence") that take an
+	// Idempotency-Key, whose 503s say to retry with the same key.
+	idempotent map[string]bool
 	uploads    *uploadSlots
 	// maxUpload bounds an upload's whole body: the photo limit plus room
 	// for the meta part and multipart framing.
@@ -188,7 +191,7 @@ func New(cfg Config) (*echo.Echo, error) {
 		return nil, errors.New("api: openapi.yaml lacks the EvidenceMeta schema")
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m, spec: spec, now: cfg.Clock,
-		metaSchema: metaRef.Value, uploads: newUploadSlots(cfg.UploadsPerUser, cfg.UploadsTotal),
+		metaSchema: metaRef.Value, idempotent: idempotentOperations(spec), uploads: newUploadSlots(cfg.UploadsPerUser, cfg.UploadsTotal),
 		maxUpload: cfg.Intake.MaxPhotoBytes() + maxMetaBytes + 64<<10,
 		cursors:   cursorSigner{keys: cfg.CursorKeys}}
 	return s.routes()

@@ -38,7 +38,7 @@ func (s *Server) PutUploadContent(ctx context.Context, req PutUploadContentReque
 	err := s.cfg.Uploads.PutContent(ctx, actor(ctx), req.Id.String(), body, requestLength(ctx))
 	if err != nil && body.err != nil && !errors.Is(err, inspect.ErrUploadMismatch) {
 		// The body did not arrive whole: cut short, too large, stalled.
-		return nil, multipartError(err)
+		return nil, bodyError(err)
 	}
 	if err != nil {
 		return nil, err
