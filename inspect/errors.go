@@ -141,13 +141,15 @@ func (e *Error) Is(target error) bool {
 // its text becomes part of the message: wrap only errors whose text is fit
 // for the client.
 func Errorf(code Code, format string, args ...any) *Error {
+	shownArgs := make([]any, len(args))
 	for i, a := range args {
+		shownArgs[i] = a
 		// A wrapped *Error lends its message, not its log text.
 		if inner, ok := a.(error); ok && ErrorMessage(inner) != "" {
-			args[i] = shown{inner}
+			shownArgs[i] = shown{inner}
 		}
 	}
-	err := fmt.Errorf(format, args...)
+	err := fmt.Errorf(format, shownArgs...)
 	e := &Error{Code: code, Message: err.Error()}
 	switch err.(type) {
 	case interface{ Unwrap() error }, interface{ Unwrap() []error }:
