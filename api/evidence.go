@@ -17,9 +17,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 
+	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/geo"
 	"github.com/fieldwatch/fieldwatch/inspect"
-	"github.com/fieldwatch/fieldwatch/media"
 )
 
 // Intake is the upload path (inspect.Intake).
@@ -42,9 +42,9 @@ type Archive interface {
 
 // PhotoReader reads photo bytes for the photo and thumbnail endpoints.
 type PhotoReader interface {
-	Get(ctx context.Context, key string) (io.ReadCloser, media.Object, error)
+	Get(ctx context.Context, key string) (io.ReadCloser, blob.Object, error)
 	GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
-	Stat(ctx context.Context, key string) (media.Object, error)
+	Stat(ctx context.Context, key string) (blob.Object, error)
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
 }
 
@@ -249,7 +249,7 @@ func (s *Server) GetEvidencePhoto(ctx context.Context, req GetEvidencePhotoReque
 	switch {
 	case err == nil:
 		return GetEvidencePhoto307Response{Headers: GetEvidencePhoto307ResponseHeaders{Location: &url}}, nil
-	case !errors.Is(err, media.ErrUnsupported):
+	case !errors.Is(err, blob.ErrUnsupported):
 		return nil, err
 	}
 	filename := e.ID + extOf(e.ContentType)

@@ -13,8 +13,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/inspect"
-	"github.com/fieldwatch/fieldwatch/media"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -85,7 +85,7 @@ func TestToProblem(t *testing.T) {
 	}{
 		{"StoreNotFound", fmt.Errorf("store: case: %w", store.ErrNotFound), "GET /v1/cases/:id", 404, "Not Found", 0},
 		{"DomainNotFound", fmt.Errorf("inspect: case outside scope: %w", inspect.ErrNotFound), "GET /v1/cases/:id", 404, "Not Found", 0},
-		{"PhotoNotFound", fmt.Errorf("media: get: %w", media.ErrNotExist), "GET /v1/evidence/:id/photo", 404, "Not Found", 0},
+		{"PhotoNotFound", fmt.Errorf("blob: get: %w", blob.ErrNotExist), "GET /v1/evidence/:id/photo", 404, "Not Found", 0},
 		{"DriverConflictHidden", driverConflict, "POST /v1/users", 409,
 			"the request conflicts with the current state; read it again and retry", 0},
 		{"DomainConflict", inspect.Errorf(inspect.ECONFLICT, "2026-10 is already frozen"), "POST /v1/assessments/:month/freeze", 409,
@@ -103,7 +103,7 @@ func TestToProblem(t *testing.T) {
 			"a storage dependency is unavailable; retry later with the same Idempotency-Key", retryAfterSeconds},
 		{"UnavailableOnList", fmt.Errorf("%w: dial tcp: connection refused", store.ErrUnavailable), "GET /v1/evidence", 503,
 			"a storage dependency is unavailable; retry later", retryAfterSeconds},
-		{"PhotoStoreUnavailable", fmt.Errorf("media: get: %w", media.ErrUnavailable), "GET /v1/evidence/:id/photo", 503,
+		{"PhotoStoreUnavailable", fmt.Errorf("blob: get: %w", blob.ErrUnavailable), "GET /v1/evidence/:id/photo", 503,
 			"a storage dependency is unavailable; retry later", retryAfterSeconds},
 		{"DeadlineOnList", fmt.Errorf("query: %w", context.DeadlineExceeded), "GET /v1/cases", 503,
 			"a storage dependency is unavailable; retry later", retryAfterSeconds},

@@ -14,12 +14,12 @@ import (
 
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/demo"
 	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/internal/testclock"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
-	"github.com/fieldwatch/fieldwatch/media"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -35,7 +35,7 @@ type testAPI struct {
 
 	atlas     *inspect.Atlas
 	cases     *inspect.Casework
-	photos    *media.Dir
+	photos    *fileblob.Dir
 	photosDir string
 	thumbs    *inspect.Thumbnailer
 	spool     string
@@ -108,7 +108,7 @@ func newTestAPIConfigured(t *testing.T, backend string, adjust func(*app.Config)
 	t.Cleanup(func() { a.Close() })
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
-	photos, _ := a.Photos.(*media.Dir)
+	photos, _ := a.Photos.(*fileblob.Dir)
 	return &testAPI{t: t, srv: srv, db: a.DB, ident: a.Identity, clock: clk, key: key, atlas: a.Atlas, cases: a.Cases,
 		photos: photos, photosDir: c.PhotoDir, thumbs: a.Thumbnails, spool: c.SpoolDir}
 }

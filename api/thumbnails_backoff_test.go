@@ -10,26 +10,27 @@ import (
 	"time"
 
 	"github.com/fieldwatch/fieldwatch/api"
+	"github.com/fieldwatch/fieldwatch/blob"
+	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 	"github.com/fieldwatch/fieldwatch/inspect"
-	"github.com/fieldwatch/fieldwatch/media"
 )
 
 // flakyPhotos is the photo store that can be made unavailable and that
 // counts reads per key.
 type flakyPhotos struct {
-	*media.Dir
+	*fileblob.Dir
 	mu    sync.Mutex
 	down  bool
 	reads map[string]int
 }
 
-func (f *flakyPhotos) Get(ctx context.Context, key string) (io.ReadCloser, media.Object, error) {
+func (f *flakyPhotos) Get(ctx context.Context, key string) (io.ReadCloser, blob.Object, error) {
 	f.mu.Lock()
 	f.reads[key]++
 	down := f.down
 	f.mu.Unlock()
 	if down {
-		return nil, media.Object{}, errors.Join(media.ErrUnavailable, errors.New("injected"))
+		return nil, blob.Object{}, errors.Join(blob.ErrUnavailable, errors.New("injected"))
 	}
 	return f.Dir.Get(ctx, key)
 }

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/blob"
 )
 
 // duStore is an in-memory DirectUploadStore.
@@ -65,38 +65,38 @@ type duBlobs struct {
 
 func (b *duBlobs) PresignPut(_ context.Context, key string, ttl time.Duration) (string, error) {
 	if !b.presign {
-		return "", media.ErrUnsupported
+		return "", blob.ErrUnsupported
 	}
 	return fmt.Sprintf("https://s3.example/%s?ttl=%s", key, ttl), nil
 }
 
-func (b *duBlobs) Put(_ context.Context, key string, r io.Reader, size int64, opts media.PutOptions) (media.Object, error) {
+func (b *duBlobs) Put(_ context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error) {
 	if b.put != nil {
-		return media.Object{}, b.put
+		return blob.Object{}, b.put
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return media.Object{}, err
+		return blob.Object{}, err
 	}
 	if int64(len(data)) != size {
-		return media.Object{}, media.ErrSizeMismatch
+		return blob.Object{}, blob.ErrSizeMismatch
 	}
 	if sum := sha256.Sum256(data); !bytes.Equal(sum[:], opts.SHA256) {
-		return media.Object{}, media.ErrChecksumMismatch
+		return blob.Object{}, blob.ErrChecksumMismatch
 	}
 	b.objects[key] = data
-	return media.Object{Key: key, Size: size}, nil
+	return blob.Object{Key: key, Size: size}, nil
 }
 
-func (b *duBlobs) Stat(_ context.Context, key string) (media.Object, error) {
+func (b *duBlobs) Stat(_ context.Context, key string) (blob.Object, error) {
 	data, ok := b.objects[key]
 	if !ok {
-		return media.Object{}, media.ErrNotExist
+		return blob.Object{}, blob.ErrNotExist
 	}
-	return media.Object{Key: key, Size: int64(len(data))}, nil
+	return blob.Object{Key: key, Size: int64(len(data))}, nil
 }
 
-func (b *duBlobs) Get(ctx context.Context, key string) (io.ReadCloser, media.Object, error) {
+func (b *duBlobs) Get(ctx context.Context, key string) (io.ReadCloser, blob.Object, error) {
 	o, err := b.Stat(ctx, key)
 	if err != nil {
 		return nil, o, err
@@ -262,7 +262,7 @@ func TestDirectUploadsPutContent(t *testing.T) {
 		{name: "ErrNotFound_PastDeadline", who: duOwner, after: UploadURLTTL + UploadGrace, body: duPhoto, length: -1, want: ErrNotFound},
 		{name: "ErrUploadMismatch_Length", who: duOwner, body: duPhoto[:10], length: 10, want: ErrUploadMismatch},
 		{name: "ErrUploadMismatch_Bytes", who: duOwner, body: wrong, length: -1, want: ErrUploadMismatch},
-		{name: "StoreFailurePasses", who: duOwner, body: duPhoto, length: -1, put: media.ErrUnavailable, want: media.ErrUnavailable},
+		{name: "StoreFailurePasses", who: duOwner, body: duPhoto, length: -1, put: blob.ErrUnavailable, want: blob.ErrUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -205,7 +205,7 @@ var (
 		"a storage dependency is unavailable; retry later")
 )
 
-// coder is an error of a package below the domain (media, geo), which
+// coder is an error of a package below the domain (blob, media, geo), which
 // cannot import it, stating its code by name.
 type coder interface{ ErrorCode() string }
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/blob"
 )
 
 func TestErrorCodeAndMessage(t *testing.T) {
@@ -31,10 +31,10 @@ func TestErrorCodeAndMessage(t *testing.T) {
 		{"EvidenceError", &EvidenceError{Problems: []EvidenceProblem{{Index: 1, Reason: "not found"}}}, EINVALID,
 			"evidence_ids/1: not found"},
 		// Packages below the domain name their codes.
-		{"MediaNotExist", fmt.Errorf("get: %w", media.ErrNotExist), ENOTFOUND, ""},
-		{"MediaUnavailable", fmt.Errorf("get: %w", media.ErrUnavailable), EUNAVAILABLE, ""},
-		{"MediaInvalidRange", media.ErrInvalidRange, ERANGE, ""},
-		{"MediaInvalidKey", media.ErrInvalidKey, EINTERNAL, ""},
+		{"BlobNotExist", fmt.Errorf("get: %w", blob.ErrNotExist), ENOTFOUND, ""},
+		{"BlobUnavailable", fmt.Errorf("get: %w", blob.ErrUnavailable), EUNAVAILABLE, ""},
+		{"BlobInvalidRange", blob.ErrInvalidRange, ERANGE, ""},
+		{"BlobInvalidKey", blob.ErrInvalidKey, EINTERNAL, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,8 +70,8 @@ func TestErrorIs(t *testing.T) {
 	if !errors.Is(&TransitionError{}, ErrConflict) {
 		t.Error("a TransitionError does not match ErrConflict")
 	}
-	if !errors.Is(media.ErrNotExist, fs.ErrNotExist) {
-		t.Error("media.ErrNotExist lost fs.ErrNotExist")
+	if !errors.Is(blob.ErrNotExist, fs.ErrNotExist) {
+		t.Error("blob.ErrNotExist lost fs.ErrNotExist")
 	}
 	if got := ErrorRetryAfter(fmt.Errorf("login: %w", &Error{Code: ERATELIMITED, RetryAfter: time.Minute})); got != time.Minute {
 		t.Errorf("ErrorRetryAfter = %v", got)

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/geo"
 	"github.com/fieldwatch/fieldwatch/media"
 )
@@ -57,7 +58,7 @@ type EvidenceStore interface {
 
 // BlobStore is the photo store as the upload path uses it.
 type BlobStore interface {
-	Put(ctx context.Context, key string, r io.Reader, size int64, opts media.PutOptions) (media.Object, error)
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error)
 }
 
 // IntakeConfig tunes the upload path. Zero values take the defaults.
@@ -470,7 +471,7 @@ func (in *Intake) link(ctx context.Context, e *Evidence) error {
 // restore that missed it, a bug), and a PUT of the same bytes repairs it
 // where skipping it would make the loss permanent. A PUT to an existing
 // content address replaces it atomically with identical bytes, and a
-// failed one leaves it as it was (media.Store.Put).
+// failed one leaves it as it was (blob.Bucket.Put).
 func (in *Intake) storeBytes(ctx context.Context, c *Claim, e *Evidence, sp *Spool) error {
 	err := in.store.MarkSubmissionObject(ctx, c.userID, c.key, c.attempt, e.SHA256, in.now())
 	if errors.Is(err, ErrNotFound) {
@@ -484,7 +485,7 @@ func (in *Intake) storeBytes(ctx context.Context, c *Claim, e *Evidence, sp *Spo
 	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("inspect: rewind spool: %w", err)
 	}
-	_, err = in.blobs.Put(ctx, e.ObjectKey, sp.f, sp.size, media.PutOptions{SHA256: sp.sum[:], ContentType: e.ContentType})
+	_, err = in.blobs.Put(ctx, e.ObjectKey, sp.f, sp.size, blob.PutOptions{SHA256: sp.sum[:], ContentType: e.ContentType})
 	return err
 }
 

@@ -14,10 +14,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
 	"github.com/fieldwatch/fieldwatch/internal/testwait"
-	"github.com/fieldwatch/fieldwatch/media"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -87,7 +87,7 @@ func TestReconcileDuringCommit(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := t.Context()
 			db, userID := openStore(t, backend)
-			photos, err := media.NewDir(filepath.Join(t.TempDir(), "photos"))
+			photos, err := fileblob.Open(filepath.Join(t.TempDir(), "photos"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +153,7 @@ func TestRetryAfterDatabaseOutage(t *testing.T) {
 	pg := testservice.StartPostgresProcess(t)
 	ctx := t.Context()
 	db, userID := openStore(t, pg.URL)
-	photos, err := media.NewDir(filepath.Join(t.TempDir(), "photos"))
+	photos, err := fileblob.Open(filepath.Join(t.TempDir(), "photos"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch/blob"
+	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 	"github.com/fieldwatch/fieldwatch/demo"
 	"github.com/fieldwatch/fieldwatch/geo"
 	"github.com/fieldwatch/fieldwatch/inspect"
@@ -51,7 +53,7 @@ func hexSHA(b []byte) string {
 type intakeRig struct {
 	in    *inspect.Intake
 	st    *fakeEvidence
-	blobs *media.Dir
+	blobs *fileblob.Dir
 	clock *testclock.Clock
 	spool string
 }
@@ -60,7 +62,7 @@ func newIntakeRig(t *testing.T, cfg inspect.IntakeConfig) *intakeRig {
 	t.Helper()
 	r := &intakeRig{st: newFakeEvidence(), clock: testclock.New(intakeT0)}
 	var err error
-	if r.blobs, err = media.NewDir(filepath.Join(t.TempDir(), "photos")); err != nil {
+	if r.blobs, err = fileblob.Open(filepath.Join(t.TempDir(), "photos")); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.blobs.Close() })
@@ -511,8 +513,8 @@ func (failingLinker) HasTownships() bool { return true }
 
 type failingPut struct{ err error }
 
-func (p failingPut) Put(context.Context, string, io.Reader, int64, media.PutOptions) (media.Object, error) {
-	return media.Object{}, p.err
+func (p failingPut) Put(context.Context, string, io.Reader, int64, blob.PutOptions) (blob.Object, error) {
+	return blob.Object{}, p.err
 }
 
 // TestIntakeReleaseRetries: when the database cannot take a release (the

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/blob"
 )
 
 // InvariantStore is what the invariant checker reads.
@@ -21,8 +21,8 @@ type InvariantStore interface {
 
 // InvariantBlobs is what the invariant checker reads of the photo store.
 type InvariantBlobs interface {
-	Get(ctx context.Context, key string) (io.ReadCloser, media.Object, error)
-	List(ctx context.Context, prefix string, fn func(media.Object) error) error
+	Get(ctx context.Context, key string) (io.ReadCloser, blob.Object, error)
+	List(ctx context.Context, prefix string, fn func(blob.Object) error) error
 }
 
 // InvariantReport says what CheckInvariants looked at and what it found.
@@ -86,7 +86,7 @@ func CheckInvariants(ctx context.Context, st InvariantStore, blobs InvariantBlob
 		t := last.ReceivedAt
 		f.AfterTime, f.AfterID = &t, last.ID
 	}
-	err := blobs.List(ctx, "evidence/", func(o media.Object) error {
+	err := blobs.List(ctx, "evidence/", func(o blob.Object) error {
 		rep.Objects++
 		sha := o.Key[strings.LastIndexByte(o.Key, '/')+1:]
 		ok, err := st.EvidenceSHA256Exists(ctx, sha)
@@ -107,7 +107,7 @@ func CheckInvariants(ctx context.Context, st InvariantStore, blobs InvariantBlob
 
 func checkObject(ctx context.Context, blobs InvariantBlobs, e Evidence) string {
 	rc, _, err := blobs.Get(ctx, e.ObjectKey)
-	if errors.Is(err, media.ErrNotExist) {
+	if errors.Is(err, blob.ErrNotExist) {
 		return fmt.Sprintf("evidence %s: object %s missing", e.ID, e.ObjectKey)
 	}
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/blob"
 )
 
 // ReconcileStore is what the reconciler needs of persistence.
@@ -27,7 +27,7 @@ type ReconcileStore interface {
 
 // ReconcileBlobs is what the reconciler needs of the photo store.
 type ReconcileBlobs interface {
-	List(ctx context.Context, prefix string, fn func(media.Object) error) error
+	List(ctx context.Context, prefix string, fn func(blob.Object) error) error
 	Delete(ctx context.Context, key string) error
 }
 
@@ -108,7 +108,7 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 		rep.AbandonedSubmissions++
 	}
 
-	err = r.blobs.List(ctx, "evidence/", func(o media.Object) error {
+	err = r.blobs.List(ctx, "evidence/", func(o blob.Object) error {
 		if now.Sub(o.ModTime) < r.orphanAge {
 			return nil
 		}

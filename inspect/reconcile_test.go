@@ -14,17 +14,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch/blob"
+	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/internal/testclock"
-	"github.com/fieldwatch/fieldwatch/media"
 )
 
 // putBlob stores b under key in blobs.
 func putBlob(t *testing.T, blobs interface {
-	Put(context.Context, string, io.Reader, int64, media.PutOptions) (media.Object, error)
+	Put(context.Context, string, io.Reader, int64, blob.PutOptions) (blob.Object, error)
 }, key string, b []byte) {
 	t.Helper()
-	if _, err := blobs.Put(t.Context(), key, bytes.NewReader(b), int64(len(b)), media.PutOptions{}); err != nil {
+	if _, err := blobs.Put(t.Context(), key, bytes.NewReader(b), int64(len(b)), blob.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -32,7 +33,7 @@ func putBlob(t *testing.T, blobs interface {
 func hasBlob(t *testing.T, blobs *clockedDir, key string) bool {
 	t.Helper()
 	_, err := blobs.Stat(t.Context(), key)
-	if err != nil && !errors.Is(err, media.ErrNotExist) {
+	if err != nil && !errors.Is(err, blob.ErrNotExist) {
 		t.Fatal(err)
 	}
 	return err == nil
@@ -41,13 +42,13 @@ func hasBlob(t *testing.T, blobs *clockedDir, key string) bool {
 // clockedDir is a photo directory on the test clock: objects are stamped
 // with the clock's time when put, so their age follows the clock.
 type clockedDir struct {
-	*media.Dir
+	*fileblob.Dir
 	clock  *testclock.Clock
 	mu     sync.Mutex
 	stamps map[string]time.Time
 }
 
-func (d *clockedDir) Put(ctx context.Context, key string, r io.Reader, size int64, opts media.PutOptions) (media.Object, error) {
+func (d *clockedDir) Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error) {
 	o, err := d.Dir.Put(ctx, key, r, size, opts)
 	if err == nil {
 		d.mu.Lock()
@@ -58,8 +59,8 @@ func (d *clockedDir) Put(ctx context.Context, key string, r io.Reader, size int6
 	return o, err
 }
 
-func (d *clockedDir) List(ctx context.Context, prefix string, fn func(media.Object) error) error {
-	return d.Dir.List(ctx, prefix, func(o media.Object) error {
+func (d *clockedDir) List(ctx context.Context, prefix string, fn func(blob.Object) error) error {
+	return d.Dir.List(ctx, prefix, func(o blob.Object) error {
 		d.mu.Lock()
 		o.ModTime = d.stamps[o.Key]
 		d.mu.Unlock()
@@ -81,7 +82,7 @@ type reconcileRig struct {
 func newReconcileRig(t *testing.T) *reconcileRig {
 	t.Helper()
 	r := &reconcileRig{st: newFakeEvidence(), spool: t.TempDir(), clock: testclock.New(intakeT0), log: &bytes.Buffer{}}
-	dir, err := media.NewDir(filepath.Join(t.TempDir(), "photos"))
+	dir, err := fileblob.Open(filepath.Join(t.TempDir(), "photos"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,6 +395,6 @@ type failingGet struct {
 	err error
 }
 
-func (f failingGet) Get(context.Context, string) (io.ReadCloser, media.Object, error) {
-	return nil, media.Object{}, f.err
+func (f failingGet) Get(context.Context, string) (io.ReadCloser, blob.Object, error) {
+	return nil, blob.Object{}, f.err
 }

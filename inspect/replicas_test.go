@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/blob"
 )
 
 // memLeases is Leases in memory, with the store's semantics.
@@ -190,21 +190,21 @@ type thumbBlobs struct {
 	fail       bool
 }
 
-func (b *thumbBlobs) Get(context.Context, string) (io.ReadCloser, media.Object, error) {
+func (b *thumbBlobs) Get(context.Context, string) (io.ReadCloser, blob.Object, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.gets++
 	if b.fail {
-		return nil, media.Object{}, errors.New("store down")
+		return nil, blob.Object{}, errors.New("store down")
 	}
-	return io.NopCloser(bytes.NewReader(b.photo)), media.Object{}, nil
+	return io.NopCloser(bytes.NewReader(b.photo)), blob.Object{}, nil
 }
 
-func (b *thumbBlobs) Put(_ context.Context, key string, r io.Reader, size int64, _ media.PutOptions) (media.Object, error) {
+func (b *thumbBlobs) Put(_ context.Context, key string, r io.Reader, size int64, _ blob.PutOptions) (blob.Object, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.puts++
-	return media.Object{Key: key, Size: size}, nil
+	return blob.Object{Key: key, Size: size}, nil
 }
 
 // The same photo queued several times (upload path, sweeps, another

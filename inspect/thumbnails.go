@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/media"
 )
 
@@ -39,8 +40,8 @@ type ThumbnailStore interface {
 
 // ThumbnailBlobs is what the thumbnail worker needs of the photo store.
 type ThumbnailBlobs interface {
-	Get(ctx context.Context, key string) (io.ReadCloser, media.Object, error)
-	Put(ctx context.Context, key string, r io.Reader, size int64, opts media.PutOptions) (media.Object, error)
+	Get(ctx context.Context, key string) (io.ReadCloser, blob.Object, error)
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error)
 }
 
 // Thumbnailer makes previews in the background, off the request path,
@@ -187,7 +188,7 @@ func (t *Thumbnailer) Make(ctx context.Context, e Evidence) error {
 		return nil
 	}
 	photoFault, err := t.make(ctx, e, f)
-	if !photoFault || errors.Is(err, media.ErrUnavailable) || ctx.Err() != nil {
+	if !photoFault || errors.Is(err, blob.ErrUnavailable) || ctx.Err() != nil {
 		return err
 	}
 	tr := e.ThumbnailTries
@@ -218,7 +219,7 @@ func (t *Thumbnailer) Make(ctx context.Context, e Evidence) error {
 func (t *Thumbnailer) make(ctx context.Context, e Evidence, f media.Format) (photoFault bool, err error) {
 	rc, _, err := t.blobs.Get(ctx, e.ObjectKey)
 	if err != nil {
-		return errors.Is(err, media.ErrNotExist), err
+		return errors.Is(err, blob.ErrNotExist), err
 	}
 	sizes := ThumbnailSizes()
 	thumbs, err := media.MakeThumbnails(rc, f, e.EXIF.Orientation, sizes, t.maxPixels)
@@ -228,7 +229,7 @@ func (t *Thumbnailer) make(ctx context.Context, e Evidence, f media.Format) (pho
 	}
 	for i, th := range thumbs {
 		key := ThumbnailKey(e.SHA256, sizes[i])
-		if _, err := t.blobs.Put(ctx, key, bytes.NewReader(th.JPEG), int64(len(th.JPEG)), media.PutOptions{ContentType: "image/jpeg"}); err != nil {
+		if _, err := t.blobs.Put(ctx, key, bytes.NewReader(th.JPEG), int64(len(th.JPEG)), blob.PutOptions{ContentType: "image/jpeg"}); err != nil {
 			return false, err
 		}
 	}
@@ -245,7 +246,7 @@ func thumbnailReason(err error) string {
 		return "the image has more pixels than previews are made for"
 	case errors.Is(err, media.ErrThumbnailUnsupported), errors.Is(err, media.ErrUnsupportedFormat):
 		return "no decoder for this image format"
-	case errors.Is(err, media.ErrNotExist):
+	case errors.Is(err, blob.ErrNotExist):
 		return "the photo object is missing"
 	}
 	return "making the previews failed"

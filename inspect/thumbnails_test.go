@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/media"
 )
@@ -140,7 +141,7 @@ func TestThumbnailFailures(t *testing.T) {
 		if err := r.blobs.Delete(ctx, e.ObjectKey); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.th.Make(ctx, e); !errors.Is(err, media.ErrNotExist) {
+		if err := r.th.Make(ctx, e); !errors.Is(err, blob.ErrNotExist) {
 			t.Fatalf("%v", err)
 		}
 		if tr := r.st.get("ev-001").ThumbnailTries; tr.Attempts != 1 || tr.Error != "the photo object is missing" {
@@ -169,7 +170,7 @@ func TestThumbnailFailures(t *testing.T) {
 			var blobs inspect.ThumbnailBlobs = r.blobs
 			switch tc.name {
 			case "Unavailable":
-				blobs = failingGet{r.blobs, media.ErrUnavailable}
+				blobs = failingGet{r.blobs, blob.ErrUnavailable}
 			case "PutFails":
 				blobs = failingPut2{r.blobs, boom}
 			}
@@ -197,8 +198,8 @@ type failingPut2 struct {
 	err error
 }
 
-func (f failingPut2) Put(context.Context, string, io.Reader, int64, media.PutOptions) (media.Object, error) {
-	return media.Object{}, f.err
+func (f failingPut2) Put(context.Context, string, io.Reader, int64, blob.PutOptions) (blob.Object, error) {
+	return blob.Object{}, f.err
 }
 
 // TestThumbnailWorkers: Start's sweep finds the photos lacking previews

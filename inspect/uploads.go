@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/blob"
 )
 
 // Lifetimes of a direct-upload session.
@@ -129,14 +129,14 @@ type UploadSessionStore interface {
 // UploadBlobs is what sweeping and checking direct uploads need of the
 // photo store.
 type UploadBlobs interface {
-	List(ctx context.Context, prefix string, fn func(media.Object) error) error
+	List(ctx context.Context, prefix string, fn func(blob.Object) error) error
 	Delete(ctx context.Context, key string) error
 }
 
 // abandonedUpload reports whether the object o under UploadPrefix has no
 // live session that may still want it: its session is gone, completed
 // (the evidence has its own copy) or past its deadline.
-func abandonedUpload(ctx context.Context, st UploadSessionStore, o media.Object, now time.Time) (bool, error) {
+func abandonedUpload(ctx context.Context, st UploadSessionStore, o blob.Object, now time.Time) (bool, error) {
 	id := strings.TrimPrefix(o.Key, UploadPrefix)
 	u, err := st.UploadByID(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -162,7 +162,7 @@ func sweepUploads(ctx context.Context, st UploadSessionStore, blobs UploadBlobs,
 		errs = append(errs, err)
 	}
 	for _, u := range expired {
-		if err := blobs.Delete(ctx, u.ObjectKey); err != nil && !errors.Is(err, media.ErrNotExist) {
+		if err := blobs.Delete(ctx, u.ObjectKey); err != nil && !errors.Is(err, blob.ErrNotExist) {
 			errs = append(errs, err)
 			continue
 		}
@@ -172,12 +172,12 @@ func sweepUploads(ctx context.Context, st UploadSessionStore, blobs UploadBlobs,
 		}
 		sessions++
 	}
-	err = blobs.List(ctx, UploadPrefix, func(o media.Object) error {
+	err = blobs.List(ctx, UploadPrefix, func(o blob.Object) error {
 		gone, err := abandonedUpload(ctx, st, o, now)
 		if err != nil || !gone {
 			return err
 		}
-		if err := blobs.Delete(ctx, o.Key); err != nil && !errors.Is(err, media.ErrNotExist) {
+		if err := blobs.Delete(ctx, o.Key); err != nil && !errors.Is(err, blob.ErrNotExist) {
 			return err
 		}
 		log.Info("deleted abandoned upload object", slog.String("key", o.Key))
@@ -210,7 +210,7 @@ func CheckUploads(ctx context.Context, st UploadSessionStore, blobs UploadBlobs,
 		return rep, err
 	}
 	rep.UploadCounts = c
-	err = blobs.List(ctx, UploadPrefix, func(o media.Object) error {
+	err = blobs.List(ctx, UploadPrefix, func(o blob.Object) error {
 		gone, err := abandonedUpload(ctx, st, o, now)
 		if gone {
 			rep.Abandoned = append(rep.Abandoned, o.Key)
@@ -235,13 +235,13 @@ type DirectUploadStore interface {
 // DirectUploadBlobs is the photo store as direct uploads use it.
 type DirectUploadBlobs interface {
 	// PresignPut returns a URL the client PUTs the bytes to, or an error
-	// matching media.ErrUnsupported when the store cannot sign URLs.
+	// matching blob.ErrUnsupported when the store cannot sign URLs.
 	PresignPut(ctx context.Context, key string, ttl time.Duration) (string, error)
 	// Put stores exactly size bytes whose SHA-256 is opts.SHA256, or fails
-	// with media.ErrSizeMismatch or media.ErrChecksumMismatch.
-	Put(ctx context.Context, key string, r io.Reader, size int64, opts media.PutOptions) (media.Object, error)
-	Stat(ctx context.Context, key string) (media.Object, error)
-	Get(ctx context.Context, key string) (io.ReadCloser, media.Object, error)
+	// with blob.ErrSizeMismatch or blob.ErrChecksumMismatch.
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error)
+	Stat(ctx context.Context, key string) (blob.Object, error)
+	Get(ctx context.Context, key string) (io.ReadCloser, blob.Object, error)
 	Delete(ctx context.Context, key string) error
 }
 
@@ -312,7 +312,7 @@ func (d *DirectUploads) Create(ctx context.Context, a Actor, size int64, sha256h
 		return Upload{}, "", err
 	}
 	putURL, err = d.blobs.PresignPut(ctx, u.ObjectKey, UploadURLTTL)
-	if errors.Is(err, media.ErrUnsupported) {
+	if errors.Is(err, blob.ErrUnsupported) {
 		return u, "", nil
 	}
 	if err != nil {
@@ -355,8 +355,8 @@ func (d *DirectUploads) PutContent(ctx context.Context, a Actor, id string, body
 	if err != nil || len(sum) != 32 {
 		return Errorf(EINVALID, "sha256 is not 64 hex digits")
 	}
-	_, err = d.blobs.Put(ctx, u.ObjectKey, body, u.Size, media.PutOptions{SHA256: sum})
-	if errors.Is(err, media.ErrChecksumMismatch) || errors.Is(err, media.ErrSizeMismatch) {
+	_, err = d.blobs.Put(ctx, u.ObjectKey, body, u.Size, blob.PutOptions{SHA256: sum})
+	if errors.Is(err, blob.ErrChecksumMismatch) || errors.Is(err, blob.ErrSizeMismatch) {
 		msg := ErrUploadMismatch.Message
 		var det interface{ Detail() string }
 		if errors.As(err, &det) {
@@ -405,7 +405,7 @@ func (d *DirectUploads) Complete(ctx context.Context, a Actor, req Completion, c
 		return e, err == nil, err
 	}
 	obj, err := d.blobs.Stat(ctx, u.ObjectKey)
-	if errors.Is(err, media.ErrNotExist) {
+	if errors.Is(err, blob.ErrNotExist) {
 		return Evidence{}, false, ErrUploadNotReceived
 	}
 	if err != nil {

@@ -144,7 +144,7 @@ const (
 // fault, to be answered 500.
 func ReadEXIF(r io.ReaderAt, size int64, f Format) (e EXIF, err error) {
 	if size < 0 {
-		return EXIF{}, opErr("read exif", "", nil, fmt.Errorf("negative size %d", size))
+		return EXIF{}, opErr("read exif", nil, fmt.Errorf("negative size %d", size))
 	}
 	tr := &trackingReaderAt{r: r}
 	defer func() {
@@ -154,7 +154,7 @@ func ReadEXIF(r io.ReaderAt, size int64, f Format) (e EXIF, err error) {
 			e = EXIF{Found: e.Found, Problems: append(e.Problems, fmt.Sprintf("exif: parser panic: %v", p))}
 		}
 		if tr.err != nil {
-			e, err = EXIF{}, opErr("read exif", "", nil, tr.err)
+			e, err = EXIF{}, opErr("read exif", nil, tr.err)
 		}
 	}()
 	block, problem := findEXIF(tr, size, f)

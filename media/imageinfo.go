@@ -81,12 +81,12 @@ func Inspect(r io.ReaderAt, size int64, f Format, maxPixels int64) (Info, error)
 		maxPixels = DefaultMaxPixels
 	}
 	if size < 0 {
-		return Info{Format: f}, opErr("inspect", "", nil, fmt.Errorf("negative size %d", size))
+		return Info{Format: f}, opErr("inspect", nil, fmt.Errorf("negative size %d", size))
 	}
 	tr := &trackingReaderAt{r: r}
 	info, err := inspect(tr, size, f, maxPixels)
 	if tr.err != nil {
-		return Info{Format: f}, opErr("inspect", "", nil, tr.err)
+		return Info{Format: f}, opErr("inspect", nil, tr.err)
 	}
 	return info, err
 }
@@ -107,11 +107,11 @@ func inspect(r io.ReaderAt, size int64, f Format, maxPixels int64) (Info, error)
 	case FormatHEIC, FormatHEIF:
 		cfg.Width, cfg.Height, err = heifSize(r, size)
 	default:
-		return info, opErr("inspect", "", ErrUnsupportedFormat, fmt.Errorf("format %v", f))
+		return info, opErr("inspect", ErrUnsupportedFormat, fmt.Errorf("format %v", f))
 	}
 	if err != nil {
 		if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) && imageEnd(r, size, f) != endMissing {
-			return info, opErr("inspect", "", ErrCorruptImage, fmt.Errorf("%v header: %w", f, err))
+			return info, opErr("inspect", ErrCorruptImage, fmt.Errorf("%v header: %w", f, err))
 		}
 		info.Truncated = true
 		if f != FormatJPEG {
@@ -125,11 +125,11 @@ func inspect(r io.ReaderAt, size int64, f Format, maxPixels int64) (Info, error)
 		}
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return info, opErr("inspect", "", ErrCorruptImage, fmt.Errorf("%v header: size %d×%d", f, cfg.Width, cfg.Height))
+		return info, opErr("inspect", ErrCorruptImage, fmt.Errorf("%v header: size %d×%d", f, cfg.Width, cfg.Height))
 	}
 	info.Width, info.Height = cfg.Width, cfg.Height
 	if err := checkPixels(cfg.Width, cfg.Height, maxPixels); err != nil {
-		return info, opErr("inspect", "", ErrTooManyPixels, err)
+		return info, opErr("inspect", ErrTooManyPixels, err)
 	}
 	if !info.Truncated {
 		info.Truncated = imageEnd(r, size, f) != endFound

@@ -121,9 +121,9 @@ func Sniff(head []byte) (Format, error) {
 		if f != FormatUnknown {
 			return f, nil
 		}
-		return FormatUnknown, opErr("sniff", "", ErrUnsupportedFormat, errors.New(why))
+		return FormatUnknown, opErr("sniff", ErrUnsupportedFormat, errors.New(why))
 	}
-	return FormatUnknown, opErr("sniff", "", ErrUnsupportedFormat, errors.New(describeHead(head)))
+	return FormatUnknown, opErr("sniff", ErrUnsupportedFormat, errors.New(describeHead(head)))
 }
 
 // isWebP reports a RIFF container of form WEBP whose first chunk is one of

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/fieldwatch/fieldwatch/blob"
 )
 
 // ftypHead builds the start of an ISO BMFF file: an ftyp box with a major
@@ -125,7 +127,7 @@ func TestFormatNames(t *testing.T) {
 				t.Errorf("Ext = %q, want %q", got, tt.ext)
 			}
 			if tt.ext != "" {
-				if err := ValidateKey("2026/11/28/01JDX3Q7ZK" + tt.ext); err != nil {
+				if err := blob.ValidateKey("2026/11/28/01JDX3Q7ZK" + tt.ext); err != nil {
 					t.Errorf("a key ending in %q is invalid: %v", tt.ext, err)
 				}
 			}

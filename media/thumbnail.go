@@ -77,11 +77,11 @@ func MakeThumbnail(r io.Reader, f Format, orientation, maxSide int, maxPixels in
 func MakeThumbnails(r io.Reader, f Format, orientation int, maxSides []int, maxPixels int64) ([]Thumbnail, error) {
 	const op = "thumbnail"
 	if len(maxSides) == 0 {
-		return nil, opErr(op, "", nil, errors.New("no sizes asked for"))
+		return nil, opErr(op, nil, errors.New("no sizes asked for"))
 	}
 	for _, s := range maxSides {
 		if s <= 0 {
-			return nil, opErr(op, "", nil, fmt.Errorf("size %d", s))
+			return nil, opErr(op, nil, fmt.Errorf("size %d", s))
 		}
 	}
 	if maxPixels <= 0 {
@@ -99,9 +99,9 @@ func MakeThumbnails(r io.Reader, f Format, orientation int, maxSides []int, maxP
 	case FormatWebP:
 		decodeConfig, decode = webp.DecodeConfig, webp.Decode
 	case FormatHEIC, FormatHEIF:
-		return nil, opErr(op, "", ErrThumbnailUnsupported, fmt.Errorf("format %v", f))
+		return nil, opErr(op, ErrThumbnailUnsupported, fmt.Errorf("format %v", f))
 	default:
-		return nil, opErr(op, "", ErrUnsupportedFormat, fmt.Errorf("format %v", f))
+		return nil, opErr(op, ErrUnsupportedFormat, fmt.Errorf("format %v", f))
 	}
 
 	// Read the header through a recorder, then decode from the recorded
@@ -112,27 +112,27 @@ func MakeThumbnails(r io.Reader, f Format, orientation int, maxSides []int, maxP
 	cfg, err := decodeConfig(io.TeeReader(tr, head))
 	switch {
 	case tr.err != nil:
-		return nil, opErr(op, "", nil, tr.err)
+		return nil, opErr(op, nil, tr.err)
 	case errors.Is(err, errHeaderTooLong):
-		return nil, opErr(op, "", ErrCorruptImage, err)
+		return nil, opErr(op, ErrCorruptImage, err)
 	case err != nil:
-		return nil, opErr(op, "", ErrCorruptImage, fmt.Errorf("%v header: %w", f, err))
+		return nil, opErr(op, ErrCorruptImage, fmt.Errorf("%v header: %w", f, err))
 	case cfg.Width <= 0 || cfg.Height <= 0:
-		return nil, opErr(op, "", ErrCorruptImage, fmt.Errorf("%v header: size %d×%d", f, cfg.Width, cfg.Height))
+		return nil, opErr(op, ErrCorruptImage, fmt.Errorf("%v header: size %d×%d", f, cfg.Width, cfg.Height))
 	}
 	if err := checkPixels(cfg.Width, cfg.Height, maxPixels); err != nil {
-		return nil, opErr(op, "", ErrTooManyPixels, err)
+		return nil, opErr(op, ErrTooManyPixels, err)
 	}
 	img, err := decode(io.MultiReader(bytes.NewReader(head.buf.Bytes()), tr))
 	switch {
 	case tr.err != nil:
-		return nil, opErr(op, "", nil, tr.err)
+		return nil, opErr(op, nil, tr.err)
 	case err != nil:
-		return nil, opErr(op, "", ErrCorruptImage, fmt.Errorf("decoding %v: %w", f, err))
+		return nil, opErr(op, ErrCorruptImage, fmt.Errorf("decoding %v: %w", f, err))
 	}
 	b := img.Bounds()
 	if int64(b.Dx())*int64(b.Dy()) > maxPixels { // the header lied
-		return nil, opErr(op, "", ErrTooManyPixels, checkPixels(b.Dx(), b.Dy(), maxPixels))
+		return nil, opErr(op, ErrTooManyPixels, checkPixels(b.Dx(), b.Dy(), maxPixels))
 	}
 
 	// Largest first: a smaller thumbnail is averaged from a larger one
@@ -157,7 +157,7 @@ func MakeThumbnails(r io.Reader, f Format, orientation int, maxSides []int, maxP
 		shown := orient(small, orientation)
 		var buf bytes.Buffer
 		if err := jpeg.Encode(&buf, shown, &jpeg.Options{Quality: ThumbnailQuality}); err != nil {
-			return nil, opErr(op, "", nil, fmt.Errorf("encoding: %w", err))
+			return nil, opErr(op, nil, fmt.Errorf("encoding: %w", err))
 		}
 		out[i] = Thumbnail{JPEG: buf.Bytes(), Width: shown.Rect.Dx(), Height: shown.Rect.Dy()}
 	}

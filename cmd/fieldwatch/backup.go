@@ -15,13 +15,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch/blob"
+	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/inspect"
-	"github.com/fieldwatch/fieldwatch/media"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
-// The layout of a backup directory. The photos are a media.Dir, so that
+// The layout of a backup directory. The photos are a fileblob.Dir, so that
 // every copy is written whole or not at all and carries its hash.
 const (
 	backupFormat   = 1
@@ -129,7 +130,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	out, err := media.NewDir(filepath.Join(dir, backupPhotos))
+	out, err := fileblob.Open(filepath.Join(dir, backupPhotos))
 	if err != nil {
 		return err
 	}
@@ -256,7 +257,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if err := requireNoObjects(ctx, photos); err != nil {
 		return usageError{fmt.Errorf("restore target: %w", err)}
 	}
-	in, err := media.NewDir(filepath.Join(src, backupPhotos))
+	in, err := fileblob.Open(filepath.Join(src, backupPhotos))
 	if err != nil {
 		return err
 	}
@@ -366,7 +367,7 @@ func forEachEvidence(ctx context.Context, db *store.Store, fn func(inspect.Evide
 // checks the bytes against the row's SHA-256 and size, so a damaged copy
 // is never written. It returns the bytes copied, or -1 if there was
 // nothing to copy.
-func copyPhoto(ctx context.Context, src, dst media.Store, e inspect.Evidence) (int64, error) {
+func copyPhoto(ctx context.Context, src, dst blob.Bucket, e inspect.Evidence) (int64, error) {
 	sum, err := hex.DecodeString(e.SHA256)
 	if err != nil || len(sum) != sha256.Size {
 		return 0, fmt.Errorf("row has a malformed sha256 %q", e.SHA256)
@@ -380,7 +381,7 @@ func copyPhoto(ctx context.Context, src, dst media.Store, e inspect.Evidence) (i
 
 // copyThumbnails copies the previews e lists. They can be made again, so
 // one that cannot be read is counted, not an error.
-func copyThumbnails(ctx context.Context, src, dst media.Store, e inspect.Evidence) (copied, missing int) {
+func copyThumbnails(ctx context.Context, src, dst blob.Bucket, e inspect.Evidence) (copied, missing int) {
 	for _, size := range e.Thumbnails {
 		ok, err := copyObject(ctx, src, dst, inspect.ThumbnailKey(e.SHA256, size), -1, nil, "image/jpeg")
 		switch {
@@ -395,10 +396,10 @@ func copyThumbnails(ctx context.Context, src, dst media.Store, e inspect.Evidenc
 
 // copyObject copies key from src to dst unless dst has it. size -1 takes
 // the source's size; sum, if set, is the SHA-256 the bytes must have.
-func copyObject(ctx context.Context, src, dst media.Store, key string, size int64, sum []byte, contentType string) (bool, error) {
+func copyObject(ctx context.Context, src, dst blob.Bucket, key string, size int64, sum []byte, contentType string) (bool, error) {
 	if _, err := dst.Stat(ctx, key); err == nil {
 		return false, nil
-	} else if !errors.Is(err, media.ErrNotExist) {
+	} else if !errors.Is(err, blob.ErrNotExist) {
 		return false, err
 	}
 	rc, obj, err := src.Get(ctx, key)
@@ -409,7 +410,7 @@ func copyObject(ctx context.Context, src, dst media.Store, key string, size int6
 	if size < 0 {
 		size = obj.Size
 	}
-	if _, err := dst.Put(ctx, key, rc, size, media.PutOptions{SHA256: sum, ContentType: contentType}); err != nil {
+	if _, err := dst.Put(ctx, key, rc, size, blob.PutOptions{SHA256: sum, ContentType: contentType}); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -452,9 +453,9 @@ var errFound = errors.New("found")
 
 // requireNoObjects refuses a photo store that holds anything: a restore
 // must not mix its photos with another deployment's.
-func requireNoObjects(ctx context.Context, photos media.Store) error {
+func requireNoObjects(ctx context.Context, photos blob.Bucket) error {
 	var first string
-	err := photos.List(ctx, "", func(o media.Object) error { first = o.Key; return errFound })
+	err := photos.List(ctx, "", func(o blob.Object) error { first = o.Key; return errFound })
 	if errors.Is(err, errFound) {
 		return fmt.Errorf("the photo store is not empty (it holds %s)", first)
 	}

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch/blob"
+	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 	"github.com/fieldwatch/fieldwatch/inspect"
-	"github.com/fieldwatch/fieldwatch/media"
 )
 
 // TestCheckYoungOrphanIsPending: an evidence object without a row that is
@@ -27,14 +28,14 @@ func TestCheckYoungOrphanIsPending(t *testing.T) {
 	env := map[string]string{"FIELDWATCH_DATA_DIR": dir}
 	checkCLI(t, env) // creates and migrates the database
 
-	photos, err := media.NewDir(filepath.Join(dir, "photos"))
+	photos, err := fileblob.Open(filepath.Join(dir, "photos"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	body := []byte("a photo stored by an upload that crashed before its commit")
 	sum := sha256.Sum256(body)
 	key := inspect.ObjectKey(hex.EncodeToString(sum[:]))
-	if _, err := photos.Put(ctx, key, bytes.NewReader(body), int64(len(body)), media.PutOptions{SHA256: sum[:]}); err != nil {
+	if _, err := photos.Put(ctx, key, bytes.NewReader(body), int64(len(body)), blob.PutOptions{SHA256: sum[:]}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -66,7 +67,7 @@ func TestCheckMissingObjectIsViolation(t *testing.T) {
 	token := e2eLogin(t, env, base)
 	u := smallUpload(t, 1)
 	u.untilStored(t, base, token, timeNowPlus(30))
-	photos, err := media.NewDir(filepath.Join(env["FIELDWATCH_DATA_DIR"], "photos"))
+	photos, err := fileblob.Open(filepath.Join(env["FIELDWATCH_DATA_DIR"], "photos"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldwatch/fieldwatch/blob"
+	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 	"github.com/fieldwatch/fieldwatch/inspect"
-	"github.com/fieldwatch/fieldwatch/media"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -29,7 +30,7 @@ func TestCheckReportsDirectUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	photos, err := media.NewDir(filepath.Join(dir, "photos"))
+	photos, err := fileblob.Open(filepath.Join(dir, "photos"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestCheckReportsDirectUploads(t *testing.T) {
 	body := []byte("bytes of a photo nobody completed")
 	put := func(key string) {
 		t.Helper()
-		if _, err := photos.Put(ctx, key, bytes.NewReader(body), int64(len(body)), media.PutOptions{}); err != nil {
+		if _, err := photos.Put(ctx, key, bytes.NewReader(body), int64(len(body)), blob.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

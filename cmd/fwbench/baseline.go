@@ -16,7 +16,7 @@ import (
 )
 
 // s3Baseline puts payloads straight into the S3 server with minio-go, the
-// way fieldwatch's media.S3 does for a photo: one PutObject with a known
+// way fieldwatch's s3blob.Bucket does for a photo: one PutObject with a known
 // size from a seekable reader, the SHA-256 as x-amz-checksum-sha256 (which
 // the store verifies over the body) and as x-amz-meta-sha256, a client
 // made with the same options (plain HTTP, TrailingHeaders). The hashes are
@@ -76,7 +76,7 @@ func (b *s3Baseline) upload(ctx context.Context, p *payload) error {
 
 // fileBaseline writes payloads durably into a directory, the minimum any
 // local photo store must do: write a temp file, fsync it, rename it into
-// place, fsync the directory. (media.Dir also hashes while writing and
+// place, fsync the directory. (fileblob.Dir also hashes while writing and
 // keeps a sidecar; that is part of what the API adds.)
 type fileBaseline struct {
 	dir string // objects land here

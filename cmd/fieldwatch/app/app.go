@@ -18,11 +18,11 @@ import (
 
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/console"
 	"github.com/fieldwatch/fieldwatch/demo"
 	"github.com/fieldwatch/fieldwatch/geo"
 	"github.com/fieldwatch/fieldwatch/inspect"
-	"github.com/fieldwatch/fieldwatch/media"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -59,7 +59,7 @@ func (o Options) clock() func() time.Time {
 type App struct {
 	Config       Config
 	DB           *store.Store
-	Photos       media.Store
+	Photos       blob.Bucket
 	PhotoBackend string // "s3" or "local"
 	Atlas        *inspect.Atlas
 	Identity     *auth.Service

@@ -8,8 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/inspect"
-	"github.com/fieldwatch/fieldwatch/media"
 )
 
 // jobMetrics count the background work this replica did, so that an
@@ -82,7 +82,7 @@ type countedThumbnails struct {
 	written prometheus.Counter
 }
 
-func (c countedThumbnails) Put(ctx context.Context, key string, r io.Reader, size int64, opts media.PutOptions) (media.Object, error) {
+func (c countedThumbnails) Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error) {
 	o, err := c.ThumbnailBlobs.Put(ctx, key, r, size, opts)
 	if err == nil {
 		c.written.Inc()

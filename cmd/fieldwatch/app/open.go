@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/blob"
+	"github.com/fieldwatch/fieldwatch/blob/fileblob"
+	"github.com/fieldwatch/fieldwatch/blob/s3blob"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -60,9 +62,9 @@ func OpenStore(ctx context.Context, c Config, opts ...store.Option) (*store.Stor
 
 // OpenPhotos picks the photo store: S3 when an endpoint is configured, else
 // the local directory. It also names the choice ("s3" or "local").
-func OpenPhotos(ctx context.Context, c Config, log *slog.Logger) (media.Store, string, error) {
+func OpenPhotos(ctx context.Context, c Config, log *slog.Logger) (blob.Bucket, string, error) {
 	if c.S3Endpoint != "" {
-		s3, err := media.NewS3(ctx, media.S3Config{
+		s3, err := s3blob.Open(ctx, s3blob.Config{
 			Endpoint:  c.S3Endpoint,
 			Bucket:    c.S3Bucket,
 			Region:    c.S3Region,
@@ -72,7 +74,7 @@ func OpenPhotos(ctx context.Context, c Config, log *slog.Logger) (media.Store, s
 			// Every photo goes up as one streamed PUT from its spool file,
 			// carrying its SHA-256: with parts, minio-go would buffer a
 			// part per upload in memory.
-			PartSize: max(media.DefaultPartSize, c.MaxPhotoBytes),
+			PartSize: max(s3blob.DefaultPartSize, c.MaxPhotoBytes),
 		})
 		if err != nil {
 			return nil, "", fmt.Errorf("photo store: %w", err)
@@ -82,7 +84,7 @@ func OpenPhotos(ctx context.Context, c Config, log *slog.Logger) (media.Store, s
 	if err := os.MkdirAll(c.PhotoDir, 0o750); err != nil {
 		return nil, "", fmt.Errorf("photo store: %w", err)
 	}
-	dir, err := media.NewDir(c.PhotoDir)
+	dir, err := fileblob.Open(c.PhotoDir)
 	if err != nil {
 		return nil, "", fmt.Errorf("photo store: %w", err)
 	}

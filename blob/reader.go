@@ -1,4 +1,4 @@
-package media
+package blob
 
 import (
 	"bytes"
@@ -10,16 +10,16 @@ import (
 	"io"
 )
 
-// putReader is what every backend reads a Put body through. It yields at
+// PutReader is what every adapter reads a Put body through. It yields at
 // most size bytes, hashes and counts them, and checks the end of the input
 // (exact size, declared SHA-256) *before* handing out the last byte: a body
 // that is too short, too long or wrong never reaches a store in full. (A
 // store may still commit the part it got: versitygw does, for a PUT over
-// TLS without x-amz-checksum-sha256. So S3 deletes after any failure.)
+// TLS without x-amz-checksum-sha256. So s3blob always sends one.)
 //
 // Any failure is sticky, so a backend that retries gets the same error
 // instead of a second, different attempt.
-type putReader struct {
+type PutReader struct {
 	ctx  context.Context
 	r    io.Reader
 	size int64
@@ -32,11 +32,15 @@ type putReader struct {
 	started bool   // Read was called: some bytes may have reached the store
 }
 
-func newPutReader(ctx context.Context, r io.Reader, size int64, want []byte) *putReader {
-	return &putReader{ctx: ctx, r: r, size: size, want: want, h: sha256.New()}
+// NewPutReader reads exactly size bytes from r, which must hash to want
+// (32 raw bytes) unless want is nil. It stops with an error when ctx is
+// done.
+func NewPutReader(ctx context.Context, r io.Reader, size int64, want []byte) *PutReader {
+	return &PutReader{ctx: ctx, r: r, size: size, want: want, h: sha256.New()}
 }
 
-func (p *putReader) Read(b []byte) (int, error) {
+// Read implements io.Reader.
+func (p *PutReader) Read(b []byte) (int, error) {
 	p.started = true
 	if p.err != nil {
 		return 0, p.err
@@ -83,7 +87,7 @@ func (p *putReader) Read(b []byte) (int, error) {
 
 // finish runs once all size bytes are in: the reader must be exhausted and
 // the hash must match the declared one.
-func (p *putReader) finish() error {
+func (p *PutReader) finish() error {
 	var one [1]byte
 	n, err := io.ReadFull(p.r, one[:])
 	switch {
@@ -100,23 +104,39 @@ func (p *putReader) finish() error {
 	return nil
 }
 
-// complete reports whether all bytes were read and verified in the
+// Complete reports whether all bytes were read and verified in the
 // current attempt.
-func (p *putReader) complete() bool { return p.sum != nil }
+func (p *PutReader) Complete() bool { return p.sum != nil }
 
-// seekPutReader is a putReader over an io.ReadSeeker. minio-go retries a
+// Sum returns the SHA-256 of the body once Complete, or nil.
+func (p *PutReader) Sum() []byte { return p.sum }
+
+// Err returns the reader's own failure (the body was short, long or
+// wrong, could not be read, or ctx ended), or nil. An adapter whose
+// upload failed reports this rather than the transport error it caused.
+func (p *PutReader) Err() error { return p.err }
+
+// SeekPutReader is a PutReader over an io.ReadSeeker. minio-go retries a
 // request only when its body is an io.Seeker, and rewinds it with Seek(0,
 // io.SeekStart) before every attempt: so this rewinds the source to where
 // it was when Put was called and starts hashing afresh. After a failure of
 // our own (short, long or wrong body, context done) Seek returns that
 // failure, which stops minio-go's retries at once.
-type seekPutReader struct {
-	*putReader
+type SeekPutReader struct {
+	*PutReader
 	s     io.Seeker
 	start int64
 }
 
-func (p *seekPutReader) Seek(offset int64, whence int) (int64, error) {
+// NewSeekPutReader is NewPutReader over rs, whose body starts at offset
+// start (where rs was when Put was called).
+func NewSeekPutReader(ctx context.Context, rs io.ReadSeeker, start, size int64, want []byte) *SeekPutReader {
+	return &SeekPutReader{PutReader: NewPutReader(ctx, rs, size, want), s: rs, start: start}
+}
+
+// Seek implements io.Seeker for the two calls minio-go makes: rewinding
+// to the start and asking for the current position.
+func (p *SeekPutReader) Seek(offset int64, whence int) (int64, error) {
 	if p.err != nil {
 		return 0, p.err
 	}
@@ -132,13 +152,13 @@ func (p *seekPutReader) Seek(offset int64, whence int) (int64, error) {
 	case offset == 0 && whence == io.SeekCurrent:
 		return p.n, nil
 	}
-	return 0, fmt.Errorf("media: unsupported seek (%d, %d) on a put body", offset, whence)
+	return 0, fmt.Errorf("blob: unsupported seek (%d, %d) on a put body", offset, whence)
 }
 
-// hashSeeker reads size bytes from rs to learn their SHA-256, checking the
+// HashSeeker reads size bytes from rs to learn their SHA-256, checking the
 // size as Put would, then seeks back to start.
-func hashSeeker(ctx context.Context, rs io.ReadSeeker, start, size int64) ([]byte, error) {
-	pr := newPutReader(ctx, rs, size, nil)
+func HashSeeker(ctx context.Context, rs io.ReadSeeker, start, size int64) ([]byte, error) {
+	pr := NewPutReader(ctx, rs, size, nil)
 	if _, err := io.Copy(io.Discard, pr); err != nil {
 		return nil, err
 	}
@@ -162,9 +182,10 @@ type verifyReader struct {
 	err  error
 }
 
-// newVerifyReader wraps rc; it returns rc itself when there is nothing to
-// check against.
-func newVerifyReader(rc io.ReadCloser, key string, size int64, want []byte) io.ReadCloser {
+// NewVerifyReader wraps rc, the body of the object under key, which
+// should hold size bytes hashing to want; it returns rc itself when want
+// is nil, as there is nothing to check against.
+func NewVerifyReader(rc io.ReadCloser, key string, size int64, want []byte) io.ReadCloser {
 	if want == nil {
 		return rc
 	}
@@ -181,9 +202,9 @@ func (v *verifyReader) Read(b []byte) (int, error) {
 	if err == io.EOF {
 		switch sum := v.h.Sum(nil); {
 		case v.n != v.size:
-			err = opErr("get", v.key, nil, detailf(ErrSizeMismatch, "read %d bytes, object has %d", v.n, v.size))
+			err = NewError("get", v.key, nil, detailf(ErrSizeMismatch, "read %d bytes, object has %d", v.n, v.size))
 		case !bytes.Equal(sum, v.want):
-			err = opErr("get", v.key, nil, detailf(ErrChecksumMismatch, "stored bytes have SHA-256 %x, recorded %x", sum, v.want))
+			err = NewError("get", v.key, nil, detailf(ErrChecksumMismatch, "stored bytes have SHA-256 %x, recorded %x", sum, v.want))
 		}
 	}
 	if err != nil {
@@ -194,8 +215,8 @@ func (v *verifyReader) Read(b []byte) (int, error) {
 
 func (v *verifyReader) Close() error { return v.rc.Close() }
 
-// parseHexSHA256 decodes a recorded hash, or returns nil if it is not one.
-func parseHexSHA256(s string) []byte {
+// ParseHexSHA256 decodes a recorded hash, or returns nil if it is not one.
+func ParseHexSHA256(s string) []byte {
 	b, err := hex.DecodeString(s)
 	if err != nil || len(b) != sha256.Size {
 		return nil

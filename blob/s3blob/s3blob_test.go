@@ -1,4 +1,4 @@
-package media_test
+package s3blob_test
 
 import (
 	"bytes"
@@ -19,21 +19,22 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/fieldwatch/fieldwatch/blob"
+	"github.com/fieldwatch/fieldwatch/blob/blobtest"
+	"github.com/fieldwatch/fieldwatch/blob/s3blob"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
-	"github.com/fieldwatch/fieldwatch/media"
-	"github.com/fieldwatch/fieldwatch/media/mediatest"
 )
 
 // s3Config returns settings for a fresh bucket on the test S3 server, and
 // removes the bucket when the test ends.
-func s3Config(t *testing.T) media.S3Config {
+func s3Config(t *testing.T) s3blob.Config {
 	t.Helper()
 	return s3ConfigFor(t, testservice.S3(t))
 }
 
-func s3ConfigFor(t *testing.T, env testservice.S3Env) media.S3Config {
+func s3ConfigFor(t *testing.T, env testservice.S3Env) s3blob.Config {
 	t.Helper()
-	cfg := media.S3Config{
+	cfg := s3blob.Config{
 		Endpoint:  env.Endpoint,
 		Bucket:    testservice.Bucket(t),
 		Region:    env.Region,
@@ -45,19 +46,19 @@ func s3ConfigFor(t *testing.T, env testservice.S3Env) media.S3Config {
 	return cfg
 }
 
-func newS3(t *testing.T, cfg media.S3Config) *media.S3 {
+func newS3(t *testing.T, cfg s3blob.Config) *s3blob.Bucket {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	s, err := media.NewS3(ctx, cfg)
+	s, err := s3blob.Open(ctx, cfg)
 	if err != nil {
-		t.Fatalf("NewS3(%s): %v", cfg.Endpoint, err)
+		t.Fatalf("Open(%s): %v", cfg.Endpoint, err)
 	}
 	return s
 }
 
 // rawClient talks to the test server directly, around the code under test.
-func rawClient(t *testing.T, cfg media.S3Config) *minio.Client {
+func rawClient(t *testing.T, cfg s3blob.Config) *minio.Client {
 	t.Helper()
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:           credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
@@ -71,7 +72,7 @@ func rawClient(t *testing.T, cfg media.S3Config) *minio.Client {
 	return c
 }
 
-func removeBucket(t *testing.T, cfg media.S3Config) {
+func removeBucket(t *testing.T, cfg s3blob.Config) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), 30*time.Second)
 	defer cancel()
@@ -96,7 +97,7 @@ func removeBucket(t *testing.T, cfg media.S3Config) {
 
 func TestS3(t *testing.T) {
 	env := testservice.S3(t) // skip (or fail under CI) once, not per case
-	mediatest.Run(t, func(t *testing.T) media.Store { return newS3(t, s3ConfigFor(t, env)) })
+	blobtest.Run(t, func(t *testing.T) blob.Bucket { return newS3(t, s3ConfigFor(t, env)) })
 }
 
 // TestS3Unreachable needs no S3 server: it points at a closed port.
@@ -111,10 +112,10 @@ func TestS3Unreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err = media.NewS3(ctx, media.S3Config{Endpoint: addr, Bucket: "fwtest-unreachable", AccessKey: "k", SecretKey: "s"})
+	_, err = s3blob.Open(ctx, s3blob.Config{Endpoint: addr, Bucket: "fwtest-unreachable", AccessKey: "k", SecretKey: "s"})
 	elapsed := time.Since(start)
-	if !errors.Is(err, media.ErrUnavailable) {
-		t.Fatalf("NewS3 against a closed port: %v, want ErrUnavailable", err)
+	if !errors.Is(err, blob.ErrUnavailable) {
+		t.Fatalf("Open against a closed port: %v, want ErrUnavailable", err)
 	}
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("the cause was lost: %v", err)
@@ -133,7 +134,7 @@ func TestS3BucketAutoCreated(t *testing.T) {
 	}
 	newS3(t, cfg)
 	if ok, err := raw.BucketExists(t.Context(), cfg.Bucket); err != nil || !ok {
-		t.Fatalf("after NewS3 bucket exists = %v, %v", ok, err)
+		t.Fatalf("after Open bucket exists = %v, %v", ok, err)
 	}
 	s := newS3(t, cfg) // a second start finds the bucket there
 	if err := s.Ping(t.Context()); err != nil {
@@ -147,11 +148,11 @@ func TestS3BucketRemoved(t *testing.T) {
 	if err := rawClient(t, cfg).RemoveBucket(t.Context(), cfg.Bucket); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Ping(t.Context()); !errors.Is(err, media.ErrUnavailable) {
+	if err := s.Ping(t.Context()); !errors.Is(err, blob.ErrUnavailable) {
 		t.Errorf("Ping without bucket: %v, want ErrUnavailable", err)
 	}
-	_, err := s.Put(t.Context(), "k", bytes.NewReader([]byte("x")), 1, media.PutOptions{})
-	if !errors.Is(err, media.ErrUnavailable) || !strings.Contains(err.Error(), cfg.Bucket) {
+	_, err := s.Put(t.Context(), "k", bytes.NewReader([]byte("x")), 1, blob.PutOptions{})
+	if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), cfg.Bucket) {
 		t.Errorf("Put without bucket: %v, want ErrUnavailable naming the bucket", err)
 	}
 }
@@ -182,16 +183,16 @@ func TestS3RecordsChecksum(t *testing.T) {
 	cfg := s3Config(t)
 	s := newS3(t, cfg)
 	raw := rawClient(t, cfg)
-	data := mediatest.Bytes(100_000, 9)
+	data := blobtest.Bytes(100_000, 9)
 	sum := sha256.Sum256(data)
 	for _, tt := range []struct {
 		name string
 		r    io.Reader
-		opts media.PutOptions
+		opts blob.PutOptions
 	}{
-		{"SeekableUndeclared", bytes.NewReader(data), media.PutOptions{}},
-		{"PlainUndeclared", mediatest.OnlyReader(bytes.NewReader(data)), media.PutOptions{}},
-		{"PlainDeclared", mediatest.OnlyReader(bytes.NewReader(data)), media.PutOptions{SHA256: sum[:]}},
+		{"SeekableUndeclared", bytes.NewReader(data), blob.PutOptions{}},
+		{"PlainUndeclared", blobtest.OnlyReader(bytes.NewReader(data)), blob.PutOptions{}},
+		{"PlainDeclared", blobtest.OnlyReader(bytes.NewReader(data)), blob.PutOptions{SHA256: sum[:]}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := s.Put(t.Context(), tt.name, tt.r, int64(len(data)), tt.opts); err != nil {
@@ -318,12 +319,12 @@ func TestS3RetriesWithFullBody(t *testing.T) {
 			ft := newFaultTransport(putTo("k", tt.part), tt.fault)
 			cfg.Transport, cfg.PartSize = ft, partSize
 			s := newS3(t, cfg)
-			data := mediatest.Bytes(tt.size, 11)
+			data := blobtest.Bytes(tt.size, 11)
 			sum := sha256.Sum256(data)
 			var r io.Reader = bytes.NewReader(data)
-			opts := media.PutOptions{SHA256: sum[:]}
+			opts := blob.PutOptions{SHA256: sum[:]}
 			if tt.plain {
-				r, opts = mediatest.OnlyReader(r), media.PutOptions{}
+				r, opts = blobtest.OnlyReader(r), blob.PutOptions{}
 			}
 			if _, err := s.Put(t.Context(), "k", r, tt.size, opts); err != nil {
 				t.Fatalf("Put: %v", err)
@@ -331,7 +332,7 @@ func TestS3RetriesWithFullBody(t *testing.T) {
 			if n := ft.attempts.Load(); n < 2 {
 				t.Fatalf("the fault was not retried (%d attempts)", n)
 			}
-			if got, _ := mediatest.MustGet(t, s, "k"); !bytes.Equal(got, data) {
+			if got, _ := blobtest.MustGet(t, s, "k"); !bytes.Equal(got, data) {
 				t.Errorf("stored bytes differ from the ones put")
 			}
 		})
@@ -346,16 +347,16 @@ func TestS3NoRetryWithoutSeek(t *testing.T) {
 	ft := newFaultTransport(putTo("k", false), slowDown)
 	cfg.Transport = ft
 	s := newS3(t, cfg)
-	data := mediatest.Bytes(200_000, 12)
+	data := blobtest.Bytes(200_000, 12)
 	sum := sha256.Sum256(data)
-	_, err := s.Put(t.Context(), "k", mediatest.OnlyReader(bytes.NewReader(data)), int64(len(data)), media.PutOptions{SHA256: sum[:]})
-	if !errors.Is(err, media.ErrUnavailable) {
+	_, err := s.Put(t.Context(), "k", blobtest.OnlyReader(bytes.NewReader(data)), int64(len(data)), blob.PutOptions{SHA256: sum[:]})
+	if !errors.Is(err, blob.ErrUnavailable) {
 		t.Fatalf("Put: %v, want ErrUnavailable", err)
 	}
 	if n := ft.attempts.Load(); n != 1 {
 		t.Errorf("a body that cannot rewind was sent %d times", n)
 	}
-	mediatest.MustNotExist(t, s, "k")
+	blobtest.MustNotExist(t, s, "k")
 }
 
 // flipByte corrupts one byte of the request body, as a broken NIC or proxy
@@ -402,22 +403,22 @@ func TestS3CorruptionInTransit(t *testing.T) {
 			ft := newFaultTransport(putTo("k", tt.part), flipByte(base))
 			cfg.Transport, cfg.PartSize = ft, partSize
 			s := newS3(t, cfg)
-			data := mediatest.Bytes(tt.size, 13)
-			_, err := s.Put(t.Context(), "k", bytes.NewReader(data), tt.size, media.PutOptions{})
+			data := blobtest.Bytes(tt.size, 13)
+			_, err := s.Put(t.Context(), "k", bytes.NewReader(data), tt.size, blob.PutOptions{})
 			if err == nil {
 				// The store may drop the connection instead of answering,
 				// and minio-go then retries with the whole, intact body.
 				t.Logf("retried after the corruption (%d attempts)", ft.attempts.Load())
-				if got, _ := mediatest.MustGet(t, s, "k"); !bytes.Equal(got, data) {
+				if got, _ := blobtest.MustGet(t, s, "k"); !bytes.Equal(got, data) {
 					t.Fatalf("corrupted bytes were stored")
 				}
 				return
 			}
-			if !errors.Is(err, media.ErrUnavailable) || errors.Is(err, media.ErrChecksumMismatch) {
+			if !errors.Is(err, blob.ErrUnavailable) || errors.Is(err, blob.ErrChecksumMismatch) {
 				t.Fatalf("Put: %v, want ErrUnavailable and not ErrChecksumMismatch", err)
 			}
 			t.Logf("store's answer: %v", err)
-			mediatest.MustNotExist(t, s, "k")
+			blobtest.MustNotExist(t, s, "k")
 		})
 	}
 }
@@ -431,12 +432,12 @@ func TestS3ReadBackMismatch(t *testing.T) {
 	cfg.Transport = lie
 	s := newS3(t, cfg)
 	lie.on.Store(true)
-	_, err := s.Put(t.Context(), "k", bytes.NewReader([]byte("photo")), 5, media.PutOptions{})
+	_, err := s.Put(t.Context(), "k", bytes.NewReader([]byte("photo")), 5, blob.PutOptions{})
 	lie.on.Store(false)
-	if !errors.Is(err, media.ErrUnavailable) {
+	if !errors.Is(err, blob.ErrUnavailable) {
 		t.Fatalf("Put: %v, want ErrUnavailable", err)
 	}
-	if got, _ := mediatest.MustGet(t, s, "k"); string(got) != "photo" {
+	if got, _ := blobtest.MustGet(t, s, "k"); string(got) != "photo" {
 		t.Errorf("the store holds %q", got)
 	}
 }
@@ -470,16 +471,16 @@ func TestS3FailedPutKeepsExisting(t *testing.T) {
 			ft := newFaultTransport(func(r *http.Request) bool { return armed.Load() && tt.match(r) }, tt.fault(base))
 			cfg.Transport = ft
 			s := newS3(t, cfg)
-			data := mediatest.Bytes(tt.size, 7)
+			data := blobtest.Bytes(tt.size, 7)
 			sum := sha256.Sum256(data)
-			mediatest.MustPut(t, s, "k", data, media.PutOptions{SHA256: sum[:]})
+			blobtest.MustPut(t, s, "k", data, blob.PutOptions{SHA256: sum[:]})
 			armed.Store(true)
-			_, err := s.Put(t.Context(), "k", bytes.NewReader(data), tt.size, media.PutOptions{SHA256: sum[:]})
+			_, err := s.Put(t.Context(), "k", bytes.NewReader(data), tt.size, blob.PutOptions{SHA256: sum[:]})
 			armed.Store(false)
 			if err == nil {
 				t.Fatal("Put through the fault succeeded")
 			}
-			if got, _ := mediatest.MustGet(t, s, "k"); !bytes.Equal(got, data) {
+			if got, _ := blobtest.MustGet(t, s, "k"); !bytes.Equal(got, data) {
 				t.Fatalf("after the failed Put the store holds %d other bytes", len(got))
 			}
 		})
@@ -513,14 +514,14 @@ func TestS3StoreDown(t *testing.T) {
 
 	ctx := t.Context()
 	start := time.Now()
-	_, err := s.Put(ctx, "k", bytes.NewReader(data), int64(len(data)), media.PutOptions{})
-	if !errors.Is(err, media.ErrUnavailable) {
+	_, err := s.Put(ctx, "k", bytes.NewReader(data), int64(len(data)), blob.PutOptions{})
+	if !errors.Is(err, blob.ErrUnavailable) {
 		t.Errorf("Put: %v, want ErrUnavailable", err)
 	}
-	if _, err := s.Stat(ctx, "k"); !errors.Is(err, media.ErrUnavailable) {
+	if _, err := s.Stat(ctx, "k"); !errors.Is(err, blob.ErrUnavailable) {
 		t.Errorf("Stat: %v, want ErrUnavailable", err)
 	}
-	if err := s.Ping(ctx); !errors.Is(err, media.ErrUnavailable) {
+	if err := s.Ping(ctx); !errors.Is(err, blob.ErrUnavailable) {
 		t.Errorf("Ping: %v, want ErrUnavailable", err)
 	}
 	if elapsed := time.Since(start); elapsed > 10*time.Second {
@@ -528,9 +529,9 @@ func TestS3StoreDown(t *testing.T) {
 	}
 
 	down.off.Store(false)
-	mediatest.MustNotExist(t, s, "k")
-	mediatest.MustPut(t, s, "k", data, media.PutOptions{})
-	if got, _ := mediatest.MustGet(t, s, "k"); !bytes.Equal(got, data) {
+	blobtest.MustNotExist(t, s, "k")
+	blobtest.MustPut(t, s, "k", data, blob.PutOptions{})
+	if got, _ := blobtest.MustGet(t, s, "k"); !bytes.Equal(got, data) {
 		t.Errorf("stored bytes differ")
 	}
 }
@@ -561,12 +562,12 @@ func TestS3Deadline(t *testing.T) {
 	stall.on.Store(true)
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	_, err := s.Put(ctx, "k", bytes.NewReader([]byte("photo")), 5, media.PutOptions{})
-	if !errors.Is(err, media.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+	_, err := s.Put(ctx, "k", bytes.NewReader([]byte("photo")), 5, blob.PutOptions{})
+	if !errors.Is(err, blob.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Put: %v, want ErrUnavailable caused by the deadline", err)
 	}
 	stall.on.Store(false)
-	mediatest.MustNotExist(t, s, "k")
+	blobtest.MustNotExist(t, s, "k")
 }
 
 // stallTransport holds every request until its context ends, while on.

@@ -1,4 +1,4 @@
-package media_test
+package fileblob_test
 
 import (
 	"bytes"
@@ -10,22 +10,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/media"
-	"github.com/fieldwatch/fieldwatch/media/mediatest"
+	"github.com/fieldwatch/fieldwatch/blob"
+	"github.com/fieldwatch/fieldwatch/blob/blobtest"
+	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 )
 
-func newDir(t *testing.T, root string) *media.Dir {
+func newDir(t *testing.T, root string) *fileblob.Dir {
 	t.Helper()
-	d, err := media.NewDir(root)
+	d, err := fileblob.Open(root)
 	if err != nil {
-		t.Fatalf("NewDir: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
 }
 
 func TestDir(t *testing.T) {
-	mediatest.Run(t, func(t *testing.T) media.Store { return newDir(t, t.TempDir()) })
+	blobtest.Run(t, func(t *testing.T) blob.Bucket { return newDir(t, t.TempDir()) })
 }
 
 func TestDirSweepTemp(t *testing.T) {
@@ -43,7 +44,7 @@ func TestDirSweepTemp(t *testing.T) {
 			}
 		}
 	}
-	if keys := mediatest.ListKeys(t, d, ""); len(keys) != 0 {
+	if keys := blobtest.ListKeys(t, d, ""); len(keys) != 0 {
 		t.Errorf("List shows temp files: %q", keys)
 	}
 
@@ -74,7 +75,7 @@ func TestDirFailedPutLeavesNoTempFile(t *testing.T) {
 		{"Long", bytes.NewReader([]byte("abcd")), 3, nil},
 	}
 	for _, tt := range bad {
-		if _, err := d.Put(t.Context(), "k/"+tt.name, tt.r, tt.size, media.PutOptions{SHA256: tt.sum}); err == nil {
+		if _, err := d.Put(t.Context(), "k/"+tt.name, tt.r, tt.size, blob.PutOptions{SHA256: tt.sum}); err == nil {
 			t.Errorf("%s: Put succeeded", tt.name)
 		}
 	}
@@ -140,14 +141,14 @@ func TestDirKeyEscape(t *testing.T) {
 		})
 	}
 	for _, key := range []string{"evil/new", "up/new"} {
-		if _, err := d.Put(ctx, key, bytes.NewReader([]byte("x")), 1, media.PutOptions{}); err == nil {
+		if _, err := d.Put(ctx, key, bytes.NewReader([]byte("x")), 1, blob.PutOptions{}); err == nil {
 			t.Errorf("Put(%q) succeeded through a link out of the root", key)
 		}
 		if _, err := os.Stat(filepath.Join(outside, "new")); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Put(%q) wrote outside the root", key)
 		}
 	}
-	if keys := mediatest.ListKeys(t, d, ""); len(keys) != 0 {
+	if keys := blobtest.ListKeys(t, d, ""); len(keys) != 0 {
 		t.Errorf("List followed links: %q", keys)
 	}
 	noFiles(t, root, ".tmp", ".meta")
@@ -156,8 +157,8 @@ func TestDirKeyEscape(t *testing.T) {
 func TestDirDetectsCorruption(t *testing.T) {
 	root := t.TempDir()
 	d := newDir(t, root)
-	data := mediatest.Bytes(10000, 7)
-	obj := mediatest.MustPut(t, d, "photo", data, media.PutOptions{})
+	data := blobtest.Bytes(10000, 7)
+	obj := blobtest.MustPut(t, d, "photo", data, blob.PutOptions{})
 	p := filepath.Join(root, "photo")
 
 	// Rot one byte, keeping size and time: what a failing disk does.
@@ -179,7 +180,7 @@ func TestDirDetectsCorruption(t *testing.T) {
 	}
 	_, err = io.ReadAll(rc)
 	rc.Close()
-	if !errors.Is(err, media.ErrChecksumMismatch) {
+	if !errors.Is(err, blob.ErrChecksumMismatch) {
 		t.Errorf("reading a rotten object: error = %v, want ErrChecksumMismatch", err)
 	}
 
@@ -193,7 +194,7 @@ func TestDirDetectsCorruption(t *testing.T) {
 	if err != nil || st.SHA256 != nil || st.ContentType != "application/octet-stream" {
 		t.Errorf("Stat of a replaced file = %+v, %v; want SHA256 nil and the default content type", st, err)
 	}
-	if got, _ := mediatest.MustGet(t, d, "photo"); !bytes.Equal(got, bad) {
+	if got, _ := blobtest.MustGet(t, d, "photo"); !bytes.Equal(got, bad) {
 		t.Errorf("Get of a replaced file returned other bytes")
 	}
 }
@@ -207,7 +208,7 @@ func TestDirPingFailsWithoutDirectory(t *testing.T) {
 	if err := os.RemoveAll(root); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Ping(t.Context()); !errors.Is(err, media.ErrUnavailable) {
+	if err := d.Ping(t.Context()); !errors.Is(err, blob.ErrUnavailable) {
 		t.Errorf("Ping after the directory was removed: %v, want ErrUnavailable", err)
 	}
 }
@@ -217,8 +218,8 @@ func TestNewDirRejectsFile(t *testing.T) {
 	if err := os.WriteFile(p, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := media.NewDir(p); err == nil {
+	if d, err := fileblob.Open(p); err == nil {
 		d.Close()
-		t.Errorf("NewDir on a regular file succeeded")
+		t.Errorf("Open on a regular file succeeded")
 	}
 }

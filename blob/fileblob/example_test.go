@@ -1,4 +1,4 @@
-package media_test
+package fileblob_test
 
 import (
 	"context"
@@ -9,24 +9,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/blob"
+	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 )
-
-func ExampleValidateKey() {
-	for _, key := range []string{
-		"2026/11/28/01JDX3Q7ZK.jpg",
-		"../etc/passwd",
-		"2026//x.jpg",
-		".tmp/x",
-	} {
-		fmt.Printf("%-28q %v\n", key, errors.Is(media.ValidateKey(key), media.ErrInvalidKey))
-	}
-	// Output:
-	// "2026/11/28/01JDX3Q7ZK.jpg"  false
-	// "../etc/passwd"              true
-	// "2026//x.jpg"                true
-	// ".tmp/x"                     true
-}
 
 func ExampleDir() {
 	root, err := os.MkdirTemp("", "photos")
@@ -34,7 +19,7 @@ func ExampleDir() {
 		panic(err)
 	}
 	defer os.RemoveAll(root)
-	store, err := media.NewDir(root)
+	store, err := fileblob.Open(root)
 	if err != nil {
 		panic(err)
 	}
@@ -44,16 +29,16 @@ func ExampleDir() {
 	photo := "not really a JPEG"
 	sum := sha256.Sum256([]byte(photo))
 	_, err = store.Put(ctx, "2026/11/28/a.jpg", strings.NewReader(photo), int64(len(photo)),
-		media.PutOptions{SHA256: sum[:], ContentType: "image/jpeg"})
+		blob.PutOptions{SHA256: sum[:], ContentType: "image/jpeg"})
 	fmt.Println("put:", err)
 
 	wrong := sha256.Sum256([]byte("another photo"))
 	_, err = store.Put(ctx, "2026/11/28/b.jpg", strings.NewReader(photo), int64(len(photo)),
-		media.PutOptions{SHA256: wrong[:]})
-	fmt.Println("put with a wrong hash:", errors.Is(err, media.ErrChecksumMismatch))
+		blob.PutOptions{SHA256: wrong[:]})
+	fmt.Println("put with a wrong hash:", errors.Is(err, blob.ErrChecksumMismatch))
 
 	_, err = store.Stat(ctx, "2026/11/28/b.jpg")
-	fmt.Println("stored anyway:", !errors.Is(err, media.ErrNotExist))
+	fmt.Println("stored anyway:", !errors.Is(err, blob.ErrNotExist))
 
 	rc, obj, err := store.Get(ctx, "2026/11/28/a.jpg")
 	if err != nil {

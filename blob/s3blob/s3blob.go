@@ -1,4 +1,8 @@
-package media
+// Package s3blob keeps blobs in an S3 bucket (MinIO, versitygw, AWS, ...)
+// through minio-go: the blob.Bucket of a deployment with an object store.
+// It is the only package that links minio-go, and only cmd/fieldwatch
+// imports it.
+package s3blob
 
 import (
 	"bytes"
@@ -18,12 +22,14 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
+
+	"github.com/fieldwatch/fieldwatch/blob"
 )
 
-// S3Config configures NewS3.
-type S3Config struct {
+// Config configures Open.
+type Config struct {
 	Endpoint  string // host:port, without scheme
-	Bucket    string // created by NewS3 if missing
+	Bucket    string // created by Open if missing
 	Region    string // default us-east-1
 	AccessKey string
 	SecretKey string
@@ -40,7 +46,7 @@ type S3Config struct {
 	// MaxRetries is how many times one request is attempted, the first
 	// included, when the store fails in a way worth retrying (5xx,
 	// SlowDown, a broken connection). Default 3, which gives a store ~1 s
-	// to recover before Put reports ErrUnavailable.
+	// to recover before Put reports blob.ErrUnavailable.
 	MaxRetries int
 
 	// Transport carries the HTTP requests; nil means minio-go's default.
@@ -48,7 +54,7 @@ type S3Config struct {
 	Transport http.RoundTripper
 }
 
-// DefaultPartSize is S3Config.PartSize's default: photos (a few MB, a
+// DefaultPartSize is Config.PartSize's default: photos (a few MB, a
 // 200 MP one ~50 MB at most) mostly go up in one verified PUT without any
 // buffer, and a larger upload holds 16 MiB.
 const DefaultPartSize = 16 << 20
@@ -67,7 +73,7 @@ const (
 	maxPresignTTL = 7 * 24 * time.Hour
 )
 
-// Object metadata. metaSHA256 becomes the header x-amz-meta-sha256 and
+// blob.Object metadata. metaSHA256 becomes the header x-amz-meta-sha256 and
 // holds the hex SHA-256 for Stat; minio-go sends x-amz-checksum-* entries
 // as plain headers, which the store verifies against the body.
 const (
@@ -75,8 +81,8 @@ const (
 	checksumSHA256 = "x-amz-checksum-sha256"
 )
 
-// S3 is a Store in an S3 bucket (MinIO, versitygw, AWS, ...), through
-// minio-go.
+// Bucket is a blob.Bucket in an S3 bucket (MinIO, versitygw, AWS, ...),
+// through minio-go.
 //
 // Integrity. Put reads the body through a checker that hashes and counts
 // it and withholds the last byte unless size and declared SHA-256 match,
@@ -93,7 +99,7 @@ const (
 // reads back the object's size, recorded hash and, for single PUTs, the
 // store's own full-object SHA-256, and fails if any differs. A failed Put
 // never deletes the object under key: it may be another upload's (see
-// Store.Put); only an unfinished multipart upload of key is aborted.
+// blob.Bucket.Put); only an unfinished multipart upload of key is aborted.
 //
 // Memory per Put: none for the body beyond minio-go's 64 KiB chunk, except
 // PartSize bytes for a multipart upload and size bytes for a plain reader
@@ -109,36 +115,36 @@ const (
 // PartSize read from a plain reader without a declared hash: its hash is
 // known only when the last part has gone, too late for the metadata. Put
 // still returns it.
-type S3 struct {
+type Bucket struct {
 	client   *minio.Client
 	core     minio.Core
 	bucket   string
 	partSize int64
 }
 
-var _ Store = (*S3)(nil)
+var _ blob.Bucket = (*Bucket)(nil)
 
-// NewS3 connects to the store and creates the bucket if it does not exist.
+// Open connects to the store and creates the bucket if it does not exist.
 // ctx bounds only this setup.
-func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
+func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 	const op = "open s3"
 	switch {
 	case cfg.Endpoint == "":
-		return nil, opErr(op, "", nil, errors.New("empty endpoint"))
+		return nil, blob.NewError(op, "", nil, errors.New("empty endpoint"))
 	case strings.Contains(cfg.Endpoint, "/"):
-		return nil, opErr(op, "", nil, fmt.Errorf("endpoint %q must be host:port, without scheme or path", cfg.Endpoint))
+		return nil, blob.NewError(op, "", nil, fmt.Errorf("endpoint %q must be host:port, without scheme or path", cfg.Endpoint))
 	case cfg.AccessKey == "" || cfg.SecretKey == "":
-		return nil, opErr(op, "", nil, errors.New("access key and secret key are required"))
+		return nil, blob.NewError(op, "", nil, errors.New("access key and secret key are required"))
 	}
 	if err := s3utils.CheckValidBucketName(cfg.Bucket); err != nil {
-		return nil, opErr(op, "", nil, fmt.Errorf("bucket %q: %w", cfg.Bucket, err))
+		return nil, blob.NewError(op, "", nil, fmt.Errorf("bucket %q: %w", cfg.Bucket, err))
 	}
 	partSize := cfg.PartSize
 	if partSize == 0 {
 		partSize = DefaultPartSize
 	}
 	if partSize < minPartSize || partSize > maxPartSize {
-		return nil, opErr(op, "", nil, fmt.Errorf("part size %d outside [%d, %d]", partSize, minPartSize, maxPartSize))
+		return nil, blob.NewError(op, "", nil, fmt.Errorf("part size %d outside [%d, %d]", partSize, minPartSize, maxPartSize))
 	}
 	retries := cfg.MaxRetries
 	if retries <= 0 {
@@ -159,16 +165,16 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 		MaxRetries:      retries,
 	})
 	if err != nil {
-		return nil, opErr(op, "", nil, err)
+		return nil, blob.NewError(op, "", nil, err)
 	}
-	s := &S3{client: client, core: minio.Core{Client: client}, bucket: cfg.Bucket, partSize: partSize}
+	s := &Bucket{client: client, core: minio.Core{Client: client}, bucket: cfg.Bucket, partSize: partSize}
 	if err := s.ensureBucket(ctx, region); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *S3) ensureBucket(ctx context.Context, region string) error {
+func (s *Bucket) ensureBucket(ctx context.Context, region string) error {
 	const op = "open s3"
 	ok, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
@@ -184,14 +190,14 @@ func (s *S3) ensureBucket(ctx context.Context, region string) error {
 	return nil
 }
 
-// Put implements Store.
-func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (Object, error) {
+// Put implements blob.Bucket.
+func (s *Bucket) Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error) {
 	const op = "put"
-	if err := checkKey(op, key); err != nil {
-		return Object{}, err
+	if err := blob.CheckKey(op, key); err != nil {
+		return blob.Object{}, err
 	}
-	if err := checkPut(op, key, size, opts); err != nil {
-		return Object{}, err
+	if err := blob.CheckPut(op, key, size, opts); err != nil {
+		return blob.Object{}, err
 	}
 	want := opts.SHA256
 	multipart := size > s.partSize
@@ -202,28 +208,28 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, opts 
 		// first; it can then be verified by the store and retried.
 		buf, sum, err := readBody(ctx, r, size)
 		if err != nil {
-			return Object{}, bodyErr(op, key, err)
+			return blob.Object{}, bodyErr(op, key, err)
 		}
 		r, want = bytes.NewReader(buf), sum
 	}
-	var pr *putReader
+	var pr *blob.PutReader
 	var body io.Reader
 	if rs, ok := r.(io.ReadSeeker); ok {
 		start, err := rs.Seek(0, io.SeekCurrent)
 		if err != nil {
-			return Object{}, opErr(op, key, nil, fmt.Errorf("finding the body's position: %w", err))
+			return blob.Object{}, blob.NewError(op, key, nil, fmt.Errorf("finding the body's position: %w", err))
 		}
 		if want == nil {
 			// Hash first so that the store can verify the body and Stat
 			// can report the hash.
-			if want, err = hashSeeker(ctx, rs, start, size); err != nil {
-				return Object{}, bodyErr(op, key, err)
+			if want, err = blob.HashSeeker(ctx, rs, start, size); err != nil {
+				return blob.Object{}, bodyErr(op, key, err)
 			}
 		}
-		pr = newPutReader(ctx, rs, size, want)
-		body = &seekPutReader{putReader: pr, s: rs, start: start}
+		sp := blob.NewSeekPutReader(ctx, rs, start, size, want)
+		pr, body = sp.PutReader, sp
 	} else {
-		pr = newPutReader(ctx, r, size, want)
+		pr = blob.NewPutReader(ctx, r, size, want)
 		body = pr
 	}
 	if size == 0 {
@@ -231,13 +237,13 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, opts 
 		// be empty and the hash that of no bytes. (minio-go would still
 		// rewind body, resetting pr, so hand it an empty one.)
 		if _, err := io.Copy(io.Discard, pr); err != nil {
-			return Object{}, bodyErr(op, key, err)
+			return blob.Object{}, bodyErr(op, key, err)
 		}
 		body = bytes.NewReader(nil)
 	}
 
 	po := minio.PutObjectOptions{
-		ContentType:  contentTypeOr(opts.ContentType),
+		ContentType:  blob.ContentTypeOrDefault(opts.ContentType),
 		PartSize:     uint64(s.partSize),
 		UserMetadata: map[string]string{},
 	}
@@ -254,39 +260,39 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, opts 
 	}
 
 	_, err := s.client.PutObject(ctx, s.bucket, key, body, size, po)
-	if err == nil && !pr.complete() {
+	if err == nil && !pr.Complete() {
 		err = errors.New("store answered before the whole body was sent")
 	}
 	if err != nil {
-		return Object{}, s.putFailed(ctx, key, pr, err, multipart)
+		return blob.Object{}, s.putFailed(ctx, key, pr, err, multipart)
 	}
-	return s.checkStored(ctx, key, size, want, pr.sum, multipart)
+	return s.checkStored(ctx, key, size, want, pr.Sum(), multipart)
 }
 
 // readBody reads exactly size bytes from r into memory, with Put's checks.
 func readBody(ctx context.Context, r io.Reader, size int64) ([]byte, []byte, error) {
-	pr := newPutReader(ctx, r, size, nil)
+	pr := blob.NewPutReader(ctx, r, size, nil)
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	if _, err := buf.ReadFrom(pr); err != nil {
 		return nil, nil, err
 	}
-	return buf.Bytes(), pr.sum, nil
+	return buf.Bytes(), pr.Sum(), nil
 }
 
 // putFailed turns a failed upload into Put's error and removes what the
 // upload may have left.
-func (s *S3) putFailed(ctx context.Context, key string, pr *putReader, err error, multipart bool) error {
+func (s *Bucket) putFailed(ctx context.Context, key string, pr *blob.PutReader, err error, multipart bool) error {
 	const op = "put"
 	var kind error
 	cause := err
 	switch {
-	case pr.err != nil:
+	case pr.Err() != nil:
 		// Our checker stopped the upload: the body was short, long or
 		// wrong, could not be read, or ctx ended. That is the story, not
 		// the transport error it caused.
-		cause = pr.err
+		cause = pr.Err()
 		if errors.Is(cause, context.DeadlineExceeded) {
-			kind = ErrUnavailable
+			kind = blob.ErrUnavailable
 		}
 	case ctx.Err() != nil:
 		if !errors.Is(err, ctx.Err()) {
@@ -299,17 +305,17 @@ func (s *S3) putFailed(ctx context.Context, key string, pr *putReader, err error
 	default:
 		kind = classify(err)
 		switch code := minio.ToErrorResponse(err).Code; {
-		case kind == ErrChecksumMismatch:
+		case kind == blob.ErrChecksumMismatch:
 			// pr verified the body, so the store received other bytes
 			// than we sent: corruption on the way, not the caller's fault.
-			kind = ErrUnavailable
+			kind = blob.ErrUnavailable
 			cause = fmt.Errorf("body corrupted on the way to the store: %w", err)
 		case code == "SignatureDoesNotMatch":
 			// Over plain HTTP every body chunk is signed, so this is how
 			// corruption on the way shows there.
 			cause = fmt.Errorf("body corrupted on the way to the store, or wrong secret key: %w", err)
 		}
-		if kind == ErrNotExist {
+		if kind == blob.ErrNotExist {
 			kind = nil
 		}
 	}
@@ -317,13 +323,13 @@ func (s *S3) putFailed(ctx context.Context, key string, pr *putReader, err error
 	// (its answer lost): the key may name an object that someone else put
 	// and a committed row points to (evidence keys are content
 	// addressed), and a complete body that the store verified is the
-	// right one anyway. A half-sent body is never committed: putReader
+	// right one anyway. A half-sent body is never committed: blob.PutReader
 	// withholds the last byte and the store checks the declared hash.
 	// Only an unfinished multipart upload, invisible under key, is aborted.
 	if cerr := s.cleanup(ctx, key, multipart); cerr != nil {
 		cause = fmt.Errorf("%w; cleanup also failed: %v", cause, cerr)
 	}
-	return opErr(op, key, kind, cause)
+	return blob.NewError(op, key, kind, cause)
 }
 
 // checkStored reads back what the store holds under key and fails unless
@@ -331,7 +337,7 @@ func (s *S3) putFailed(ctx context.Context, key string, pr *putReader, err error
 // another upload's good copy, and a wrong copy under a content address is
 // replaced by the next Put of those bytes (and reported by the invariant
 // checker meanwhile).
-func (s *S3) checkStored(ctx context.Context, key string, size int64, want, sum []byte, multipart bool) (Object, error) {
+func (s *Bucket) checkStored(ctx context.Context, key string, size int64, want, sum []byte, multipart bool) (blob.Object, error) {
 	const op = "put"
 	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{Checksum: true})
 	var problem error
@@ -348,11 +354,11 @@ func (s *S3) checkStored(ctx context.Context, key string, size int64, want, sum 
 		}
 	}
 	if problem != nil {
-		kind := ErrUnavailable
+		kind := blob.ErrUnavailable
 		if err != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			kind = nil // cancelled by the caller
 		}
-		return Object{}, opErr(op, key, kind, problem)
+		return blob.Object{}, blob.NewError(op, key, kind, problem)
 	}
 	obj := s.object(key, oi)
 	obj.SHA256 = sum
@@ -362,7 +368,7 @@ func (s *S3) checkStored(ctx context.Context, key string, size int64, want, sum 
 // cleanup aborts any unfinished multipart upload of key, which holds the
 // parts sent so far out of sight. It runs on a context of its own: the
 // caller's may be the reason we are here.
-func (s *S3) cleanup(ctx context.Context, key string, multipart bool) error {
+func (s *Bucket) cleanup(ctx context.Context, key string, multipart bool) error {
 	if !multipart {
 		return nil
 	}
@@ -373,33 +379,33 @@ func (s *S3) cleanup(ctx context.Context, key string, multipart bool) error {
 	return s.client.RemoveIncompleteUpload(ctx, s.bucket, key)
 }
 
-// Get implements Store.
-func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, Object, error) {
+// Get implements blob.Bucket.
+func (s *Bucket) Get(ctx context.Context, key string) (io.ReadCloser, blob.Object, error) {
 	const op = "get"
-	if err := checkKey(op, key); err != nil {
-		return nil, Object{}, err
+	if err := blob.CheckKey(op, key); err != nil {
+		return nil, blob.Object{}, err
 	}
 	rc, oi, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, Object{}, s.err(op, key, err)
+		return nil, blob.Object{}, s.err(op, key, err)
 	}
 	obj := s.object(key, oi)
-	return newVerifyReader(rc, key, obj.Size, obj.SHA256), obj, nil
+	return blob.NewVerifyReader(rc, key, obj.Size, obj.SHA256), obj, nil
 }
 
-// GetRange implements Store.
-func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+// GetRange implements blob.Bucket.
+func (s *Bucket) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	const op = "get range"
-	if err := checkKey(op, key); err != nil {
+	if err := blob.CheckKey(op, key); err != nil {
 		return nil, err
 	}
-	if err := checkRange(op, key, offset, length); err != nil {
+	if err := blob.CheckRange(op, key, offset, length); err != nil {
 		return nil, err
 	}
 	var o minio.GetObjectOptions
 	end := offset + min(length, math.MaxInt64-offset) - 1
 	if err := o.SetRange(offset, end); err != nil {
-		return nil, opErr(op, key, ErrInvalidRange, err)
+		return nil, blob.NewError(op, key, blob.ErrInvalidRange, err)
 	}
 	rc, _, _, err := s.core.GetObject(ctx, s.bucket, key, o)
 	if err != nil {
@@ -408,36 +414,36 @@ func (s *S3) GetRange(ctx context.Context, key string, offset, length int64) (io
 	return rc, nil
 }
 
-// Stat implements Store.
-func (s *S3) Stat(ctx context.Context, key string) (Object, error) {
+// Stat implements blob.Bucket.
+func (s *Bucket) Stat(ctx context.Context, key string) (blob.Object, error) {
 	const op = "stat"
-	if err := checkKey(op, key); err != nil {
-		return Object{}, err
+	if err := blob.CheckKey(op, key); err != nil {
+		return blob.Object{}, err
 	}
 	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
 	if err != nil {
-		return Object{}, s.err(op, key, err)
+		return blob.Object{}, s.err(op, key, err)
 	}
 	return s.object(key, oi), nil
 }
 
-// Delete implements Store.
-func (s *S3) Delete(ctx context.Context, key string) error {
+// Delete implements blob.Bucket.
+func (s *Bucket) Delete(ctx context.Context, key string) error {
 	const op = "delete"
-	if err := checkKey(op, key); err != nil {
+	if err := blob.CheckKey(op, key); err != nil {
 		return err
 	}
 	err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
-	if err != nil && classify(err) != ErrNotExist {
+	if err != nil && classify(err) != blob.ErrNotExist {
 		return s.err(op, key, err)
 	}
 	return nil
 }
 
-// List implements Store.
-func (s *S3) List(ctx context.Context, prefix string, fn func(Object) error) error {
+// List implements blob.Bucket.
+func (s *Bucket) List(ctx context.Context, prefix string, fn func(blob.Object) error) error {
 	const op = "list"
-	if err := checkPrefix(op, prefix); err != nil {
+	if err := blob.CheckPrefix(op, prefix); err != nil {
 		return err
 	}
 	// Cancelling stops minio-go's listing goroutine when fn stops early.
@@ -447,10 +453,10 @@ func (s *S3) List(ctx context.Context, prefix string, fn func(Object) error) err
 		if oi.Err != nil {
 			return s.err(op, prefix, oi.Err)
 		}
-		if keyProblem(oi.Key) != "" {
+		if blob.ValidateKey(oi.Key) != nil {
 			continue // not written through this package
 		}
-		if err := fn(Object{Key: oi.Key, Size: oi.Size, ModTime: oi.LastModified}); err != nil {
+		if err := fn(blob.Object{Key: oi.Key, Size: oi.Size, ModTime: oi.LastModified}); err != nil {
 			return err
 		}
 	}
@@ -460,9 +466,9 @@ func (s *S3) List(ctx context.Context, prefix string, fn func(Object) error) err
 	return nil
 }
 
-// PresignGet implements Store. The URL is signed locally; it is not
+// PresignGet implements blob.Bucket. The URL is signed locally; it is not
 // checked that the object exists.
-func (s *S3) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+func (s *Bucket) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
 	const op = "presign get"
 	if err := checkPresign(op, key, ttl); err != nil {
 		return "", err
@@ -474,8 +480,8 @@ func (s *S3) PresignGet(ctx context.Context, key string, ttl time.Duration) (str
 	return u.String(), nil
 }
 
-// PresignPut implements Store.
-func (s *S3) PresignPut(ctx context.Context, key string, ttl time.Duration) (string, error) {
+// PresignPut implements blob.Bucket.
+func (s *Bucket) PresignPut(ctx context.Context, key string, ttl time.Duration) (string, error) {
 	const op = "presign put"
 	if err := checkPresign(op, key, ttl); err != nil {
 		return "", err
@@ -488,36 +494,36 @@ func (s *S3) PresignPut(ctx context.Context, key string, ttl time.Duration) (str
 }
 
 func checkPresign(op, key string, ttl time.Duration) error {
-	if err := checkKey(op, key); err != nil {
+	if err := blob.CheckKey(op, key); err != nil {
 		return err
 	}
 	if ttl < time.Second || ttl > maxPresignTTL {
-		return opErr(op, key, nil, fmt.Errorf("ttl %v outside [1s, %v]", ttl, maxPresignTTL))
+		return blob.NewError(op, key, nil, fmt.Errorf("ttl %v outside [1s, %v]", ttl, maxPresignTTL))
 	}
 	return nil
 }
 
 // Ping checks that the bucket exists, which needs the store up, our clock
 // close enough to its clock, and our credentials accepted.
-func (s *S3) Ping(ctx context.Context) error {
+func (s *Bucket) Ping(ctx context.Context) error {
 	const op = "ping"
 	ok, err := s.client.BucketExists(ctx, s.bucket)
 	if err != nil {
 		return s.err(op, "", err)
 	}
 	if !ok {
-		return opErr(op, "", ErrUnavailable, fmt.Errorf("bucket %q does not exist", s.bucket))
+		return blob.NewError(op, "", blob.ErrUnavailable, fmt.Errorf("bucket %q does not exist", s.bucket))
 	}
 	return nil
 }
 
 // object converts minio-go's description.
-func (s *S3) object(key string, oi minio.ObjectInfo) Object {
-	return Object{
+func (s *Bucket) object(key string, oi minio.ObjectInfo) blob.Object {
+	return blob.Object{
 		Key:         key,
 		Size:        oi.Size,
 		SHA256:      metaHash(oi.UserMetadata),
-		ContentType: contentTypeOr(oi.ContentType),
+		ContentType: blob.ContentTypeOrDefault(oi.ContentType),
 		ModTime:     oi.LastModified,
 	}
 }
@@ -527,18 +533,18 @@ func (s *S3) object(key string, oi minio.ObjectInfo) Object {
 func metaHash(m minio.StringMap) []byte {
 	for k, v := range m {
 		if strings.EqualFold(strings.TrimPrefix(strings.ToLower(k), "x-amz-meta-"), metaSHA256) {
-			return parseHexSHA256(v)
+			return blob.ParseHexSHA256(v)
 		}
 	}
 	return nil
 }
 
 // err classifies an error from minio-go.
-func (s *S3) err(op, key string, err error) error {
+func (s *Bucket) err(op, key string, err error) error {
 	if isNoSuchBucket(err) {
 		err = fmt.Errorf("bucket %q does not exist: %w", s.bucket, err)
 	}
-	return opErr(op, key, classify(err), err)
+	return blob.NewError(op, key, classify(err), err)
 }
 
 func isNoSuchBucket(err error) bool {
@@ -550,13 +556,13 @@ func isNoSuchBucket(err error) bool {
 // only be about that body or the caller's ctx.
 func bodyErr(op, key string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return opErr(op, key, ErrUnavailable, err)
+		return blob.NewError(op, key, blob.ErrUnavailable, err)
 	}
-	return opErr(op, key, nil, err)
+	return blob.NewError(op, key, nil, err)
 }
 
 // classify maps an error from minio-go or the network to one of the
-// package's kinds, or nil if none applies.
+// blob package's kinds, or nil if none applies.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -564,7 +570,7 @@ func classify(err error) error {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		// A deadline for a store operation ran out: the store was slow.
-		return ErrUnavailable
+		return blob.ErrUnavailable
 	case errors.Is(err, context.Canceled):
 		return nil // the caller gave up; not the store's fault
 	}
@@ -572,11 +578,11 @@ func classify(err error) error {
 	if errors.As(err, &er) {
 		switch er.Code {
 		case "NoSuchKey", "NotFound":
-			return ErrNotExist
+			return blob.ErrNotExist
 		case "BadDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch", "InvalidDigest":
-			return ErrChecksumMismatch
+			return blob.ErrChecksumMismatch
 		case "InvalidRange":
-			return ErrInvalidRange
+			return blob.ErrInvalidRange
 		case "NoSuchBucket",
 			"SlowDown", "SlowDownRead", "SlowDownWrite", "Throttling", "ThrottlingException",
 			"RequestLimitExceeded", "RequestThrottled", "ServiceUnavailable", "InternalError",
@@ -585,10 +591,10 @@ func classify(err error) error {
 			// until an operator acts, which is what Ping and 503 report.
 			"RequestTimeTooSkewed", "AccessDenied", "InvalidAccessKeyId",
 			"SignatureDoesNotMatch", "ExpiredToken":
-			return ErrUnavailable
+			return blob.ErrUnavailable
 		}
 		if er.StatusCode >= 500 || er.StatusCode == http.StatusTooManyRequests || er.StatusCode == http.StatusRequestTimeout {
-			return ErrUnavailable
+			return blob.ErrUnavailable
 		}
 		return nil
 	}
@@ -596,7 +602,7 @@ func classify(err error) error {
 	var ne net.Error
 	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
 		// Refused, reset, timed out, DNS: the request never got an answer.
-		return ErrUnavailable
+		return blob.ErrUnavailable
 	}
 	return nil
 }

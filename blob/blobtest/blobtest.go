@@ -1,11 +1,11 @@
-// Package mediatest is the contract every media.Store must honour, as one
-// test suite that each backend's tests run against a fresh store.
+// Package blobtest is the contract every blob.Bucket must honour, as one
+// test suite that each adapter's tests run against a fresh bucket.
 //
 // It checks what the upload path relies on (docs/reliability.md#c1, #c7, #c9,
 // #c11, #f3): bytes come back identical, a body that is short, long, wrong,
 // cut off or cancelled leaves nothing visible, and a large object passes
 // through without being held in memory.
-package mediatest
+package blobtest
 
 import (
 	"bytes"
@@ -25,13 +25,13 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/fieldwatch/fieldwatch/media"
+	"github.com/fieldwatch/fieldwatch/blob"
 )
 
 // Run runs the contract suite. open must return an empty store for the
 // test it is given, and register any cleanup with t.Cleanup; it is called
 // once per subtest.
-func Run(t *testing.T, open func(t *testing.T) media.Store) {
+func Run(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, open) })
 	t.Run("Stat", func(t *testing.T) { testStat(t, open) })
 	t.Run("GetRange", func(t *testing.T) { testGetRange(t, open) })
@@ -57,7 +57,7 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func testRoundTrip(t *testing.T, open func(t *testing.T) media.Store) {
+func testRoundTrip(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	tests := []struct {
 		name     string
 		size     int
@@ -82,7 +82,7 @@ func testRoundTrip(t *testing.T, open func(t *testing.T) media.Store) {
 			s := open(t)
 			data := Bytes(int64(tt.size), uint64(tt.size))
 			sum := sha256.Sum256(data)
-			opts := media.PutOptions{ContentType: "image/jpeg"}
+			opts := blob.PutOptions{ContentType: "image/jpeg"}
 			if tt.declare {
 				opts.SHA256 = sum[:]
 			}
@@ -126,7 +126,7 @@ func checkHash(t *testing.T, what string, got, want []byte, required bool) {
 	}
 }
 
-func testStat(t *testing.T, open func(t *testing.T) media.Store) {
+func testStat(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	tests := []struct {
 		name        string
 		contentType string
@@ -141,7 +141,7 @@ func testStat(t *testing.T, open func(t *testing.T) media.Store) {
 			s := open(t)
 			data := Bytes(4321, 1)
 			sum := sha256.Sum256(data)
-			MustPut(t, s, "stat/x", data, media.PutOptions{SHA256: sum[:], ContentType: tt.contentType})
+			MustPut(t, s, "stat/x", data, blob.PutOptions{SHA256: sum[:], ContentType: tt.contentType})
 			obj, err := s.Stat(ctx, "stat/x")
 			if err != nil {
 				t.Fatalf("Stat: %v", err)
@@ -154,11 +154,11 @@ func testStat(t *testing.T, open func(t *testing.T) media.Store) {
 	}
 }
 
-func testGetRange(t *testing.T, open func(t *testing.T) media.Store) {
+func testGetRange(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	ctx := testCtx(t)
 	s := open(t)
 	data := Bytes(1000, 2)
-	MustPut(t, s, "range/x", data, media.PutOptions{})
+	MustPut(t, s, "range/x", data, blob.PutOptions{})
 	tests := []struct {
 		name           string
 		offset, length int64
@@ -183,7 +183,7 @@ func testGetRange(t *testing.T, open func(t *testing.T) media.Store) {
 				if err == nil {
 					rc.Close()
 				}
-				if !errors.Is(err, media.ErrInvalidRange) {
+				if !errors.Is(err, blob.ErrInvalidRange) {
 					t.Fatalf("GetRange(%d, %d) error = %v, want ErrInvalidRange", tt.offset, tt.length, err)
 				}
 				return
@@ -203,10 +203,10 @@ func testGetRange(t *testing.T, open func(t *testing.T) media.Store) {
 	}
 }
 
-func testNotExist(t *testing.T, open func(t *testing.T) media.Store) {
+func testNotExist(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	ctx := testCtx(t)
 	s := open(t)
-	MustPut(t, s, "present/x", []byte("x"), media.PutOptions{})
+	MustPut(t, s, "present/x", []byte("x"), blob.PutOptions{})
 	for _, key := range []string{"missing", "present/missing", "present"} {
 		t.Run(key, func(t *testing.T) {
 			MustNotExist(t, s, key)
@@ -214,18 +214,18 @@ func testNotExist(t *testing.T, open func(t *testing.T) media.Store) {
 			if err == nil {
 				rc.Close()
 			}
-			if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, media.ErrNotExist) {
+			if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, blob.ErrNotExist) {
 				t.Errorf("GetRange: error = %v, want ErrNotExist", err)
 			}
 		})
 	}
 }
 
-func testDelete(t *testing.T, open func(t *testing.T) media.Store) {
+func testDelete(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	ctx := testCtx(t)
 	s := open(t)
-	MustPut(t, s, "del/x", []byte("evidence"), media.PutOptions{})
-	MustPut(t, s, "del/y", []byte("other"), media.PutOptions{})
+	MustPut(t, s, "del/x", []byte("evidence"), blob.PutOptions{})
+	MustPut(t, s, "del/y", []byte("other"), blob.PutOptions{})
 	if err := s.Delete(ctx, "del/x"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
@@ -241,7 +241,7 @@ func testDelete(t *testing.T, open func(t *testing.T) media.Store) {
 }
 
 // errCut is what a reader returns when its connection is cut.
-var errCut = errors.New("mediatest: connection cut")
+var errCut = errors.New("blobtest: connection cut")
 
 // putFailure is a Put that must fail: body returns the reader to Put and
 // the declared hash for a body of size bytes; cancel cancels Put's
@@ -261,31 +261,31 @@ func putFailures() []putFailure {
 	return []putFailure{
 		{"WrongSHA256", small, func(n int64, _ context.CancelFunc) (io.Reader, []byte) {
 			return bytes.NewReader(Bytes(n, 1)), hashOf(Bytes(n, 2))
-		}, media.ErrChecksumMismatch},
+		}, blob.ErrChecksumMismatch},
 		{"WrongSHA256Stream", small, func(n int64, _ context.CancelFunc) (io.Reader, []byte) {
 			return OnlyReader(bytes.NewReader(Bytes(n, 1))), hashOf(Bytes(n, 2))
-		}, media.ErrChecksumMismatch},
+		}, blob.ErrChecksumMismatch},
 		{"WrongSHA256Large", large, func(n int64, _ context.CancelFunc) (io.Reader, []byte) {
 			return NewGenerator(n, 1), HashGenerator(n, 2)
-		}, media.ErrChecksumMismatch},
+		}, blob.ErrChecksumMismatch},
 		{"Short", small, func(n int64, _ context.CancelFunc) (io.Reader, []byte) {
 			return bytes.NewReader(Bytes(n-10, 1)), nil
-		}, media.ErrSizeMismatch},
+		}, blob.ErrSizeMismatch},
 		{"ShortStream", small, func(n int64, _ context.CancelFunc) (io.Reader, []byte) {
 			return OnlyReader(bytes.NewReader(Bytes(n-10, 1))), nil
-		}, media.ErrSizeMismatch},
+		}, blob.ErrSizeMismatch},
 		{"ShortLarge", large, func(n int64, _ context.CancelFunc) (io.Reader, []byte) {
 			return NewGenerator(n-1, 1), nil
-		}, media.ErrSizeMismatch},
+		}, blob.ErrSizeMismatch},
 		{"Long", small, func(n int64, _ context.CancelFunc) (io.Reader, []byte) {
 			return bytes.NewReader(Bytes(n+10, 1)), nil
-		}, media.ErrSizeMismatch},
+		}, blob.ErrSizeMismatch},
 		{"LongStream", small, func(n int64, _ context.CancelFunc) (io.Reader, []byte) {
 			return OnlyReader(bytes.NewReader(Bytes(n+1, 1))), nil
-		}, media.ErrSizeMismatch},
+		}, blob.ErrSizeMismatch},
 		{"LongLarge", large, func(n int64, _ context.CancelFunc) (io.Reader, []byte) {
 			return NewGenerator(n+1, 1), nil
-		}, media.ErrSizeMismatch},
+		}, blob.ErrSizeMismatch},
 		{"CutMidway", small, func(n int64, _ context.CancelFunc) (io.Reader, []byte) {
 			return &failAfter{r: bytes.NewReader(Bytes(n, 1)), n: n / 2, err: errCut}, nil
 		}, errCut},
@@ -304,7 +304,7 @@ func putFailures() []putFailure {
 	}
 }
 
-func testPutFails(t *testing.T, open func(t *testing.T) media.Store) {
+func testPutFails(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	for _, tt := range putFailures() {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.size >= large && testing.Short() {
@@ -316,7 +316,7 @@ func testPutFails(t *testing.T, open func(t *testing.T) media.Store) {
 			putCtx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			r, sum := tt.body(tt.size, cancel)
-			_, err := s.Put(putCtx, key, r, tt.size, media.PutOptions{SHA256: sum})
+			_, err := s.Put(putCtx, key, r, tt.size, blob.PutOptions{SHA256: sum})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Put error = %v, want %v", err, tt.want)
 			}
@@ -326,7 +326,7 @@ func testPutFails(t *testing.T, open func(t *testing.T) media.Store) {
 			}
 			// The phone retries with the right body: that must work.
 			data := Bytes(1000, 3)
-			MustPut(t, s, key, data, media.PutOptions{SHA256: hashOf(data)})
+			MustPut(t, s, key, data, blob.PutOptions{SHA256: hashOf(data)})
 			if got, _ := MustGet(t, s, key); !bytes.Equal(got, data) {
 				t.Errorf("Put after a failed Put stored other bytes")
 			}
@@ -338,7 +338,7 @@ func testPutFails(t *testing.T, open func(t *testing.T) media.Store) {
 // its key. Evidence keys are content addressed, so another upload of the
 // same bytes may own that object (and a committed row point to it); a
 // failed or cancelled attempt must never take it away.
-func testPutFailsKeepsExisting(t *testing.T, open func(t *testing.T) media.Store) {
+func testPutFailsKeepsExisting(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	for _, tt := range putFailures() {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.size >= large && testing.Short() {
@@ -348,11 +348,11 @@ func testPutFailsKeepsExisting(t *testing.T, open func(t *testing.T) media.Store
 			s := open(t)
 			key := "shared/" + tt.name
 			want := Bytes(tt.size, 1)
-			MustPut(t, s, key, want, media.PutOptions{SHA256: hashOf(want)})
+			MustPut(t, s, key, want, blob.PutOptions{SHA256: hashOf(want)})
 			putCtx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			r, sum := tt.body(tt.size, cancel)
-			if _, err := s.Put(putCtx, key, r, tt.size, media.PutOptions{SHA256: sum}); !errors.Is(err, tt.want) {
+			if _, err := s.Put(putCtx, key, r, tt.size, blob.PutOptions{SHA256: sum}); !errors.Is(err, tt.want) {
 				t.Fatalf("Put error = %v, want %v", err, tt.want)
 			}
 			got, obj := MustGet(t, s, key)
@@ -389,18 +389,18 @@ var InvalidKeys = []struct{ Name, Key string }{
 	{"SegmentTooLong", string(bytes.Repeat([]byte("a"), 256))},
 }
 
-func testInvalidKey(t *testing.T, open func(t *testing.T) media.Store) {
+func testInvalidKey(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	ctx := testCtx(t)
 	s := open(t)
 	for _, tt := range InvalidKeys {
 		t.Run(tt.Name, func(t *testing.T) {
 			check := func(op string, err error) {
 				t.Helper()
-				if !errors.Is(err, media.ErrInvalidKey) || !errors.Is(err, fs.ErrInvalid) {
+				if !errors.Is(err, blob.ErrInvalidKey) || !errors.Is(err, fs.ErrInvalid) {
 					t.Errorf("%s(%q) error = %v, want ErrInvalidKey", op, tt.Key, err)
 				}
 			}
-			_, err := s.Put(ctx, tt.Key, bytes.NewReader([]byte("x")), 1, media.PutOptions{})
+			_, err := s.Put(ctx, tt.Key, bytes.NewReader([]byte("x")), 1, blob.PutOptions{})
 			check("Put", err)
 			rc, _, err := s.Get(ctx, tt.Key)
 			if err == nil {
@@ -419,25 +419,25 @@ func testInvalidKey(t *testing.T, open func(t *testing.T) media.Store) {
 			check("PresignGet", err)
 			_, err = s.PresignPut(ctx, tt.Key, time.Minute)
 			check("PresignPut", err)
-			if media.ValidateKey(tt.Key) == nil {
+			if blob.ValidateKey(tt.Key) == nil {
 				t.Errorf("ValidateKey(%q) = nil", tt.Key)
 			}
 		})
 	}
 	for _, prefix := range []string{"/", "../", "a//", ".tmp/", `a\`} {
-		err := s.List(ctx, prefix, func(media.Object) error { return nil })
-		if !errors.Is(err, media.ErrInvalidKey) {
+		err := s.List(ctx, prefix, func(blob.Object) error { return nil })
+		if !errors.Is(err, blob.ErrInvalidKey) {
 			t.Errorf("List(%q) error = %v, want ErrInvalidKey", prefix, err)
 		}
 	}
 }
 
-func testList(t *testing.T, open func(t *testing.T) media.Store) {
+func testList(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	ctx := testCtx(t)
 	s := open(t)
 	keys := []string{"a/2", "a/1", "a-c", "a/b/3", "ab", "b/1", "b0"}
 	for i, k := range keys {
-		MustPut(t, s, k, Bytes(int64(10+i), uint64(i)), media.PutOptions{})
+		MustPut(t, s, k, Bytes(int64(10+i), uint64(i)), blob.PutOptions{})
 	}
 	tests := []struct {
 		prefix string
@@ -456,7 +456,7 @@ func testList(t *testing.T, open func(t *testing.T) media.Store) {
 	for _, tt := range tests {
 		t.Run("Prefix="+tt.prefix, func(t *testing.T) {
 			var got []string
-			err := s.List(ctx, tt.prefix, func(o media.Object) error {
+			err := s.List(ctx, tt.prefix, func(o blob.Object) error {
 				got = append(got, o.Key)
 				want := int64(10 + slices.Index(keys, o.Key))
 				if o.Size != want || o.ModTime.IsZero() {
@@ -475,21 +475,21 @@ func testList(t *testing.T, open func(t *testing.T) media.Store) {
 	t.Run("StopEarly", func(t *testing.T) {
 		errStop := errors.New("stop")
 		n := 0
-		err := s.List(ctx, "", func(media.Object) error { n++; return errStop })
+		err := s.List(ctx, "", func(blob.Object) error { n++; return errStop })
 		if err != errStop || n != 1 {
 			t.Errorf("List returned %v after %d calls, want fn's own error after 1", err, n)
 		}
 	})
 }
 
-func testPresign(t *testing.T, open func(t *testing.T) media.Store) {
+func testPresign(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	ctx := testCtx(t)
 	s := open(t)
 	data := Bytes(3000, 4)
-	MustPut(t, s, "p/get", data, media.PutOptions{})
+	MustPut(t, s, "p/get", data, blob.PutOptions{})
 	getURL, err := s.PresignGet(ctx, "p/get", time.Minute)
-	if errors.Is(err, media.ErrUnsupported) {
-		if _, err := s.PresignPut(ctx, "p/put", time.Minute); !errors.Is(err, media.ErrUnsupported) {
+	if errors.Is(err, blob.ErrUnsupported) {
+		if _, err := s.PresignPut(ctx, "p/put", time.Minute); !errors.Is(err, blob.ErrUnsupported) {
 			t.Errorf("PresignGet is unsupported but PresignPut returned %v", err)
 		}
 		if !errors.Is(err, errors.ErrUnsupported) {
@@ -548,12 +548,12 @@ func httpDo(t *testing.T, method, url string, body []byte, want int) []byte {
 	return got
 }
 
-func testCancelledContext(t *testing.T, open func(t *testing.T) media.Store) {
+func testCancelledContext(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	s := open(t)
-	MustPut(t, s, "c/x", []byte("x"), media.PutOptions{})
+	MustPut(t, s, "c/x", []byte("x"), blob.PutOptions{})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := s.Put(ctx, "c/y", bytes.NewReader([]byte("y")), 1, media.PutOptions{})
+	_, err := s.Put(ctx, "c/y", bytes.NewReader([]byte("y")), 1, blob.PutOptions{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Put with a cancelled context: %v", err)
 	}
@@ -569,7 +569,7 @@ func testCancelledContext(t *testing.T, open func(t *testing.T) media.Store) {
 	}
 }
 
-func testConcurrent(t *testing.T, open func(t *testing.T) media.Store) {
+func testConcurrent(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	ctx := testCtx(t)
 	s := open(t)
 	const n = 24
@@ -582,7 +582,7 @@ func testConcurrent(t *testing.T, open func(t *testing.T) media.Store) {
 				r = OnlyReader(r)
 			}
 			key := fmt.Sprintf("conc/%02d", i)
-			if _, err := s.Put(ctx, key, r, int64(len(data)), media.PutOptions{SHA256: hashOf(data)}); err != nil {
+			if _, err := s.Put(ctx, key, r, int64(len(data)), blob.PutOptions{SHA256: hashOf(data)}); err != nil {
 				return err
 			}
 			rc, _, err := s.Get(ctx, key)
@@ -608,7 +608,7 @@ func testConcurrent(t *testing.T, open func(t *testing.T) media.Store) {
 	}
 }
 
-func testPing(t *testing.T, open func(t *testing.T) media.Store) {
+func testPing(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	if err := open(t).Ping(testCtx(t)); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
@@ -618,7 +618,7 @@ func testPing(t *testing.T, open func(t *testing.T) media.Store) {
 // a store may hold per upload, so that buffering it whole shows.
 const LargeSize = 96 << 20
 
-func testLarge(t *testing.T, open func(t *testing.T) media.Store) {
+func testLarge(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	if testing.Short() {
 		t.Skip("96 MiB upload; skipped in -short mode")
 	}
@@ -633,7 +633,7 @@ func testLarge(t *testing.T, open func(t *testing.T) media.Store) {
 	runtime.GC()
 	base := heapInuse()
 	start := time.Now()
-	obj, err := s.Put(ctx, "large/x", gen, LargeSize, media.PutOptions{SHA256: sum})
+	obj, err := s.Put(ctx, "large/x", gen, LargeSize, blob.PutOptions{SHA256: sum})
 	if err != nil {
 		t.Fatalf("Put: %v", err)
 	}
@@ -684,7 +684,7 @@ func heapInuse() uint64 {
 }
 
 // MustPut stores data under key or fails the test.
-func MustPut(t testing.TB, s media.Store, key string, data []byte, opts media.PutOptions) media.Object {
+func MustPut(t testing.TB, s blob.Bucket, key string, data []byte, opts blob.PutOptions) blob.Object {
 	t.Helper()
 	obj, err := s.Put(t.Context(), key, bytes.NewReader(data), int64(len(data)), opts)
 	if err != nil {
@@ -694,7 +694,7 @@ func MustPut(t testing.TB, s media.Store, key string, data []byte, opts media.Pu
 }
 
 // MustGet reads the whole object under key or fails the test.
-func MustGet(t testing.TB, s media.Store, key string) ([]byte, media.Object) {
+func MustGet(t testing.TB, s blob.Bucket, key string) ([]byte, blob.Object) {
 	t.Helper()
 	rc, obj, err := s.Get(t.Context(), key)
 	if err != nil {
@@ -709,27 +709,27 @@ func MustGet(t testing.TB, s media.Store, key string) ([]byte, media.Object) {
 }
 
 // MustNotExist fails the test unless Stat and Get report that key does
-// not exist, in both the media and the io/fs vocabulary.
-func MustNotExist(t testing.TB, s media.Store, key string) {
+// not exist, in both the blob and the io/fs vocabulary.
+func MustNotExist(t testing.TB, s blob.Bucket, key string) {
 	t.Helper()
 	_, err := s.Stat(t.Context(), key)
-	if !errors.Is(err, media.ErrNotExist) || !errors.Is(err, fs.ErrNotExist) {
+	if !errors.Is(err, blob.ErrNotExist) || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat(%q) error = %v, want ErrNotExist", key, err)
 	}
 	rc, _, err := s.Get(t.Context(), key)
 	if err == nil {
 		rc.Close()
 	}
-	if !errors.Is(err, media.ErrNotExist) || !errors.Is(err, fs.ErrNotExist) {
+	if !errors.Is(err, blob.ErrNotExist) || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Get(%q) error = %v, want ErrNotExist", key, err)
 	}
 }
 
 // ListKeys returns the keys List reports under prefix.
-func ListKeys(t testing.TB, s media.Store, prefix string) []string {
+func ListKeys(t testing.TB, s blob.Bucket, prefix string) []string {
 	t.Helper()
 	var keys []string
-	if err := s.List(t.Context(), prefix, func(o media.Object) error {
+	if err := s.List(t.Context(), prefix, func(o blob.Object) error {
 		keys = append(keys, o.Key)
 		return nil
 	}); err != nil {

@@ -1,4 +1,6 @@
-package media
+// Package fileblob keeps blobs in a local directory: the blob.Bucket of
+// the embedded deployment, and the layout of a backup's photos.
+package fileblob
 
 import (
 	"cmp"
@@ -17,10 +19,12 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/fieldwatch/fieldwatch/blob"
 )
 
-// Dir is a Store in a local directory, the embedded deployment's default
-// (e.g. ./data/photos). Its layout under the root:
+// Dir is a blob.Bucket in a local directory, the embedded deployment's
+// default (e.g. ./data/photos). Its layout under the root:
 //
 //	<key>         the object's bytes, a plain file an operator can open
 //	.meta/<key>   a sidecar: the SHA-256 and content type recorded by Put
@@ -41,14 +45,14 @@ import (
 //
 // Every path goes through an os.Root, so neither a key nor a symbolic link
 // planted inside the directory can reach outside it; keys are also
-// validated (ValidateKey). Unlike S3, a key cannot both be an object and
-// a directory of other keys ("a" and "a/b"). Directories are never removed,
-// so that Delete cannot race a Put into the same directory.
+// validated (blob.ValidateKey). Unlike S3, a key cannot both be an object
+// and a directory of other keys ("a" and "a/b"). Directories are never
+// removed, so that Delete cannot race a Put into the same directory.
 type Dir struct {
 	root *os.Root
 }
 
-var _ Store = (*Dir)(nil)
+var _ blob.Bucket = (*Dir)(nil)
 
 const (
 	tmpDir   = ".tmp"
@@ -59,23 +63,23 @@ const (
 	maxSidecar = 4096
 )
 
-// NewDir opens (creating if needed) the directory at path as a Store.
+// Open opens (creating if needed) the directory at path as a Dir.
 // Call Close when done with it.
-func NewDir(path string) (*Dir, error) {
+func Open(path string) (*Dir, error) {
 	if path == "" {
-		return nil, opErr("open dir", "", nil, errors.New("empty path"))
+		return nil, blob.NewError("open dir", "", nil, errors.New("empty path"))
 	}
 	if err := os.MkdirAll(path, dirPerm); err != nil {
-		return nil, opErr("open dir", "", nil, err)
+		return nil, blob.NewError("open dir", "", nil, err)
 	}
 	root, err := os.OpenRoot(path)
 	if err != nil {
-		return nil, opErr("open dir", "", nil, err)
+		return nil, blob.NewError("open dir", "", nil, err)
 	}
 	for _, d := range []string{tmpDir, metaDir} {
 		if err := root.MkdirAll(d, dirPerm); err != nil {
 			root.Close()
-			return nil, opErr("open dir", "", nil, err)
+			return nil, blob.NewError("open dir", "", nil, err)
 		}
 	}
 	return &Dir{root: root}, nil
@@ -92,22 +96,22 @@ type sidecar struct {
 	MTimeNS     int64  `json:"mtime_ns"`
 }
 
-// Put implements Store.
-func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (Object, error) {
+// Put implements blob.Bucket.
+func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error) {
 	const op = "put"
-	if err := checkKey(op, key); err != nil {
-		return Object{}, err
+	if err := blob.CheckKey(op, key); err != nil {
+		return blob.Object{}, err
 	}
-	if err := checkPut(op, key, size, opts); err != nil {
-		return Object{}, err
+	if err := blob.CheckPut(op, key, size, opts); err != nil {
+		return blob.Object{}, err
 	}
 	if err := ctx.Err(); err != nil {
-		return Object{}, opErr(op, key, nil, err)
+		return blob.Object{}, blob.NewError(op, key, nil, err)
 	}
 
 	tmp, f, err := d.createTemp(".part")
 	if err != nil {
-		return Object{}, putFSErr(op, key, err)
+		return blob.Object{}, putFSErr(op, key, err)
 	}
 	// A failure removes only this Put's temp file. The key and its
 	// sidecar may describe another upload's object (evidence keys are
@@ -123,55 +127,55 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, opts
 		}
 	}()
 
-	pr := newPutReader(ctx, r, size, opts.SHA256)
+	pr := blob.NewPutReader(ctx, r, size, opts.SHA256)
 	if _, err := io.Copy(f, pr); err != nil {
-		return Object{}, putFSErr(op, key, err)
+		return blob.Object{}, putFSErr(op, key, err)
 	}
 	if err := f.Sync(); err != nil {
-		return Object{}, putFSErr(op, key, err)
+		return blob.Object{}, putFSErr(op, key, err)
 	}
 	err = f.Close()
 	f = nil
 	if err != nil {
-		return Object{}, putFSErr(op, key, err)
+		return blob.Object{}, putFSErr(op, key, err)
 	}
 	// Read the time back rather than take time.Now: it is what the file
 	// system stores, at its own resolution, and what Stat will compare.
 	fi, err := d.root.Stat(tmp)
 	if err != nil {
-		return Object{}, putFSErr(op, key, err)
+		return blob.Object{}, putFSErr(op, key, err)
 	}
 	meta := sidecar{
-		SHA256:      hex.EncodeToString(pr.sum),
-		ContentType: contentTypeOr(opts.ContentType),
+		SHA256:      hex.EncodeToString(pr.Sum()),
+		ContentType: blob.ContentTypeOrDefault(opts.ContentType),
 		Size:        fi.Size(),
 		MTimeNS:     fi.ModTime().UnixNano(),
 	}
 	parent := path.Dir(key)
 	if parent != "." {
 		if err := d.root.MkdirAll(parent, dirPerm); err != nil {
-			return Object{}, putFSErr(op, key, err)
+			return blob.Object{}, putFSErr(op, key, err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return Object{}, opErr(op, key, nil, err)
+		return blob.Object{}, blob.NewError(op, key, nil, err)
 	}
 	// Sidecar first, then the commit: a crash in between leaves a sidecar
 	// that describes no file, which readSidecar ignores.
 	if err := d.writeSidecar(key, meta); err != nil {
-		return Object{}, putFSErr(op, key, err)
+		return blob.Object{}, putFSErr(op, key, err)
 	}
 	if err := d.root.Rename(tmp, key); err != nil {
-		return Object{}, putFSErr(op, key, err)
+		return blob.Object{}, putFSErr(op, key, err)
 	}
 	committed = true
 	if err := d.syncDirChain(parent); err != nil {
 		// Durability unknown: fail rather than answer success for bytes a
 		// crash could lose. The file stays: it holds the right bytes, and
 		// may be what a committed row points to.
-		return Object{}, putFSErr(op, key, err)
+		return blob.Object{}, putFSErr(op, key, err)
 	}
-	return Object{Key: key, Size: size, SHA256: pr.sum, ContentType: meta.ContentType, ModTime: fi.ModTime()}, nil
+	return blob.Object{Key: key, Size: size, SHA256: pr.Sum(), ContentType: meta.ContentType, ModTime: fi.ModTime()}, nil
 }
 
 // writeSidecar writes meta to .meta/<key> through a temp file, so that a
@@ -218,7 +222,7 @@ func (d *Dir) readSidecar(key string, fi fs.FileInfo) ([]byte, string) {
 	if json.Unmarshal(b, &m) != nil || m.Size != fi.Size() || m.MTimeNS != fi.ModTime().UnixNano() {
 		return nil, ""
 	}
-	sum := parseHexSHA256(m.SHA256)
+	sum := blob.ParseHexSHA256(m.SHA256)
 	if sum == nil {
 		return nil, ""
 	}
@@ -226,18 +230,18 @@ func (d *Dir) readSidecar(key string, fi fs.FileInfo) ([]byte, string) {
 }
 
 // object describes the regular file fi stored under key.
-func (d *Dir) object(key string, fi fs.FileInfo) Object {
+func (d *Dir) object(key string, fi fs.FileInfo) blob.Object {
 	sum, ct := d.readSidecar(key, fi)
-	return Object{Key: key, Size: fi.Size(), SHA256: sum, ContentType: contentTypeOr(ct), ModTime: fi.ModTime()}
+	return blob.Object{Key: key, Size: fi.Size(), SHA256: sum, ContentType: blob.ContentTypeOrDefault(ct), ModTime: fi.ModTime()}
 }
 
 // open opens the object's file, refusing anything but a regular file.
 func (d *Dir) open(ctx context.Context, op, key string) (*os.File, fs.FileInfo, error) {
-	if err := checkKey(op, key); err != nil {
+	if err := blob.CheckKey(op, key); err != nil {
 		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, opErr(op, key, nil, err)
+		return nil, nil, blob.NewError(op, key, nil, err)
 	}
 	f, err := d.root.Open(key)
 	if err != nil {
@@ -250,28 +254,28 @@ func (d *Dir) open(ctx context.Context, op, key string) (*os.File, fs.FileInfo, 
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, opErr(op, key, ErrNotExist, errors.New("not a regular file"))
+		return nil, nil, blob.NewError(op, key, blob.ErrNotExist, errors.New("not a regular file"))
 	}
 	return f, fi, nil
 }
 
-// Get implements Store.
-func (d *Dir) Get(ctx context.Context, key string) (io.ReadCloser, Object, error) {
+// Get implements blob.Bucket.
+func (d *Dir) Get(ctx context.Context, key string) (io.ReadCloser, blob.Object, error) {
 	f, fi, err := d.open(ctx, "get", key)
 	if err != nil {
-		return nil, Object{}, err
+		return nil, blob.Object{}, err
 	}
 	obj := d.object(key, fi)
-	return newVerifyReader(f, key, fi.Size(), obj.SHA256), obj, nil
+	return blob.NewVerifyReader(f, key, fi.Size(), obj.SHA256), obj, nil
 }
 
-// GetRange implements Store.
+// GetRange implements blob.Bucket.
 func (d *Dir) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	const op = "get range"
-	if err := checkKey(op, key); err != nil {
+	if err := blob.CheckKey(op, key); err != nil {
 		return nil, err
 	}
-	if err := checkRange(op, key, offset, length); err != nil {
+	if err := blob.CheckRange(op, key, offset, length); err != nil {
 		return nil, err
 	}
 	f, fi, err := d.open(ctx, op, key)
@@ -280,7 +284,7 @@ func (d *Dir) GetRange(ctx context.Context, key string, offset, length int64) (i
 	}
 	if offset >= fi.Size() {
 		f.Close()
-		return nil, opErr(op, key, ErrInvalidRange, fmt.Errorf("offset %d, object has %d bytes", offset, fi.Size()))
+		return nil, blob.NewError(op, key, blob.ErrInvalidRange, fmt.Errorf("offset %d, object has %d bytes", offset, fi.Size()))
 	}
 	n := min(length, fi.Size()-offset)
 	return readCloser{io.NewSectionReader(f, offset, n), f}, nil
@@ -291,51 +295,51 @@ type readCloser struct {
 	io.Closer
 }
 
-// Stat implements Store.
-func (d *Dir) Stat(ctx context.Context, key string) (Object, error) {
+// Stat implements blob.Bucket.
+func (d *Dir) Stat(ctx context.Context, key string) (blob.Object, error) {
 	const op = "stat"
-	if err := checkKey(op, key); err != nil {
-		return Object{}, err
+	if err := blob.CheckKey(op, key); err != nil {
+		return blob.Object{}, err
 	}
 	if err := ctx.Err(); err != nil {
-		return Object{}, opErr(op, key, nil, err)
+		return blob.Object{}, blob.NewError(op, key, nil, err)
 	}
 	fi, err := d.root.Stat(key)
 	if err != nil {
-		return Object{}, readFSErr(op, key, err)
+		return blob.Object{}, readFSErr(op, key, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return Object{}, opErr(op, key, ErrNotExist, errors.New("not a regular file"))
+		return blob.Object{}, blob.NewError(op, key, blob.ErrNotExist, errors.New("not a regular file"))
 	}
 	return d.object(key, fi), nil
 }
 
-// Delete implements Store.
+// Delete implements blob.Bucket.
 func (d *Dir) Delete(ctx context.Context, key string) error {
 	const op = "delete"
-	if err := checkKey(op, key); err != nil {
+	if err := blob.CheckKey(op, key); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return opErr(op, key, nil, err)
+		return blob.NewError(op, key, nil, err)
 	}
 	fi, err := d.root.Lstat(key)
 	switch {
 	case isNotExist(err):
 		return nil
 	case err != nil:
-		return opErr(op, key, nil, err)
+		return blob.NewError(op, key, nil, err)
 	case fi.IsDir():
 		return nil // a directory of other keys, not an object
 	}
 	if err := d.root.Remove(key); err != nil && !isNotExist(err) {
-		return opErr(op, key, nil, err)
+		return blob.NewError(op, key, nil, err)
 	}
 	if err := d.root.Remove(path.Join(metaDir, key)); err != nil && !isNotExist(err) {
-		return opErr(op, key, nil, err)
+		return blob.NewError(op, key, nil, err)
 	}
 	if err := d.syncDir(path.Dir(key)); err != nil {
-		return opErr(op, key, nil, err)
+		return blob.NewError(op, key, nil, err)
 	}
 	return nil
 }
@@ -346,12 +350,12 @@ type callbackError struct{ err error }
 
 func (e callbackError) Error() string { return e.err.Error() }
 
-// List implements Store. Files that are not regular (symbolic links,
+// List implements blob.Bucket. Files that are not regular (symbolic links,
 // devices) and names that are not valid keys are skipped: they were not
 // written by Put.
-func (d *Dir) List(ctx context.Context, prefix string, fn func(Object) error) error {
+func (d *Dir) List(ctx context.Context, prefix string, fn func(blob.Object) error) error {
 	const op = "list"
-	if err := checkPrefix(op, prefix); err != nil {
+	if err := blob.CheckPrefix(op, prefix); err != nil {
 		return err
 	}
 	start := "."
@@ -372,7 +376,7 @@ func (d *Dir) List(ctx context.Context, prefix string, fn func(Object) error) er
 // walk visits dir in S3's order: lexicographic by full key. Sorting each
 // directory's entries by name, with "/" appended to directories, gives
 // exactly that order.
-func (d *Dir) walk(ctx context.Context, dir, prefix string, fn func(Object) error) error {
+func (d *Dir) walk(ctx context.Context, dir, prefix string, fn func(blob.Object) error) error {
 	f, err := d.root.Open(dir)
 	if isNotExist(err) {
 		return nil
@@ -403,7 +407,7 @@ func (d *Dir) walk(ctx context.Context, dir, prefix string, fn func(Object) erro
 		if dir != "." {
 			key = dir + "/" + key
 		}
-		if keyProblem(key) != "" {
+		if blob.ValidateKey(key) != nil {
 			continue // .tmp, .meta, and anything else Put did not write
 		}
 		switch {
@@ -422,7 +426,7 @@ func (d *Dir) walk(ctx context.Context, dir, prefix string, fn func(Object) erro
 			if err != nil {
 				return err
 			}
-			if err := fn(Object{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+			if err := fn(blob.Object{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
 				return callbackError{err}
 			}
 		}
@@ -430,20 +434,20 @@ func (d *Dir) walk(ctx context.Context, dir, prefix string, fn func(Object) erro
 	return nil
 }
 
-// PresignGet returns ErrUnsupported: a directory has no URLs.
+// PresignGet returns blob.ErrUnsupported: a directory has no URLs.
 func (d *Dir) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	if err := checkKey("presign get", key); err != nil {
+	if err := blob.CheckKey("presign get", key); err != nil {
 		return "", err
 	}
-	return "", opErr("presign get", key, ErrUnsupported, nil)
+	return "", blob.NewError("presign get", key, blob.ErrUnsupported, nil)
 }
 
-// PresignPut returns ErrUnsupported: a directory has no URLs.
+// PresignPut returns blob.ErrUnsupported: a directory has no URLs.
 func (d *Dir) PresignPut(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	if err := checkKey("presign put", key); err != nil {
+	if err := blob.CheckKey("presign put", key); err != nil {
 		return "", err
 	}
-	return "", opErr("presign put", key, ErrUnsupported, nil)
+	return "", blob.NewError("presign put", key, blob.ErrUnsupported, nil)
 }
 
 // Ping creates and removes a file in the directory, which proves it exists
@@ -451,18 +455,18 @@ func (d *Dir) PresignPut(ctx context.Context, key string, ttl time.Duration) (st
 func (d *Dir) Ping(ctx context.Context) error {
 	const op = "ping"
 	if err := ctx.Err(); err != nil {
-		return opErr(op, "", nil, err)
+		return blob.NewError(op, "", nil, err)
 	}
 	name, f, err := d.createTemp(".ping")
 	if err != nil {
-		return opErr(op, "", ErrUnavailable, err)
+		return blob.NewError(op, "", blob.ErrUnavailable, err)
 	}
 	err = f.Close()
 	if rerr := d.root.Remove(name); err == nil {
 		err = rerr
 	}
 	if err != nil {
-		return opErr(op, "", ErrUnavailable, err)
+		return blob.NewError(op, "", blob.ErrUnavailable, err)
 	}
 	return nil
 }
@@ -476,18 +480,18 @@ func (d *Dir) SweepTemp(ctx context.Context, olderThan time.Duration) (int, erro
 	const op = "sweep temp"
 	f, err := d.root.Open(tmpDir)
 	if err != nil {
-		return 0, opErr(op, "", nil, err)
+		return 0, blob.NewError(op, "", nil, err)
 	}
 	ents, err := f.ReadDir(-1)
 	f.Close()
 	if err != nil {
-		return 0, opErr(op, "", nil, err)
+		return 0, blob.NewError(op, "", nil, err)
 	}
 	cutoff := time.Now().Add(-olderThan)
 	n := 0
 	for _, e := range ents {
 		if err := ctx.Err(); err != nil {
-			return n, opErr(op, "", nil, err)
+			return n, blob.NewError(op, "", nil, err)
 		}
 		if !e.Type().IsRegular() {
 			continue
@@ -497,13 +501,13 @@ func (d *Dir) SweepTemp(ctx context.Context, olderThan time.Duration) (int, erro
 			continue
 		}
 		if err != nil {
-			return n, opErr(op, "", nil, err)
+			return n, blob.NewError(op, "", nil, err)
 		}
 		if !fi.ModTime().Before(cutoff) {
 			continue
 		}
 		if err := d.root.Remove(path.Join(tmpDir, e.Name())); err != nil && !isNotExist(err) {
-			return n, opErr(op, "", nil, err)
+			return n, blob.NewError(op, "", nil, err)
 		}
 		n++
 	}
@@ -569,18 +573,18 @@ func isNotExist(err error) bool {
 func readFSErr(op, key string, err error) error {
 	switch {
 	case isNotExist(err):
-		return opErr(op, key, ErrNotExist, err)
+		return blob.NewError(op, key, blob.ErrNotExist, err)
 	case errors.Is(err, syscall.ENOSPC):
-		return opErr(op, key, ErrUnavailable, err)
+		return blob.NewError(op, key, blob.ErrUnavailable, err)
 	}
-	return opErr(op, key, nil, err)
+	return blob.NewError(op, key, nil, err)
 }
 
 // putFSErr classifies an error from Put, where "not exist" means
 // something went wrong with the directory, not that an object is missing.
 func putFSErr(op, key string, err error) error {
 	if errors.Is(err, syscall.ENOSPC) {
-		return opErr(op, key, ErrUnavailable, err)
+		return blob.NewError(op, key, blob.ErrUnavailable, err)
 	}
-	return opErr(op, key, nil, err)
+	return blob.NewError(op, key, nil, err)
 }
