@@ -1,6 +1,7 @@
-// Package fieldwatch holds the API contract, openapi.yaml, embedded so that
-// the binary serves exactly the document it validates requests against.
 package fieldwatch
+
+// The API contract is embedded so that the binary serves exactly the
+// document it validates requests against.
 
 import _ "embed"
 

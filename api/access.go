@@ -6,8 +6,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/auth"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // guard authenticates and authorizes before the request is parsed or
@@ -35,7 +35,7 @@ func (s *Server) guard(rule auth.Access) echo.MiddlewareFunc {
 			// The actor rides along in the context: handlers hand it to
 			// the domain, and every audit event the request's writes
 			// append names who acted.
-			c.SetRequest(req.WithContext(inspect.WithActor(req.Context(), a)))
+			c.SetRequest(req.WithContext(fieldwatch.WithActor(req.Context(), a)))
 			return next(c)
 		}
 	}
@@ -53,7 +53,7 @@ func bearerToken(h string) (string, bool) {
 
 // actor is the authenticated caller. Handlers of non-public operations
 // always have one: guard ran first.
-func actor(ctx context.Context) inspect.Actor {
-	a, _ := inspect.ActorFromContext(ctx)
+func actor(ctx context.Context) fieldwatch.Actor {
+	a, _ := fieldwatch.ActorFromContext(ctx)
 	return a
 }

@@ -6,24 +6,24 @@ import (
 
 	"github.com/oapi-codegen/runtime/types"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/report"
 )
 
 // AssessmentService keeps letters and produces monthly assessments
-// (inspect.Assessor).
+// (fieldwatch.Assessor).
 type AssessmentService interface {
-	CreateLetter(ctx context.Context, a inspect.Actor, l inspect.Letter) (inspect.Letter, error)
-	Letters(ctx context.Context, township string) ([]inspect.Letter, error)
-	Month(ctx context.Context, month string) (inspect.Assessment, error)
-	Township(ctx context.Context, a inspect.Actor, month, code string) (inspect.Assessment, inspect.TownshipScore, error)
-	Freeze(ctx context.Context, a inspect.Actor, month string) (inspect.Assessment, error)
+	CreateLetter(ctx context.Context, a fieldwatch.Actor, l fieldwatch.Letter) (fieldwatch.Letter, error)
+	Letters(ctx context.Context, township string) ([]fieldwatch.Letter, error)
+	Month(ctx context.Context, month string) (fieldwatch.Assessment, error)
+	Township(ctx context.Context, a fieldwatch.Actor, month, code string) (fieldwatch.Assessment, fieldwatch.TownshipScore, error)
+	Freeze(ctx context.Context, a fieldwatch.Actor, month string) (fieldwatch.Assessment, error)
 }
 
 // CreateLetter records a township's responsibility letter.
 func (s *Server) CreateLetter(ctx context.Context, req CreateLetterRequestObject) (CreateLetterResponseObject, error) {
 	b := req.Body
-	l := inspect.Letter{TownshipCode: req.Code, Year: b.Year, SignedOn: b.SignedOn.Time}
+	l := fieldwatch.Letter{TownshipCode: req.Code, Year: b.Year, SignedOn: b.SignedOn.Time}
 	for _, ind := range b.Indicators {
 		l.Indicators = append(l.Indicators, indicatorIn(ind))
 	}
@@ -104,10 +104,10 @@ func (s *Server) FreezeAssessment(ctx context.Context, req FreezeAssessmentReque
 	return FreezeAssessment201JSONResponse(assessmentOut(a)), nil
 }
 
-func indicatorIn(ind Indicator) inspect.Indicator {
-	out := inspect.Indicator{Metric: inspect.Metric(ind.Metric), Rule: inspect.ScoreRule(ind.Rule), Target: ind.Target, Weight: ind.Weight}
+func indicatorIn(ind Indicator) fieldwatch.Indicator {
+	out := fieldwatch.Indicator{Metric: fieldwatch.Metric(ind.Metric), Rule: fieldwatch.ScoreRule(ind.Rule), Target: ind.Target, Weight: ind.Weight}
 	if ind.Category != nil {
-		out.Category = inspect.Category(*ind.Category)
+		out.Category = fieldwatch.Category(*ind.Category)
 	}
 	if ind.Floor != nil {
 		out.Floor = *ind.Floor
@@ -119,12 +119,12 @@ func indicatorIn(ind Indicator) inspect.Indicator {
 }
 
 // indicatorFields are the parts of an indicator every schema repeats.
-func indicatorFields(ind inspect.Indicator) (cat *Category, floor, pointsPer *float64) {
+func indicatorFields(ind fieldwatch.Indicator) (cat *Category, floor, pointsPer *float64) {
 	if ind.Category != "" {
 		c := Category(ind.Category)
 		cat = &c
 	}
-	if ind.Rule == inspect.RuleLinear {
+	if ind.Rule == fieldwatch.RuleLinear {
 		floor = &ind.Floor
 	} else {
 		pointsPer = &ind.PointsPer
@@ -132,7 +132,7 @@ func indicatorFields(ind inspect.Indicator) (cat *Category, floor, pointsPer *fl
 	return cat, floor, pointsPer
 }
 
-func letterOut(l inspect.Letter) Letter {
+func letterOut(l fieldwatch.Letter) Letter {
 	out := Letter{Id: mustUUID(l.ID), TownshipCode: l.TownshipCode, Year: l.Year, SignedOn: types.Date{Time: l.SignedOn},
 		RecordedAt: l.RecordedAt, RecordedBy: mustUUID(l.RecordedBy), Indicators: make([]Indicator, 0, len(l.Indicators))}
 	for _, ind := range l.Indicators {
@@ -143,7 +143,7 @@ func letterOut(l inspect.Letter) Letter {
 	return out
 }
 
-func townshipScoreOut(t inspect.TownshipScore) TownshipScore {
+func townshipScoreOut(t fieldwatch.TownshipScore) TownshipScore {
 	out := TownshipScore{Code: t.Code, Name: t.Name, Zone: TownshipScoreZone(t.Zone), Score: t.Score,
 		Indicators: make([]IndicatorScore, 0, len(t.Indicators))}
 	if t.LetterID != "" {
@@ -161,7 +161,7 @@ func townshipScoreOut(t inspect.TownshipScore) TownshipScore {
 	return out
 }
 
-func assessmentOut(a inspect.Assessment) Assessment {
+func assessmentOut(a fieldwatch.Assessment) Assessment {
 	out := Assessment{Month: a.Month, Frozen: a.Frozen, FrozenAt: a.FrozenAt, ComputedAt: a.ComputedAt,
 		Townships: make([]TownshipScore, 0, len(a.Townships))}
 	if a.FrozenBy != "" {

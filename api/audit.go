@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // AuditLog reads the tamper-evident audit trail.
 type AuditLog interface {
-	AuditQuery(ctx context.Context, f inspect.AuditFilter) ([]inspect.AuditEvent, error)
+	AuditQuery(ctx context.Context, f fieldwatch.AuditFilter) ([]fieldwatch.AuditEvent, error)
 	AuditHead(ctx context.Context) (seq int64, hash []byte, at time.Time, err error)
 }
 
@@ -23,7 +23,7 @@ func (s *Server) ListAudit(ctx context.Context, req ListAuditRequestObject) (Lis
 	if err := checkTimeRange(prm.From, prm.To); err != nil {
 		return nil, err
 	}
-	f := inspect.AuditFilter{Action: prm.Action, ObjectType: prm.ObjectType, ObjectID: prm.ObjectId, From: prm.From, To: prm.To}
+	f := fieldwatch.AuditFilter{Action: prm.Action, ObjectType: prm.ObjectType, ObjectID: prm.ObjectId, From: prm.From, To: prm.To}
 	if prm.After != nil {
 		f.After = *prm.After
 	}
@@ -75,7 +75,7 @@ func (s *Server) GetAuditHead(ctx context.Context, req GetAuditHeadRequestObject
 
 // auditOut is the wire form of an event: details decoded from the stored
 // canonical JSON, hashes in hex.
-func auditOut(e inspect.AuditEvent) (AuditEvent, error) {
+func auditOut(e fieldwatch.AuditEvent) (AuditEvent, error) {
 	out := AuditEvent{Seq: e.Seq, At: e.At, Action: e.Action, ObjectType: e.ObjectType, ObjectId: e.ObjectID,
 		PrevHash: hex.EncodeToString(e.PrevHash), Hash: hex.EncodeToString(e.Hash)}
 	if e.ActorID != "" {

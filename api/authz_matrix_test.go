@@ -18,7 +18,6 @@ import (
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/demo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // matrixFixture is the little world the matrix runs in: one user per role,
@@ -26,7 +25,7 @@ import (
 type matrixFixture struct {
 	a       *testAPI
 	tokens  map[string]string // role → access token ("" for anonymous)
-	actors  map[string]inspect.Actor
+	actors  map[string]fieldwatch.Actor
 	target  string // a user id to read and patch
 	seq     int    // for unique names
 	current string // the role being exercised
@@ -349,7 +348,7 @@ func manySessions(c *app.Config) { c.UploadsPerUser, c.UploadsTotal = 10000, 100
 func runMatrix(t *testing.T, a *testAPI, ops []string, cases map[string]matrixCase, policy map[string]auth.Access) {
 	{
 		a.importDemoCounty()
-		f := &matrixFixture{a: a, tokens: map[string]string{"anonymous": ""}, actors: map[string]inspect.Actor{}, own: map[string]string{}}
+		f := &matrixFixture{a: a, tokens: map[string]string{"anonymous": ""}, actors: map[string]fieldwatch.Actor{}, own: map[string]string{}}
 		f.target = a.mustUser("m.target", "inspector", pw, townshipB)
 		targetToken, _ := a.login("m.target", pw)
 		f.targetToken = targetToken
@@ -357,11 +356,11 @@ func runMatrix(t *testing.T, a *testAPI, ops []string, cases map[string]matrixCa
 		f.foreign = a.mustUpload(targetToken, uniquePhoto(t, "burning-luojiatun.jpg", 0), map[string]any{"category": "open_burning"}).Id.String()
 		a.makeThumbnails(f.foreign)
 		f.own["anonymous"] = f.foreign
-		for i, role := range inspect.Roles() {
+		for i, role := range fieldwatch.Roles() {
 			name := "m." + string(role)
 			id := a.mustUser(name, string(role), pw, townshipA)
 			f.tokens[string(role)], _ = a.login(name, pw)
-			f.actors[string(role)] = inspect.Actor{UserID: id, Role: role}
+			f.actors[string(role)] = fieldwatch.Actor{UserID: id, Role: role}
 			f.own[string(role)] = a.mustUpload(f.tokens[string(role)], uniquePhoto(t, "river-lh03.jpg", i+1), map[string]any{"category": "river_section"}).Id.String()
 			a.makeThumbnails(f.own[string(role)])
 		}
@@ -399,7 +398,7 @@ func runMatrix(t *testing.T, a *testAPI, ops []string, cases map[string]matrixCa
 				if mc.outOfScope == nil {
 					continue
 				}
-				if want == mc.ok && (mc.ownerOnly || !p.Is(inspect.RoleAdmin)) {
+				if want == mc.ok && (mc.ownerOnly || !p.Is(fieldwatch.RoleAdmin)) {
 					want = http.StatusNotFound
 				}
 				t.Run(op+"/"+role+"/OutOfScope", func(t *testing.T) {
@@ -431,7 +430,7 @@ func (f *matrixFixture) send(c call, token string) response {
 
 func rolesOf() []string {
 	var out []string
-	for _, r := range inspect.Roles() {
+	for _, r := range fieldwatch.Roles() {
 		out = append(out, string(r))
 	}
 	return out

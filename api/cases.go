@@ -5,23 +5,23 @@ import (
 
 	"github.com/oapi-codegen/runtime/types"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
-// Casework runs rectification cases (inspect.Casework): the rules of who
+// Casework runs rectification cases (fieldwatch.Casework): the rules of who
 // may do what live there, not here.
 type Casework interface {
-	Open(ctx context.Context, a inspect.Actor, req inspect.CaseRequest) (inspect.Case, error)
-	Get(ctx context.Context, a inspect.Actor, id string) (inspect.Case, []inspect.CaseEvent, error)
-	List(ctx context.Context, a inspect.Actor, f inspect.CaseFilter) ([]inspect.Case, error)
-	Transition(ctx context.Context, a inspect.Actor, id string, t inspect.Transition) (inspect.Case, error)
-	Comment(ctx context.Context, a inspect.Actor, id, body string) (inspect.CaseEvent, error)
+	Open(ctx context.Context, a fieldwatch.Actor, req fieldwatch.CaseRequest) (fieldwatch.Case, error)
+	Get(ctx context.Context, a fieldwatch.Actor, id string) (fieldwatch.Case, []fieldwatch.CaseEvent, error)
+	List(ctx context.Context, a fieldwatch.Actor, f fieldwatch.CaseFilter) ([]fieldwatch.Case, error)
+	Transition(ctx context.Context, a fieldwatch.Actor, id string, t fieldwatch.Transition) (fieldwatch.Case, error)
+	Comment(ctx context.Context, a fieldwatch.Actor, id, body string) (fieldwatch.CaseEvent, error)
 }
 
 // CreateCase opens a case from evidence.
 func (s *Server) CreateCase(ctx context.Context, req CreateCaseRequestObject) (CreateCaseResponseObject, error) {
 	b := req.Body
-	cr := inspect.CaseRequest{Title: b.Title, Category: inspect.Category(b.Category), Severity: inspect.Severity(b.Severity),
+	cr := fieldwatch.CaseRequest{Title: b.Title, Category: fieldwatch.Category(b.Category), Severity: fieldwatch.Severity(b.Severity),
 		Deadline: b.Deadline}
 	for _, id := range b.EvidenceIds {
 		cr.EvidenceIDs = append(cr.EvidenceIDs, id.String())
@@ -46,15 +46,15 @@ func (s *Server) CreateCase(ctx context.Context, req CreateCaseRequestObject) (C
 // ListCases lists cases in the caller's scope, newest first.
 func (s *Server) ListCases(ctx context.Context, req ListCasesRequestObject) (ListCasesResponseObject, error) {
 	prm := req.Params
-	f := inspect.CaseFilter{Limit: 50, Overdue: prm.Overdue}
+	f := fieldwatch.CaseFilter{Limit: 50, Overdue: prm.Overdue}
 	if prm.Limit != nil {
 		f.Limit = *prm.Limit
 	}
 	if prm.State != nil {
-		f.State = inspect.CaseState(*prm.State)
+		f.State = fieldwatch.CaseState(*prm.State)
 	}
 	if prm.Category != nil {
-		f.Category = inspect.Category(*prm.Category)
+		f.Category = fieldwatch.Category(*prm.Category)
 	}
 	if prm.Township != nil {
 		f.TownshipCode = *prm.Township
@@ -109,7 +109,7 @@ func (s *Server) GetCase(ctx context.Context, req GetCaseRequestObject) (GetCase
 // TransitionCase moves a case on; see openapi.yaml for who may do what.
 func (s *Server) TransitionCase(ctx context.Context, req TransitionCaseRequestObject) (TransitionCaseResponseObject, error) {
 	b := req.Body
-	t := inspect.Transition{Action: inspect.CaseAction(b.Action), Key: req.Params.IdempotencyKey.String()}
+	t := fieldwatch.Transition{Action: fieldwatch.CaseAction(b.Action), Key: req.Params.IdempotencyKey.String()}
 	if b.Note != nil {
 		t.Note = *b.Note
 	}
@@ -138,7 +138,7 @@ func (s *Server) CommentCase(ctx context.Context, req CommentCaseRequestObject) 
 	return CommentCase201JSONResponse(caseEventOut(ev)), nil
 }
 
-func caseOut(a inspect.Actor, c inspect.Case) Case {
+func caseOut(a fieldwatch.Actor, c fieldwatch.Case) Case {
 	out := Case{Id: mustUUID(c.ID), Title: c.Title, Category: Category(c.Category), Severity: Severity(c.Severity),
 		State: CaseState(c.State), TownshipCode: c.TownshipCode, Chiefs: make([]Chief, 0, len(c.Chiefs)),
 		OpenedBy: mustUUID(c.OpenedBy), OpenedAt: c.OpenedAt, Deadline: c.Deadline, DeadlineExplicit: c.DeadlineExplicit,
@@ -165,7 +165,7 @@ func caseOut(a inspect.Actor, c inspect.Case) Case {
 	return out
 }
 
-func caseEventOut(ev inspect.CaseEvent) CaseEvent {
+func caseEventOut(ev fieldwatch.CaseEvent) CaseEvent {
 	out := CaseEvent{Seq: ev.Seq, At: ev.At, Kind: CaseEventKind(ev.Kind)}
 	if ev.ActorID != "" {
 		u := mustUUID(ev.ActorID)

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Cursors are opaque to clients: the last sort key of a page, encoded,
@@ -23,7 +23,7 @@ import (
 const cursorMACBytes = 16
 
 // errBadCursor is the answer to every cursor the server did not issue.
-var errBadCursor = malformed("cursor: not a cursor this server issued", inspect.FieldError{Field: "cursor", Reason: "invalid"})
+var errBadCursor = malformed("cursor: not a cursor this server issued", fieldwatch.FieldError{Field: "cursor", Reason: "invalid"})
 
 // cursorSigner signs with keys[0] and accepts a signature by any key.
 type cursorSigner struct{ keys [][]byte }

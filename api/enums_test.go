@@ -10,9 +10,9 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // specEnums returns every enum of the spec by where it is declared:
@@ -109,31 +109,31 @@ func TestSpecEnums(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sizes []string
-	for _, n := range inspect.ThumbnailSizes() {
+	for _, n := range fieldwatch.ThumbnailSizes() {
 		sizes = append(sizes, fmt.Sprint(n))
 	}
 	var (
-		category    = names(inspect.Categories())
-		flag        = names(inspect.Flags())
-		source      = names(inspect.Sources())
-		decision    = names(inspect.Decisions())
-		zone        = names(inspect.Zones())
-		level       = names(inspect.ChiefLevels())
-		escalation  = names(inspect.Escalations())
-		rule        = names(inspect.ScoreRules())
+		category    = names(fieldwatch.Categories())
+		flag        = names(fieldwatch.Flags())
+		source      = names(fieldwatch.Sources())
+		decision    = names(fieldwatch.Decisions())
+		zone        = names(fieldwatch.Zones())
+		level       = names(fieldwatch.ChiefLevels())
+		escalation  = names(fieldwatch.Escalations())
+		rule        = names(fieldwatch.ScoreRules())
 		domainEnums = map[string][]string{
 			"schemas.Category":                     category,
 			"schemas.EvidenceFlag":                 flag,
 			"schemas.CRS":                          names(geo.CRSs()),
-			"schemas.Role":                         names(inspect.Roles()),
-			"schemas.Severity":                     names(inspect.Severities()),
-			"schemas.CaseState":                    names(inspect.CaseStates()),
-			"schemas.CaseAction":                   names(inspect.CaseActions()),
-			"schemas.Metric":                       names(inspect.Metrics()),
+			"schemas.Role":                         names(fieldwatch.Roles()),
+			"schemas.Severity":                     names(fieldwatch.Severities()),
+			"schemas.CaseState":                    names(fieldwatch.CaseStates()),
+			"schemas.CaseAction":                   names(fieldwatch.CaseActions()),
+			"schemas.Metric":                       names(fieldwatch.Metrics()),
 			"schemas.Evidence.capture_time_source": source,
 			"schemas.Evidence.location_source":     source,
-			"schemas.Evidence.thumbnail_state":     names(inspect.ThumbnailStates()),
-			"GET /v1/evidence?review_state":        inspect.ReviewStates(),
+			"schemas.Evidence.thumbnail_state":     names(fieldwatch.ThumbnailStates()),
+			"GET /v1/evidence?review_state":        fieldwatch.ReviewStates(),
 			"GET /v1/evidence/{id}/thumbnail?size": sizes,
 		}
 		// Enums that refer to a domain list through a property of an
@@ -145,7 +145,7 @@ func TestSpecEnums(t *testing.T) {
 			".level":      level,
 			".escalation": escalation,
 			".rule":       rule,
-			".kind":       names(inspect.CaseEventKinds()),
+			".kind":       names(fieldwatch.CaseEventKinds()),
 		}
 		// The spec's own: not an enumeration of the domain.
 		specOnly = map[string]string{

@@ -17,27 +17,27 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
-// Intake is the upload path (inspect.Intake).
+// Intake is the upload path (fieldwatch.Intake).
 type Intake interface {
-	Claim(ctx context.Context, userID, key string) (*inspect.Claim, error)
-	Receive(ctx context.Context, r io.Reader) (*inspect.Spool, error)
-	Submit(ctx context.Context, c *inspect.Claim, meta inspect.EvidenceMeta, rawMeta []byte, sp *inspect.Spool) (inspect.Evidence, bool, error)
-	Replay(ctx context.Context, c *inspect.Claim, photoSHA256 string, rawMeta []byte) (inspect.Evidence, error)
+	Claim(ctx context.Context, userID, key string) (*fieldwatch.Claim, error)
+	Receive(ctx context.Context, r io.Reader) (*fieldwatch.Spool, error)
+	Submit(ctx context.Context, c *fieldwatch.Claim, meta fieldwatch.EvidenceMeta, rawMeta []byte, sp *fieldwatch.Spool) (fieldwatch.Evidence, bool, error)
+	Replay(ctx context.Context, c *fieldwatch.Claim, photoSHA256 string, rawMeta []byte) (fieldwatch.Evidence, error)
 	MaxPhotoBytes() int64
 }
 
 // Archive reads evidence within the caller's scope and records its
-// reviews (inspect.Archive).
+// reviews (fieldwatch.Archive).
 type Archive interface {
-	Evidence(ctx context.Context, a inspect.Actor, id string) (inspect.Evidence, error)
-	List(ctx context.Context, a inspect.Actor, f inspect.EvidenceFilter) ([]inspect.Evidence, error)
-	Review(ctx context.Context, a inspect.Actor, evidenceID string, req inspect.ReviewRequest) (inspect.Review, error)
-	Reviews(ctx context.Context, a inspect.Actor, evidenceID string) ([]inspect.Review, error)
+	Evidence(ctx context.Context, a fieldwatch.Actor, id string) (fieldwatch.Evidence, error)
+	List(ctx context.Context, a fieldwatch.Actor, f fieldwatch.EvidenceFilter) ([]fieldwatch.Evidence, error)
+	Review(ctx context.Context, a fieldwatch.Actor, evidenceID string, req fieldwatch.ReviewRequest) (fieldwatch.Review, error)
+	Reviews(ctx context.Context, a fieldwatch.Actor, evidenceID string) ([]fieldwatch.Review, error)
 }
 
 // PhotoReader reads photo bytes for the photo and thumbnail endpoints.
@@ -68,7 +68,7 @@ func (s *Server) CreateEvidence(ctx context.Context, req CreateEvidenceRequestOb
 
 	var (
 		rawMeta []byte
-		spool   *inspect.Spool
+		spool   *fieldwatch.Spool
 	)
 	defer func() {
 		if spool != nil {
@@ -105,15 +105,15 @@ func (s *Server) CreateEvidence(ctx context.Context, req CreateEvidenceRequestOb
 				return nil, bodyError(err)
 			}
 		default:
-			return nil, malformed("unexpected part", inspect.FieldError{Field: part.FormName(), Reason: "only the parts photo and meta are accepted"})
+			return nil, malformed("unexpected part", fieldwatch.FieldError{Field: part.FormName(), Reason: "only the parts photo and meta are accepted"})
 		}
 		part.Close()
 	}
 	switch {
 	case spool == nil:
-		return nil, malformed("missing photo part", inspect.FieldError{Field: "photo", Reason: "required"})
+		return nil, malformed("missing photo part", fieldwatch.FieldError{Field: "photo", Reason: "required"})
 	case rawMeta == nil:
-		return nil, malformed("missing meta part", inspect.FieldError{Field: "meta", Reason: "required"})
+		return nil, malformed("missing meta part", fieldwatch.FieldError{Field: "meta", Reason: "required"})
 	}
 	meta, err := s.parseMeta(rawMeta)
 	if err != nil {
@@ -134,7 +134,7 @@ func (s *Server) CreateEvidence(ctx context.Context, req CreateEvidenceRequestOb
 
 // afterStore counts newly stored bytes and asks for previews; a replay
 // stored nothing.
-func (s *Server) afterStore(e inspect.Evidence, replayed bool) {
+func (s *Server) afterStore(e fieldwatch.Evidence, replayed bool) {
 	if replayed {
 		return
 	}
@@ -145,8 +145,8 @@ func (s *Server) afterStore(e inspect.Evidence, replayed bool) {
 }
 
 // beginUpload takes an upload slot and claims the Idempotency-Key for
-// userID; done releases both. It is the inspect.Claimer of direct uploads.
-func (s *Server) beginUpload(ctx context.Context, userID, key string) (*inspect.Claim, func(), error) {
+// userID; done releases both. It is the fieldwatch.Claimer of direct uploads.
+func (s *Server) beginUpload(ctx context.Context, userID, key string) (*fieldwatch.Claim, func(), error) {
 	release, err := s.uploads.acquire(userID)
 	if err != nil {
 		return nil, nil, err
@@ -168,27 +168,27 @@ func bodyError(err error) error {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return inspect.Errorf(inspect.ETOOLARGE, "%w: %w", inspect.ErrTooLarge, err)
-	case inspect.ErrorCode(err) != inspect.EINTERNAL, errors.Is(err, context.Canceled),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, inspect.ErrSpoolWrite):
+		return fieldwatch.Errorf(fieldwatch.ETOOLARGE, "%w: %w", fieldwatch.ErrTooLarge, err)
+	case fieldwatch.ErrorCode(err) != fieldwatch.EINTERNAL, errors.Is(err, context.Canceled),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, fieldwatch.ErrSpoolWrite):
 		return err
 	}
-	return &inspect.Error{Code: inspect.EMALFORMED, Message: "malformed multipart body: " + firstLine(err.Error()), Err: err}
+	return &fieldwatch.Error{Code: fieldwatch.EMALFORMED, Message: "malformed multipart body: " + firstLine(err.Error()), Err: err}
 }
 
 // parseMeta validates the meta part against its schema in openapi.yaml and
 // then decodes it; the schema forbids unknown members, so the decode sees
 // exactly what was validated.
-func (s *Server) parseMeta(raw []byte) (inspect.EvidenceMeta, error) {
+func (s *Server) parseMeta(raw []byte) (fieldwatch.EvidenceMeta, error) {
 	// The meta part bypasses limitBody; refuse invalid UTF-8 here too,
 	// before encoding/json turns it into U+FFFD (docs/reliability.md#e4).
 	if !utf8.Valid(raw) {
-		return inspect.EvidenceMeta{}, malformed("meta is not valid UTF-8", inspect.FieldError{Field: "meta", Reason: "invalid UTF-8"})
+		return fieldwatch.EvidenceMeta{}, malformed("meta is not valid UTF-8", fieldwatch.FieldError{Field: "meta", Reason: "invalid UTF-8"})
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&v); err != nil || dec.More() {
-		return inspect.EvidenceMeta{}, malformed("meta is not a JSON document", inspect.FieldError{Field: "meta", Reason: "invalid JSON"})
+		return fieldwatch.EvidenceMeta{}, malformed("meta is not a JSON document", fieldwatch.FieldError{Field: "meta", Reason: "invalid JSON"})
 	}
 	if err := s.metaSchema.VisitJSON(v, openapi3.MultiErrors()); err != nil {
 		ve := fromOpenAPIError(err)
@@ -198,13 +198,13 @@ func (s *Server) parseMeta(raw []byte) (inspect.EvidenceMeta, error) {
 		if len(ve.Fields) == 1 {
 			ve.Message = ve.Fields[0].Field + ": " + ve.Fields[0].Reason
 		}
-		return inspect.EvidenceMeta{}, ve
+		return fieldwatch.EvidenceMeta{}, ve
 	}
 	var m EvidenceMeta
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return inspect.EvidenceMeta{}, malformed("meta: " + err.Error())
+		return fieldwatch.EvidenceMeta{}, malformed("meta: " + err.Error())
 	}
-	out := inspect.EvidenceMeta{Category: inspect.Category(m.Category), CapturedAt: m.CapturedAt}
+	out := fieldwatch.EvidenceMeta{Category: fieldwatch.Category(m.Category), CapturedAt: m.CapturedAt}
 	if m.Subcategory != nil {
 		out.Subcategory = *m.Subcategory
 	}
@@ -215,7 +215,7 @@ func (s *Server) parseMeta(raw []byte) (inspect.EvidenceMeta, error) {
 		out.SHA256 = *m.Sha256
 	}
 	if d := m.DeviceLocation; d != nil {
-		out.Device = &inspect.DeviceInput{Lon: d.Lon, Lat: d.Lat, AccuracyM: d.AccuracyM}
+		out.Device = &fieldwatch.DeviceInput{Lon: d.Lon, Lat: d.Lat, AccuracyM: d.AccuracyM}
 		if d.Crs != nil {
 			out.Device.CRS = geo.CRS(*d.Crs)
 		}
@@ -262,7 +262,7 @@ func (s *Server) GetEvidencePhoto(ctx context.Context, req GetEvidencePhotoReque
 			return blobResponse{body: rc, contentType: e.ContentType, filename: filename, status: http.StatusPartialContent,
 				length: n, contentRange: fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, e.Size)}, nil
 		} else if rangeUnsatisfiable(*req.Params.Range, e.Size) {
-			return nil, inspect.Errorf(inspect.ERANGE, "the photo has %d bytes", e.Size)
+			return nil, fieldwatch.Errorf(fieldwatch.ERANGE, "the photo has %d bytes", e.Size)
 		}
 	}
 	rc, obj, err := s.cfg.Photos.Get(ctx, e.ObjectKey)
@@ -283,7 +283,7 @@ func (s *Server) GetEvidenceThumbnail(ctx context.Context, req GetEvidenceThumbn
 	if req.Params.Size != nil {
 		size = int(*req.Params.Size)
 	}
-	rc, obj, err := s.cfg.Photos.Get(ctx, inspect.ThumbnailKey(e.SHA256, size))
+	rc, obj, err := s.cfg.Photos.Get(ctx, fieldwatch.ThumbnailKey(e.SHA256, size))
 	if err != nil {
 		return nil, err
 	}
@@ -394,16 +394,16 @@ func extOf(contentType string) string {
 // ListEvidence pages through evidence in the caller's scope.
 func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject) (ListEvidenceResponseObject, error) {
 	prm := req.Params
-	f := inspect.EvidenceFilter{Limit: 50}
+	f := fieldwatch.EvidenceFilter{Limit: 50}
 	if prm.Limit != nil {
 		f.Limit = *prm.Limit
 	}
 	if prm.Category != nil {
-		c := inspect.Category(*prm.Category)
+		c := fieldwatch.Category(*prm.Category)
 		f.Category = &c
 	}
 	if prm.Flag != nil {
-		fl := inspect.Flag(*prm.Flag)
+		fl := fieldwatch.Flag(*prm.Flag)
 		f.Flag = &fl
 	}
 	f.Township, f.Reach = prm.Township, prm.Reach
@@ -479,7 +479,7 @@ func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject
 }
 
 // featureProperties are the flat attributes a GIS shows for a point.
-func featureProperties(e inspect.Evidence) map[string]any {
+func featureProperties(e fieldwatch.Evidence) map[string]any {
 	props := map[string]any{
 		"category":        string(e.Category),
 		"received_at":     e.ReceivedAt.Format(time.RFC3339),
@@ -503,7 +503,7 @@ func featureProperties(e inspect.Evidence) map[string]any {
 	return props
 }
 
-func flagStrings(fs []inspect.Flag) []string {
+func flagStrings(fs []fieldwatch.Flag) []string {
 	out := make([]string, len(fs))
 	for i, f := range fs {
 		out[i] = string(f)
@@ -529,13 +529,13 @@ func parseBBox(s string) (geo.Box, error) {
 	for i, p := range parts {
 		f, err := strconv.ParseFloat(p, 64)
 		if err != nil || i >= 4 {
-			return geo.Box{}, malformed("bbox: want minLon,minLat,maxLon,maxLat", inspect.FieldError{Field: "bbox", Reason: "not four numbers"})
+			return geo.Box{}, malformed("bbox: want minLon,minLat,maxLon,maxLat", fieldwatch.FieldError{Field: "bbox", Reason: "not four numbers"})
 		}
 		v[i] = f
 	}
 	b, err := geo.NewBox(v[0], v[1], v[2], v[3])
 	if err != nil {
-		return geo.Box{}, malformed("bbox: "+err.Error(), inspect.FieldError{Field: "bbox", Reason: err.Error()})
+		return geo.Box{}, malformed("bbox: "+err.Error(), fieldwatch.FieldError{Field: "bbox", Reason: err.Error()})
 	}
 	return b, nil
 }
@@ -545,11 +545,11 @@ func parseLonLat(field, s string) (geo.Point, error) {
 	lon, err1 := strconv.ParseFloat(lonS, 64)
 	lat, err2 := strconv.ParseFloat(latS, 64)
 	if !ok || err1 != nil || err2 != nil {
-		return geo.Point{}, malformed(field+": want lon,lat", inspect.FieldError{Field: field, Reason: "not two numbers"})
+		return geo.Point{}, malformed(field+": want lon,lat", fieldwatch.FieldError{Field: field, Reason: "not two numbers"})
 	}
 	p := geo.Point{Lon: lon, Lat: lat}
 	if err := p.Validate(); err != nil {
-		return geo.Point{}, malformed(field+": "+err.Error(), inspect.FieldError{Field: field, Reason: err.Error()})
+		return geo.Point{}, malformed(field+": "+err.Error(), fieldwatch.FieldError{Field: field, Reason: err.Error()})
 	}
 	return p, nil
 }
@@ -561,7 +561,7 @@ func encodeTimeCursor(t time.Time, id string) string {
 }
 
 func decodeTimeCursor(c string) (time.Time, string, error) {
-	bad := malformed("cursor: not a cursor this server issued", inspect.FieldError{Field: "cursor", Reason: "invalid"})
+	bad := malformed("cursor: not a cursor this server issued", fieldwatch.FieldError{Field: "cursor", Reason: "invalid"})
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
 		return time.Time{}, "", bad
@@ -584,13 +584,13 @@ func decodeTimeCursor(c string) (time.Time, string, error) {
 // mistake, not an empty page.
 func checkTimeRange(from, to *time.Time) error {
 	if from != nil && to != nil && from.After(*to) {
-		return malformed("from is after to", inspect.FieldError{Field: "from", Reason: "after to"}, inspect.FieldError{Field: "to", Reason: "before from"})
+		return malformed("from is after to", fieldwatch.FieldError{Field: "from", Reason: "after to"}, fieldwatch.FieldError{Field: "to", Reason: "before from"})
 	}
 	return nil
 }
 
 // evidenceOut is the API view of evidence.
-func evidenceOut(e inspect.Evidence) Evidence {
+func evidenceOut(e fieldwatch.Evidence) Evidence {
 	out := Evidence{
 		Id:                mustUUID(e.ID),
 		UploaderId:        mustUUID(e.UploaderID),
@@ -669,7 +669,7 @@ func evidenceOut(e inspect.Evidence) Evidence {
 	return out
 }
 
-func responsibilityOut(r inspect.Responsibility) *Responsibility {
+func responsibilityOut(r fieldwatch.Responsibility) *Responsibility {
 	out := &Responsibility{Method: r.Method, Version: r.Version, Chiefs: chiefsOut(r.Chiefs)}
 	for _, c := range r.Candidates {
 		out.Candidates = append(out.Candidates, struct {

@@ -21,8 +21,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/api"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/internal/testwait"
 )
 
@@ -61,13 +61,13 @@ func manifest(t *testing.T) []manifestPhoto {
 func (a *testAPI) checkInvariants() {
 	a.t.Helper()
 	ctx := context.Background()
-	rec := inspect.NewReconciler(a.db, a.photos, inspect.ReconcileConfig{
+	rec := fieldwatch.NewReconciler(a.db, a.photos, fieldwatch.ReconcileConfig{
 		SpoolDir: a.spool, Clock: func() time.Time { return time.Now().Add(2 * time.Hour) },
 	})
 	if _, err := rec.Run(ctx); err != nil {
 		a.t.Fatalf("reconcile: %v", err)
 	}
-	rep, err := inspect.CheckInvariants(ctx, a.db, a.photos, inspect.InvariantConfig{})
+	rep, err := fieldwatch.CheckInvariants(ctx, a.db, a.photos, fieldwatch.InvariantConfig{})
 	if err != nil {
 		a.t.Fatalf("invariant checker: %v", err)
 	}
@@ -86,7 +86,7 @@ func (a *testAPI) checkInvariants() {
 // countEvidence is how many evidence rows the admin view holds.
 func (a *testAPI) countEvidence() int {
 	a.t.Helper()
-	list, err := a.db.ListEvidence(context.Background(), inspect.EvidenceFilter{Limit: 500})
+	list, err := a.db.ListEvidence(context.Background(), fieldwatch.EvidenceFilter{Limit: 500})
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -554,7 +554,7 @@ func (a *testAPI) waitSubmission(uid, key string, pending bool) {
 		if !pending {
 			return err != nil
 		}
-		return err == nil && s.State == inspect.SubmissionPending
+		return err == nil && s.State == fieldwatch.SubmissionPending
 	})
 }
 

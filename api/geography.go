@@ -9,22 +9,22 @@ import (
 	"github.com/twpayne/go-geom"
 	"github.com/twpayne/go-geom/encoding/geojson"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Atlas is the county's geography: versioned townships and reaches, river
-// chiefs, and the linking index built from them (inspect.Atlas).
+// chiefs, and the linking index built from them (fieldwatch.Atlas).
 type Atlas interface {
 	ImportTownships(ctx context.Context, geojson []byte, effectiveFrom time.Time) (version int64, count int, err error)
 	ImportReaches(ctx context.Context, geojson []byte, effectiveFrom time.Time) (version int64, count int, err error)
-	Townships(ctx context.Context, at time.Time) ([]inspect.Township, error)
-	Township(ctx context.Context, code string, at time.Time) (inspect.Township, error)
-	Reaches(ctx context.Context, q inspect.ReachQuery) ([]inspect.Reach, error)
-	Reach(ctx context.Context, code string, at time.Time) (inspect.Reach, error)
-	SetChiefs(ctx context.Context, reach string, as []inspect.ChiefAssignment) ([]inspect.ChiefRef, error)
-	Chiefs(ctx context.Context, reach string, at time.Time) ([]inspect.ChiefRef, error)
+	Townships(ctx context.Context, at time.Time) ([]fieldwatch.Township, error)
+	Township(ctx context.Context, code string, at time.Time) (fieldwatch.Township, error)
+	Reaches(ctx context.Context, q fieldwatch.ReachQuery) ([]fieldwatch.Reach, error)
+	Reach(ctx context.Context, code string, at time.Time) (fieldwatch.Reach, error)
+	SetChiefs(ctx context.Context, reach string, as []fieldwatch.ChiefAssignment) ([]fieldwatch.ChiefRef, error)
+	Chiefs(ctx context.Context, reach string, at time.Time) ([]fieldwatch.ChiefRef, error)
 	ChiefReaches(ctx context.Context, userID string, at time.Time) ([]string, error)
-	Relink(ctx context.Context, actorID string) (inspect.RelinkReport, error)
+	Relink(ctx context.Context, actorID string) (fieldwatch.RelinkReport, error)
 }
 
 // ImportTownships imports township boundaries as a new version.
@@ -73,7 +73,7 @@ func (s *Server) ListTownships(ctx context.Context, _ ListTownshipsRequestObject
 	return out, nil
 }
 
-func townshipInfo(t inspect.Township) TownshipInfo {
+func townshipInfo(t fieldwatch.Township) TownshipInfo {
 	info := TownshipInfo{Code: t.Code, Name: t.Name, Kind: t.Kind, Zone: TownshipInfoZone(t.Zone), Version: t.Version, EffectiveFrom: t.EffectiveFrom}
 	if t.NameEN != "" {
 		info.NameEn = &t.NameEN
@@ -101,7 +101,7 @@ func (s *Server) GetTownship(ctx context.Context, req GetTownshipRequestObject) 
 
 // ListReaches lists reaches in force, as GeoJSON.
 func (s *Server) ListReaches(ctx context.Context, req ListReachesRequestObject) (ListReachesResponseObject, error) {
-	q := inspect.ReachQuery{At: s.now(), Township: req.Params.Township, River: req.Params.River}
+	q := fieldwatch.ReachQuery{At: s.now(), Township: req.Params.Township, River: req.Params.River}
 	if req.Params.Chief != nil {
 		c := req.Params.Chief.String()
 		q.ChiefUserID = &c
@@ -146,7 +146,7 @@ func (s *Server) GetReach(ctx context.Context, req GetReachRequestObject) (GetRe
 	return GetReach200ApplicationGeoPlusJSONResponse(f), nil
 }
 
-func reachFeature(r inspect.Reach, chiefs []inspect.ChiefRef) (GeoFeature, error) {
+func reachFeature(r fieldwatch.Reach, chiefs []fieldwatch.ChiefRef) (GeoFeature, error) {
 	g, err := geometryJSON(r.Line)
 	if err != nil {
 		return GeoFeature{}, err
@@ -164,9 +164,9 @@ func reachFeature(r inspect.Reach, chiefs []inspect.ChiefRef) (GeoFeature, error
 
 // SetReachChiefs replaces the reach's river chiefs.
 func (s *Server) SetReachChiefs(ctx context.Context, req SetReachChiefsRequestObject) (SetReachChiefsResponseObject, error) {
-	as := make([]inspect.ChiefAssignment, 0, len(*req.Body))
+	as := make([]fieldwatch.ChiefAssignment, 0, len(*req.Body))
 	for _, in := range *req.Body {
-		a := inspect.ChiefAssignment{ReachCode: req.Code, UserID: in.UserId.String(), Level: inspect.ChiefLevel(in.Level), ValidTo: in.ValidTo}
+		a := fieldwatch.ChiefAssignment{ReachCode: req.Code, UserID: in.UserId.String(), Level: fieldwatch.ChiefLevel(in.Level), ValidTo: in.ValidTo}
 		if in.ValidFrom != nil {
 			a.ValidFrom = in.ValidFrom.UTC()
 		}
@@ -179,7 +179,7 @@ func (s *Server) SetReachChiefs(ctx context.Context, req SetReachChiefsRequestOb
 	return SetReachChiefs200JSONResponse(chiefsOut(chiefs)), nil
 }
 
-func chiefsOut(cs []inspect.ChiefRef) []Chief {
+func chiefsOut(cs []fieldwatch.ChiefRef) []Chief {
 	out := make([]Chief, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, Chief{UserId: mustUUID(c.UserID), Name: c.Name, Level: ChiefLevel(c.Level)})

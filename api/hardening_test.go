@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/auth"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // A duplicate username is a 409 that says so in words of ours; the
@@ -310,12 +310,12 @@ func closedConn(err error) bool {
 	return err != nil
 }
 
-func ptrRole(r string) *inspect.Role {
-	role := inspect.Role(r)
+func ptrRole(r string) *fieldwatch.Role {
+	role := fieldwatch.Role(r)
 	return &role
 }
 
-func listAdmins() inspect.UserFilter {
-	role, active := inspect.RoleAdmin, true
-	return inspect.UserFilter{Role: &role, Active: &active}
+func listAdmins() fieldwatch.UserFilter {
+	role, active := fieldwatch.RoleAdmin, true
+	return fieldwatch.UserFilter{Role: &role, Active: &active}
 }

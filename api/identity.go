@@ -8,8 +8,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/runtime/types"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/auth"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // Identity authenticates callers and runs the login session flow.
@@ -17,7 +17,7 @@ import (
 // a changed assignment takes effect on the next request, not when the token
 // expires.
 type Identity interface {
-	Authenticate(ctx context.Context, accessToken string) (inspect.Actor, error)
+	Authenticate(ctx context.Context, accessToken string) (fieldwatch.Actor, error)
 	Login(ctx context.Context, username, password, clientAddr string) (auth.Pair, error)
 	Refresh(ctx context.Context, refreshToken string) (auth.Pair, error)
 	Logout(ctx context.Context, refreshToken string) error
@@ -25,10 +25,10 @@ type Identity interface {
 
 // Accounts manages users (administrators only; the access rules say so).
 type Accounts interface {
-	CreateUser(ctx context.Context, in auth.NewUser) (inspect.User, error)
-	User(ctx context.Context, id string) (inspect.User, error)
-	ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspect.User, error)
-	UpdateUser(ctx context.Context, id string, in auth.UserUpdate) (inspect.User, error)
+	CreateUser(ctx context.Context, in auth.NewUser) (fieldwatch.User, error)
+	User(ctx context.Context, id string) (fieldwatch.User, error)
+	ListUsers(ctx context.Context, f fieldwatch.UserFilter) ([]fieldwatch.User, error)
+	UpdateUser(ctx context.Context, id string, in auth.UserUpdate) (fieldwatch.User, error)
 }
 
 // Login exchanges credentials for a token pair. Every failure, unknown

@@ -25,7 +25,7 @@ import (
 	"github.com/labstack/echo/v4"
 	oapimiddleware "github.com/oapi-codegen/echo-middleware"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Keys of values kept on the Echo context for the request's log line.
@@ -135,7 +135,7 @@ func (s *Server) routeOf(c echo.Context) string {
 }
 
 // errBodyTimeout: a request body did not arrive within the body timeout.
-var errBodyTimeout = inspect.NewSentinel(inspect.ETIMEOUT, "api: the request body did not arrive in time",
+var errBodyTimeout = fieldwatch.NewSentinel(fieldwatch.ETIMEOUT, "api: the request body did not arrive in time",
 	"the request body did not arrive in time")
 
 // bodyDeadline gives every request that has a body a read deadline of
@@ -209,7 +209,7 @@ func (s *Server) limitBody(limit int64, idle bool) echo.MiddlewareFunc {
 				if idle {
 					limit = s.cfg.UploadIdle
 				}
-				return inspect.Wrap(inspect.ETIMEOUT, fmt.Sprintf("no request body within %s", limit), errBodyTimeout)
+				return fieldwatch.Wrap(fieldwatch.ETIMEOUT, fmt.Sprintf("no request body within %s", limit), errBodyTimeout)
 			}
 			if err != nil {
 				return echo.NewHTTPError(http.StatusBadRequest, "reading request body: "+err.Error())
@@ -256,7 +256,7 @@ func checkQuery(next echo.HandlerFunc) echo.HandlerFunc {
 			for _, v := range append([]string{k}, vs...) {
 				if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
 					name := strings.ToValidUTF8(k, "\ufffd")
-					return malformed(fmt.Sprintf("query parameter %q: invalid UTF-8 or NUL", name), inspect.FieldError{Field: name, Reason: "invalid UTF-8 or NUL"})
+					return malformed(fmt.Sprintf("query parameter %q: invalid UTF-8 or NUL", name), fieldwatch.FieldError{Field: name, Reason: "invalid UTF-8 or NUL"})
 				}
 			}
 		}

@@ -20,10 +20,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // FuzzCreateEvidenceMultipart sends arbitrary bytes, framed by an
@@ -154,7 +154,7 @@ func newFuzzServer(tb testing.TB) (h http.Handler, token, spool string) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { a.Close() })
-	if _, err := a.Identity.CreateUser(ctx, auth.NewUser{Username: "fuzz", DisplayName: "fuzz", Role: inspect.RoleInspector, Password: pw}); err != nil {
+	if _, err := a.Identity.CreateUser(ctx, auth.NewUser{Username: "fuzz", DisplayName: "fuzz", Role: fieldwatch.RoleInspector, Password: pw}); err != nil {
 		tb.Fatal(err)
 	}
 	pair, err := a.Identity.Login(ctx, "fuzz", pw, "192.0.2.1")

@@ -8,17 +8,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
-// PatrolService records and reads river patrols (inspect.Patrols).
+// PatrolService records and reads river patrols (fieldwatch.Patrols).
 type PatrolService interface {
-	Record(ctx context.Context, a inspect.Actor, req inspect.PatrolRequest) (inspect.Patrol, bool, error)
-	Get(ctx context.Context, a inspect.Actor, id string) (inspect.Patrol, error)
-	List(ctx context.Context, a inspect.Actor, f inspect.PatrolFilter) ([]inspect.Patrol, error)
-	CanSeeReach(ctx context.Context, a inspect.Actor, code string) (bool, error)
-	Compliance(ctx context.Context, a inspect.Actor, month string) ([]inspect.ComplianceRow, error)
+	Record(ctx context.Context, a fieldwatch.Actor, req fieldwatch.PatrolRequest) (fieldwatch.Patrol, bool, error)
+	Get(ctx context.Context, a fieldwatch.Actor, id string) (fieldwatch.Patrol, error)
+	List(ctx context.Context, a fieldwatch.Actor, f fieldwatch.PatrolFilter) ([]fieldwatch.Patrol, error)
+	CanSeeReach(ctx context.Context, a fieldwatch.Actor, code string) (bool, error)
+	Compliance(ctx context.Context, a fieldwatch.Actor, month string) ([]fieldwatch.ComplianceRow, error)
 }
 
 // CreatePatrol records a patrol from its GeoJSON or GPX track.
@@ -30,20 +30,20 @@ func (s *Server) CreatePatrol(ctx context.Context, req CreatePatrolRequestObject
 	)
 	switch {
 	case (b.Track == nil) == (b.Gpx == nil):
-		return nil, unprocessable("send the track as exactly one of track (GeoJSON) or gpx", inspect.FieldError{Field: "/track", Reason: "exactly one of track and gpx"})
+		return nil, unprocessable("send the track as exactly one of track (GeoJSON) or gpx", fieldwatch.FieldError{Field: "/track", Reason: "exactly one of track and gpx"})
 	case b.Track != nil:
 		doc, err2 := json.Marshal(b.Track)
 		if err2 != nil {
 			return nil, err2
 		}
-		track, err = inspect.ParseTrackGeoJSON(bytes.NewReader(doc))
+		track, err = fieldwatch.ParseTrackGeoJSON(bytes.NewReader(doc))
 	default:
-		track, err = inspect.ParseTrackGPX(strings.NewReader(*b.Gpx))
+		track, err = fieldwatch.ParseTrackGPX(strings.NewReader(*b.Gpx))
 	}
 	if err != nil {
 		return nil, err
 	}
-	pr := inspect.PatrolRequest{ReachCode: b.ReachCode, Track: track, Key: req.Params.IdempotencyKey.String()}
+	pr := fieldwatch.PatrolRequest{ReachCode: b.ReachCode, Track: track, Key: req.Params.IdempotencyKey.String()}
 	if b.Note != nil {
 		pr.Note = *b.Note
 	}
@@ -68,7 +68,7 @@ func (s *Server) ListPatrols(ctx context.Context, req ListPatrolsRequestObject) 
 	if err := checkTimeRange(prm.From, prm.To); err != nil {
 		return nil, err
 	}
-	f := inspect.PatrolFilter{Limit: 50, Valid: prm.Valid, From: prm.From, To: prm.To}
+	f := fieldwatch.PatrolFilter{Limit: 50, Valid: prm.Valid, From: prm.From, To: prm.To}
 	if prm.Reach != nil {
 		f.ReachCode = *prm.Reach
 	}
@@ -89,16 +89,16 @@ func (s *Server) ListReachPatrols(ctx context.Context, req ListReachPatrolsReque
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("api: reach %s outside scope: %w", req.Code, inspect.ErrNotFound)
+		return nil, fmt.Errorf("api: reach %s outside scope: %w", req.Code, fieldwatch.ErrNotFound)
 	}
-	page, err := s.patrolPage(ctx, inspect.PatrolFilter{ReachCode: req.Code}, req.Params.Limit, req.Params.Cursor)
+	page, err := s.patrolPage(ctx, fieldwatch.PatrolFilter{ReachCode: req.Code}, req.Params.Limit, req.Params.Cursor)
 	if err != nil {
 		return nil, err
 	}
 	return ListReachPatrols200JSONResponse(page), nil
 }
 
-func (s *Server) patrolPage(ctx context.Context, f inspect.PatrolFilter, limit *int, cursor *string) (PatrolPage, error) {
+func (s *Server) patrolPage(ctx context.Context, f fieldwatch.PatrolFilter, limit *int, cursor *string) (PatrolPage, error) {
 	f.Limit = 50
 	if limit != nil {
 		f.Limit = *limit
@@ -162,7 +162,7 @@ func (s *Server) GetPatrolCompliance(ctx context.Context, req GetPatrolComplianc
 	return GetPatrolCompliance200JSONResponse(out), nil
 }
 
-func patrolOut(p inspect.Patrol) Patrol {
+func patrolOut(p fieldwatch.Patrol) Patrol {
 	o := Patrol{Id: mustUUID(p.ID), ChiefId: mustUUID(p.ChiefID), ReachCode: p.ReachCode, StartedAt: p.StartedAt, EndedAt: p.EndedAt,
 		LengthM: p.LengthM, DurationS: p.DurationS, Coverage: p.Coverage, MaxSpeedMps: p.MaxSpeed, MedianSpeedMps: p.MedianSpeed,
 		Fixes: p.Fixes, Gaps: p.Gaps, Teleports: p.Teleports, Valid: p.Valid, Reasons: p.Reasons, EvidenceIds: uuids(p.EvidenceIDs),

@@ -13,7 +13,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // problemContentType is the media type of every error answer (RFC 9457).
@@ -56,33 +56,33 @@ type answer struct {
 // codeAnswers is the one place where error codes become HTTP answers.
 // Every error reaching errorHandler is classified by errorCode, then
 // answered from here; the message is the one set where the error was
-// made (inspect.ErrorMessage).
-func codeAnswers() map[inspect.Code]answer {
-	return map[inspect.Code]answer{
-		inspect.EMALFORMED:       {status: http.StatusBadRequest, typ: problemValidation},
-		inspect.EINVALID:         {status: http.StatusUnprocessableEntity, typ: problemValidation},
-		inspect.EUNAUTHENTICATED: {status: http.StatusUnauthorized, detail: "missing, invalid or expired credentials", fixed: true},
-		inspect.EFORBIDDEN:       {status: http.StatusForbidden},
-		inspect.ENOTFOUND:        {status: http.StatusNotFound, detail: http.StatusText(http.StatusNotFound), fixed: true},
-		inspect.ETIMEOUT:         {status: http.StatusRequestTimeout},
-		inspect.ECONFLICT:        {status: http.StatusConflict},
-		inspect.ECASESTATE:       {status: http.StatusConflict, typ: problemCaseState},
-		inspect.EINFLIGHT:        {status: http.StatusConflict, retry: true},
-		inspect.EKEYREUSED:       {status: http.StatusUnprocessableEntity, typ: problemIdempotency},
-		inspect.EDIGEST:          {status: http.StatusUnprocessableEntity, typ: problemDigest},
-		inspect.ETOOLARGE:        {status: http.StatusRequestEntityTooLarge},
-		inspect.EUNSUPPORTED:     {status: http.StatusUnsupportedMediaType},
-		inspect.ERANGE:           {status: http.StatusRequestedRangeNotSatisfiable},
-		inspect.ERATELIMITED:     {status: http.StatusTooManyRequests, typ: problemRateLimited, retry: true},
-		inspect.EUNAVAILABLE: {status: http.StatusServiceUnavailable, typ: problemUnavailable, retry: true,
-			detail: inspect.ErrUnavailable.Message},
-		inspect.EINTERNAL: {status: http.StatusInternalServerError, typ: problemInternal,
+// made (fieldwatch.ErrorMessage).
+func codeAnswers() map[fieldwatch.Code]answer {
+	return map[fieldwatch.Code]answer{
+		fieldwatch.EMALFORMED:       {status: http.StatusBadRequest, typ: problemValidation},
+		fieldwatch.EINVALID:         {status: http.StatusUnprocessableEntity, typ: problemValidation},
+		fieldwatch.EUNAUTHENTICATED: {status: http.StatusUnauthorized, detail: "missing, invalid or expired credentials", fixed: true},
+		fieldwatch.EFORBIDDEN:       {status: http.StatusForbidden},
+		fieldwatch.ENOTFOUND:        {status: http.StatusNotFound, detail: http.StatusText(http.StatusNotFound), fixed: true},
+		fieldwatch.ETIMEOUT:         {status: http.StatusRequestTimeout},
+		fieldwatch.ECONFLICT:        {status: http.StatusConflict},
+		fieldwatch.ECASESTATE:       {status: http.StatusConflict, typ: problemCaseState},
+		fieldwatch.EINFLIGHT:        {status: http.StatusConflict, retry: true},
+		fieldwatch.EKEYREUSED:       {status: http.StatusUnprocessableEntity, typ: problemIdempotency},
+		fieldwatch.EDIGEST:          {status: http.StatusUnprocessableEntity, typ: problemDigest},
+		fieldwatch.ETOOLARGE:        {status: http.StatusRequestEntityTooLarge},
+		fieldwatch.EUNSUPPORTED:     {status: http.StatusUnsupportedMediaType},
+		fieldwatch.ERANGE:           {status: http.StatusRequestedRangeNotSatisfiable},
+		fieldwatch.ERATELIMITED:     {status: http.StatusTooManyRequests, typ: problemRateLimited, retry: true},
+		fieldwatch.EUNAVAILABLE: {status: http.StatusServiceUnavailable, typ: problemUnavailable, retry: true,
+			detail: fieldwatch.ErrUnavailable.Message},
+		fieldwatch.EINTERNAL: {status: http.StatusInternalServerError, typ: problemInternal,
 			detail: "internal error; quote the request id when reporting it", fixed: true},
 	}
 }
 
 // errForbidden is returned when the caller's role may not call an operation.
-var errForbidden = inspect.NewSentinel(inspect.EFORBIDDEN, "api: forbidden", http.StatusText(http.StatusForbidden))
+var errForbidden = fieldwatch.NewSentinel(fieldwatch.EFORBIDDEN, "api: forbidden", http.StatusText(http.StatusForbidden))
 
 // problem is the body of an error answer.
 type problem = Problem
@@ -141,8 +141,8 @@ func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
 		return p, 0
 	}
 	err = classify(err)
-	code := inspect.ErrorCode(err)
-	if code == inspect.EINTERNAL {
+	code := fieldwatch.ErrorCode(err)
+	if code == fieldwatch.EINTERNAL {
 		var he *echo.HTTPError
 		if errors.As(err, &he) {
 			return s.httpErrorProblem(he), 0
@@ -150,25 +150,25 @@ func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
 	}
 	a, ok := codeAnswers()[code]
 	if !ok {
-		a = codeAnswers()[inspect.EINTERNAL]
+		a = codeAnswers()[fieldwatch.EINTERNAL]
 	}
-	detail := inspect.ErrorMessage(err)
+	detail := fieldwatch.ErrorMessage(err)
 	if a.fixed || detail == "" {
 		detail = a.detail
 	}
 	if detail == "" {
 		detail = http.StatusText(a.status)
 	}
-	if code == inspect.EUNAVAILABLE && s.takesIdempotencyKey(c) {
+	if code == fieldwatch.EUNAVAILABLE && s.takesIdempotencyKey(c) {
 		detail += " with the same Idempotency-Key"
 	}
 	var fields []FieldError
-	for _, f := range inspect.ErrorFields(err) {
+	for _, f := range fieldwatch.ErrorFields(err) {
 		fields = append(fields, FieldError{Field: f.Field, Reason: f.Reason})
 	}
 	p := newProblem(a.status, a.typ, detail, fields)
-	var te *inspect.TransitionError
-	if code == inspect.ECASESTATE && errors.As(err, &te) {
+	var te *fieldwatch.TransitionError
+	if code == fieldwatch.ECASESTATE && errors.As(err, &te) {
 		allowed := make([]CaseAction, 0, len(te.Allowed))
 		for _, act := range te.Allowed {
 			allowed = append(allowed, CaseAction(act))
@@ -178,7 +178,7 @@ func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
 	retry := 0
 	if a.retry {
 		retry = retryAfterSeconds
-		if d := inspect.ErrorRetryAfter(err); d > 0 {
+		if d := fieldwatch.ErrorRetryAfter(err); d > 0 {
 			retry = max(1, int((d+time.Second-1)/time.Second))
 		}
 	}
@@ -189,30 +189,30 @@ func (s *Server) toProblem(c echo.Context, err error) (problem, int) {
 // library and Echo, which cannot know the domain's codes. Their text is
 // the client's message where it describes the client's request.
 func classify(err error) error {
-	if inspect.ErrorCode(err) != inspect.EINTERNAL {
+	if fieldwatch.ErrorCode(err) != fieldwatch.EINTERNAL {
 		return err
 	}
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return inspect.Wrap(inspect.ETOOLARGE, "", err)
+		return fieldwatch.Wrap(fieldwatch.ETOOLARGE, "", err)
 	case errors.Is(err, http.ErrNotMultipart):
-		return inspect.Wrap(inspect.EUNSUPPORTED, err.Error(), err)
+		return fieldwatch.Wrap(fieldwatch.EUNSUPPORTED, err.Error(), err)
 	case errors.Is(err, http.ErrMissingBoundary):
 		// multipart/form-data without a boundary: the body cannot be read.
-		return inspect.Wrap(inspect.EMALFORMED, err.Error(), err)
+		return fieldwatch.Wrap(fieldwatch.EMALFORMED, err.Error(), err)
 	// A full disk (spool, photo directory) is the server's trouble and
 	// passes: the phone retries later with the same key.
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT),
 		errors.Is(err, context.DeadlineExceeded):
-		return inspect.Wrap(inspect.EUNAVAILABLE, "", err)
+		return fieldwatch.Wrap(fieldwatch.EUNAVAILABLE, "", err)
 	case errors.Is(err, echo.ErrUnsupportedMediaType):
 		// Echo's binder answers 415 when a body the validator accepted
 		// (so of a media type the contract allows) does not bind to the
 		// generated types and is not application/json, the one type it
 		// can fall back to: a GeoJSON import holding 1e400. The body is
 		// malformed, not of the wrong type.
-		return inspect.Wrap(inspect.EMALFORMED,
+		return fieldwatch.Wrap(fieldwatch.EMALFORMED,
 			"request body: a value does not fit the type the contract gives it (a number out of range?)", err)
 	}
 	return err
@@ -286,20 +286,20 @@ func clientGone(c echo.Context) bool {
 }
 
 // malformed is a request that does not match openapi.yaml (400).
-func malformed(detail string, fields ...inspect.FieldError) error {
-	return &inspect.Error{Code: inspect.EMALFORMED, Message: detail, Fields: fields}
+func malformed(detail string, fields ...fieldwatch.FieldError) error {
+	return &fieldwatch.Error{Code: fieldwatch.EMALFORMED, Message: detail, Fields: fields}
 }
 
 // unprocessable is well-formed input that breaks a rule, with the
 // offending fields (422).
-func unprocessable(detail string, fields ...inspect.FieldError) error {
-	return &inspect.Error{Code: inspect.EINVALID, Message: detail, Fields: fields}
+func unprocessable(detail string, fields ...fieldwatch.FieldError) error {
+	return &fieldwatch.Error{Code: fieldwatch.EINVALID, Message: detail, Fields: fields}
 }
 
 // fromOpenAPIError turns kin-openapi's nested errors into field errors that
 // name the parameter or the JSON pointer of the offending body member.
-func fromOpenAPIError(err error) *inspect.Error {
-	ve := &inspect.Error{Code: inspect.EMALFORMED, Message: "the request does not match the API contract", Err: err}
+func fromOpenAPIError(err error) *fieldwatch.Error {
+	ve := &fieldwatch.Error{Code: fieldwatch.EMALFORMED, Message: "the request does not match the API contract", Err: err}
 	collectFieldErrors(err, "", &ve.Fields)
 	if len(ve.Fields) == 1 {
 		ve.Message = ve.Fields[0].Field + ": " + ve.Fields[0].Reason
@@ -309,7 +309,7 @@ func fromOpenAPIError(err error) *inspect.Error {
 
 // collectFieldErrors walks the error tree. Body members are named by JSON
 // Pointer (RFC 6901, "/townships/0"), parameters by their name.
-func collectFieldErrors(err error, field string, out *[]inspect.FieldError) {
+func collectFieldErrors(err error, field string, out *[]fieldwatch.FieldError) {
 	switch e := err.(type) {
 	case openapi3.MultiError:
 		for _, e := range e {
@@ -326,7 +326,7 @@ func collectFieldErrors(err error, field string, out *[]inspect.FieldError) {
 			collectFieldErrors(e.Err, field, out)
 			return
 		}
-		*out = append(*out, inspect.FieldError{Field: orDefault(field, "body"), Reason: firstLine(e.Reason)})
+		*out = append(*out, fieldwatch.FieldError{Field: orDefault(field, "body"), Reason: firstLine(e.Reason)})
 	case *openapi3.SchemaError:
 		if ptr := e.JSONPointer(); len(ptr) > 0 {
 			field += "/" + strings.Join(ptr, "/")
@@ -335,13 +335,13 @@ func collectFieldErrors(err error, field string, out *[]inspect.FieldError) {
 		if reason == "" {
 			reason = firstLine(e.Error())
 		}
-		*out = append(*out, inspect.FieldError{Field: orDefault(field, "body"), Reason: reason})
+		*out = append(*out, fieldwatch.FieldError{Field: orDefault(field, "body"), Reason: reason})
 	default:
 		if inner := errors.Unwrap(err); inner != nil {
 			collectFieldErrors(inner, field, out)
 			return
 		}
-		*out = append(*out, inspect.FieldError{Field: orDefault(field, "body"), Reason: firstLine(err.Error())})
+		*out = append(*out, fieldwatch.FieldError{Field: orDefault(field, "body"), Reason: firstLine(err.Error())})
 	}
 }
 

@@ -12,41 +12,41 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/blob"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
 // Every code has one answer, and the answers are the API's contract.
 func TestCodeAnswers(t *testing.T) {
 	tests := []struct {
-		code   inspect.Code
+		code   fieldwatch.Code
 		status int
 		typ    string
 		retry  bool
 	}{
-		{inspect.EMALFORMED, 400, problemValidation, false},
-		{inspect.EINVALID, 422, problemValidation, false},
-		{inspect.EUNAUTHENTICATED, 401, "", false},
-		{inspect.EFORBIDDEN, 403, "", false},
-		{inspect.ENOTFOUND, 404, "", false},
-		{inspect.ETIMEOUT, 408, "", false},
-		{inspect.ECONFLICT, 409, "", false},
-		{inspect.ECASESTATE, 409, problemCaseState, false},
-		{inspect.EINFLIGHT, 409, "", true},
-		{inspect.EKEYREUSED, 422, problemIdempotency, false},
-		{inspect.EDIGEST, 422, problemDigest, false},
-		{inspect.ETOOLARGE, 413, "", false},
-		{inspect.EUNSUPPORTED, 415, "", false},
-		{inspect.ERANGE, 416, "", false},
-		{inspect.ERATELIMITED, 429, problemRateLimited, true},
-		{inspect.EUNAVAILABLE, 503, problemUnavailable, true},
-		{inspect.EINTERNAL, 500, problemInternal, false},
+		{fieldwatch.EMALFORMED, 400, problemValidation, false},
+		{fieldwatch.EINVALID, 422, problemValidation, false},
+		{fieldwatch.EUNAUTHENTICATED, 401, "", false},
+		{fieldwatch.EFORBIDDEN, 403, "", false},
+		{fieldwatch.ENOTFOUND, 404, "", false},
+		{fieldwatch.ETIMEOUT, 408, "", false},
+		{fieldwatch.ECONFLICT, 409, "", false},
+		{fieldwatch.ECASESTATE, 409, problemCaseState, false},
+		{fieldwatch.EINFLIGHT, 409, "", true},
+		{fieldwatch.EKEYREUSED, 422, problemIdempotency, false},
+		{fieldwatch.EDIGEST, 422, problemDigest, false},
+		{fieldwatch.ETOOLARGE, 413, "", false},
+		{fieldwatch.EUNSUPPORTED, 415, "", false},
+		{fieldwatch.ERANGE, 416, "", false},
+		{fieldwatch.ERATELIMITED, 429, problemRateLimited, true},
+		{fieldwatch.EUNAVAILABLE, 503, problemUnavailable, true},
+		{fieldwatch.EINTERNAL, 500, problemInternal, false},
 	}
 	answers := codeAnswers()
-	if len(answers) != len(inspect.Codes()) {
-		t.Errorf("%d answers for %d codes", len(answers), len(inspect.Codes()))
+	if len(answers) != len(fieldwatch.Codes()) {
+		t.Errorf("%d answers for %d codes", len(answers), len(fieldwatch.Codes()))
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.code), func(t *testing.T) {
@@ -59,7 +59,7 @@ func TestCodeAnswers(t *testing.T) {
 			}
 		})
 	}
-	for _, c := range inspect.Codes() {
+	for _, c := range fieldwatch.Codes() {
 		if _, ok := answers[c]; !ok {
 			t.Errorf("code %s has no answer", c)
 		}
@@ -84,21 +84,21 @@ func TestToProblem(t *testing.T) {
 		retry  int
 	}{
 		{"StoreNotFound", fmt.Errorf("store: case: %w", store.ErrNotFound), "GET /v1/cases/:id", 404, "Not Found", 0},
-		{"DomainNotFound", fmt.Errorf("inspect: case outside scope: %w", inspect.ErrNotFound), "GET /v1/cases/:id", 404, "Not Found", 0},
+		{"DomainNotFound", fmt.Errorf("inspect: case outside scope: %w", fieldwatch.ErrNotFound), "GET /v1/cases/:id", 404, "Not Found", 0},
 		{"PhotoNotFound", fmt.Errorf("blob: get: %w", blob.ErrNotExist), "GET /v1/evidence/:id/photo", 404, "Not Found", 0},
 		{"DriverConflictHidden", driverConflict, "POST /v1/users", 409,
 			"the request conflicts with the current state; read it again and retry", 0},
-		{"DomainConflict", inspect.Errorf(inspect.ECONFLICT, "2026-10 is already frozen"), "POST /v1/assessments/:month/freeze", 409,
+		{"DomainConflict", fieldwatch.Errorf(fieldwatch.ECONFLICT, "2026-10 is already frozen"), "POST /v1/assessments/:month/freeze", 409,
 			"2026-10 is already frozen", 0},
-		{"Invalid", inspect.Errorf(inspect.EINVALID, "title is empty"), "POST /v1/cases", 422, "title is empty", 0},
-		{"WeakPassword", fmt.Errorf("auth: set password: %w", inspect.Wrap(inspect.EINVALID, "must have at least 8 characters", auth.ErrWeakPassword)),
+		{"Invalid", fieldwatch.Errorf(fieldwatch.EINVALID, "title is empty"), "POST /v1/cases", 422, "title is empty", 0},
+		{"WeakPassword", fmt.Errorf("auth: set password: %w", fieldwatch.Wrap(fieldwatch.EINVALID, "must have at least 8 characters", auth.ErrWeakPassword)),
 			"POST /v1/users", 422, "must have at least 8 characters", 0},
 		{"Unauthenticated", fmt.Errorf("%w: token expired", auth.ErrUnauthenticated), "GET /v1/me", 401,
 			"missing, invalid or expired credentials", 0},
-		{"LoginLimited", &inspect.Error{Code: inspect.ERATELIMITED, Message: "too many attempts; retry later",
+		{"LoginLimited", &fieldwatch.Error{Code: fieldwatch.ERATELIMITED, Message: "too many attempts; retry later",
 			RetryAfter: 1500 * time.Millisecond, Err: &auth.LimitedError{RetryAfter: 1500 * time.Millisecond}},
 			"POST /v1/auth/login", 429, "too many attempts; retry later", 2},
-		{"InFlight", inspect.ErrInFlight, "POST /v1/evidence", 409, "an upload with this Idempotency-Key is in progress", retryAfterSeconds},
+		{"InFlight", fieldwatch.ErrInFlight, "POST /v1/evidence", 409, "an upload with this Idempotency-Key is in progress", retryAfterSeconds},
 		{"UnavailableOnUpload", fmt.Errorf("%w: dial tcp: connection refused", store.ErrUnavailable), "POST /v1/evidence", 503,
 			"a storage dependency is unavailable; retry later with the same Idempotency-Key", retryAfterSeconds},
 		{"UnavailableOnList", fmt.Errorf("%w: dial tcp: connection refused", store.ErrUnavailable), "GET /v1/evidence", 503,
@@ -107,15 +107,15 @@ func TestToProblem(t *testing.T) {
 			"a storage dependency is unavailable; retry later", retryAfterSeconds},
 		{"DeadlineOnList", fmt.Errorf("query: %w", context.DeadlineExceeded), "GET /v1/cases", 503,
 			"a storage dependency is unavailable; retry later", retryAfterSeconds},
-		{"ServerUploadLimit", inspect.ErrUploadLimit, "POST /v1/evidence", 503,
+		{"ServerUploadLimit", fieldwatch.ErrUploadLimit, "POST /v1/evidence", 503,
 			"too many uploads in progress; retry later with the same Idempotency-Key", retryAfterSeconds},
-		{"UserUploadLimit", inspect.ErrUserUploadLimit, "POST /v1/evidence", 429,
+		{"UserUploadLimit", fieldwatch.ErrUserUploadLimit, "POST /v1/evidence", 429,
 			"too many of your uploads are in progress; retry later", retryAfterSeconds},
 		{"TooLarge", &http.MaxBytesError{Limit: 10}, "POST /v1/evidence", 413, "Request Entity Too Large", 0},
 		{"NotMultipart", http.ErrNotMultipart, "POST /v1/evidence", 415, "request Content-Type isn't multipart/form-data", 0},
 		{"Internal", errors.New("sql: database is closed"), "GET /v1/cases", 500,
 			"internal error; quote the request id when reporting it", 0},
-		{"InternalNeverShowsMessage", &inspect.Error{Code: inspect.EINTERNAL, Message: "secret"}, "GET /v1/cases", 500,
+		{"InternalNeverShowsMessage", &fieldwatch.Error{Code: fieldwatch.EINTERNAL, Message: "secret"}, "GET /v1/cases", 500,
 			"internal error; quote the request id when reporting it", 0},
 	}
 	for _, tt := range tests {
@@ -139,16 +139,16 @@ func TestToProblem(t *testing.T) {
 // Field errors and a case's allowed actions travel with the code.
 func TestToProblemExtensions(t *testing.T) {
 	c := echo.New().NewContext(httptest.NewRequest("POST", "/", nil), httptest.NewRecorder())
-	p, _ := (&Server{}).toProblem(c, &inspect.EvidenceError{Problems: []inspect.EvidenceProblem{{Index: 2, Reason: "not found"}}})
+	p, _ := (&Server{}).toProblem(c, &fieldwatch.EvidenceError{Problems: []fieldwatch.EvidenceProblem{{Index: 2, Reason: "not found"}}})
 	if p.Status != 422 || p.Fields == nil || len(*p.Fields) != 1 || (*p.Fields)[0].Field != "/evidence_ids/2" {
 		t.Errorf("evidence error: %+v", p)
 	}
-	te := &inspect.TransitionError{State: "open", Action: "verify", Allowed: []inspect.CaseAction{"start"}}
+	te := &fieldwatch.TransitionError{State: "open", Action: "verify", Allowed: []fieldwatch.CaseAction{"start"}}
 	p, _ = (&Server{}).toProblem(c, te)
 	if p.Status != 409 || p.Type != problemCaseState || p.AllowedActions == nil || len(*p.AllowedActions) != 1 {
 		t.Errorf("transition error: %+v", p)
 	}
-	if !errors.Is(te, inspect.ErrConflict) {
+	if !errors.Is(te, fieldwatch.ErrConflict) {
 		t.Error("a TransitionError no longer matches ErrConflict")
 	}
 }

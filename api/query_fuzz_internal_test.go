@@ -11,14 +11,14 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // FuzzQueryParams feeds one string to every parser of query and header
 // values the handlers own (what the contract's patterns let through):
 // bbox and near, the time cursors of evidence, cases and patrols, the
 // username cursor of users, and the Range of photos. A refusal must be a
-// 400 (an inspect.EMALFORMED error or Echo's 400), and what is accepted must keep
+// 400 (an fieldwatch.EMALFORMED error or Echo's 400), and what is accepted must keep
 // the parser's promises.
 func FuzzQueryParams(f *testing.F) {
 	good := encodeTimeCursor(time.Date(2026, 11, 28, 9, 0, 0, 123, time.UTC), "01a22498-2c38-7be7-997a-591baf1c10aa")
@@ -47,7 +47,7 @@ func FuzzQueryParams(f *testing.F) {
 
 // isBadRequest reports an error the problem table answers with 400.
 func isBadRequest(err error) bool {
-	if inspect.ErrorCode(err) == inspect.EMALFORMED {
+	if fieldwatch.ErrorCode(err) == fieldwatch.EMALFORMED {
 		return true
 	}
 	c := echo.New().NewContext(httptest.NewRequest("GET", "/", nil), httptest.NewRecorder())

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/demo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -54,7 +54,7 @@ func TestRelinkAfterBoundaryChange(t *testing.T) {
 
 		ctx := context.Background()
 		relink := "evidence.relink"
-		events, err := a.db.AuditQuery(ctx, inspect.AuditFilter{Action: &relink})
+		events, err := a.db.AuditQuery(ctx, fieldwatch.AuditFilter{Action: &relink})
 		if err != nil || len(events) != 1 || events[0].Action != "evidence.relink" || events[0].ObjectID != e.Id.String() {
 			t.Fatalf("audit events %+v %v", events, err)
 		}

@@ -3,12 +3,12 @@ package api
 import (
 	"context"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // ReviewEvidence records an administrator's decision beside the evidence.
 func (s *Server) ReviewEvidence(ctx context.Context, req ReviewEvidenceRequestObject) (ReviewEvidenceResponseObject, error) {
-	rr := inspect.ReviewRequest{Decision: inspect.Decision(req.Body.Decision)}
+	rr := fieldwatch.ReviewRequest{Decision: fieldwatch.Decision(req.Body.Decision)}
 	if req.Body.Note != nil {
 		rr.Note = *req.Body.Note
 	}
@@ -32,7 +32,7 @@ func (s *Server) ListEvidenceReviews(ctx context.Context, req ListEvidenceReview
 	return out, nil
 }
 
-func reviewOut(r inspect.Review) Review {
+func reviewOut(r fieldwatch.Review) Review {
 	return Review{Id: mustUUID(r.ID), EvidenceId: mustUUID(r.EvidenceID), ReviewerId: mustUUID(r.ReviewerID),
 		Decision: ReviewDecision(r.Decision), Note: r.Note, At: r.At}
 }

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/api"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // Reviews are records beside the evidence: history kept, the latest is
@@ -53,7 +53,7 @@ func TestEvidenceReview(t *testing.T) {
 			t.Fatalf("audit: broken %d, entries %d, %v", broken, n, err)
 		}
 		review := "evidence.review"
-		if evs, err := a.db.AuditQuery(context.Background(), inspect.AuditFilter{Action: &review}); err != nil || len(evs) != 2 {
+		if evs, err := a.db.AuditQuery(context.Background(), fieldwatch.AuditFilter{Action: &review}); err != nil || len(evs) != 2 {
 			t.Fatalf("audited reviews: %d, %v", len(evs), err)
 		}
 	})

@@ -1,5 +1,5 @@
 package api_test
 
-import "github.com/fieldwatch/fieldwatch/inspect"
+import "github.com/fieldwatch/fieldwatch"
 
-func roleOf(s string) inspect.Role { return inspect.Role(s) }
+func roleOf(s string) fieldwatch.Role { return fieldwatch.Role(s) }

@@ -23,7 +23,6 @@ import (
 
 	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/console"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // Database is what the API needs of persistence for health and version.
@@ -65,8 +64,8 @@ type Config struct {
 	Assessments AssessmentService
 	// UploadsPerUser and UploadsTotal cap uploads in flight in this
 	// process, per user (429 beyond) and in all (503 beyond). Defaults
-	// inspect.DefaultUploadsPerUser and DefaultUploadsTotal. Open
-	// direct-upload sessions are capped alike by inspect.DirectUploads.
+	// fieldwatch.DefaultUploadsPerUser and DefaultUploadsTotal. Open
+	// direct-upload sessions are capped alike by fieldwatch.DirectUploads.
 	UploadsPerUser int
 	UploadsTotal   int
 	// UploadIdle is how long an upload may go without receiving a byte
@@ -120,7 +119,7 @@ type Server struct {
 
 // ThumbnailQueue takes newly stored evidence for background thumbnails.
 type ThumbnailQueue interface {
-	Enqueue(e inspect.Evidence)
+	Enqueue(e fieldwatch.Evidence)
 }
 
 var _ StrictServerInterface = (*Server)(nil)
@@ -170,10 +169,10 @@ func New(cfg Config) (*echo.Echo, error) {
 		cfg.ReadyTimeout = 2 * time.Second
 	}
 	if cfg.UploadsPerUser <= 0 {
-		cfg.UploadsPerUser = inspect.DefaultUploadsPerUser
+		cfg.UploadsPerUser = fieldwatch.DefaultUploadsPerUser
 	}
 	if cfg.UploadsTotal <= 0 {
-		cfg.UploadsTotal = inspect.DefaultUploadsTotal
+		cfg.UploadsTotal = fieldwatch.DefaultUploadsTotal
 	}
 	if cfg.UploadIdle <= 0 {
 		cfg.UploadIdle = 60 * time.Second

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/demo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/internal/testclock"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
 	"github.com/fieldwatch/fieldwatch/store"
@@ -33,11 +33,11 @@ type testAPI struct {
 	clock *testclock.Clock
 	key   string // the signing key entry, kid:seed
 
-	atlas     *inspect.Atlas
-	cases     *inspect.Casework
+	atlas     *fieldwatch.Atlas
+	cases     *fieldwatch.Casework
 	photos    *fileblob.Dir
 	photosDir string
-	thumbs    *inspect.Thumbnailer
+	thumbs    *fieldwatch.Thumbnailer
 	spool     string
 }
 

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/blob/fileblob"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // flakyPhotos is the photo store that can be made unavailable and that
@@ -53,7 +53,7 @@ func TestThumbnailsBackOff(t *testing.T) {
 		good := a.mustUpload(tok, uniquePhoto(t, "river-lh03.jpg", 999), meta)
 		blobs := &flakyPhotos{Dir: a.photos, reads: map[string]int{}}
 		const attempts = 3
-		th := inspect.NewThumbnailer(a.db, blobs, inspect.ThumbnailConfig{Queue: 2, MaxAttempts: attempts, Clock: a.clock.Now})
+		th := fieldwatch.NewThumbnailer(a.db, blobs, fieldwatch.ThumbnailConfig{Queue: 2, MaxAttempts: attempts, Clock: a.clock.Now})
 		// One sweep: what the sweep would queue, made at once.
 		sweep := func() {
 			t.Helper()
@@ -94,9 +94,9 @@ func TestThumbnailsBackOff(t *testing.T) {
 			t.Fatalf("good photo: %s %v", *s.ThumbnailState, s.Thumbnails)
 		}
 		// Sweeps without time passing retry nothing.
-		before := blobs.reads[inspect.ObjectKey(bad[0].Sha256)]
+		before := blobs.reads[fieldwatch.ObjectKey(bad[0].Sha256)]
 		sweep()
-		if n := blobs.reads[inspect.ObjectKey(bad[0].Sha256)]; n != before {
+		if n := blobs.reads[fieldwatch.ObjectKey(bad[0].Sha256)]; n != before {
 			t.Fatalf("a backed-off photo was read again at once: %d reads, then %d", before, n)
 		}
 		// Time passes: every attempt is due after twice the wait of the
@@ -122,7 +122,7 @@ func TestThumbnailsBackOff(t *testing.T) {
 			if i < 2 {
 				want++
 			}
-			if n := blobs.reads[inspect.ObjectKey(e.Sha256)]; n != want {
+			if n := blobs.reads[fieldwatch.ObjectKey(e.Sha256)]; n != want {
 				t.Errorf("bad photo %d read %d times, want %d", i, n, want)
 			}
 		}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // uploadSlots caps uploads in flight: per user, so one phone replaying a
@@ -30,8 +30,8 @@ type uploadSlots struct {
 // and the database-counted direct-upload sessions answer alike: 429 with
 // Retry-After for a user's cap, 503 for the server's.
 var (
-	errUserUploadLimit   = inspect.ErrUserUploadLimit
-	errServerUploadLimit = inspect.ErrUploadLimit
+	errUserUploadLimit   = fieldwatch.ErrUserUploadLimit
+	errServerUploadLimit = fieldwatch.ErrUploadLimit
 )
 
 func newUploadSlots(perUser, total int) *uploadSlots {

@@ -6,15 +6,15 @@ import (
 	"errors"
 	"io"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
-// DirectUploads runs direct-upload sessions (inspect.DirectUploads): their
+// DirectUploads runs direct-upload sessions (fieldwatch.DirectUploads): their
 // lifetimes, caps, ownership and checks live there, not here.
 type DirectUploads interface {
-	Create(ctx context.Context, a inspect.Actor, size int64, sha256hex string) (inspect.Upload, string, error)
-	PutContent(ctx context.Context, a inspect.Actor, id string, body io.Reader, length int64) error
-	Complete(ctx context.Context, a inspect.Actor, req inspect.Completion, claim inspect.Claimer) (inspect.Evidence, bool, error)
+	Create(ctx context.Context, a fieldwatch.Actor, size int64, sha256hex string) (fieldwatch.Upload, string, error)
+	PutContent(ctx context.Context, a fieldwatch.Actor, id string, body io.Reader, length int64) error
+	Complete(ctx context.Context, a fieldwatch.Actor, req fieldwatch.Completion, claim fieldwatch.Claimer) (fieldwatch.Evidence, bool, error)
 }
 
 // CreateUpload starts a direct upload. Where the photo store cannot sign
@@ -36,7 +36,7 @@ func (s *Server) CreateUpload(ctx context.Context, req CreateUploadRequestObject
 func (s *Server) PutUploadContent(ctx context.Context, req PutUploadContentRequestObject) (PutUploadContentResponseObject, error) {
 	body := &readErrors{r: req.Body}
 	err := s.cfg.Uploads.PutContent(ctx, actor(ctx), req.Id.String(), body, requestLength(ctx))
-	if err != nil && body.err != nil && !errors.Is(err, inspect.ErrUploadMismatch) {
+	if err != nil && body.err != nil && !errors.Is(err, fieldwatch.ErrUploadMismatch) {
 		// The body did not arrive whole: cut short, too large, stalled.
 		return nil, bodyError(err)
 	}
@@ -79,7 +79,7 @@ func (s *Server) CompleteUpload(ctx context.Context, req CompleteUploadRequestOb
 		return nil, err
 	}
 	e, replayed, err := s.cfg.Uploads.Complete(ctx, actor(ctx),
-		inspect.Completion{UploadID: id, Key: req.Params.IdempotencyKey.String(), Meta: meta, RawMeta: rawMeta}, s.beginUpload)
+		fieldwatch.Completion{UploadID: id, Key: req.Params.IdempotencyKey.String(), Meta: meta, RawMeta: rawMeta}, s.beginUpload)
 	if err != nil {
 		return nil, err
 	}
@@ -93,10 +93,10 @@ func (s *Server) CompleteUpload(ctx context.Context, req CompleteUploadRequestOb
 
 // metaFromBody converts a validated JSON meta (the validator already
 // checked it against EvidenceMeta) to the domain form.
-func (s *Server) metaFromBody(m *EvidenceMeta) (inspect.EvidenceMeta, error) {
+func (s *Server) metaFromBody(m *EvidenceMeta) (fieldwatch.EvidenceMeta, error) {
 	raw, err := json.Marshal(m)
 	if err != nil {
-		return inspect.EvidenceMeta{}, err
+		return fieldwatch.EvidenceMeta{}, err
 	}
 	return s.parseMeta(raw)
 }

@@ -11,9 +11,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // TestDirectUploadLimits: open direct-upload sessions count against the
@@ -75,7 +75,7 @@ func TestDirectUploadLimits(t *testing.T) {
 
 			// Once their URLs have expired, open sessions no longer count;
 			// within the grace the bytes already sent can still be completed.
-			a.clock.Advance(inspect.UploadURLTTL + time.Second)
+			a.clock.Advance(fieldwatch.UploadURLTTL + time.Second)
 			tok1, _ = a.login("insp1", pw)
 			tok2, _ = a.login("insp2", pw)
 			requireProblem(t, a.put(tok1, s2.Url, photo), 404) // the URL has expired
@@ -84,7 +84,7 @@ func TestDirectUploadLimits(t *testing.T) {
 
 			// Past the grace the session is gone, though the
 			// completed one still replays.
-			a.clock.Advance(inspect.UploadGrace)
+			a.clock.Advance(fieldwatch.UploadGrace)
 			tok1, _ = a.login("insp1", pw)
 			requireProblem(t, a.do("POST", "/v1/uploads/"+s3.Id.String()+"/complete", tok1, meta, "Idempotency-Key", uuid.NewString()), 404)
 			replay := func() {
@@ -98,7 +98,7 @@ func TestDirectUploadLimits(t *testing.T) {
 
 			// The reconciler sweeps the three expired sessions and the
 			// abandoned bytes of s3.
-			rec := inspect.NewReconciler(a.db, a.photos, inspect.ReconcileConfig{Clock: a.clock.Now})
+			rec := fieldwatch.NewReconciler(a.db, a.photos, fieldwatch.ReconcileConfig{Clock: a.clock.Now})
 			rep, err := rec.Run(context.Background())
 			if err != nil {
 				t.Fatal(err)

@@ -3,19 +3,19 @@ package api
 import (
 	"context"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/auth"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // ListUsers pages through users by username (keyset: the cursor is the
 // last username of the previous page).
 func (s *Server) ListUsers(ctx context.Context, req ListUsersRequestObject) (ListUsersResponseObject, error) {
-	f := inspect.UserFilter{Limit: 50}
+	f := fieldwatch.UserFilter{Limit: 50}
 	if req.Params.Limit != nil {
 		f.Limit = *req.Params.Limit
 	}
 	if req.Params.Role != nil {
-		r := inspect.Role(*req.Params.Role)
+		r := fieldwatch.Role(*req.Params.Role)
 		f.Role = &r
 	}
 	f.Active = req.Params.Active
@@ -51,7 +51,7 @@ func (s *Server) CreateUser(ctx context.Context, req CreateUserRequestObject) (C
 	in := auth.NewUser{
 		Username:    b.Username,
 		DisplayName: b.DisplayName,
-		Role:        inspect.Role(b.Role),
+		Role:        fieldwatch.Role(b.Role),
 		Password:    b.Password,
 	}
 	if b.Phone != nil {
@@ -88,7 +88,7 @@ func (s *Server) UpdateUser(ctx context.Context, req UpdateUserRequestObject) (U
 		Townships:   b.Townships,
 	}
 	if b.Role != nil {
-		r := inspect.Role(*b.Role)
+		r := fieldwatch.Role(*b.Role)
 		in.Role = &r
 	}
 	u, err := s.cfg.Accounts.UpdateUser(ctx, req.Id.String(), in)
@@ -99,7 +99,7 @@ func (s *Server) UpdateUser(ctx context.Context, req UpdateUserRequestObject) (U
 }
 
 // userOut is the public view of a user: never the password hash.
-func userOut(u inspect.User) User {
+func userOut(u fieldwatch.User) User {
 	out := User{
 		Id:          mustUUID(u.ID),
 		Username:    u.Username,

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/auth"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/internal/testclock"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
 	"github.com/fieldwatch/fieldwatch/store"
@@ -33,7 +33,7 @@ func (h *hookStore) take(f *func()) func() {
 	return fn
 }
 
-func (h *hookStore) UserByUsername(ctx context.Context, username string) (inspect.User, error) {
+func (h *hookStore) UserByUsername(ctx context.Context, username string) (fieldwatch.User, error) {
 	u, err := h.Store.UserByUsername(ctx, username)
 	if fn := h.take(&h.afterUserByUsername); fn != nil {
 		fn()
@@ -41,7 +41,7 @@ func (h *hookStore) UserByUsername(ctx context.Context, username string) (inspec
 	return u, err
 }
 
-func (h *hookStore) UserByID(ctx context.Context, id string) (inspect.User, error) {
+func (h *hookStore) UserByID(ctx context.Context, id string) (fieldwatch.User, error) {
 	u, err := h.Store.UserByID(ctx, id)
 	if fn := h.take(&h.afterUserByID); fn != nil {
 		fn()
@@ -57,7 +57,7 @@ type credentialFixture struct {
 	svc   *auth.Service
 	admin *auth.Service
 	now   *testclock.Clock
-	user  inspect.User
+	user  fieldwatch.User
 }
 
 const oldPassword, newPassword = "old password 1", "new password 2"
@@ -98,7 +98,7 @@ func newCredentialFixture(t *testing.T, backend string) *credentialFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := admin.CreateUser(ctx, auth.NewUser{Username: "alice", DisplayName: "Alice", Role: inspect.RoleInspector, Password: oldPassword})
+	u, err := admin.CreateUser(ctx, auth.NewUser{Username: "alice", DisplayName: "Alice", Role: fieldwatch.RoleInspector, Password: oldPassword})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/auth"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 func ExampleTokens() {
@@ -22,7 +22,7 @@ func ExampleTokens() {
 	if err != nil {
 		panic(err)
 	}
-	u := inspect.User{ID: "7d1f9f8e-2b0a-4a3c-8c1e-0f5d6a7b8c9d", Role: inspect.RoleRiverChief, Active: true}
+	u := fieldwatch.User{ID: "7d1f9f8e-2b0a-4a3c-8c1e-0f5d6a7b8c9d", Role: fieldwatch.RoleRiverChief, Active: true}
 	token, expiresIn, err := tokens.Issue(u)
 	if err != nil {
 		panic(err)

@@ -3,11 +3,11 @@ package auth
 import (
 	"slices"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Access says who may call an API operation. Which objects they may reach
-// is scope (inspect.Actor's EvidenceScope, CaseScope, PatrolScope),
+// is scope (fieldwatch.Actor's EvidenceScope, CaseScope, PatrolScope),
 // checked by the operation itself.
 type Access struct {
 	// Public operations need no token. It must agree with `security: []`
@@ -15,12 +15,12 @@ type Access struct {
 	Public bool
 	// Roles that may call the operation; empty means every authenticated
 	// user.
-	Roles []inspect.Role
+	Roles []fieldwatch.Role
 }
 
 // Allows reports whether the actor may call an operation with this
 // access rule.
-func (a Access) Allows(who inspect.Actor) bool {
+func (a Access) Allows(who fieldwatch.Actor) bool {
 	if a.Public {
 		return true
 	}
@@ -33,7 +33,7 @@ func (a Access) Allows(who inspect.Actor) bool {
 var (
 	public        = Access{Public: true}
 	authenticated = Access{}
-	adminOnly     = Access{Roles: []inspect.Role{inspect.RoleAdmin}}
+	adminOnly     = Access{Roles: []fieldwatch.Role{fieldwatch.RoleAdmin}}
 )
 
 // Operations is the authorization policy: the access rule of every
@@ -93,7 +93,7 @@ func Operations() map[string]Access {
 
 		// Patrols: scope (a chief's reaches, an officer's townships) is the
 		// patrol service's.
-		"createPatrol":        {Roles: []inspect.Role{inspect.RoleRiverChief, inspect.RoleAdmin}},
+		"createPatrol":        {Roles: []fieldwatch.Role{fieldwatch.RoleRiverChief, fieldwatch.RoleAdmin}},
 		"listPatrols":         authenticated,
 		"getPatrol":           authenticated,
 		"listReachPatrols":    authenticated,

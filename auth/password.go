@@ -13,7 +13,7 @@ import (
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Password rules. Lengths count runes after NFC normalisation, so a
@@ -191,7 +191,7 @@ func ValidatePassword(pw string) (string, error) {
 		return "", err
 	}
 	if n := utf8.RuneCountInString(npw); n < MinPasswordRunes {
-		return "", inspect.Wrap(inspect.EINVALID, fmt.Sprintf("must have at least %d characters", MinPasswordRunes), ErrWeakPassword)
+		return "", fieldwatch.Wrap(fieldwatch.EINVALID, fmt.Sprintf("must have at least %d characters", MinPasswordRunes), ErrWeakPassword)
 	}
 	return npw, nil
 }
@@ -202,17 +202,17 @@ func normalizePassword(pw string) (string, error) {
 	// Checked on the raw input first so a huge string is refused before
 	// normalisation spends time on it.
 	if len(pw) > MaxPasswordRunes*utf8.UTFMax {
-		return "", inspect.Wrap(inspect.EINVALID, fmt.Sprintf("must have at most %d characters", MaxPasswordRunes), ErrInvalidPassword)
+		return "", fieldwatch.Wrap(fieldwatch.EINVALID, fmt.Sprintf("must have at most %d characters", MaxPasswordRunes), ErrInvalidPassword)
 	}
 	if !utf8.ValidString(pw) {
-		return "", inspect.Wrap(inspect.EINVALID, "not valid UTF-8", ErrInvalidPassword)
+		return "", fieldwatch.Wrap(fieldwatch.EINVALID, "not valid UTF-8", ErrInvalidPassword)
 	}
 	if strings.IndexByte(pw, 0) >= 0 {
-		return "", inspect.Wrap(inspect.EINVALID, "contains a NUL character", ErrInvalidPassword)
+		return "", fieldwatch.Wrap(fieldwatch.EINVALID, "contains a NUL character", ErrInvalidPassword)
 	}
 	npw := norm.NFC.String(pw)
 	if utf8.RuneCountInString(npw) > MaxPasswordRunes {
-		return "", inspect.Wrap(inspect.EINVALID, fmt.Sprintf("must have at most %d characters", MaxPasswordRunes), ErrInvalidPassword)
+		return "", fieldwatch.Wrap(fieldwatch.EINVALID, fmt.Sprintf("must have at most %d characters", MaxPasswordRunes), ErrInvalidPassword)
 	}
 	return npw, nil
 }

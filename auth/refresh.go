@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Refresh-token defaults.
@@ -38,15 +38,15 @@ type RefreshStore interface {
 	// began, atomically; otherwise it returns an error matching
 	// SessionConfig.NotFound. (A deactivated user's family dies at its
 	// next refresh, which reads the user.)
-	InsertRefreshToken(ctx context.Context, t inspect.RefreshToken) error
+	InsertRefreshToken(ctx context.Context, t fieldwatch.RefreshToken) error
 	// StartRefreshFamily stores the first row of a new family, only while
 	// the user is active and its stored password hash is still
 	// passwordHash (the one the login verified), in one atomic step;
 	// otherwise it returns an error matching SessionConfig.NotFound.
-	StartRefreshFamily(ctx context.Context, t inspect.RefreshToken, passwordHash string) error
+	StartRefreshFamily(ctx context.Context, t fieldwatch.RefreshToken, passwordHash string) error
 	// RefreshTokenByHash returns the row with this SHA-256, or an error
 	// matching SessionConfig.NotFound.
-	RefreshTokenByHash(ctx context.Context, hash []byte) (inspect.RefreshToken, error)
+	RefreshTokenByHash(ctx context.Context, hash []byte) (fieldwatch.RefreshToken, error)
 	// SpendRefreshToken marks the row spent at `at` if it is neither spent
 	// nor revoked, atomically, and reports whether this call did it.
 	SpendRefreshToken(ctx context.Context, id string, at time.Time) (bool, error)
@@ -55,7 +55,7 @@ type RefreshStore interface {
 	// RevokeUserRefreshTokens revokes every unrevoked row of the user.
 	RevokeUserRefreshTokens(ctx context.Context, userID string, at time.Time) error
 	// UserByID returns the user, or an error matching SessionConfig.NotFound.
-	UserByID(ctx context.Context, id string) (inspect.User, error)
+	UserByID(ctx context.Context, id string) (fieldwatch.User, error)
 }
 
 // SessionConfig configures Sessions. Zero durations take the defaults.
@@ -102,7 +102,7 @@ type Pair struct {
 	ExpiresIn        time.Duration // of the access token
 	RefreshToken     string        // shown once; only its hash is stored
 	RefreshExpiresAt time.Time
-	User             inspect.User // as read at issue time, PasswordHash cleared
+	User             fieldwatch.User // as read at issue time, PasswordHash cleared
 }
 
 // NewSessions checks cfg and returns a Sessions.
@@ -142,7 +142,7 @@ func NewSessions(cfg SessionConfig) (*Sessions, error) {
 // commits while the login runs wins: the login gets errStaleCredentials
 // (an ErrUnauthenticated), and the caller may read the user again. An
 // inactive user gets ErrUnauthenticated.
-func (s *Sessions) Login(ctx context.Context, u inspect.User) (Pair, error) {
+func (s *Sessions) Login(ctx context.Context, u fieldwatch.User) (Pair, error) {
 	if !u.Active {
 		return Pair{}, fmt.Errorf("%w: user is inactive", ErrUnauthenticated)
 	}
@@ -241,7 +241,7 @@ func (s *Sessions) RevokeUser(ctx context.Context, userID string) error {
 }
 
 // rotate adds a new token to parent's family and issues the pair.
-func (s *Sessions) rotate(ctx context.Context, u inspect.User, parent inspect.RefreshToken, parentHash []byte) (Pair, error) {
+func (s *Sessions) rotate(ctx context.Context, u fieldwatch.User, parent fieldwatch.RefreshToken, parentHash []byte) (Pair, error) {
 	p, err := s.issue(ctx, u, parent.FamilyID, false)
 	if errors.Is(err, errStaleCredentials) {
 		// The password changed (or the user was deactivated) since the
@@ -278,7 +278,7 @@ var errStaleCredentials = fmt.Errorf("%w: credentials changed during the request
 
 // issue stores a new refresh token of family (its first when first, for
 // a login) and signs an access token naming u's credentials.
-func (s *Sessions) issue(ctx context.Context, u inspect.User, family string, first bool) (Pair, error) {
+func (s *Sessions) issue(ctx context.Context, u fieldwatch.User, family string, first bool) (Pair, error) {
 	access, expiresIn, err := s.tokens.Issue(u)
 	if err != nil {
 		return Pair{}, err
@@ -293,7 +293,7 @@ func (s *Sessions) issue(ctx context.Context, u inspect.User, family string, fir
 	}
 	now := s.now()
 	sum := sha256.Sum256(raw)
-	rt := inspect.RefreshToken{
+	rt := fieldwatch.RefreshToken{
 		ID:        id.String(),
 		FamilyID:  family,
 		UserID:    u.ID,
@@ -322,13 +322,13 @@ func (s *Sessions) issue(ctx context.Context, u inspect.User, family string, fir
 	}, nil
 }
 
-func (s *Sessions) lookup(ctx context.Context, hash []byte) (inspect.RefreshToken, error) {
+func (s *Sessions) lookup(ctx context.Context, hash []byte) (fieldwatch.RefreshToken, error) {
 	rt, err := s.store.RefreshTokenByHash(ctx, hash)
 	if errors.Is(err, s.notFound) {
-		return inspect.RefreshToken{}, fmt.Errorf("%w: unknown refresh token", ErrUnauthenticated)
+		return fieldwatch.RefreshToken{}, fmt.Errorf("%w: unknown refresh token", ErrUnauthenticated)
 	}
 	if err != nil {
-		return inspect.RefreshToken{}, fmt.Errorf("auth: refresh token lookup: %w", err)
+		return fieldwatch.RefreshToken{}, fmt.Errorf("auth: refresh token lookup: %w", err)
 	}
 	return rt, nil
 }
@@ -336,19 +336,19 @@ func (s *Sessions) lookup(ctx context.Context, hash []byte) (inspect.RefreshToke
 // activeUser loads the token's user. For a deleted or inactive user the
 // family is revoked too, so reactivating the account later does not bring
 // old sessions back.
-func (s *Sessions) activeUser(ctx context.Context, rt inspect.RefreshToken) (inspect.User, error) {
+func (s *Sessions) activeUser(ctx context.Context, rt fieldwatch.RefreshToken) (fieldwatch.User, error) {
 	u, err := s.store.UserByID(ctx, rt.UserID)
 	switch {
 	case errors.Is(err, s.notFound):
 	case err != nil:
-		return inspect.User{}, fmt.Errorf("auth: refresh: load user: %w", err)
+		return fieldwatch.User{}, fmt.Errorf("auth: refresh: load user: %w", err)
 	case u.Active:
 		return u, nil
 	}
 	if err := s.store.RevokeRefreshFamily(ctx, rt.FamilyID, s.now()); err != nil {
-		return inspect.User{}, fmt.Errorf("auth: refresh: revoke family: %w", err)
+		return fieldwatch.User{}, fmt.Errorf("auth: refresh: revoke family: %w", err)
 	}
-	return inspect.User{}, fmt.Errorf("%w: user missing or inactive", ErrUnauthenticated)
+	return fieldwatch.User{}, fmt.Errorf("%w: user missing or inactive", ErrUnauthenticated)
 }
 
 // hashRefreshToken checks the token's shape and returns the SHA-256 of

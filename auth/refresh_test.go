@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/internal/testclock"
 )
 
@@ -25,8 +25,8 @@ var errFakeNotFound = errors.New("fake: not found")
 // points.
 type fakeStore struct {
 	mu     sync.Mutex
-	tokens map[string]inspect.RefreshToken // by ID
-	users  map[string]inspect.User
+	tokens map[string]fieldwatch.RefreshToken // by ID
+	users  map[string]fieldwatch.User
 	calls  int
 	fail   error // returned by every method when set
 
@@ -35,8 +35,8 @@ type fakeStore struct {
 	spends       atomic.Int32
 }
 
-func newFakeStore(users ...inspect.User) *fakeStore {
-	s := &fakeStore{tokens: map[string]inspect.RefreshToken{}, users: map[string]inspect.User{}}
+func newFakeStore(users ...fieldwatch.User) *fakeStore {
+	s := &fakeStore{tokens: map[string]fieldwatch.RefreshToken{}, users: map[string]fieldwatch.User{}}
 	for _, u := range users {
 		s.users[u.ID] = u
 	}
@@ -45,7 +45,7 @@ func newFakeStore(users ...inspect.User) *fakeStore {
 
 // copyToken keeps callers from sharing the stored row's time pointers,
 // as a database round trip would.
-func copyToken(t inspect.RefreshToken) inspect.RefreshToken {
+func copyToken(t fieldwatch.RefreshToken) fieldwatch.RefreshToken {
 	if t.SpentAt != nil {
 		v := *t.SpentAt
 		t.SpentAt = &v
@@ -64,7 +64,7 @@ func (s *fakeStore) check() error {
 	return s.fail
 }
 
-func (s *fakeStore) InsertRefreshToken(_ context.Context, t inspect.RefreshToken) error {
+func (s *fakeStore) InsertRefreshToken(_ context.Context, t fieldwatch.RefreshToken) error {
 	if s.beforeInsert != nil {
 		s.beforeInsert()
 	}
@@ -79,7 +79,7 @@ func (s *fakeStore) InsertRefreshToken(_ context.Context, t inspect.RefreshToken
 
 // StartRefreshFamily stores t if the user is active and still has
 // passwordHash, as the real store does in one statement.
-func (s *fakeStore) StartRefreshFamily(ctx context.Context, t inspect.RefreshToken, passwordHash string) error {
+func (s *fakeStore) StartRefreshFamily(ctx context.Context, t fieldwatch.RefreshToken, passwordHash string) error {
 	s.mu.Lock()
 	u, ok := s.users[t.UserID]
 	s.mu.Unlock()
@@ -89,18 +89,18 @@ func (s *fakeStore) StartRefreshFamily(ctx context.Context, t inspect.RefreshTok
 	return s.InsertRefreshToken(ctx, t)
 }
 
-func (s *fakeStore) RefreshTokenByHash(_ context.Context, hash []byte) (inspect.RefreshToken, error) {
+func (s *fakeStore) RefreshTokenByHash(_ context.Context, hash []byte) (fieldwatch.RefreshToken, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(); err != nil {
-		return inspect.RefreshToken{}, err
+		return fieldwatch.RefreshToken{}, err
 	}
 	for _, t := range s.tokens {
 		if bytes.Equal(t.Hash, hash) {
 			return copyToken(t), nil
 		}
 	}
-	return inspect.RefreshToken{}, errors.Join(errFakeNotFound, errors.New("refresh token"))
+	return fieldwatch.RefreshToken{}, errors.Join(errFakeNotFound, errors.New("refresh token"))
 }
 
 func (s *fakeStore) SpendRefreshToken(_ context.Context, id string, at time.Time) (bool, error) {
@@ -122,7 +122,7 @@ func (s *fakeStore) SpendRefreshToken(_ context.Context, id string, at time.Time
 	return true, nil
 }
 
-func (s *fakeStore) revokeWhere(match func(inspect.RefreshToken) bool, at time.Time) {
+func (s *fakeStore) revokeWhere(match func(fieldwatch.RefreshToken) bool, at time.Time) {
 	for id, t := range s.tokens {
 		if match(t) && t.RevokedAt == nil {
 			t.RevokedAt = &at
@@ -137,7 +137,7 @@ func (s *fakeStore) RevokeRefreshFamily(_ context.Context, familyID string, at t
 	if err := s.check(); err != nil {
 		return err
 	}
-	s.revokeWhere(func(t inspect.RefreshToken) bool { return t.FamilyID == familyID }, at)
+	s.revokeWhere(func(t fieldwatch.RefreshToken) bool { return t.FamilyID == familyID }, at)
 	return nil
 }
 
@@ -147,30 +147,30 @@ func (s *fakeStore) RevokeUserRefreshTokens(_ context.Context, userID string, at
 	if err := s.check(); err != nil {
 		return err
 	}
-	s.revokeWhere(func(t inspect.RefreshToken) bool { return t.UserID == userID }, at)
+	s.revokeWhere(func(t fieldwatch.RefreshToken) bool { return t.UserID == userID }, at)
 	return nil
 }
 
-func (s *fakeStore) UserByID(_ context.Context, id string) (inspect.User, error) {
+func (s *fakeStore) UserByID(_ context.Context, id string) (fieldwatch.User, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(); err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
 	u, ok := s.users[id]
 	if !ok {
-		return inspect.User{}, errFakeNotFound
+		return fieldwatch.User{}, errFakeNotFound
 	}
 	return u, nil
 }
 
-func (s *fakeStore) setUser(u inspect.User) {
+func (s *fakeStore) setUser(u fieldwatch.User) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users[u.ID] = u
 }
 
-func (s *fakeStore) row(t *testing.T, refresh string) inspect.RefreshToken {
+func (s *fakeStore) row(t *testing.T, refresh string) fieldwatch.RefreshToken {
 	t.Helper()
 	h, err := hashRefreshToken(refresh)
 	if err != nil {
@@ -314,10 +314,10 @@ func TestSessions_Refresh(t *testing.T) {
 		f := newSessionFixture(t)
 		p1 := f.login(t)
 		u := testUser
-		u.Role = inspect.RoleTownshipOfficer
+		u.Role = fieldwatch.RoleTownshipOfficer
 		f.store.setUser(u)
 		p2 := f.refresh(t, p1.RefreshToken)
-		if c, _ := f.tokens.Verify(p2.AccessToken); c.Role != inspect.RoleTownshipOfficer {
+		if c, _ := f.tokens.Verify(p2.AccessToken); c.Role != fieldwatch.RoleTownshipOfficer {
 			t.Errorf("role = %q, want the user's current role", c.Role)
 		}
 	})

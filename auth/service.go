@@ -12,16 +12,16 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // UserStore is the persistence Service needs; *store.Store satisfies it.
 type UserStore interface {
 	RefreshStore
-	UserByUsername(ctx context.Context, username string) (inspect.User, error)
-	CreateUser(ctx context.Context, u *inspect.User) error
-	ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspect.User, error)
-	UpdateUser(ctx context.Context, id string, p inspect.UserPatch, now time.Time) (inspect.User, error)
+	UserByUsername(ctx context.Context, username string) (fieldwatch.User, error)
+	CreateUser(ctx context.Context, u *fieldwatch.User) error
+	ListUsers(ctx context.Context, f fieldwatch.UserFilter) ([]fieldwatch.User, error)
+	UpdateUser(ctx context.Context, id string, p fieldwatch.UserPatch, now time.Time) (fieldwatch.User, error)
 	SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error
 	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
 }
@@ -117,22 +117,22 @@ func (e *LimitedError) Error() string {
 func (e *LimitedError) Is(target error) bool { return target == ErrRateLimited }
 
 // Authenticate verifies an access token and loads the caller as stored now.
-func (s *Service) Authenticate(ctx context.Context, accessToken string) (inspect.Actor, error) {
+func (s *Service) Authenticate(ctx context.Context, accessToken string) (fieldwatch.Actor, error) {
 	c, err := s.cfg.Tokens.Verify(accessToken)
 	if err != nil {
-		return inspect.Actor{}, err
+		return fieldwatch.Actor{}, err
 	}
 	u, err := s.cfg.Store.UserByID(ctx, c.UserID)
 	if errors.Is(err, s.cfg.NotFound) {
-		return inspect.Actor{}, fmt.Errorf("%w: user no longer exists", ErrUnauthenticated)
+		return fieldwatch.Actor{}, fmt.Errorf("%w: user no longer exists", ErrUnauthenticated)
 	}
 	if err != nil {
-		return inspect.Actor{}, err
+		return fieldwatch.Actor{}, err
 	}
 	var reaches []string
-	if u.Role == inspect.RoleRiverChief && s.cfg.Reaches != nil {
+	if u.Role == fieldwatch.RoleRiverChief && s.cfg.Reaches != nil {
 		if reaches, err = s.cfg.Reaches(ctx, u.ID); err != nil {
-			return inspect.Actor{}, err
+			return fieldwatch.Actor{}, err
 		}
 	}
 	return NewActor(c, u, reaches)
@@ -146,7 +146,7 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (inspect
 func (s *Service) Login(ctx context.Context, username, password, clientAddr string) (Pair, error) {
 	account := NormalizeUsername(username)
 	if ok, retry := s.cfg.Limiter.Allow(account, clientAddr); !ok {
-		return Pair{}, &inspect.Error{Code: inspect.ERATELIMITED, Message: rateLimitedMessage,
+		return Pair{}, &fieldwatch.Error{Code: fieldwatch.ERATELIMITED, Message: rateLimitedMessage,
 			RetryAfter: retry, Err: &LimitedError{RetryAfter: retry}}
 	}
 	pair, err := s.login(ctx, account, password)
@@ -164,7 +164,7 @@ func (s *Service) Login(ctx context.Context, username, password, clientAddr stri
 // verify the password, start a session on the hash verified.
 func (s *Service) login(ctx context.Context, account, password string) (Pair, error) {
 	u, err := s.cfg.Store.UserByUsername(ctx, account)
-	if errors.Is(err, s.cfg.NotFound) || errors.Is(err, inspect.ErrInvalid) {
+	if errors.Is(err, s.cfg.NotFound) || errors.Is(err, fieldwatch.ErrInvalid) {
 		s.cfg.Hasher.DummyVerify(password)
 		s.cfg.Limiter.Failure(account)
 		return Pair{}, fmt.Errorf("%w: unknown user", ErrUnauthenticated)
@@ -212,7 +212,7 @@ type NewUser struct {
 	Username    string
 	DisplayName string
 	Phone       string
-	Role        inspect.Role
+	Role        fieldwatch.Role
 	Password    string
 	Townships   []string
 }
@@ -224,52 +224,52 @@ type NewUser struct {
 type UserUpdate struct {
 	DisplayName *string
 	Phone       *string
-	Role        *inspect.Role
+	Role        *fieldwatch.Role
 	Active      *bool
 	Password    *string
 	Townships   *[]string
 }
 
 // CreateUser validates and stores a new account.
-func (s *Service) CreateUser(ctx context.Context, in NewUser) (inspect.User, error) {
-	u := inspect.User{Role: in.Role, Active: true}
+func (s *Service) CreateUser(ctx context.Context, in NewUser) (fieldwatch.User, error) {
+	u := fieldwatch.User{Role: in.Role, Active: true}
 	var err error
 	if u.Username, err = ValidateUsername(in.Username); err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
 	if u.DisplayName, err = cleanName("display_name", in.DisplayName, 100); err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
 	if u.Phone, err = cleanPhone(in.Phone); err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
 	if !u.Role.Valid() {
-		return inspect.User{}, inspect.Errorf(inspect.EINVALID, "role: unknown role %q", in.Role)
+		return fieldwatch.User{}, fieldwatch.Errorf(fieldwatch.EINVALID, "role: unknown role %q", in.Role)
 	}
 	if u.Townships, err = cleanTownships(in.Townships); err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
 	if u.PasswordHash, err = s.cfg.Hasher.HashPassword(in.Password); err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
 	now := s.now()
 	u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = now, now, now
 	if err := s.cfg.Store.CreateUser(ctx, &u); err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
 	u.PasswordHash = ""
 	return u, nil
 }
 
 // User returns one account, without its password hash.
-func (s *Service) User(ctx context.Context, id string) (inspect.User, error) {
+func (s *Service) User(ctx context.Context, id string) (fieldwatch.User, error) {
 	u, err := s.cfg.Store.UserByID(ctx, id)
 	u.PasswordHash = ""
 	return u, err
 }
 
 // ListUsers returns one page of accounts, without password hashes.
-func (s *Service) ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspect.User, error) {
+func (s *Service) ListUsers(ctx context.Context, f fieldwatch.UserFilter) ([]fieldwatch.User, error) {
 	users, err := s.cfg.Store.ListUsers(ctx, f)
 	for i := range users {
 		users[i].PasswordHash = ""
@@ -278,29 +278,29 @@ func (s *Service) ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspec
 }
 
 // UpdateUser applies in to the account with id.
-func (s *Service) UpdateUser(ctx context.Context, id string, in UserUpdate) (inspect.User, error) {
-	p := inspect.UserPatch{Role: in.Role, Active: in.Active}
+func (s *Service) UpdateUser(ctx context.Context, id string, in UserUpdate) (fieldwatch.User, error) {
+	p := fieldwatch.UserPatch{Role: in.Role, Active: in.Active}
 	if in.DisplayName != nil {
 		v, err := cleanName("display_name", *in.DisplayName, 100)
 		if err != nil {
-			return inspect.User{}, err
+			return fieldwatch.User{}, err
 		}
 		p.DisplayName = &v
 	}
 	if in.Phone != nil {
 		v, err := cleanPhone(*in.Phone)
 		if err != nil {
-			return inspect.User{}, err
+			return fieldwatch.User{}, err
 		}
 		p.Phone = &v
 	}
 	if in.Role != nil && !in.Role.Valid() {
-		return inspect.User{}, inspect.Errorf(inspect.EINVALID, "role: unknown role %q", *in.Role)
+		return fieldwatch.User{}, fieldwatch.Errorf(fieldwatch.EINVALID, "role: unknown role %q", *in.Role)
 	}
 	if in.Townships != nil {
 		v, err := cleanTownships(*in.Townships)
 		if err != nil {
-			return inspect.User{}, err
+			return fieldwatch.User{}, err
 		}
 		p.Townships = &v
 	}
@@ -308,22 +308,22 @@ func (s *Service) UpdateUser(ctx context.Context, id string, in UserUpdate) (ins
 	if in.Password != nil {
 		var err error
 		if hash, err = s.cfg.Hasher.HashPassword(*in.Password); err != nil {
-			return inspect.User{}, err
+			return fieldwatch.User{}, err
 		}
 	}
 	now := s.now()
 	u, err := s.cfg.Store.UpdateUser(ctx, id, p, now)
 	if err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
 	if hash != "" {
 		if err := s.cfg.Store.SetPasswordHash(ctx, id, hash, now); err != nil {
-			return inspect.User{}, err
+			return fieldwatch.User{}, err
 		}
 	}
 	if hash != "" || (in.Active != nil && !*in.Active) {
 		if err := s.cfg.Sessions.RevokeUser(ctx, id); err != nil {
-			return inspect.User{}, err
+			return fieldwatch.User{}, err
 		}
 	}
 	u.PasswordHash = ""
@@ -342,23 +342,23 @@ var usernameRE = regexp.MustCompile(`^[\p{L}\p{N}._-]{1,64}$`)
 // digits, '.', '_' and '-', 1 to 64 characters.
 func ValidateUsername(s string) (string, error) {
 	if !utf8.ValidString(s) {
-		return "", inspect.Errorf(inspect.EINVALID, "username: not valid UTF-8")
+		return "", fieldwatch.Errorf(fieldwatch.EINVALID, "username: not valid UTF-8")
 	}
 	u := NormalizeUsername(s)
 	if !usernameRE.MatchString(u) {
-		return "", inspect.Errorf(inspect.EINVALID, "username: use 1 to 64 letters, digits, '.', '_' or '-'")
+		return "", fieldwatch.Errorf(fieldwatch.EINVALID, "username: use 1 to 64 letters, digits, '.', '_' or '-'")
 	}
 	return u, nil
 }
 
-// cleanName is inspect.CleanText for a required single-line name.
+// cleanName is fieldwatch.CleanText for a required single-line name.
 func cleanName(field, s string, maxRunes int) (string, error) {
-	s, err := inspect.CleanText(field, s, maxRunes, false)
+	s, err := fieldwatch.CleanText(field, s, maxRunes, false)
 	if err != nil {
 		return "", err
 	}
 	if s == "" {
-		return "", inspect.Errorf(inspect.EINVALID, "%s: must be 1 to %d characters", field, maxRunes)
+		return "", fieldwatch.Errorf(fieldwatch.EINVALID, "%s: must be 1 to %d characters", field, maxRunes)
 	}
 	return s, nil
 }
@@ -371,7 +371,7 @@ func cleanPhone(s string) (string, error) {
 		return "", nil
 	}
 	if !phoneRE.MatchString(s) {
-		return "", inspect.Errorf(inspect.EINVALID, "phone: digits, spaces and '-' only, optionally starting with '+'")
+		return "", fieldwatch.Errorf(fieldwatch.EINVALID, "phone: digits, spaces and '-' only, optionally starting with '+'")
 	}
 	return s, nil
 }
@@ -383,7 +383,7 @@ func cleanTownships(codes []string) ([]string, error) {
 	out := make([]string, 0, len(codes))
 	for _, c := range codes {
 		if !townshipRE.MatchString(c) {
-			return nil, inspect.Errorf(inspect.EINVALID, "townships: %q is not a 9-digit township code", c)
+			return nil, fieldwatch.Errorf(fieldwatch.EINVALID, "townships: %q is not a 9-digit township code", c)
 		}
 		out = append(out, c)
 	}

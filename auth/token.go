@@ -9,7 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Access-token defaults.
@@ -60,7 +60,7 @@ type Tokens struct {
 // time; authorisation uses the current role (see NewActor).
 type Claims struct {
 	UserID    string // "sub"
-	Role      inspect.Role
+	Role      fieldwatch.Role
 	ID        string // "jti", a random UUID
 	IssuedAt  time.Time
 	ExpiresAt time.Time
@@ -119,7 +119,7 @@ func NewTokens(cfg TokenConfig) (*Tokens, error) {
 // Issue signs an access token for u with the active key. expiresIn is the
 // token's remaining lifetime (for the "expires_in" of a token response).
 // An inactive user, or one without an id or a valid role, gets no token.
-func (t *Tokens) Issue(u inspect.User) (token string, expiresIn time.Duration, err error) {
+func (t *Tokens) Issue(u fieldwatch.User) (token string, expiresIn time.Duration, err error) {
 	if u.ID == "" || !u.Role.Valid() {
 		return "", 0, fmt.Errorf("auth: issue: user without id or valid role")
 	}
@@ -214,7 +214,7 @@ func (t *Tokens) key(tok *jwt.Token) (any, error) {
 // accessClaims is the JSON body of an access token.
 type accessClaims struct {
 	jwt.RegisteredClaims
-	Role inspect.Role `json:"role"`
+	Role fieldwatch.Role `json:"role"`
 	// Cred is the user's PasswordChangedAt in Unix microseconds at issue.
 	Cred *int64 `json:"cred,omitempty"`
 }

@@ -16,11 +16,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/internal/testclock"
 )
 
-var testUser = inspect.User{ID: "5f0c2f7e-0d7a-4a43-9a53-5c1f0e0b7c11", Role: inspect.RoleInspector, Active: true}
+var testUser = fieldwatch.User{ID: "5f0c2f7e-0d7a-4a43-9a53-5c1f0e0b7c11", Role: fieldwatch.RoleInspector, Active: true}
 
 func mustTokens(t testing.TB, ks *KeySet, now func() time.Time) *Tokens {
 	t.Helper()
@@ -163,7 +163,7 @@ func TestVerify(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Verify: %v", err)
 				}
-				if c.UserID != testUser.ID || c.Role != inspect.RoleInspector {
+				if c.UserID != testUser.ID || c.Role != fieldwatch.RoleInspector {
 					t.Errorf("claims = %+v", c)
 				}
 				return
@@ -278,12 +278,12 @@ func TestIssue(t *testing.T) {
 	})
 	errCases := []struct {
 		name string
-		u    inspect.User
+		u    fieldwatch.User
 		err  error
 	}{
-		{"ErrUnauthenticated_Inactive", inspect.User{ID: "u1", Role: inspect.RoleAdmin}, ErrUnauthenticated},
-		{"ErrNoID", inspect.User{Role: inspect.RoleAdmin, Active: true}, nil},
-		{"ErrBadRole", inspect.User{ID: "u1", Role: "root", Active: true}, nil},
+		{"ErrUnauthenticated_Inactive", fieldwatch.User{ID: "u1", Role: fieldwatch.RoleAdmin}, ErrUnauthenticated},
+		{"ErrNoID", fieldwatch.User{Role: fieldwatch.RoleAdmin, Active: true}, nil},
+		{"ErrBadRole", fieldwatch.User{ID: "u1", Role: "root", Active: true}, nil},
 	}
 	for _, tt := range errCases {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 func names[T ~string](list []T) []string {
@@ -62,19 +62,19 @@ func TestLabelsFollowTheDomain(t *testing.T) {
 		// exact: the prefix holds this enumeration's labels only.
 		exact bool
 	}{
-		{"category", names(inspect.Categories()), true},
-		{"flag", names(inspect.Flags()), true},
-		{"role", names(inspect.Roles()), true},
-		{"zone", names(inspect.Zones()), true},
-		{"level", names(inspect.ChiefLevels()), true},
-		{"severity", names(inspect.Severities()), true},
-		{"state", names(inspect.CaseStates()), true},
-		{"action", names(inspect.CaseActions()), true},
-		{"escalation", names(inspect.Escalations()), true},
-		{"event", names(inspect.CaseEventKinds()), true},
-		{"rule", names(inspect.ScoreRules()), true},
-		{"metric", names(inspect.Metrics()), true},
-		{"review", inspect.ReviewStates(), false},
+		{"category", names(fieldwatch.Categories()), true},
+		{"flag", names(fieldwatch.Flags()), true},
+		{"role", names(fieldwatch.Roles()), true},
+		{"zone", names(fieldwatch.Zones()), true},
+		{"level", names(fieldwatch.ChiefLevels()), true},
+		{"severity", names(fieldwatch.Severities()), true},
+		{"state", names(fieldwatch.CaseStates()), true},
+		{"action", names(fieldwatch.CaseActions()), true},
+		{"escalation", names(fieldwatch.Escalations()), true},
+		{"event", names(fieldwatch.CaseEventKinds()), true},
+		{"rule", names(fieldwatch.ScoreRules()), true},
+		{"metric", names(fieldwatch.Metrics()), true},
+		{"review", fieldwatch.ReviewStates(), false},
 	} {
 		for lang, keys := range i18nKeys(t) {
 			var got []string
@@ -109,9 +109,9 @@ func TestListsFollowTheDomain(t *testing.T) {
 		name string
 		want []string
 	}{
-		{"categories", names(inspect.Categories())},
-		{"flags", names(inspect.Flags())},
-		{"reviewStates", inspect.ReviewStates()},
+		{"categories", names(fieldwatch.Categories())},
+		{"flags", names(fieldwatch.Flags())},
+		{"reviewStates", fieldwatch.ReviewStates()},
 	} {
 		m := regexp.MustCompile(`const ` + tc.name + ` = \[([^\]]*)\]`).FindStringSubmatch(mapJS)
 		if m == nil {
@@ -126,11 +126,11 @@ func TestListsFollowTheDomain(t *testing.T) {
 			t.Errorf("map.js %s = %v, want the domain's %v", tc.name, got, tc.want)
 		}
 	}
-	if want := `["` + strings.Join(names(inspect.Severities()), `", "`) + `"]`; !strings.Contains(readAsset(t, "evidence.js"), want) {
+	if want := `["` + strings.Join(names(fieldwatch.Severities()), `", "`) + `"]`; !strings.Contains(readAsset(t, "evidence.js"), want) {
 		t.Errorf("evidence.js does not offer the severities %s", want)
 	}
 	css := readAsset(t, "style.css")
-	for _, c := range inspect.Categories() {
+	for _, c := range fieldwatch.Categories() {
 		for _, rule := range []string{"--cat-" + string(c) + ":", ".fw-cat-" + string(c) + " ", ".chip.fw-cat-" + string(c) + " "} {
 			if !strings.Contains(css, rule) {
 				t.Errorf("style.css: no %s for category %s", rule, c)

@@ -7,7 +7,7 @@ import "strings"
 type sentinel struct {
 	msg string
 	std error
-	// code names the domain's error code (inspect.Code, which this
+	// code names the domain's error code (fieldwatch.Code, which this
 	// package cannot import) of the kind, or "" for an internal error.
 	code string
 }

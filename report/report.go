@@ -18,7 +18,7 @@ import (
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/width"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // noLetter marks a township that has no responsibility letter for the
@@ -87,7 +87,7 @@ func (r csvRow) record(header []string) ([]string, error) {
 //
 // Text cells that a spreadsheet would read as a formula get a leading
 // apostrophe (see cellText): township names come from imported GeoJSON.
-func WriteCSV(w io.Writer, a inspect.Assessment) error {
+func WriteCSV(w io.Writer, a fieldwatch.Assessment) error {
 	if _, err := io.WriteString(w, utf8BOM); err != nil {
 		return fmt.Errorf("report: csv: %w", err)
 	}
@@ -127,9 +127,9 @@ func WriteCSV(w io.Writer, a inspect.Assessment) error {
 			r[colRule] = cellText(ind.Rule.Label())
 			r[colTarget] = strconv.FormatFloat(ind.Target, 'f', -1, 64)
 			switch ind.Rule {
-			case inspect.RuleLinear:
+			case fieldwatch.RuleLinear:
 				r[colFloor] = strconv.FormatFloat(ind.Floor, 'f', -1, 64)
-			case inspect.RuleDeduct:
+			case fieldwatch.RuleDeduct:
 				r[colPointsPer] = strconv.FormatFloat(ind.PointsPer, 'f', -1, 64)
 			}
 			r[colWeight] = strconv.FormatFloat(ind.Weight, 'f', -1, 64)
@@ -155,7 +155,7 @@ func WriteCSV(w io.Writer, a inspect.Assessment) error {
 // Numbers are numeric cells; empty cells mean what they mean in WriteCSV.
 // Text is stored as text, which a spreadsheet never evaluates, so unlike
 // the CSV it needs no guard against formulas.
-func WriteXLSX(w io.Writer, a inspect.Assessment) (err error) {
+func WriteXLSX(w io.Writer, a fieldwatch.Assessment) (err error) {
 	f := excelize.NewFile()
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
@@ -174,7 +174,7 @@ func WriteXLSX(w io.Writer, a inspect.Assessment) (err error) {
 		return fmt.Errorf("report: xlsx: %w", err)
 	}
 	tables := []table{summaryTable(a)}
-	for _, z := range inspect.Zones() {
+	for _, z := range fieldwatch.Zones() {
 		tables = append(tables, tierTable(a, z))
 	}
 	for i, t := range tables {
@@ -201,7 +201,7 @@ func WriteXLSX(w io.Writer, a inspect.Assessment) (err error) {
 
 // docProps says which month the workbook is and whether the assessment was
 // frozen: an unfrozen one may still change, and a printout does not show it.
-func docProps(a inspect.Assessment) *excelize.DocProperties {
+func docProps(a fieldwatch.Assessment) *excelize.DocProperties {
 	status := "未冻结（暂定结果）"
 	if a.Frozen {
 		status = "已冻结"
@@ -222,7 +222,7 @@ func docProps(a inspect.Assessment) *excelize.DocProperties {
 }
 
 // summaryTable is the 汇总 sheet: every township, its points per indicator.
-func summaryTable(a inspect.Assessment) table {
+func summaryTable(a fieldwatch.Assessment) table {
 	cols := indicatorColumns(a.Townships)
 	t := table{name: "汇总", keep: 4,
 		header: []string{"总排名", "区域内排名", "乡镇代码", "乡镇名称", "区域类型", "总分"}}
@@ -247,8 +247,8 @@ func summaryTable(a inspect.Assessment) table {
 
 // tierTable is a tier's sheet: its townships, each indicator's value and
 // points, with only the indicators of the tier's letters as columns.
-func tierTable(a inspect.Assessment, z inspect.Zone) table {
-	var members []inspect.TownshipScore
+func tierTable(a fieldwatch.Assessment, z fieldwatch.Zone) table {
+	var members []fieldwatch.TownshipScore
 	for _, ts := range a.Townships {
 		if ts.Zone == z {
 			members = append(members, ts)
@@ -275,7 +275,7 @@ func tierTable(a inspect.Assessment, z inspect.Zone) table {
 	return t
 }
 
-func note(ts inspect.TownshipScore) any {
+func note(ts fieldwatch.TownshipScore) any {
 	if ts.LetterID == "" {
 		return noLetter
 	}
@@ -375,8 +375,8 @@ func displayWidth(v any) int {
 // column is an indicator as a spreadsheet column. A letter names each
 // metric once, except evidence_found, once per category.
 type column struct {
-	metric   inspect.Metric
-	category inspect.Category
+	metric   fieldwatch.Metric
+	category fieldwatch.Category
 }
 
 func (c column) label() string {
@@ -387,19 +387,19 @@ func (c column) label() string {
 	return name
 }
 
-func (c column) find(ts inspect.TownshipScore) (inspect.IndicatorScore, bool) {
+func (c column) find(ts fieldwatch.TownshipScore) (fieldwatch.IndicatorScore, bool) {
 	for _, ind := range ts.Indicators {
 		if ind.Metric == c.metric && ind.Category == c.category {
 			return ind, true
 		}
 	}
-	return inspect.IndicatorScore{}, false
+	return fieldwatch.IndicatorScore{}, false
 }
 
 // indicatorColumns returns the indicators of any of the townships in
 // catalogue order, so that the columns keep their places from month to
 // month whatever order the letters list them in.
-func indicatorColumns(ts []inspect.TownshipScore) []column {
+func indicatorColumns(ts []fieldwatch.TownshipScore) []column {
 	var cols []column
 	for _, t := range ts {
 		for _, ind := range t.Indicators {
@@ -415,7 +415,7 @@ func indicatorColumns(ts []inspect.TownshipScore) []column {
 		}
 		return i
 	}
-	metrics, categories := inspect.Metrics(), append([]inspect.Category{""}, inspect.Categories()...)
+	metrics, categories := fieldwatch.Metrics(), append([]fieldwatch.Category{""}, fieldwatch.Categories()...)
 	slices.SortFunc(cols, func(x, y column) int {
 		return cmp.Or(
 			cmp.Compare(pos(slices.Index(metrics, x.metric), len(metrics)),

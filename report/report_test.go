@@ -13,7 +13,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 const evilName = `=HYPERLINK("http://evil.example","白沙镇")`
@@ -24,41 +24,41 @@ func ptr(f float64) *float64 { return &f }
 // tied at 89.5 (so both rank first overall), and a general one without a
 // letter. The core one has a metric with no value, the periphery one a
 // name that a spreadsheet would run as a formula.
-func fixture() inspect.Assessment {
+func fixture() fieldwatch.Assessment {
 	frozenAt := time.Date(2026, 6, 3, 1, 0, 0, 0, time.UTC)
-	return inspect.Assessment{
+	return fieldwatch.Assessment{
 		Month:      "2026-05",
 		Frozen:     true,
 		FrozenAt:   &frozenAt,
 		FrozenBy:   "u-admin",
 		ComputedAt: time.Date(2026, 6, 2, 16, 0, 0, 0, time.UTC),
-		Townships: []inspect.TownshipScore{
+		Townships: []fieldwatch.TownshipScore{
 			{
-				Code: "511602001", Name: "城关镇", Zone: inspect.ZoneCore, LetterID: "L1",
+				Code: "511602001", Name: "城关镇", Zone: fieldwatch.ZoneCore, LetterID: "L1",
 				Score: ptr(89.5), RankInZone: 1, RankOverall: 1,
-				Indicators: []inspect.IndicatorScore{
-					{Indicator: inspect.Indicator{Metric: inspect.MetricClosedOnTimeRate, Rule: inspect.RuleLinear, Target: 95, Floor: 60, Weight: 40},
+				Indicators: []fieldwatch.IndicatorScore{
+					{Indicator: fieldwatch.Indicator{Metric: fieldwatch.MetricClosedOnTimeRate, Rule: fieldwatch.RuleLinear, Target: 95, Floor: 60, Weight: 40},
 						Value: ptr(88), Points: 32},
-					{Indicator: inspect.Indicator{Metric: inspect.MetricOverdueCases, Rule: inspect.RuleDeduct, Target: 0, PointsPer: 2.5, Weight: 30},
+					{Indicator: fieldwatch.Indicator{Metric: fieldwatch.MetricOverdueCases, Rule: fieldwatch.RuleDeduct, Target: 0, PointsPer: 2.5, Weight: 30},
 						Value: ptr(1), Points: 27.5},
-					{Indicator: inspect.Indicator{Metric: inspect.MetricValidPatrolRate, Rule: inspect.RuleLinear, Target: 90, Floor: 50, Weight: 30},
+					{Indicator: fieldwatch.Indicator{Metric: fieldwatch.MetricValidPatrolRate, Rule: fieldwatch.RuleLinear, Target: 90, Floor: 50, Weight: 30},
 						Value: nil, Points: 30},
 				},
 			},
 			{
-				Code: "511602002", Name: evilName, Zone: inspect.ZonePeriphery, LetterID: "L2",
+				Code: "511602002", Name: evilName, Zone: fieldwatch.ZonePeriphery, LetterID: "L2",
 				Score: ptr(89.5), RankInZone: 1, RankOverall: 1,
-				Indicators: []inspect.IndicatorScore{
+				Indicators: []fieldwatch.IndicatorScore{
 					// Listed out of catalogue order: columns must not follow it.
-					{Indicator: inspect.Indicator{Metric: inspect.MetricEvidenceFound, Category: inspect.CategoryOpenBurning, Rule: inspect.RuleDeduct, Target: 0, PointsPer: 0.5, Weight: 50},
+					{Indicator: fieldwatch.Indicator{Metric: fieldwatch.MetricEvidenceFound, Category: fieldwatch.CategoryOpenBurning, Rule: fieldwatch.RuleDeduct, Target: 0, PointsPer: 0.5, Weight: 50},
 						Value: ptr(1), Points: 49.5},
-					{Indicator: inspect.Indicator{Metric: inspect.MetricClosedOnTimeRate, Rule: inspect.RuleLinear, Target: 95, Floor: 60, Weight: 50},
+					{Indicator: fieldwatch.Indicator{Metric: fieldwatch.MetricClosedOnTimeRate, Rule: fieldwatch.RuleLinear, Target: 95, Floor: 60, Weight: 50},
 						Value: ptr(88), Points: 40},
 				},
 			},
 			{
-				Code: "511602003", Name: "新桥乡", Zone: inspect.ZoneGeneral,
-				Indicators: []inspect.IndicatorScore{},
+				Code: "511602003", Name: "新桥乡", Zone: fieldwatch.ZoneGeneral,
+				Indicators: []fieldwatch.IndicatorScore{},
 			},
 		},
 	}
@@ -134,7 +134,7 @@ func TestCSVRowByName(t *testing.T) {
 	}
 }
 
-func mustWriteXLSX(t *testing.T, a inspect.Assessment) *excelize.File {
+func mustWriteXLSX(t *testing.T, a fieldwatch.Assessment) *excelize.File {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := WriteXLSX(&buf, a); err != nil {
@@ -289,7 +289,7 @@ func TestWriteXLSX(t *testing.T) {
 }
 
 func TestWriteXLSXEmpty(t *testing.T) {
-	f := mustWriteXLSX(t, inspect.Assessment{Month: "2026-05"})
+	f := mustWriteXLSX(t, fieldwatch.Assessment{Month: "2026-05"})
 	if got, want := f.GetSheetList(), []string{"汇总", "核心区", "外围区", "一般区"}; !slices.Equal(got, want) {
 		t.Fatalf("sheets %q, want %q", got, want)
 	}
@@ -323,11 +323,11 @@ func TestWriteError(t *testing.T) {
 }
 
 func ExampleWriteCSV() {
-	a := inspect.Assessment{Month: "2026-05", Townships: []inspect.TownshipScore{{
-		Code: "511602001", Name: "城关镇", Zone: inspect.ZoneCore, LetterID: "L1",
+	a := fieldwatch.Assessment{Month: "2026-05", Townships: []fieldwatch.TownshipScore{{
+		Code: "511602001", Name: "城关镇", Zone: fieldwatch.ZoneCore, LetterID: "L1",
 		Score: ptr(95), RankInZone: 1, RankOverall: 1,
-		Indicators: []inspect.IndicatorScore{{
-			Indicator: inspect.Indicator{Metric: inspect.MetricOverdueCases, Rule: inspect.RuleDeduct, PointsPer: 5, Weight: 100},
+		Indicators: []fieldwatch.IndicatorScore{{
+			Indicator: fieldwatch.Indicator{Metric: fieldwatch.MetricOverdueCases, Rule: fieldwatch.RuleDeduct, PointsPer: 5, Weight: 100},
 			Value:     ptr(1), Points: 95,
 		}},
 	}}}

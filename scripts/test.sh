@@ -119,7 +119,7 @@ fuzz_targets=(
 	"geo FuzzParseReaches"
 	"api FuzzQueryParams"
 	"api FuzzCreateEvidenceMultipart"
-	"inspect FuzzParseMonthAndPolicies"
+	". FuzzParseMonthAndPolicies"
 )
 fuzztime=${FIELDWATCH_FUZZTIME:-10s}
 # count_files DIR: files below DIR, 0 when it does not exist (set -e and

@@ -8,24 +8,24 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // indicatorJSON is the stored form of a letter's indicator.
 type indicatorJSON struct {
-	Metric    inspect.Metric    `json:"metric"`
-	Category  inspect.Category  `json:"category,omitempty"`
-	Rule      inspect.ScoreRule `json:"rule"`
-	Target    float64           `json:"target"`
-	Floor     float64           `json:"floor,omitempty"`
-	PointsPer float64           `json:"points_per,omitempty"`
-	Weight    float64           `json:"weight"`
+	Metric    fieldwatch.Metric    `json:"metric"`
+	Category  fieldwatch.Category  `json:"category,omitempty"`
+	Rule      fieldwatch.ScoreRule `json:"rule"`
+	Target    float64              `json:"target"`
+	Floor     float64              `json:"floor,omitempty"`
+	PointsPer float64              `json:"points_per,omitempty"`
+	Weight    float64              `json:"weight"`
 }
 
 // CreateLetter stores a township's letter and appends "letter.create" to
 // the audit trail. It sets l.ID. A letter of the same township, year and
 // signing date fails with ErrConflict.
-func (s *Store) CreateLetter(ctx context.Context, l *inspect.Letter) error {
+func (s *Store) CreateLetter(ctx context.Context, l *fieldwatch.Letter) error {
 	uid, ok := parseID(l.RecordedBy)
 	if !ok {
 		return fmt.Errorf("store: create letter: %w", ErrNotFound)
@@ -65,7 +65,7 @@ func (s *Store) CreateLetter(ctx context.Context, l *inspect.Letter) error {
 }
 
 // LettersOf returns a township's letters, newest year and signing first.
-func (s *Store) LettersOf(ctx context.Context, township string) ([]inspect.Letter, error) {
+func (s *Store) LettersOf(ctx context.Context, township string) ([]fieldwatch.Letter, error) {
 	if err := checkText("township", township); err != nil {
 		return nil, err
 	}
@@ -75,13 +75,13 @@ func (s *Store) LettersOf(ctx context.Context, township string) ([]inspect.Lette
 
 // LettersInForce returns, per township, its latest-signed letter for
 // year: a correction supersedes the letter it corrects.
-func (s *Store) LettersInForce(ctx context.Context, year int) (map[string]*inspect.Letter, error) {
+func (s *Store) LettersInForce(ctx context.Context, year int) (map[string]*fieldwatch.Letter, error) {
 	ls, err := s.queryLetters(ctx, `SELECT id, township_code, year, signed_on, indicators, recorded_at, recorded_by FROM letters
 		WHERE year = ? ORDER BY township_code, signed_on DESC, id DESC`, year)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*inspect.Letter{}
+	out := map[string]*fieldwatch.Letter{}
 	for i := range ls {
 		if _, ok := out[ls[i].TownshipCode]; !ok {
 			out[ls[i].TownshipCode] = &ls[i]
@@ -90,16 +90,16 @@ func (s *Store) LettersInForce(ctx context.Context, year int) (map[string]*inspe
 	return out, nil
 }
 
-func (s *Store) queryLetters(ctx context.Context, query string, args ...any) ([]inspect.Letter, error) {
+func (s *Store) queryLetters(ctx context.Context, query string, args ...any) ([]fieldwatch.Letter, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, s.fail("letters", err)
 	}
 	defer rows.Close()
-	out := []inspect.Letter{}
+	out := []fieldwatch.Letter{}
 	for rows.Next() {
 		var (
-			l            inspect.Letter
+			l            fieldwatch.Letter
 			signed, inds string
 		)
 		if err := rows.Scan(&l.ID, &l.TownshipCode, &l.Year, &signed, &inds, timeScan{t: &l.RecordedAt}, &l.RecordedBy); err != nil {
@@ -113,7 +113,7 @@ func (s *Store) queryLetters(ctx context.Context, query string, args ...any) ([]
 			return nil, s.fail("letters", err)
 		}
 		for _, ind := range ij {
-			l.Indicators = append(l.Indicators, inspect.Indicator(ind))
+			l.Indicators = append(l.Indicators, fieldwatch.Indicator(ind))
 		}
 		out = append(out, l)
 	}
@@ -124,18 +124,18 @@ func (s *Store) queryLetters(ctx context.Context, query string, args ...any) ([]
 }
 
 // FrozenAssessment returns month's frozen assessment, if it was frozen.
-func (s *Store) FrozenAssessment(ctx context.Context, month string) (inspect.Assessment, bool, error) {
+func (s *Store) FrozenAssessment(ctx context.Context, month string) (fieldwatch.Assessment, bool, error) {
 	var snap string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT snapshot FROM assessment_snapshots WHERE month = ?`), month).Scan(&snap)
 	if errors.Is(err, sql.ErrNoRows) {
-		return inspect.Assessment{}, false, nil
+		return fieldwatch.Assessment{}, false, nil
 	}
 	if err != nil {
-		return inspect.Assessment{}, false, s.fail("frozen assessment", err)
+		return fieldwatch.Assessment{}, false, s.fail("frozen assessment", err)
 	}
-	var a inspect.Assessment
+	var a fieldwatch.Assessment
 	if err := json.Unmarshal([]byte(snap), &a); err != nil {
-		return inspect.Assessment{}, false, s.fail("frozen assessment", err)
+		return fieldwatch.Assessment{}, false, s.fail("frozen assessment", err)
 	}
 	return a, true, nil
 }
@@ -143,9 +143,9 @@ func (s *Store) FrozenAssessment(ctx context.Context, month string) (inspect.Ass
 // FreezeAssessment stores a frozen assessment and appends
 // "assessment.freeze" (with each township's score and ranks) to the audit
 // trail. A month frozen before fails with ErrConflict.
-func (s *Store) FreezeAssessment(ctx context.Context, a inspect.Assessment) error {
+func (s *Store) FreezeAssessment(ctx context.Context, a fieldwatch.Assessment) error {
 	if !a.Frozen || a.FrozenAt == nil {
-		return inspect.Errorf(inspect.EINVALID, "only a frozen assessment is stored")
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "only a frozen assessment is stored")
 	}
 	uid, ok := parseID(a.FrozenBy)
 	if !ok {
@@ -181,27 +181,27 @@ func (s *Store) FreezeAssessment(ctx context.Context, a inspect.Assessment) erro
 // MonthFacts gathers what the monthly assessment counts in [from, to):
 // cases due, fallen overdue, reopened and opened, and evidence received,
 // each with its township.
-func (s *Store) MonthFacts(ctx context.Context, from, to time.Time) (inspect.MonthFacts, error) {
+func (s *Store) MonthFacts(ctx context.Context, from, to time.Time) (fieldwatch.MonthFacts, error) {
 	if err := errors.Join(checkTime("from", from), checkTime("to", to)); err != nil {
-		return inspect.MonthFacts{}, err
+		return fieldwatch.MonthFacts{}, err
 	}
 	a, b := s.d.timeArg(from), s.d.timeArg(to)
-	var f inspect.MonthFacts
+	var f fieldwatch.MonthFacts
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		cases := func(dst *[]inspect.CaseFact, query string, args ...any) error {
+		cases := func(dst *[]fieldwatch.CaseFact, query string, args ...any) error {
 			rows, err := tx.QueryContext(ctx, s.q(query), args...)
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
-			*dst = []inspect.CaseFact{}
+			*dst = []fieldwatch.CaseFact{}
 			for rows.Next() {
-				var c inspect.CaseFact
+				var c fieldwatch.CaseFact
 				var cat string
 				if err := rows.Scan(&c.ID, &c.TownshipCode, &cat, &c.OnTime); err != nil {
 					return err
 				}
-				c.Category = inspect.Category(cat)
+				c.Category = fieldwatch.Category(cat)
 				*dst = append(*dst, c)
 			}
 			return rows.Err()
@@ -229,27 +229,27 @@ func (s *Store) MonthFacts(ctx context.Context, from, to time.Time) (inspect.Mon
 			return err
 		}
 		defer rows.Close()
-		f.Evidence = []inspect.EvidenceFact{}
+		f.Evidence = []fieldwatch.EvidenceFact{}
 		for rows.Next() {
-			var e inspect.EvidenceFact
+			var e fieldwatch.EvidenceFact
 			var cat string
 			if err := rows.Scan(&e.ID, &e.TownshipCode, &cat); err != nil {
 				return err
 			}
-			e.Category = inspect.Category(cat)
+			e.Category = fieldwatch.Category(cat)
 			f.Evidence = append(f.Evidence, e)
 		}
 		return rows.Err()
 	})
 	if err != nil {
-		return inspect.MonthFacts{}, s.fail("month facts", err)
+		return fieldwatch.MonthFacts{}, s.fail("month facts", err)
 	}
 	return f, nil
 }
 
 // The store is every port of the assessment.
 var (
-	_ inspect.AssessmentStore = (*Store)(nil)
-	_ inspect.PatrolStore     = (*Store)(nil)
-	_ inspect.CaseStore       = (*Store)(nil)
+	_ fieldwatch.AssessmentStore = (*Store)(nil)
+	_ fieldwatch.PatrolStore     = (*Store)(nil)
+	_ fieldwatch.CaseStore       = (*Store)(nil)
 )

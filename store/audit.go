@@ -10,12 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // The audit trail. Every state-changing store method appends an event in
 // the transaction of its change, so the change and its record stand or
-// fall together. The actor is the one inspect.WithActor put in the
+// fall together. The actor is the one fieldwatch.WithActor put in the
 // context ("" for the system) unless the caller names one.
 
 // auditLockClass keys the advisory lock that serialises appends on
@@ -33,17 +33,17 @@ const (
 
 // appendAudit links ev after the last entry, inside tx. It sets Seq,
 // PrevHash and Hash on ev, and ActorID from the context (see
-// inspect.WithActor) when empty. Call it late in the transaction, after
+// fieldwatch.WithActor) when empty. Call it late in the transaction, after
 // its other locks: from here on the transaction holds the lock every
 // writer of the trail queues on, and waiting for anything else while
 // holding it would make every writer wait too (or deadlock).
-func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, ev *inspect.AuditEvent) error {
+func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, ev *fieldwatch.AuditEvent) error {
 	if ev.ActorID == "" {
-		a, _ := inspect.ActorFromContext(ctx)
+		a, _ := fieldwatch.ActorFromContext(ctx)
 		ev.ActorID = a.UserID
 	}
 	if !json.Valid(ev.Data) {
-		return inspect.Errorf(inspect.EINVALID, "audit data is not JSON")
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "audit data is not JSON")
 	}
 	if err := checkText("audit action", ev.Action+ev.ObjectType+ev.ObjectID+ev.ActorID); err != nil {
 		return err
@@ -76,13 +76,13 @@ func (s *Store) audit(ctx context.Context, tx *sql.Tx, at time.Time, action, obj
 	if err != nil {
 		return fmt.Errorf("store: audit details of %s: %w", action, err)
 	}
-	return s.appendAudit(ctx, tx, &inspect.AuditEvent{At: at, Action: action, ObjectType: objectType, ObjectID: objectID, Data: data})
+	return s.appendAudit(ctx, tx, &fieldwatch.AuditEvent{At: at, Action: action, ObjectType: objectType, ObjectID: objectID, Data: data})
 }
 
 // RelinkEvidence replaces the responsibility record of evidence id and
 // appends ev (which should say what changed) to the audit trail, in one
 // transaction: the change and its record stand or fall together.
-func (s *Store) RelinkEvidence(ctx context.Context, id string, r inspect.Responsibility, ev inspect.AuditEvent) error {
+func (s *Store) RelinkEvidence(ctx context.Context, id string, r fieldwatch.Responsibility, ev fieldwatch.AuditEvent) error {
 	r, err := normResponsibility(r)
 	if err != nil {
 		return err
@@ -118,15 +118,15 @@ func (s *Store) RelinkEvidence(ctx context.Context, id string, r inspect.Respons
 }
 
 // AuditEvents returns up to limit entries after seq, in chain order.
-func (s *Store) AuditEvents(ctx context.Context, after int64, limit int) ([]inspect.AuditEvent, error) {
-	return s.AuditQuery(ctx, inspect.AuditFilter{After: after, Limit: min(max(limit, 1), MaxAuditLimit)})
+func (s *Store) AuditEvents(ctx context.Context, after int64, limit int) ([]fieldwatch.AuditEvent, error) {
+	return s.AuditQuery(ctx, fieldwatch.AuditFilter{After: after, Limit: min(max(limit, 1), MaxAuditLimit)})
 }
 
 // AuditQuery returns the entries matching f in chain (seq) order. f.Limit
 // 0 means DefaultAuditLimit; other values are clamped to 1..MaxAuditLimit.
-// Returns an error wrapping inspect.ErrInvalid for text that cannot be
+// Returns an error wrapping fieldwatch.ErrInvalid for text that cannot be
 // stored, which therefore matches nothing.
-func (s *Store) AuditQuery(ctx context.Context, f inspect.AuditFilter) ([]inspect.AuditEvent, error) {
+func (s *Store) AuditQuery(ctx context.Context, f fieldwatch.AuditFilter) ([]fieldwatch.AuditEvent, error) {
 	where := []string{"seq > ?"}
 	args := []any{f.After}
 	for _, c := range []struct {
@@ -164,9 +164,9 @@ func (s *Store) AuditQuery(ctx context.Context, f inspect.AuditFilter) ([]inspec
 		return nil, s.fail("audit events", err)
 	}
 	defer rows.Close()
-	out := []inspect.AuditEvent{}
+	out := []fieldwatch.AuditEvent{}
 	for rows.Next() {
-		var ev inspect.AuditEvent
+		var ev fieldwatch.AuditEvent
 		var data string
 		if err := rows.Scan(&ev.Seq, timeScan{t: &ev.At}, &ev.ActorID, &ev.Action, &ev.ObjectType, &ev.ObjectID, &data, &ev.PrevHash, &ev.Hash); err != nil {
 			return nil, s.fail("audit events", err)
@@ -344,7 +344,7 @@ func (s *Store) TamperAuditForTest(ctx context.Context, how AuditTamper, seq int
 			}
 			return nil
 		}
-		return inspect.Errorf(inspect.EINVALID, "unknown tampering %q", how)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "unknown tampering %q", how)
 	})
 	if err != nil {
 		return s.fail("tamper audit", err)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Altering any field of an audit entry, deleting or reordering entries,
@@ -120,7 +120,7 @@ func appendN(t *testing.T, s *Store, from, to int) {
 	ctx := context.Background()
 	for i := from; i <= to; i++ {
 		err := s.writeTx(ctx, func(tx *sql.Tx) error {
-			return s.appendAudit(ctx, tx, &inspect.AuditEvent{At: time.Date(2026, 11, 28, 9, i, 0, 0, time.UTC),
+			return s.appendAudit(ctx, tx, &fieldwatch.AuditEvent{At: time.Date(2026, 11, 28, 9, i, 0, 0, time.UTC),
 				Action: fmt.Sprintf("a.%d", i), ObjectType: "test", ObjectID: fmt.Sprint(i), Data: []byte(`{"i":` + fmt.Sprint(i) + `}`)})
 		})
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Case listing page sizes.
@@ -25,26 +25,26 @@ const caseCols = `c.id, c.title, c.category, c.severity, c.state, c.township_cod
 
 // caseEventData is the JSON form of a timeline entry's fields.
 type caseEventData struct {
-	Action         inspect.CaseAction `json:"action,omitempty"`
-	From           inspect.CaseState  `json:"from,omitempty"`
-	To             inspect.CaseState  `json:"to,omitempty"`
-	Note           string             `json:"note,omitempty"`
-	EvidenceIDs    []string           `json:"evidence_ids,omitempty"`
-	OverrideReason string             `json:"override_reason,omitempty"`
-	Escalation     inspect.Escalation `json:"escalation,omitempty"`
+	Action         fieldwatch.CaseAction `json:"action,omitempty"`
+	From           fieldwatch.CaseState  `json:"from,omitempty"`
+	To             fieldwatch.CaseState  `json:"to,omitempty"`
+	Note           string                `json:"note,omitempty"`
+	EvidenceIDs    []string              `json:"evidence_ids,omitempty"`
+	OverrideReason string                `json:"override_reason,omitempty"`
+	Escalation     fieldwatch.Escalation `json:"escalation,omitempty"`
 }
 
 type chiefJSON struct {
-	UserID string             `json:"user_id"`
-	Name   string             `json:"name"`
-	Level  inspect.ChiefLevel `json:"level"`
+	UserID string                `json:"user_id"`
+	Name   string                `json:"name"`
+	Level  fieldwatch.ChiefLevel `json:"level"`
 }
 
 // CreateCase stores a new case with its first timeline entry and its
 // evidence, and appends "case.open" to the audit trail, in one
 // transaction. It sets c.ID and c.Version. Unknown evidence or users give
 // ErrNotFound.
-func (s *Store) CreateCase(ctx context.Context, c *inspect.Case, ev inspect.CaseEvent) error {
+func (s *Store) CreateCase(ctx context.Context, c *fieldwatch.Case, ev fieldwatch.CaseEvent) error {
 	if err := s.checkCase(*c); err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (s *Store) CreateCase(ctx context.Context, c *inspect.Case, ev inspect.Case
 				return err
 			}
 		}
-		return s.appendCaseEvents(ctx, tx, *c, []inspect.CaseEvent{ev}, 0)
+		return s.appendCaseEvents(ctx, tx, *c, []fieldwatch.CaseEvent{ev}, 0)
 	})
 	if err != nil {
 		c.ID, c.Version = "", 0
@@ -86,10 +86,10 @@ func (s *Store) CreateCase(ctx context.Context, c *inspect.Case, ev inspect.Case
 }
 
 // checkCase rejects what the database could not store faithfully.
-func (s *Store) checkCase(c inspect.Case) error {
+func (s *Store) checkCase(c fieldwatch.Case) error {
 	var errs []error
 	if !c.Category.Valid() || !c.Severity.Valid() || !c.State.Valid() || !c.Escalation.Valid() {
-		errs = append(errs, inspect.Errorf(inspect.EINVALID, "case: unknown category, severity, state or escalation %q, %q, %q, %q",
+		errs = append(errs, fieldwatch.Errorf(fieldwatch.EINVALID, "case: unknown category, severity, state or escalation %q, %q, %q, %q",
 			c.Category, c.Severity, c.State, c.Escalation))
 	}
 	for _, f := range []struct{ name, v string }{{"title", c.Title}, {"township", c.TownshipCode}, {"reach", c.ReachCode}} {
@@ -106,13 +106,13 @@ func (s *Store) checkCase(c inspect.Case) error {
 	}
 	for _, id := range append(append([]string{c.OpenedBy}, c.EvidenceIDs...), c.RectificationEvidenceIDs...) {
 		if _, ok := parseID(id); !ok {
-			errs = append(errs, inspect.Errorf(inspect.EINVALID, "case refers to %q, not an id", id))
+			errs = append(errs, fieldwatch.Errorf(fieldwatch.EINVALID, "case refers to %q, not an id", id))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func caseJSON(c inspect.Case) (chiefs, rect string, err error) {
+func caseJSON(c fieldwatch.Case) (chiefs, rect string, err error) {
 	cs := make([]chiefJSON, 0, len(c.Chiefs))
 	for _, ch := range c.Chiefs {
 		cs = append(cs, chiefJSON(ch))
@@ -130,7 +130,7 @@ func caseJSON(c inspect.Case) (chiefs, rect string, err error) {
 }
 
 // roundCase sets c's times to what the database keeps.
-func (s *Store) roundCase(c *inspect.Case) {
+func (s *Store) roundCase(c *fieldwatch.Case) {
 	for _, t := range []*time.Time{&c.OpenedAt, &c.CycleStart, &c.Deadline, &c.UpdatedAt, c.OverdueSince, c.SubmittedAt, c.ClosedAt} {
 		if t != nil {
 			*t = roundTime(*t)
@@ -140,7 +140,7 @@ func (s *Store) roundCase(c *inspect.Case) {
 
 // appendCaseEvents adds evs to c's timeline after seq last (0: find it)
 // and records each in the audit trail.
-func (s *Store) appendCaseEvents(ctx context.Context, tx *sql.Tx, c inspect.Case, evs []inspect.CaseEvent, last int64) error {
+func (s *Store) appendCaseEvents(ctx context.Context, tx *sql.Tx, c fieldwatch.Case, evs []fieldwatch.CaseEvent, last int64) error {
 	if last == 0 {
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(seq), 0) FROM case_events WHERE case_id = ?`), c.ID).Scan(&last); err != nil {
 			return err
@@ -176,18 +176,18 @@ func (s *Store) appendCaseEvents(ctx context.Context, tx *sql.Tx, c inspect.Case
 // caseAudit is the audit entry of a timeline entry: which case, what
 // happened, and the case's state and deadline after it. An administrator's
 // override of the rectification rules is in the entry's data.
-func caseAudit(c inspect.Case, ev inspect.CaseEvent, data []byte) (inspect.AuditEvent, error) {
+func caseAudit(c fieldwatch.Case, ev fieldwatch.CaseEvent, data []byte) (fieldwatch.AuditEvent, error) {
 	var d map[string]any
 	if err := json.Unmarshal(data, &d); err != nil {
-		return inspect.AuditEvent{}, err
+		return fieldwatch.AuditEvent{}, err
 	}
 	d["seq"] = ev.Seq
 	d["state"] = c.State
 	d["deadline"] = c.Deadline.UTC().Format(time.RFC3339)
-	if ev.Kind == inspect.CaseEventOpened {
+	if ev.Kind == fieldwatch.CaseEventOpened {
 		d["township_code"], d["reach_code"], d["category"], d["severity"] = c.TownshipCode, c.ReachCode, c.Category, c.Severity
 	}
-	if ev.Kind == inspect.CaseEventComment {
+	if ev.Kind == fieldwatch.CaseEventComment {
 		// Comments are conversation, not decisions: the trail records that
 		// one was made and its length, not its text.
 		d["note_chars"] = len([]rune(ev.Note))
@@ -195,43 +195,43 @@ func caseAudit(c inspect.Case, ev inspect.CaseEvent, data []byte) (inspect.Audit
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
-		return inspect.AuditEvent{}, err
+		return fieldwatch.AuditEvent{}, err
 	}
 	action := "case." + string(ev.Kind)
-	if ev.Kind == inspect.CaseEventTransition {
+	if ev.Kind == fieldwatch.CaseEventTransition {
 		action = "case." + string(ev.Action)
 	}
-	return inspect.AuditEvent{At: ev.At, ActorID: ev.ActorID, Action: action, ObjectType: "case", ObjectID: c.ID, Data: b}, nil
+	return fieldwatch.AuditEvent{At: ev.At, ActorID: ev.ActorID, Action: action, ObjectType: "case", ObjectID: c.ID, Data: b}, nil
 }
 
 // CaseByID returns the case with this id, or ErrNotFound.
-func (s *Store) CaseByID(ctx context.Context, id string) (inspect.Case, error) {
+func (s *Store) CaseByID(ctx context.Context, id string) (fieldwatch.Case, error) {
 	cid, ok := parseID(id)
 	if !ok {
-		return inspect.Case{}, fmt.Errorf("store: case: %w", ErrNotFound)
+		return fieldwatch.Case{}, fmt.Errorf("store: case: %w", ErrNotFound)
 	}
-	var out []inspect.Case
+	var out []fieldwatch.Case
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		out, err = s.queryCases(ctx, tx, `SELECT `+caseCols+` FROM cases c WHERE c.id = ?`, cid)
 		return err
 	})
 	if err != nil {
-		return inspect.Case{}, s.fail("case", err)
+		return fieldwatch.Case{}, s.fail("case", err)
 	}
 	if len(out) == 0 {
-		return inspect.Case{}, fmt.Errorf("store: case: %w", ErrNotFound)
+		return fieldwatch.Case{}, fmt.Errorf("store: case: %w", ErrNotFound)
 	}
 	return out[0], nil
 }
 
 // ListCases returns cases matching f, newest first.
-func (s *Store) ListCases(ctx context.Context, f inspect.CaseFilter) ([]inspect.Case, error) {
+func (s *Store) ListCases(ctx context.Context, f fieldwatch.CaseFilter) ([]fieldwatch.Case, error) {
 	query, args, err := s.listCasesQuery(f)
 	if err != nil {
 		return nil, err
 	}
-	var out []inspect.Case
+	var out []fieldwatch.Case
 	err = s.readTx(ctx, func(tx *sql.Tx) error {
 		out, err = s.queryCases(ctx, tx, query, args...)
 		return err
@@ -246,7 +246,7 @@ func (s *Store) ListCases(ctx context.Context, f inspect.CaseFilter) ([]inspect.
 // the cases_owing index has the same predicate.
 const owingStates = `c.state IN ('open', 'in_progress', 'returned', 'reopened')`
 
-func (s *Store) listCasesQuery(f inspect.CaseFilter) (string, []any, error) {
+func (s *Store) listCasesQuery(f fieldwatch.CaseFilter) (string, []any, error) {
 	var (
 		where []string
 		args  []any
@@ -308,14 +308,14 @@ func (s *Store) listCasesQuery(f inspect.CaseFilter) (string, []any, error) {
 func (s *Store) after(what, timeCol, idCol string, at *time.Time, id string) (string, []any, error) {
 	uid, ok := parseID(id)
 	if at == nil || !ok || checkTime("after time", *at) != nil {
-		return "", nil, inspect.Errorf(inspect.EINVALID, "%s filter: bad cursor", what)
+		return "", nil, fieldwatch.Errorf(fieldwatch.EINVALID, "%s filter: bad cursor", what)
 	}
 	return "(" + timeCol + ", " + idCol + ") < (?, ?)", []any{s.d.timeArg(*at), uid}, nil
 }
 
 // caseScopeCond is the condition for what sc may see: cases in its
 // townships or on its reaches, and cases made from its own evidence.
-func caseScopeCond(sc *inspect.Scope) (string, []any, error) {
+func caseScopeCond(sc *fieldwatch.Scope) (string, []any, error) {
 	return visibleTo("case", `EXISTS (SELECT 1 FROM case_evidence ce JOIN evidence e ON e.id = ce.evidence_id
 			WHERE ce.case_id = c.id AND ce.role = 'original' AND e.uploader_id = ?)`, sc.UserID,
 		codeSet{"c.township_code", sc.Townships}, codeSet{"c.reach_code", sc.Reaches})
@@ -325,8 +325,8 @@ func caseScopeCond(sc *inspect.Scope) (string, []any, error) {
 // where the township owes the next step, not yet at the county. A county
 // has hundreds of open cases, not millions; the partial index keeps this
 // cheap regardless of how many are closed.
-func (s *Store) CasesOwingAction(ctx context.Context) ([]inspect.Case, error) {
-	var out []inspect.Case
+func (s *Store) CasesOwingAction(ctx context.Context) ([]fieldwatch.Case, error) {
+	var out []fieldwatch.Case
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		out, err = s.queryCases(ctx, tx, `SELECT `+caseCols+` FROM cases c WHERE `+owingStates+
@@ -339,16 +339,16 @@ func (s *Store) CasesOwingAction(ctx context.Context) ([]inspect.Case, error) {
 	return out, nil
 }
 
-func (s *Store) queryCases(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]inspect.Case, error) {
+func (s *Store) queryCases(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]fieldwatch.Case, error) {
 	rows, err := tx.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []inspect.Case{}
+	out := []fieldwatch.Case{}
 	for rows.Next() {
 		var (
-			c                        inspect.Case
+			c                        fieldwatch.Case
 			category, sev, st, esc   string
 			chiefs, rect             string
 			submittedBy, verifiedBy  sql.NullString
@@ -360,16 +360,16 @@ func (s *Store) queryCases(ctx context.Context, tx *sql.Tx, query string, args .
 			timeScan{t: &c.UpdatedAt}, &c.Version); err != nil {
 			return nil, err
 		}
-		c.Category, c.Severity, c.State, c.Escalation = inspect.Category(category), inspect.Severity(sev), inspect.CaseState(st), inspect.Escalation(esc)
+		c.Category, c.Severity, c.State, c.Escalation = fieldwatch.Category(category), fieldwatch.Severity(sev), fieldwatch.CaseState(st), fieldwatch.Escalation(esc)
 		c.OverdueSince, c.SubmittedAt, c.ClosedAt = overdue, submitted, clsd
 		c.SubmittedBy, c.VerifiedBy = submittedBy.String, verifiedBy.String
 		var cs []chiefJSON
 		if err := json.Unmarshal([]byte(chiefs), &cs); err != nil {
 			return nil, fmt.Errorf("store: case %s: chiefs: %w", c.ID, err)
 		}
-		c.Chiefs = make([]inspect.ChiefRef, 0, len(cs))
+		c.Chiefs = make([]fieldwatch.ChiefRef, 0, len(cs))
 		for _, ch := range cs {
-			c.Chiefs = append(c.Chiefs, inspect.ChiefRef(ch))
+			c.Chiefs = append(c.Chiefs, fieldwatch.ChiefRef(ch))
 		}
 		if err := json.Unmarshal([]byte(rect), &c.RectificationEvidenceIDs); err != nil {
 			return nil, fmt.Errorf("store: case %s: rectification: %w", c.ID, err)
@@ -385,7 +385,7 @@ func (s *Store) queryCases(ctx context.Context, tx *sql.Tx, query string, args .
 
 // loadCaseEvidence fills in each case's original evidence ids and their
 // uploaders, in one query for the whole page.
-func (s *Store) loadCaseEvidence(ctx context.Context, tx *sql.Tx, cases []inspect.Case) error {
+func (s *Store) loadCaseEvidence(ctx context.Context, tx *sql.Tx, cases []fieldwatch.Case) error {
 	if len(cases) == 0 {
 		return nil
 	}
@@ -418,20 +418,20 @@ func (s *Store) loadCaseEvidence(ctx context.Context, tx *sql.Tx, cases []inspec
 }
 
 // CaseEvents returns a case's timeline, oldest first.
-func (s *Store) CaseEvents(ctx context.Context, id string) ([]inspect.CaseEvent, error) {
+func (s *Store) CaseEvents(ctx context.Context, id string) ([]fieldwatch.CaseEvent, error) {
 	cid, ok := parseID(id)
 	if !ok {
-		return []inspect.CaseEvent{}, nil
+		return []fieldwatch.CaseEvent{}, nil
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT seq, at, actor_id, kind, data FROM case_events WHERE case_id = ? ORDER BY seq`), cid)
 	if err != nil {
 		return nil, s.fail("case events", err)
 	}
 	defer rows.Close()
-	out := []inspect.CaseEvent{}
+	out := []fieldwatch.CaseEvent{}
 	for rows.Next() {
 		var (
-			ev         inspect.CaseEvent
+			ev         fieldwatch.CaseEvent
 			actor      sql.NullString
 			kind, data string
 			d          caseEventData
@@ -442,7 +442,7 @@ func (s *Store) CaseEvents(ctx context.Context, id string) ([]inspect.CaseEvent,
 		if err := json.Unmarshal([]byte(data), &d); err != nil {
 			return nil, s.fail("case events", err)
 		}
-		ev.ActorID, ev.Kind = actor.String, inspect.CaseEventKind(kind)
+		ev.ActorID, ev.Kind = actor.String, fieldwatch.CaseEventKind(kind)
 		ev.Action, ev.From, ev.To, ev.Note = d.Action, d.From, d.To, d.Note
 		ev.EvidenceIDs, ev.OverrideReason, ev.Escalation = d.EvidenceIDs, d.OverrideReason, d.Escalation
 		out = append(out, ev)
@@ -477,7 +477,7 @@ func (s *Store) TransitionByKey(ctx context.Context, actorID, key string) (strin
 // one, appends evs to its timeline (and the audit trail) and, with a
 // non-empty key, records it; all in one transaction. A stale version or
 // a key already taken fails with ErrConflict.
-func (s *Store) UpdateCase(ctx context.Context, c inspect.Case, evs []inspect.CaseEvent, key inspect.CaseKey) error {
+func (s *Store) UpdateCase(ctx context.Context, c fieldwatch.Case, evs []fieldwatch.CaseEvent, key fieldwatch.CaseKey) error {
 	if err := s.checkCase(c); err != nil {
 		return err
 	}
@@ -525,12 +525,12 @@ func (s *Store) UpdateCase(ctx context.Context, c inspect.Case, evs []inspect.Ca
 
 // AddCaseEvent appends a comment (or any entry that does not change the
 // case) to its timeline and the audit trail. It sets ev.Seq.
-func (s *Store) AddCaseEvent(ctx context.Context, caseID string, ev *inspect.CaseEvent) error {
+func (s *Store) AddCaseEvent(ctx context.Context, caseID string, ev *fieldwatch.CaseEvent) error {
 	c, err := s.CaseByID(ctx, caseID)
 	if err != nil {
 		return err
 	}
-	evs := []inspect.CaseEvent{*ev}
+	evs := []fieldwatch.CaseEvent{*ev}
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		// Touching the row locks it, so concurrent entries on one case
 		// take turns at the timeline's next seq.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // River chief assignments. An assignment names a reach by code, so it
@@ -27,7 +27,7 @@ const chiefLockClass int32 = 0x66770003
 // maxChiefAssignments bounds the assignments SetReachChiefs takes at once.
 const maxChiefAssignments = 100
 
-// levelOrder is inspect.ChiefLevel.Rank in SQL, for column c.level.
+// levelOrder is fieldwatch.ChiefLevel.Rank in SQL, for column c.level.
 const levelOrder = `CASE c.level WHEN 'county' THEN 0 WHEN 'township' THEN 1 ELSE 2 END`
 
 // validAt is the condition on chief_assignments (alias a) for the rows in
@@ -46,14 +46,14 @@ func reachLockKey(code string) int32 {
 // normAssignments validates the assignments of SetReachChiefs and returns
 // them in stored form: ReachCode set, ids canonical, a zero ValidFrom
 // made now, times to the microsecond.
-func normAssignments(reachCode string, as []inspect.ChiefAssignment, now time.Time) ([]inspect.ChiefAssignment, error) {
+func normAssignments(reachCode string, as []fieldwatch.ChiefAssignment, now time.Time) ([]fieldwatch.ChiefAssignment, error) {
 	invalid := func(i int, format string, a ...any) error {
-		return inspect.Errorf(inspect.EINVALID, "chief assignment %d of reach %s: %s", i, reachCode, fmt.Sprintf(format, a...))
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "chief assignment %d of reach %s: %s", i, reachCode, fmt.Sprintf(format, a...))
 	}
 	if len(as) > maxChiefAssignments {
-		return nil, inspect.Errorf(inspect.EINVALID, "more than %d chief assignments", maxChiefAssignments)
+		return nil, fieldwatch.Errorf(fieldwatch.EINVALID, "more than %d chief assignments", maxChiefAssignments)
 	}
-	out := make([]inspect.ChiefAssignment, len(as))
+	out := make([]fieldwatch.ChiefAssignment, len(as))
 	for i, a := range as {
 		if a.ReachCode != "" && a.ReachCode != reachCode {
 			return nil, invalid(i, "it names reach %q", a.ReachCode)
@@ -101,7 +101,7 @@ func normAssignments(reachCode string, as []inspect.ChiefAssignment, now time.Ti
 
 // overlaps reports whether two assignments are in force at a common
 // instant.
-func overlaps(a, b inspect.ChiefAssignment) bool {
+func overlaps(a, b fieldwatch.ChiefAssignment) bool {
 	before := func(t time.Time, end *time.Time) bool { return end == nil || t.Before(*end) }
 	return before(a.ValidFrom, b.ValidTo) && before(b.ValidFrom, a.ValidTo)
 }
@@ -117,17 +117,17 @@ func overlaps(a, b inspect.ChiefAssignment) bool {
 // before ValidTo, if set. The same user may not have overlapping
 // assignments. Times are kept to the microsecond.
 //
-// Returns an error wrapping inspect.ErrInvalid naming the assignment and
+// Returns an error wrapping fieldwatch.ErrInvalid naming the assignment and
 // user if a user does not exist or does not have role river_chief, a
 // level is unknown or an interval is empty or starts before now;
 // ErrNotFound if as is not empty and the reach is neither in force at now
 // nor scheduled to be.
-func (s *Store) SetReachChiefs(ctx context.Context, reachCode string, as []inspect.ChiefAssignment, now time.Time) error {
+func (s *Store) SetReachChiefs(ctx context.Context, reachCode string, as []fieldwatch.ChiefAssignment, now time.Time) error {
 	if err := checkText("reach code", reachCode); err != nil {
 		return err
 	}
 	if reachCode == "" {
-		return inspect.Errorf(inspect.EINVALID, "empty reach code")
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "empty reach code")
 	}
 	now = roundTime(now)
 	if err := checkTime("now", now); err != nil {
@@ -198,7 +198,7 @@ func (s *Store) SetReachChiefs(ctx context.Context, reachCode string, as []inspe
 }
 
 // chiefsAudit is how the audit trail records assignments.
-func chiefsAudit(as []inspect.ChiefAssignment) any {
+func chiefsAudit(as []fieldwatch.ChiefAssignment) any {
 	type assignment struct {
 		UserID    string     `json:"user_id"`
 		Level     string     `json:"level"`
@@ -214,7 +214,7 @@ func chiefsAudit(as []inspect.ChiefAssignment) any {
 
 // checkChiefs checks, in tx, that every assignment's user exists and has
 // role river_chief.
-func (s *Store) checkChiefs(ctx context.Context, tx *sql.Tx, as []inspect.ChiefAssignment) error {
+func (s *Store) checkChiefs(ctx context.Context, tx *sql.Tx, as []fieldwatch.ChiefAssignment) error {
 	args := make([]any, len(as))
 	for i, a := range as {
 		args[i] = a.UserID
@@ -241,9 +241,9 @@ func (s *Store) checkChiefs(ctx context.Context, tx *sql.Tx, as []inspect.ChiefA
 		u, ok := users[a.UserID]
 		switch {
 		case !ok:
-			return inspect.Errorf(inspect.EINVALID, "chief assignment %d of reach %s: user %s does not exist", i, a.ReachCode, a.UserID)
-		case u.role != string(inspect.RoleRiverChief):
-			return inspect.Errorf(inspect.EINVALID, "chief assignment %d of reach %s: user %q (%s) has role %s, not %s", i, a.ReachCode, u.name, a.UserID, u.role, inspect.RoleRiverChief)
+			return fieldwatch.Errorf(fieldwatch.EINVALID, "chief assignment %d of reach %s: user %s does not exist", i, a.ReachCode, a.UserID)
+		case u.role != string(fieldwatch.RoleRiverChief):
+			return fieldwatch.Errorf(fieldwatch.EINVALID, "chief assignment %d of reach %s: user %q (%s) has role %s, not %s", i, a.ReachCode, u.name, a.UserID, u.role, fieldwatch.RoleRiverChief)
 		}
 	}
 	return nil
@@ -253,7 +253,7 @@ func (s *Store) checkChiefs(ctx context.Context, tx *sql.Tx, as []inspect.ChiefA
 // names (the username for a user without one), ordered by level (county,
 // township, village), then name (bytewise), then user id. A reach without
 // chiefs, or an unknown reach, has none.
-func (s *Store) ChiefsAt(ctx context.Context, reachCode string, at time.Time) ([]inspect.ChiefRef, error) {
+func (s *Store) ChiefsAt(ctx context.Context, reachCode string, at time.Time) ([]fieldwatch.ChiefRef, error) {
 	if err := checkText("reach code", reachCode); err != nil {
 		return nil, err
 	}
@@ -262,7 +262,7 @@ func (s *Store) ChiefsAt(ctx context.Context, reachCode string, at time.Time) ([
 		return nil, err
 	}
 	arg := s.d.timeArg(at)
-	out := []inspect.ChiefRef{}
+	out := []fieldwatch.ChiefRef{}
 	err = s.readTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, s.q(`SELECT c.user_id, u.display_name, u.username, c.level
 			FROM chief_assignments c JOIN users u ON u.id = c.user_id
@@ -273,13 +273,13 @@ func (s *Store) ChiefsAt(ctx context.Context, reachCode string, at time.Time) ([
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				c                  inspect.ChiefRef
+				c                  fieldwatch.ChiefRef
 				display, user, lvl string
 			)
 			if err := rows.Scan(&c.UserID, &display, &user, &lvl); err != nil {
 				return err
 			}
-			c.Name, c.Level = cmp.Or(display, user), inspect.ChiefLevel(lvl)
+			c.Name, c.Level = cmp.Or(display, user), fieldwatch.ChiefLevel(lvl)
 			out = append(out, c)
 		}
 		return rows.Err()
@@ -289,7 +289,7 @@ func (s *Store) ChiefsAt(ctx context.Context, reachCode string, at time.Time) ([
 	}
 	// Sorted here rather than in SQL so that names compare bytewise on
 	// both backends, whatever the server's collation.
-	slices.SortFunc(out, func(a, b inspect.ChiefRef) int {
+	slices.SortFunc(out, func(a, b fieldwatch.ChiefRef) int {
 		return cmp.Or(cmp.Compare(a.Level.Rank(), b.Level.Rank()),
 			strings.Compare(a.Name, b.Name), strings.Compare(a.UserID, b.UserID))
 	})
@@ -340,7 +340,7 @@ const assignmentCols = `c.reach_code, c.user_id, c.level, c.valid_from, c.valid_
 
 // ChiefAssignments returns the reach's assignments in force at at,
 // ordered by level (county first), then ValidFrom, then user id.
-func (s *Store) ChiefAssignments(ctx context.Context, reachCode string, at time.Time) ([]inspect.ChiefAssignment, error) {
+func (s *Store) ChiefAssignments(ctx context.Context, reachCode string, at time.Time) ([]fieldwatch.ChiefAssignment, error) {
 	if err := checkText("reach code", reachCode); err != nil {
 		return nil, err
 	}
@@ -356,7 +356,7 @@ func (s *Store) ChiefAssignments(ctx context.Context, reachCode string, at time.
 // ChiefAssignmentHistory returns every assignment the reach has had, has
 // or will have, ordered by ValidFrom, then level (county first), then user
 // id: closed ones with the ValidTo they were closed at.
-func (s *Store) ChiefAssignmentHistory(ctx context.Context, reachCode string) ([]inspect.ChiefAssignment, error) {
+func (s *Store) ChiefAssignmentHistory(ctx context.Context, reachCode string) ([]fieldwatch.ChiefAssignment, error) {
 	if err := checkText("reach code", reachCode); err != nil {
 		return nil, err
 	}
@@ -364,8 +364,8 @@ func (s *Store) ChiefAssignmentHistory(ctx context.Context, reachCode string) ([
 		WHERE c.reach_code = ? ORDER BY c.valid_from, `+levelOrder+`, c.user_id`, reachCode)
 }
 
-func (s *Store) queryAssignments(ctx context.Context, op, query string, args ...any) ([]inspect.ChiefAssignment, error) {
-	var out []inspect.ChiefAssignment
+func (s *Store) queryAssignments(ctx context.Context, op, query string, args ...any) ([]fieldwatch.ChiefAssignment, error) {
+	var out []fieldwatch.ChiefAssignment
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		out, err = s.queryAssignmentsTx(ctx, tx, query, args...)
@@ -378,8 +378,8 @@ func (s *Store) queryAssignments(ctx context.Context, op, query string, args ...
 }
 
 // queryAssignmentsTx reads assignments (columns assignmentCols) in q.
-func (s *Store) queryAssignmentsTx(ctx context.Context, q querier, query string, args ...any) ([]inspect.ChiefAssignment, error) {
-	out := []inspect.ChiefAssignment{}
+func (s *Store) queryAssignmentsTx(ctx context.Context, q querier, query string, args ...any) ([]fieldwatch.ChiefAssignment, error) {
+	out := []fieldwatch.ChiefAssignment{}
 	rows, err := q.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
@@ -387,13 +387,13 @@ func (s *Store) queryAssignmentsTx(ctx context.Context, q querier, query string,
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			a   inspect.ChiefAssignment
+			a   fieldwatch.ChiefAssignment
 			lvl string
 		)
 		if err := rows.Scan(&a.ReachCode, &a.UserID, &lvl, timeScan{t: &a.ValidFrom}, timeScan{null: &a.ValidTo}); err != nil {
 			return nil, err
 		}
-		a.Level = inspect.ChiefLevel(lvl)
+		a.Level = fieldwatch.ChiefLevel(lvl)
 		out = append(out, a)
 	}
 	return out, rows.Err()

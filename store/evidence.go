@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // Limits of the evidence methods.
@@ -93,18 +93,18 @@ var errClaimLost = conflictf("no pending submission for this key (the claim was 
 // it equals what EvidenceByID returns. On error e is unchanged and nothing
 // is written.
 //
-// Returns an error wrapping inspect.ErrInvalid for input that cannot be
+// Returns an error wrapping fieldwatch.ErrInvalid for input that cannot be
 // stored (unknown category, source, flag or CRS; a SHA-256 that is not 64
 // lower-case hex digits; NaN, infinite or out-of-range coordinates or
 // measures; invalid UTF-8 or NUL in text; a fingerprint that is not 32
 // bytes); ErrConflict as above or for a taken ID; ErrNotFound if the
 // uploader does not exist.
-func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key, attempt string, fingerprint []byte) error {
+func (s *Store) CommitEvidence(ctx context.Context, e *fieldwatch.Evidence, key, attempt string, fingerprint []byte) error {
 	if err := checkIdemKey(key); err != nil {
 		return err
 	}
 	if len(fingerprint) != sha256.Size {
-		return inspect.Errorf(inspect.EINVALID, "submission fingerprint must be %d bytes", sha256.Size)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "submission fingerprint must be %d bytes", sha256.Size)
 	}
 	ne, err := s.normEvidence(*e)
 	if err != nil {
@@ -112,7 +112,7 @@ func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key, at
 	}
 	details, err := json.Marshal(toDetails(ne))
 	if err != nil {
-		return inspect.Errorf(inspect.EINVALID, "evidence details: %w", err)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "evidence details: %w", err)
 	}
 	var lon, lat any
 	if ne.Location != nil {
@@ -134,7 +134,7 @@ func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key, at
 		var held sql.NullString
 		err := tx.QueryRowContext(ctx, s.q(`SELECT state, attempt FROM submissions WHERE user_id = ? AND idem_key = ?`),
 			ne.UploaderID, key).Scan(&state, &held)
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && (state != string(inspect.SubmissionPending) || held.String != attempt)) {
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && (state != string(fieldwatch.SubmissionPending) || held.String != attempt)) {
 			return errClaimLost
 		}
 		if err != nil {
@@ -152,9 +152,9 @@ func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key, at
 			return err
 		}
 		ne.DuplicateOf = dup
-		ne.Flags = slices.DeleteFunc(ne.Flags, func(f inspect.Flag) bool { return f == inspect.FlagDuplicateOf })
+		ne.Flags = slices.DeleteFunc(ne.Flags, func(f fieldwatch.Flag) bool { return f == fieldwatch.FlagDuplicateOf })
 		if dup != "" {
-			ne.Flags = append(ne.Flags, inspect.FlagDuplicateOf)
+			ne.Flags = append(ne.Flags, fieldwatch.FlagDuplicateOf)
 			slices.Sort(ne.Flags)
 		}
 		var dupArg any
@@ -198,7 +198,7 @@ func (s *Store) CommitEvidence(ctx context.Context, e *inspect.Evidence, key, at
 
 // uploadAudit is what the audit trail records of stored evidence: enough
 // to recognise the photo and who answers for it, never its object key.
-func uploadAudit(e inspect.Evidence) any {
+func uploadAudit(e fieldwatch.Evidence) any {
 	return struct {
 		UploaderID   string `json:"uploader_id"`
 		SHA256       string `json:"sha256"`
@@ -229,9 +229,9 @@ func sha256LockKey(hexSHA string) int32 {
 // ids, text a column can hold, the range and precision of times, and
 // thumbnail sizes. It leaves e itself, and what its pointers point to,
 // untouched.
-func (s *Store) normEvidence(e inspect.Evidence) (inspect.Evidence, error) {
+func (s *Store) normEvidence(e fieldwatch.Evidence) (fieldwatch.Evidence, error) {
 	invalid := func(format string, args ...any) error {
-		return inspect.Errorf(inspect.EINVALID, "evidence: %s", fmt.Sprintf(format, args...))
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "evidence: %s", fmt.Sprintf(format, args...))
 	}
 	e, err := e.Normalize()
 	if err != nil {
@@ -302,12 +302,12 @@ func (s *Store) normEvidence(e inspect.Evidence) (inspect.Evidence, error) {
 // duplicates, never nil.
 func normThumbnails(sizes []int) ([]int, error) {
 	if len(sizes) > maxThumbnailSizes {
-		return nil, inspect.Errorf(inspect.EINVALID, "more than %d thumbnail sizes", maxThumbnailSizes)
+		return nil, fieldwatch.Errorf(fieldwatch.EINVALID, "more than %d thumbnail sizes", maxThumbnailSizes)
 	}
 	out := make([]int, 0, len(sizes))
 	for _, n := range sizes {
 		if n < 1 || n > MaxThumbnailSize {
-			return nil, inspect.Errorf(inspect.EINVALID, "thumbnail size %d outside 1–%d", n, MaxThumbnailSize)
+			return nil, fieldwatch.Errorf(fieldwatch.EINVALID, "thumbnail size %d outside 1–%d", n, MaxThumbnailSize)
 		}
 		out = append(out, n)
 	}
@@ -365,7 +365,7 @@ type (
 	}
 )
 
-func toDetails(e inspect.Evidence) detailsDoc {
+func toDetails(e fieldwatch.Evidence) detailsDoc {
 	x := e.EXIF
 	d := detailsDoc{EXIF: exifDoc{
 		AltitudeM: x.AltitudeM, GPSTime: x.GPSTime, TakenAt: x.TakenAt, TakenAtZoned: x.TakenAtZoned,
@@ -381,7 +381,7 @@ func toDetails(e inspect.Evidence) detailsDoc {
 	return d
 }
 
-func fromDetails(raw string, e *inspect.Evidence) error {
+func fromDetails(raw string, e *fieldwatch.Evidence) error {
 	var d detailsDoc
 	if err := json.Unmarshal([]byte(raw), &d); err != nil {
 		return fmt.Errorf("store: bad stored evidence details: %w", err)
@@ -394,7 +394,7 @@ func fromDetails(raw string, e *inspect.Evidence) error {
 		u := t.UTC()
 		return &u
 	}
-	e.EXIF = inspect.PhotoEXIF{
+	e.EXIF = fieldwatch.PhotoEXIF{
 		AltitudeM: x.AltitudeM, GPSTime: utc(x.GPSTime), TakenAt: utc(x.TakenAt), TakenAtZoned: x.TakenAtZoned,
 		Orientation: x.Orientation, Make: x.Make, Model: x.Model, DirectionDeg: x.DirectionDeg, Problems: x.Problems,
 	}
@@ -405,15 +405,15 @@ func fromDetails(raw string, e *inspect.Evidence) error {
 		e.EXIF.Position = &geo.Point{Lon: x.Position.Lon, Lat: x.Position.Lat}
 	}
 	if v := d.Device; v != nil {
-		e.Device = &inspect.DeviceFix{Lon: v.Lon, Lat: v.Lat, CRS: geo.CRS(v.CRS), WGS84: geo.Point{Lon: v.WGS84.Lon, Lat: v.WGS84.Lat},
+		e.Device = &fieldwatch.DeviceFix{Lon: v.Lon, Lat: v.Lat, CRS: geo.CRS(v.CRS), WGS84: geo.Point{Lon: v.WGS84.Lon, Lat: v.WGS84.Lat},
 			AccuracyM: v.AccuracyM, Provider: v.Provider, Mock: v.Mock}
 	}
 	return nil
 }
 
-func scanEvidence(r rowScanner, extra ...any) (inspect.Evidence, error) {
+func scanEvidence(r rowScanner, extra ...any) (fieldwatch.Evidence, error) {
 	var (
-		e                  inspect.Evidence
+		e                  fieldwatch.Evidence
 		category, cts, ls  string
 		lon, lat, dist     sql.NullFloat64
 		dup, town, reach   sql.NullString
@@ -426,11 +426,11 @@ func scanEvidence(r rowScanner, extra ...any) (inspect.Evidence, error) {
 		&lon, &lat, &ls, &dist, &dup, &town, &reach, &thumbnails, &detail, &resp,
 		&e.ThumbnailTries.Attempts, timeScan{null: &e.ThumbnailTries.NextAt}, &e.ThumbnailTries.Error, &thumbGaveUp}, extra...)...)
 	if err != nil {
-		return inspect.Evidence{}, err
+		return fieldwatch.Evidence{}, err
 	}
-	e.Category = inspect.Category(category)
-	e.CaptureTimeSource = inspect.Source(cts)
-	e.LocationSource = inspect.Source(ls)
+	e.Category = fieldwatch.Category(category)
+	e.CaptureTimeSource = fieldwatch.Source(cts)
+	e.LocationSource = fieldwatch.Source(ls)
 	if lon.Valid && lat.Valid {
 		e.Location = &geo.Point{Lon: lon.Float64, Lat: lat.Float64}
 	}
@@ -440,33 +440,33 @@ func scanEvidence(r rowScanner, extra ...any) (inspect.Evidence, error) {
 	e.DuplicateOf = dup.String
 	e.TownshipCode, e.ReachCode = town.String, reach.String
 	if err := json.Unmarshal([]byte(thumbnails), &e.Thumbnails); err != nil {
-		return inspect.Evidence{}, fmt.Errorf("store: bad stored thumbnails %q: %w", thumbnails, err)
+		return fieldwatch.Evidence{}, fmt.Errorf("store: bad stored thumbnails %q: %w", thumbnails, err)
 	}
 	if e.Thumbnails == nil {
 		e.Thumbnails = []int{}
 	}
-	e.ThumbnailTries.GaveUp = inspect.ThumbnailState(thumbGaveUp.String)
+	e.ThumbnailTries.GaveUp = fieldwatch.ThumbnailState(thumbGaveUp.String)
 	if err := fromDetails(detail, &e); err != nil {
-		return inspect.Evidence{}, err
+		return fieldwatch.Evidence{}, err
 	}
 	if resp.Valid {
 		if e.Responsibility, err = fromResponsibilityJSON(resp.String); err != nil {
-			return inspect.Evidence{}, err
+			return fieldwatch.Evidence{}, err
 		}
 	}
-	e.Flags = []inspect.Flag{}
+	e.Flags = []fieldwatch.Flag{}
 	return e, nil
 }
 
 // queryEvidence runs a query selecting evidenceCols and loads the flags of
 // the rows, all in q's snapshot.
-func (s *Store) queryEvidence(ctx context.Context, q querier, query string, args ...any) ([]inspect.Evidence, error) {
+func (s *Store) queryEvidence(ctx context.Context, q querier, query string, args ...any) ([]fieldwatch.Evidence, error) {
 	rows, err := q.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []inspect.Evidence{}
+	out := []fieldwatch.Evidence{}
 	for rows.Next() {
 		e, err := scanEvidence(rows)
 		if err != nil {
@@ -482,7 +482,7 @@ func (s *Store) queryEvidence(ctx context.Context, q querier, query string, args
 }
 
 // loadFlags fills in the flags of list, in name order.
-func (s *Store) loadFlags(ctx context.Context, q querier, list []inspect.Evidence) error {
+func (s *Store) loadFlags(ctx context.Context, q querier, list []fieldwatch.Evidence) error {
 	if len(list) == 0 {
 		return nil
 	}
@@ -504,7 +504,7 @@ func (s *Store) loadFlags(ctx context.Context, q querier, list []inspect.Evidenc
 			return err
 		}
 		if i, ok := idx[id]; ok {
-			list[i].Flags = append(list[i].Flags, inspect.Flag(flag))
+			list[i].Flags = append(list[i].Flags, fieldwatch.Flag(flag))
 		}
 	}
 	return rows.Err()
@@ -518,23 +518,23 @@ func marks(n int) string {
 // EvidenceByID returns the evidence with the given id and its flags.
 // Returns ErrNotFound if there is none (also for an id that is not a UUID,
 // without a query).
-func (s *Store) EvidenceByID(ctx context.Context, id string) (inspect.Evidence, error) {
+func (s *Store) EvidenceByID(ctx context.Context, id string) (fieldwatch.Evidence, error) {
 	return s.ScopedEvidenceByID(ctx, id, nil)
 }
 
 // ScopedEvidenceByID is EvidenceByID for a caller with a limited view: it
 // returns ErrNotFound, exactly as for an unknown id, when the evidence
 // lies outside scope (see EvidenceFilter.Scope; nil sees everything).
-func (s *Store) ScopedEvidenceByID(ctx context.Context, id string, scope *inspect.Scope) (inspect.Evidence, error) {
+func (s *Store) ScopedEvidenceByID(ctx context.Context, id string, scope *fieldwatch.Scope) (fieldwatch.Evidence, error) {
 	cid, ok := parseID(id)
 	if !ok {
-		return inspect.Evidence{}, fmt.Errorf("store: evidence by id: %w", ErrNotFound)
+		return fieldwatch.Evidence{}, fmt.Errorf("store: evidence by id: %w", ErrNotFound)
 	}
 	where, args := []string{"e.id = ?"}, []any{cid}
 	if scope != nil {
 		cond, sargs, err := scopeCond(scope)
 		if err != nil {
-			return inspect.Evidence{}, err
+			return fieldwatch.Evidence{}, err
 		}
 		where, args = append(where, cond), append(args, sargs...)
 	}
@@ -545,14 +545,14 @@ func (s *Store) ScopedEvidenceByID(ctx context.Context, id string, scope *inspec
 		(SELECT `+s.d.joinText("f.flag")+` FROM evidence_flags f WHERE f.evidence_id = e.id)
 		FROM evidence e WHERE `+strings.Join(where, " AND ")), args...), &flags)
 	if errors.Is(err, sql.ErrNoRows) {
-		return inspect.Evidence{}, fmt.Errorf("store: evidence by id: %w", ErrNotFound)
+		return fieldwatch.Evidence{}, fmt.Errorf("store: evidence by id: %w", ErrNotFound)
 	}
 	if err != nil {
-		return inspect.Evidence{}, s.fail("evidence by id", err)
+		return fieldwatch.Evidence{}, s.fail("evidence by id", err)
 	}
 	if flags.String != "" {
 		for _, f := range strings.Split(flags.String, ",") {
-			e.Flags = append(e.Flags, inspect.Flag(f))
+			e.Flags = append(e.Flags, fieldwatch.Flag(f))
 		}
 		slices.Sort(e.Flags)
 	}
@@ -577,15 +577,15 @@ func (s *Store) ScopedEvidenceByID(ctx context.Context, id string, scope *inspec
 //
 // Evidence without a location never matches BBox or Near. Limit 0 means
 // DefaultEvidenceLimit; other values are clamped to 1..MaxEvidenceLimit.
-// Returns an error wrapping inspect.ErrInvalid for a filter that cannot be
+// Returns an error wrapping fieldwatch.ErrInvalid for a filter that cannot be
 // applied (unknown category or flag, malformed ids, invalid box, point or
 // radius, unstorable text).
-func (s *Store) ListEvidence(ctx context.Context, f inspect.EvidenceFilter) ([]inspect.Evidence, error) {
+func (s *Store) ListEvidence(ctx context.Context, f fieldwatch.EvidenceFilter) ([]fieldwatch.Evidence, error) {
 	query, args, err := s.listEvidenceQuery(f)
 	if err != nil {
 		return nil, err
 	}
-	var list []inspect.Evidence
+	var list []fieldwatch.Evidence
 	err = s.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		list, err = s.queryEvidence(ctx, tx, query, args...)
@@ -599,7 +599,7 @@ func (s *Store) ListEvidence(ctx context.Context, f inspect.EvidenceFilter) ([]i
 
 // listEvidenceQuery builds ListEvidence's query ('?' placeholders) and its
 // arguments.
-func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, error) {
+func (s *Store) listEvidenceQuery(f fieldwatch.EvidenceFilter) (string, []any, error) {
 	var (
 		where []string
 		args  []any
@@ -609,10 +609,10 @@ func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, erro
 		args = append(args, a...)
 	}
 	invalid := func(format string, a ...any) error {
-		return inspect.Errorf(inspect.EINVALID, "evidence filter: %s", fmt.Sprintf(format, a...))
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "evidence filter: %s", fmt.Sprintf(format, a...))
 	}
 	if f.Category != nil {
-		if _, err := inspect.ParseCategory(string(*f.Category)); err != nil {
+		if _, err := fieldwatch.ParseCategory(string(*f.Category)); err != nil {
 			return "", nil, err
 		}
 		add("e.category = ?", string(*f.Category))
@@ -628,9 +628,9 @@ func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, erro
 		// The latest review decides; "pending" means none yet.
 		latest := `(SELECT r.decision FROM evidence_reviews r WHERE r.evidence_id = e.id ORDER BY r.at DESC, r.id DESC LIMIT 1)`
 		switch st := *f.ReviewState; {
-		case st == inspect.ReviewPending:
+		case st == fieldwatch.ReviewPending:
 			add("NOT EXISTS (SELECT 1 FROM evidence_reviews r WHERE r.evidence_id = e.id)")
-		case inspect.Decision(st).Valid():
+		case fieldwatch.Decision(st).Valid():
 			add(latest+" = ?", st)
 		default:
 			return "", nil, invalid("unknown review state %q", st)
@@ -673,13 +673,13 @@ func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, erro
 	}
 	if f.BBox != nil {
 		if err := f.BBox.Validate(); err != nil {
-			return "", nil, inspect.Errorf(inspect.EINVALID, "evidence filter: bbox: %w", err)
+			return "", nil, fieldwatch.Errorf(fieldwatch.EINVALID, "evidence filter: bbox: %w", err)
 		}
 		box(*f.BBox)
 	}
 	if f.Near != nil {
 		if err := f.Near.Validate(); err != nil {
-			return "", nil, inspect.Errorf(inspect.EINVALID, "evidence filter: near: %w", err)
+			return "", nil, fieldwatch.Errorf(fieldwatch.EINVALID, "evidence filter: near: %w", err)
 		}
 		if !(f.RadiusM > 0 && f.RadiusM <= MaxNearRadiusM) {
 			return "", nil, invalid("radius %v m outside (0, %v]", f.RadiusM, MaxNearRadiusM)
@@ -726,7 +726,7 @@ func (s *Store) listEvidenceQuery(f inspect.EvidenceFilter) (string, []any, erro
 // scopeCond is the condition for what sc may see: own uploads, or
 // evidence linked to one of its townships or reaches. A UserID that is
 // not a UUID owns nothing.
-func scopeCond(sc *inspect.Scope) (string, []any, error) {
+func scopeCond(sc *fieldwatch.Scope) (string, []any, error) {
 	return visibleTo("evidence", "e.uploader_id = ?", sc.UserID,
 		codeSet{"e.township_code", sc.Townships}, codeSet{"e.reach_code", sc.Reaches})
 }
@@ -752,7 +752,7 @@ func visibleTo(what, owner, userID string, sets ...codeSet) (string, []any, erro
 	}
 	for _, set := range sets {
 		if len(set.codes) > MaxScopeCodes {
-			return "", nil, inspect.Errorf(inspect.EINVALID, "%s scope: more than %d codes", what, MaxScopeCodes)
+			return "", nil, fieldwatch.Errorf(fieldwatch.EINVALID, "%s scope: more than %d codes", what, MaxScopeCodes)
 		}
 		codes, err := normCodes(set.codes)
 		if err != nil {
@@ -781,7 +781,7 @@ func normCodes(codes []string) ([]string, error) {
 			return nil, err
 		}
 		if c == "" {
-			return nil, inspect.Errorf(inspect.EINVALID, "empty township or reach code")
+			return nil, fieldwatch.Errorf(fieldwatch.EINVALID, "empty township or reach code")
 		}
 		out = append(out, c)
 	}
@@ -790,10 +790,10 @@ func normCodes(codes []string) ([]string, error) {
 }
 
 // EvidenceSHA256Exists reports whether any evidence has the given SHA-256
-// (64 lower-case hex digits, else an error wrapping inspect.ErrInvalid).
+// (64 lower-case hex digits, else an error wrapping fieldwatch.ErrInvalid).
 func (s *Store) EvidenceSHA256Exists(ctx context.Context, sha string) (bool, error) {
-	if !inspect.ValidSHA256(sha) {
-		return false, inspect.Errorf(inspect.EINVALID, "sha256 must be 64 lower-case hex digits")
+	if !fieldwatch.ValidSHA256(sha) {
+		return false, fieldwatch.Errorf(fieldwatch.EINVALID, "sha256 must be 64 lower-case hex digits")
 	}
 	var exists bool
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM evidence WHERE sha256 = ?)`), sha).Scan(&exists)
@@ -831,7 +831,7 @@ func nullText(v string) any {
 // SetThumbnails records the thumbnail sizes made for an evidence,
 // replacing the previous set, and clears its ThumbnailTries: the worker
 // succeeded. Returns ErrNotFound if there is no such evidence, and an
-// error wrapping inspect.ErrInvalid for a size outside
+// error wrapping fieldwatch.ErrInvalid for a size outside
 // 1..MaxThumbnailSize.
 func (s *Store) SetThumbnails(ctx context.Context, id string, sizes []int) error {
 	sizes, err := normThumbnails(sizes)
@@ -848,23 +848,23 @@ const maxThumbnailError = 500
 
 // SetThumbnailTries records the thumbnail worker's failed attempts on an
 // evidence. Returns ErrNotFound if there is no such evidence, and an
-// error wrapping inspect.ErrInvalid for negative attempts, a GaveUp other
+// error wrapping fieldwatch.ErrInvalid for negative attempts, a GaveUp other
 // than "", failed or unsupported, or an Error that is not valid text or
 // longer than 500 bytes.
-func (s *Store) SetThumbnailTries(ctx context.Context, id string, tr inspect.ThumbnailTries) error {
+func (s *Store) SetThumbnailTries(ctx context.Context, id string, tr fieldwatch.ThumbnailTries) error {
 	if tr.Attempts < 0 {
-		return inspect.Errorf(inspect.EINVALID, "thumbnail attempts %d", tr.Attempts)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "thumbnail attempts %d", tr.Attempts)
 	}
 	var gaveUp any
 	switch tr.GaveUp {
 	case "":
-	case inspect.ThumbnailFailed, inspect.ThumbnailUnsupported:
+	case fieldwatch.ThumbnailFailed, fieldwatch.ThumbnailUnsupported:
 		gaveUp = string(tr.GaveUp)
 	default:
-		return inspect.Errorf(inspect.EINVALID, "thumbnails cannot end %q", tr.GaveUp)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "thumbnails cannot end %q", tr.GaveUp)
 	}
 	if len(tr.Error) > maxThumbnailError {
-		return inspect.Errorf(inspect.EINVALID, "thumbnail error longer than %d bytes", maxThumbnailError)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "thumbnail error longer than %d bytes", maxThumbnailError)
 	}
 	if err := checkText("thumbnail error", tr.Error); err != nil {
 		return err
@@ -909,7 +909,7 @@ func (s *Store) updateEvidence(ctx context.Context, op, id, set string, args ...
 // It reads the few distinct thumbnail sets in use by a loose index scan,
 // then lists the rows of the incomplete sets through the same index, so
 // that rows already done cost nothing however many there are.
-func (s *Store) EvidenceNeedingThumbnails(ctx context.Context, sizes []int, now time.Time, limit int) ([]inspect.Evidence, error) {
+func (s *Store) EvidenceNeedingThumbnails(ctx context.Context, sizes []int, now time.Time, limit int) ([]fieldwatch.Evidence, error) {
 	sizes, err := normThumbnails(sizes)
 	if err != nil {
 		return nil, err
@@ -918,9 +918,9 @@ func (s *Store) EvidenceNeedingThumbnails(ctx context.Context, sizes []int, now 
 		return nil, err
 	}
 	if len(sizes) == 0 {
-		return []inspect.Evidence{}, nil
+		return []fieldwatch.Evidence{}, nil
 	}
-	var list []inspect.Evidence
+	var list []fieldwatch.Evidence
 	err = s.readTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, s.q(`WITH RECURSIVE t(v) AS (
 				SELECT MIN(thumbnails) FROM evidence WHERE `+thumbnailable+`
@@ -955,7 +955,7 @@ func (s *Store) EvidenceNeedingThumbnails(ctx context.Context, sizes []int, now 
 		}
 		rows.Close()
 		if len(lacking) == 0 {
-			list = []inspect.Evidence{}
+			list = []fieldwatch.Evidence{}
 			return nil
 		}
 		list, err = s.queryEvidence(ctx, tx, `SELECT `+evidenceCols+` FROM evidence e

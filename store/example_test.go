@@ -11,7 +11,7 @@ import (
 
 	"github.com/twpayne/go-geom"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -32,10 +32,10 @@ func ExampleOpenSQLite() {
 		log.Fatal(err)
 	}
 
-	u := inspect.User{
+	u := fieldwatch.User{
 		Username:    "Li.Na",
 		DisplayName: "李娜",
-		Role:        inspect.RoleRiverChief,
+		Role:        fieldwatch.RoleRiverChief,
 		Active:      true,
 		CreatedAt:   time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC),
 	}
@@ -48,7 +48,7 @@ func ExampleOpenSQLite() {
 	}
 	fmt.Println(s.Backend(), got.Username, got.DisplayName, got.Role, got.CreatedAt)
 
-	dup := inspect.User{Username: "LI.NA", Role: inspect.RoleInspector}
+	dup := fieldwatch.User{Username: "LI.NA", Role: fieldwatch.RoleInspector}
 	fmt.Println(errors.Is(s.CreateUser(ctx, &dup), store.ErrConflict))
 	// Output:
 	// sqlite Li.Na 李娜 river_chief 2025-03-01 08:00:00 +0000 UTC
@@ -76,13 +76,13 @@ func ExampleStore_ImportTownships() {
 	square := func(x0, y0, d float64) *geom.MultiPolygon {
 		return geom.NewMultiPolygonFlat(geom.XY, []float64{x0, y0, x0 + d, y0, x0 + d, y0 + d, x0, y0 + d, x0, y0}, [][]int{{10}})
 	}
-	town := inspect.Township{Code: "130227101", Name: "兴城镇", Kind: "town", Zone: inspect.ZoneCore, Boundary: square(118.2, 40.1, 0.1)}
-	v1, err := s.ImportTownships(ctx, []inspect.Township{town}, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
+	town := fieldwatch.Township{Code: "130227101", Name: "兴城镇", Kind: "town", Zone: fieldwatch.ZoneCore, Boundary: square(118.2, 40.1, 0.1)}
+	v1, err := s.ImportTownships(ctx, []fieldwatch.Township{town}, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		log.Fatal(err)
 	}
 	town.Boundary = square(118.2, 40.1, 0.2)
-	v2, err := s.ImportTownships(ctx, []inspect.Township{town}, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	v2, err := s.ImportTownships(ctx, []fieldwatch.Township{town}, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		log.Fatal(err)
 	}

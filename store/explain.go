@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"strings"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // ListPlan is how the database runs ListEvidence for one filter.
@@ -24,7 +24,7 @@ type ListPlan struct {
 // for measuring (cmd/fwbench) and for checking that a list query uses its
 // indexes; the API never calls it. It fails as ListEvidence does for a
 // filter that cannot be applied.
-func (s *Store) ExplainListEvidence(ctx context.Context, f inspect.EvidenceFilter) (ListPlan, error) {
+func (s *Store) ExplainListEvidence(ctx context.Context, f fieldwatch.EvidenceFilter) (ListPlan, error) {
 	query, args, err := s.listEvidenceQuery(f)
 	if err != nil {
 		return ListPlan{}, err

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -27,7 +27,7 @@ func TestExplainListEvidence(t *testing.T) {
 			if _, err := s.Migrate(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			p, err := s.ExplainListEvidence(t.Context(), inspect.EvidenceFilter{BBox: &box})
+			p, err := s.ExplainListEvidence(t.Context(), fieldwatch.EvidenceFilter{BBox: &box})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,7 +38,7 @@ func TestExplainListEvidence(t *testing.T) {
 				t.Errorf("plan does not use %s:\n%s", tc.index, p.Plan)
 			}
 			bad := geo.Box{MinLon: 1, MinLat: 1, MaxLon: 0, MaxLat: 0}
-			if _, err := s.ExplainListEvidence(t.Context(), inspect.EvidenceFilter{BBox: &bad}); !errors.Is(err, inspect.ErrInvalid) {
+			if _, err := s.ExplainListEvidence(t.Context(), fieldwatch.EvidenceFilter{BBox: &bad}); !errors.Is(err, fieldwatch.ErrInvalid) {
 				t.Errorf("inverted box: err = %v, want ErrInvalid", err)
 			}
 		})

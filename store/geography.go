@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // Versioned geography. Township boundaries and river reaches change
@@ -44,7 +44,7 @@ type ReachFilter struct {
 	At time.Time
 	// Township: reaches lying in the township with this code.
 	Township *string
-	// River: reaches of the river with this name (inspect.Reach.River,
+	// River: reaches of the river with this name (fieldwatch.Reach.River,
 	// exact match).
 	River *string
 	// ChiefUserID: reaches the user is assigned to as a chief at At.
@@ -120,10 +120,10 @@ func (s *Store) importBatch(ctx context.Context, kind, table, insert string, row
 // time, and codes that are storable and unique.
 func checkImport(what string, n int, effectiveFrom time.Time, code func(i int) string) error {
 	if n == 0 {
-		return inspect.Errorf(inspect.EINVALID, "import %ss: none given (an import is the full set)", what)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "import %ss: none given (an import is the full set)", what)
 	}
 	if effectiveFrom.IsZero() {
-		return inspect.Errorf(inspect.EINVALID, "import %ss: no effective from time", what)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "import %ss: no effective from time", what)
 	}
 	if err := checkTime("effective from", effectiveFrom); err != nil {
 		return err
@@ -135,10 +135,10 @@ func checkImport(what string, n int, effectiveFrom time.Time, code func(i int) s
 			return err
 		}
 		if c == "" {
-			return inspect.Errorf(inspect.EINVALID, "import %ss: item %d has no code", what, i)
+			return fieldwatch.Errorf(fieldwatch.EINVALID, "import %ss: item %d has no code", what, i)
 		}
 		if seen[c] {
-			return inspect.Errorf(inspect.EINVALID, "import %ss: code %q appears twice", what, c)
+			return fieldwatch.Errorf(fieldwatch.EINVALID, "import %ss: code %q appears twice", what, c)
 		}
 		seen[c] = true
 	}
@@ -161,13 +161,13 @@ func checkFields(prefix string, fields ...string) error {
 // absent from ts is thereby removed from effectiveFrom on. The fields
 // Version, EffectiveFrom and EffectiveTo of ts are ignored.
 //
-// Returns an error wrapping inspect.ErrInvalid for an empty set, a zero
+// Returns an error wrapping fieldwatch.ErrInvalid for an empty set, a zero
 // effectiveFrom, a duplicate or empty code, an empty name or kind, an unknown zone, a
 // boundary that is not a 2D MultiPolygon (SRID 0 or 4326) of closed rings
 // with valid WGS-84 coordinates, or unstorable text; ErrConflict if
 // effectiveFrom is not after the latest township import's, since that
 // would rewrite history.
-func (s *Store) ImportTownships(ctx context.Context, ts []inspect.Township, effectiveFrom time.Time) (version int64, err error) {
+func (s *Store) ImportTownships(ctx context.Context, ts []fieldwatch.Township, effectiveFrom time.Time) (version int64, err error) {
 	effectiveFrom = roundTime(effectiveFrom)
 	if err := checkImport("township", len(ts), effectiveFrom, func(i int) string { return ts[i].Code }); err != nil {
 		return 0, err
@@ -179,10 +179,10 @@ func (s *Store) ImportTownships(ctx context.Context, ts []inspect.Township, effe
 			return 0, err
 		}
 		if t.Name == "" || t.Kind == "" {
-			return 0, inspect.Errorf(inspect.EINVALID, "township %s: name and kind are required", t.Code)
+			return 0, fieldwatch.Errorf(fieldwatch.EINVALID, "township %s: name and kind are required", t.Code)
 		}
 		if !t.Zone.Valid() {
-			return 0, inspect.Errorf(inspect.EINVALID, "township %s: unknown zone %q", t.Code, t.Zone)
+			return 0, fieldwatch.Errorf(fieldwatch.EINVALID, "township %s: unknown zone %q", t.Code, t.Zone)
 		}
 		if err := checkMultiPolygon(field+"boundary", t.Boundary); err != nil {
 			return 0, err
@@ -212,12 +212,12 @@ func (s *Store) ImportTownships(ctx context.Context, ts []inspect.Township, effe
 // Chief assignments are by reach code and outlive a reach's removal:
 // SetReachChiefs with no assignments ends them.
 //
-// Returns an error wrapping inspect.ErrInvalid for an empty set, a zero
+// Returns an error wrapping fieldwatch.ErrInvalid for an empty set, a zero
 // effectiveFrom, a duplicate or empty code, an empty river, name or township code, a line
 // that is not a 2D MultiLineString (SRID 0 or 4326) of lines of at least
 // two valid WGS-84 positions, or unstorable text; ErrConflict if
 // effectiveFrom is not after the latest reach import's.
-func (s *Store) ImportReaches(ctx context.Context, rs []inspect.Reach, effectiveFrom time.Time) (version int64, err error) {
+func (s *Store) ImportReaches(ctx context.Context, rs []fieldwatch.Reach, effectiveFrom time.Time) (version int64, err error) {
 	effectiveFrom = roundTime(effectiveFrom)
 	if err := checkImport("reach", len(rs), effectiveFrom, func(i int) string { return rs[i].Code }); err != nil {
 		return 0, err
@@ -230,7 +230,7 @@ func (s *Store) ImportReaches(ctx context.Context, rs []inspect.Reach, effective
 			return 0, err
 		}
 		if r.River == "" || r.Name == "" || r.TownshipCode == "" {
-			return 0, inspect.Errorf(inspect.EINVALID, "reach %s: river, name and township code are required", r.Code)
+			return 0, fieldwatch.Errorf(fieldwatch.EINVALID, "reach %s: river, name and township code are required", r.Code)
 		}
 		if err := checkMultiLineString(field+"line", r.Line); err != nil {
 			return 0, err
@@ -293,26 +293,26 @@ func (s *Store) townshipCols() string {
 	return `t.code, t.version, t.name, t.name_en, t.kind, t.zone, ` + s.d.geomCol(`t.boundary`) + `, t.effective_from, t.effective_to`
 }
 
-func (s *Store) scanTownship(r rowScanner) (inspect.Township, error) {
+func (s *Store) scanTownship(r rowScanner) (fieldwatch.Township, error) {
 	var (
-		t    inspect.Township
+		t    fieldwatch.Township
 		zone string
 	)
 	err := r.Scan(&t.Code, &t.Version, &t.Name, &t.NameEN, &t.Kind, &zone, multiPolygonScan{s.d, &t.Boundary},
 		timeScan{t: &t.EffectiveFrom}, timeScan{null: &t.EffectiveTo})
-	t.Zone = inspect.Zone(zone)
+	t.Zone = fieldwatch.Zone(zone)
 	return t, err
 }
 
 // Townships returns the township versions in force at at, ordered by
 // code (bytewise). Boundaries come back with SRID 4326.
-func (s *Store) Townships(ctx context.Context, at time.Time) ([]inspect.Township, error) {
+func (s *Store) Townships(ctx context.Context, at time.Time) ([]fieldwatch.Township, error) {
 	at, err := s.at(at)
 	if err != nil {
 		return nil, err
 	}
 	arg := s.d.timeArg(at)
-	out := []inspect.Township{}
+	out := []fieldwatch.Township{}
 	err = s.readTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+s.townshipCols()+` FROM townships t
 			WHERE `+inForce("t")+` ORDER BY t.code`), arg, arg)
@@ -338,22 +338,22 @@ func (s *Store) Townships(ctx context.Context, at time.Time) ([]inspect.Township
 // TownshipByCode returns the version of the township with the given code
 // in force at at. Returns ErrNotFound if there is none then (never
 // imported, not yet in force, or removed by a later import).
-func (s *Store) TownshipByCode(ctx context.Context, code string, at time.Time) (inspect.Township, error) {
+func (s *Store) TownshipByCode(ctx context.Context, code string, at time.Time) (fieldwatch.Township, error) {
 	if err := checkText("township code", code); err != nil {
-		return inspect.Township{}, err
+		return fieldwatch.Township{}, err
 	}
 	at, err := s.at(at)
 	if err != nil {
-		return inspect.Township{}, err
+		return fieldwatch.Township{}, err
 	}
 	arg := s.d.timeArg(at)
 	t, err := s.scanTownship(s.db.QueryRowContext(ctx, s.q(`SELECT `+s.townshipCols()+` FROM townships t
 		WHERE t.code = ? AND `+inForce("t")), code, arg, arg))
 	if errors.Is(err, sql.ErrNoRows) {
-		return inspect.Township{}, fmt.Errorf("store: township by code: %w", ErrNotFound)
+		return fieldwatch.Township{}, fmt.Errorf("store: township by code: %w", ErrNotFound)
 	}
 	if err != nil {
-		return inspect.Township{}, s.fail("township by code", err)
+		return fieldwatch.Township{}, s.fail("township by code", err)
 	}
 	return t, nil
 }
@@ -362,8 +362,8 @@ func (s *Store) reachCols() string {
 	return `r.code, r.version, r.river, r.river_en, r.name, r.township_code, ` + s.d.geomCol(`r.line`) + `, r.effective_from, r.effective_to`
 }
 
-func (s *Store) scanReach(row rowScanner) (inspect.Reach, error) {
-	var r inspect.Reach
+func (s *Store) scanReach(row rowScanner) (fieldwatch.Reach, error) {
+	var r fieldwatch.Reach
 	err := row.Scan(&r.Code, &r.Version, &r.River, &r.RiverEN, &r.Name, &r.TownshipCode, multiLineStringScan{s.d, &r.Line},
 		timeScan{t: &r.EffectiveFrom}, timeScan{null: &r.EffectiveTo})
 	return r, err
@@ -372,15 +372,15 @@ func (s *Store) scanReach(row rowScanner) (inspect.Reach, error) {
 // Reaches returns the reach versions in force at f.At that match f,
 // ordered by code (bytewise). Lines come back with SRID 4326.
 //
-// Returns an error wrapping inspect.ErrInvalid for a filter that cannot be
+// Returns an error wrapping fieldwatch.ErrInvalid for a filter that cannot be
 // applied (a ChiefUserID that is not a UUID, an invalid box, unstorable
 // text).
-func (s *Store) Reaches(ctx context.Context, f ReachFilter) ([]inspect.Reach, error) {
+func (s *Store) Reaches(ctx context.Context, f ReachFilter) ([]fieldwatch.Reach, error) {
 	query, args, err := s.reachesQuery(f)
 	if err != nil {
 		return nil, err
 	}
-	out := []inspect.Reach{}
+	out := []fieldwatch.Reach{}
 	err = s.readTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, s.q(query), args...)
 		if err != nil {
@@ -429,14 +429,14 @@ func (s *Store) reachesQuery(f ReachFilter) (string, []any, error) {
 	if f.ChiefUserID != nil {
 		uid, ok := parseID(*f.ChiefUserID)
 		if !ok {
-			return "", nil, inspect.Errorf(inspect.EINVALID, "reach filter: chief user id is not a UUID")
+			return "", nil, fieldwatch.Errorf(fieldwatch.EINVALID, "reach filter: chief user id is not a UUID")
 		}
 		add(`r.code IN (SELECT c.reach_code FROM chief_assignments c WHERE c.user_id = ? AND `+validAt("c")+`)`, uid, arg, arg)
 	}
 	if f.BBox != nil {
 		b := *f.BBox
 		if err := b.Validate(); err != nil {
-			return "", nil, inspect.Errorf(inspect.EINVALID, "reach filter: bbox: %w", err)
+			return "", nil, fieldwatch.Errorf(fieldwatch.EINVALID, "reach filter: bbox: %w", err)
 		}
 		cond, a := s.d.reachBoxIndex(b)
 		add(cond, a...)
@@ -447,25 +447,25 @@ func (s *Store) reachesQuery(f ReachFilter) (string, []any, error) {
 
 // ReachByCode returns the version of the reach with the given code in
 // force at at. Returns ErrNotFound if there is none then.
-func (s *Store) ReachByCode(ctx context.Context, code string, at time.Time) (inspect.Reach, error) {
+func (s *Store) ReachByCode(ctx context.Context, code string, at time.Time) (fieldwatch.Reach, error) {
 	if err := checkText("reach code", code); err != nil {
-		return inspect.Reach{}, err
+		return fieldwatch.Reach{}, err
 	}
 	at, err := s.at(at)
 	if err != nil {
-		return inspect.Reach{}, err
+		return fieldwatch.Reach{}, err
 	}
 	r, err := s.reachByCode(ctx, s.db, code, at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return inspect.Reach{}, fmt.Errorf("store: reach by code: %w", ErrNotFound)
+		return fieldwatch.Reach{}, fmt.Errorf("store: reach by code: %w", ErrNotFound)
 	}
 	if err != nil {
-		return inspect.Reach{}, s.fail("reach by code", err)
+		return fieldwatch.Reach{}, s.fail("reach by code", err)
 	}
 	return r, nil
 }
 
-func (s *Store) reachByCode(ctx context.Context, q querier, code string, at time.Time) (inspect.Reach, error) {
+func (s *Store) reachByCode(ctx context.Context, q querier, code string, at time.Time) (fieldwatch.Reach, error) {
 	arg := s.d.timeArg(at)
 	return s.scanReach(q.QueryRowContext(ctx, s.q(`SELECT `+s.reachCols()+` FROM reaches r
 		WHERE r.code = ? AND `+inForce("r")), code, arg, arg))

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
 )
 
@@ -142,7 +142,7 @@ func TestSQLiteGeographyQueryPlans(t *testing.T) {
 func TestPostgresGeographyQueryPlans(t *testing.T) {
 	ctx := t.Context()
 	s := migratedPostgres(t)
-	chief := inspect.User{Username: "plan.chief", Role: inspect.RoleRiverChief}
+	chief := fieldwatch.User{Username: "plan.chief", Role: fieldwatch.RoleRiverChief}
 	if err := s.CreateUser(ctx, &chief); err != nil {
 		t.Fatal(err)
 	}

@@ -5,15 +5,15 @@ import (
 
 	"github.com/twpayne/go-geom"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // srid is the only spatial reference the store keeps: WGS-84 degrees.
 const srid = 4326
 
 // Geometries are checked before any query, so that both backends refuse
-// the same input with inspect.ErrInvalid: PostGIS would reject an unclosed
+// the same input with fieldwatch.ErrInvalid: PostGIS would reject an unclosed
 // ring or a Z coordinate with a server error, and SQLite would store any
 // bytes. Rings and lines are checked for shape, not for validity in the
 // OGC sense (self-intersections are stored as given).
@@ -22,18 +22,18 @@ const srid = 4326
 // flat coordinates are whole, valid WGS-84 positions.
 func checkLayout(field string, g geom.T) error {
 	if g.Layout() != geom.XY {
-		return inspect.Errorf(inspect.EINVALID, "%s: layout %v, want XY", field, g.Layout())
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "%s: layout %v, want XY", field, g.Layout())
 	}
 	if s := g.SRID(); s != 0 && s != srid {
-		return inspect.Errorf(inspect.EINVALID, "%s: SRID %d, want %d", field, s, srid)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "%s: SRID %d, want %d", field, s, srid)
 	}
 	flat := g.FlatCoords()
 	if len(flat) == 0 || len(flat)%2 != 0 {
-		return inspect.Errorf(inspect.EINVALID, "%s: %w", field, geo.ErrEmptyGeometry)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "%s: %w", field, geo.ErrEmptyGeometry)
 	}
 	for i := 0; i < len(flat); i += 2 {
 		if err := geo.ValidateLonLat(flat[i], flat[i+1]); err != nil {
-			return inspect.Errorf(inspect.EINVALID, "%s: vertex %d: %w", field, i/2, err)
+			return fieldwatch.Errorf(fieldwatch.EINVALID, "%s: vertex %d: %w", field, i/2, err)
 		}
 	}
 	return nil
@@ -56,7 +56,7 @@ func checkEnds(ends []int, start, n, minPos int) (int, bool) {
 // with an exterior ring, every ring closed with at least four positions.
 func checkMultiPolygon(field string, mp *geom.MultiPolygon) error {
 	if mp == nil || mp.Empty() {
-		return inspect.Errorf(inspect.EINVALID, "%s: %w", field, geo.ErrEmptyGeometry)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "%s: %w", field, geo.ErrEmptyGeometry)
 	}
 	if err := checkLayout(field, mp); err != nil {
 		return err
@@ -65,11 +65,11 @@ func checkMultiPolygon(field string, mp *geom.MultiPolygon) error {
 	start := 0
 	for i, ends := range endss {
 		if len(ends) == 0 {
-			return inspect.Errorf(inspect.EINVALID, "%s: polygon %d is empty", field, i)
+			return fieldwatch.Errorf(fieldwatch.EINVALID, "%s: polygon %d is empty", field, i)
 		}
 		end, ok := checkEnds(ends, start, len(flat), 4)
 		if !ok {
-			return inspect.Errorf(inspect.EINVALID, "%s: polygon %d has a ring of fewer than 4 positions or bad offsets", field, i)
+			return fieldwatch.Errorf(fieldwatch.EINVALID, "%s: polygon %d has a ring of fewer than 4 positions or bad offsets", field, i)
 		}
 		for j, e := range ends {
 			s := start
@@ -77,13 +77,13 @@ func checkMultiPolygon(field string, mp *geom.MultiPolygon) error {
 				s = ends[j-1]
 			}
 			if flat[s] != flat[e-2] || flat[s+1] != flat[e-1] {
-				return inspect.Errorf(inspect.EINVALID, "%s: polygon %d ring %d is not closed", field, i, j)
+				return fieldwatch.Errorf(fieldwatch.EINVALID, "%s: polygon %d ring %d is not closed", field, i, j)
 			}
 		}
 		start = end
 	}
 	if start != len(flat) {
-		return inspect.Errorf(inspect.EINVALID, "%s: coordinates beyond the last ring", field)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "%s: coordinates beyond the last ring", field)
 	}
 	return nil
 }
@@ -92,7 +92,7 @@ func checkMultiPolygon(field string, mp *geom.MultiPolygon) error {
 // least two positions.
 func checkMultiLineString(field string, ml *geom.MultiLineString) error {
 	if ml == nil || ml.Empty() {
-		return inspect.Errorf(inspect.EINVALID, "%s: %w", field, geo.ErrEmptyGeometry)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "%s: %w", field, geo.ErrEmptyGeometry)
 	}
 	if err := checkLayout(field, ml); err != nil {
 		return err
@@ -100,7 +100,7 @@ func checkMultiLineString(field string, ml *geom.MultiLineString) error {
 	flat := ml.FlatCoords()
 	end, ok := checkEnds(ml.Ends(), 0, len(flat), 2)
 	if !ok || end != len(flat) {
-		return inspect.Errorf(inspect.EINVALID, "%s: a line has fewer than 2 positions or bad offsets", field)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "%s: a line has fewer than 2 positions or bad offsets", field)
 	}
 	return nil
 }
@@ -115,7 +115,7 @@ func bounds(g geom.T) geo.Box {
 func (d *dialect) geomArg(g geom.T) ([]byte, error) {
 	b, err := d.encodeGeom(g)
 	if err != nil {
-		return nil, inspect.Errorf(inspect.EINVALID, "encode geometry: %w", err)
+		return nil, fieldwatch.Errorf(fieldwatch.EINVALID, "encode geometry: %w", err)
 	}
 	return b, nil
 }

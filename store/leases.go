@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Leases on background jobs. Replicas that share the database run the
@@ -23,7 +23,7 @@ import (
 // whether holder has it: true when the lease was free, had expired at
 // now, or was already holder's (it then runs until until, which renews
 // or shortens it); false, with no error, while another holder has it.
-// Returns an error wrapping inspect.ErrInvalid for an empty name or
+// Returns an error wrapping fieldwatch.ErrInvalid for an empty name or
 // holder, or until not after now.
 func (s *Store) AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {
 	if err := checkLease(name, holder); err != nil {
@@ -33,7 +33,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, now, unti
 		return false, err
 	}
 	if !until.After(now) {
-		return false, inspect.Errorf(inspect.EINVALID, "lease %s: until %s is not after now %s", name,
+		return false, fieldwatch.Errorf(fieldwatch.EINVALID, "lease %s: until %s is not after now %s", name,
 			until.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
 	}
 	// On PostgreSQL the conflicting row is locked and the WHERE is
@@ -86,7 +86,7 @@ func (s *Store) DeleteExpiredLeases(ctx context.Context, before time.Time) (int,
 
 func checkLease(name, holder string) error {
 	if name == "" || holder == "" {
-		return inspect.Errorf(inspect.EINVALID, "a lease needs a name and a holder")
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "a lease needs a name and a holder")
 	}
 	return errors.Join(checkText("lease name", name), checkText("lease holder", holder))
 }

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // Patrol listing page sizes.
@@ -27,7 +27,7 @@ const patrolCols = `p.id, p.chief_id, p.reach_code, p.township_code, p.started_a
 // Idempotency-Key, and appends "patrol.create" to the audit trail, in
 // one transaction. It sets p.ID. A key the recorder used before fails
 // with ErrConflict; an unknown recorder with ErrNotFound.
-func (s *Store) CreatePatrol(ctx context.Context, p *inspect.Patrol, key string, fingerprint []byte) error {
+func (s *Store) CreatePatrol(ctx context.Context, p *fieldwatch.Patrol, key string, fingerprint []byte) error {
 	uid, ok := parseID(p.ChiefID)
 	if !ok {
 		return fmt.Errorf("store: create patrol: %w", ErrNotFound)
@@ -36,12 +36,12 @@ func (s *Store) CreatePatrol(ctx context.Context, p *inspect.Patrol, key string,
 		checkTime("started_at", p.StartedAt), checkTime("ended_at", p.EndedAt), checkTime("recorded_at", p.RecordedAt)}
 	for _, v := range []float64{p.LengthM, p.DurationS, p.Coverage, p.MaxSpeed, p.MedianSpeed} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			errs = append(errs, inspect.Errorf(inspect.EINVALID, "patrol numbers must be finite"))
+			errs = append(errs, fieldwatch.Errorf(fieldwatch.EINVALID, "patrol numbers must be finite"))
 		}
 	}
 	for _, id := range p.EvidenceIDs {
 		if _, ok := parseID(id); !ok {
-			errs = append(errs, inspect.Errorf(inspect.EINVALID, "evidence id %q", id))
+			errs = append(errs, fieldwatch.Errorf(fieldwatch.EINVALID, "evidence id %q", id))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -126,49 +126,49 @@ func decodeTrack(s string) (geo.Track, error) {
 
 // PatrolByKey returns the patrol userID recorded with key, with the
 // fingerprint of the request.
-func (s *Store) PatrolByKey(ctx context.Context, userID, key string) (inspect.Patrol, []byte, bool, error) {
+func (s *Store) PatrolByKey(ctx context.Context, userID, key string) (fieldwatch.Patrol, []byte, bool, error) {
 	uid, ok := parseID(userID)
 	if !ok || checkText("key", key) != nil {
-		return inspect.Patrol{}, nil, false, nil
+		return fieldwatch.Patrol{}, nil, false, nil
 	}
 	var fp []byte
 	var id string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, fingerprint FROM patrols WHERE chief_id = ? AND idem_key = ?`), uid, key).Scan(&id, &fp)
 	if errors.Is(err, sql.ErrNoRows) {
-		return inspect.Patrol{}, nil, false, nil
+		return fieldwatch.Patrol{}, nil, false, nil
 	}
 	if err != nil {
-		return inspect.Patrol{}, nil, false, s.fail("patrol by key", err)
+		return fieldwatch.Patrol{}, nil, false, s.fail("patrol by key", err)
 	}
 	p, err := s.PatrolByID(ctx, id)
 	if err != nil {
-		return inspect.Patrol{}, nil, false, err
+		return fieldwatch.Patrol{}, nil, false, err
 	}
 	return p, fp, true, nil
 }
 
 // PatrolByID returns a patrol with its track, or ErrNotFound.
-func (s *Store) PatrolByID(ctx context.Context, id string) (inspect.Patrol, error) {
+func (s *Store) PatrolByID(ctx context.Context, id string) (fieldwatch.Patrol, error) {
 	pid, ok := parseID(id)
 	if !ok {
-		return inspect.Patrol{}, fmt.Errorf("store: patrol: %w", ErrNotFound)
+		return fieldwatch.Patrol{}, fmt.Errorf("store: patrol: %w", ErrNotFound)
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+patrolCols+`, p.track FROM patrols p WHERE p.id = ?`), pid)
 	if err != nil {
-		return inspect.Patrol{}, s.fail("patrol", err)
+		return fieldwatch.Patrol{}, s.fail("patrol", err)
 	}
 	out, err := s.scanPatrols(rows, true)
 	if err != nil {
-		return inspect.Patrol{}, s.fail("patrol", err)
+		return fieldwatch.Patrol{}, s.fail("patrol", err)
 	}
 	if len(out) == 0 {
-		return inspect.Patrol{}, fmt.Errorf("store: patrol: %w", ErrNotFound)
+		return fieldwatch.Patrol{}, fmt.Errorf("store: patrol: %w", ErrNotFound)
 	}
 	return out[0], nil
 }
 
 // ListPatrols returns patrols matching f, newest first, without tracks.
-func (s *Store) ListPatrols(ctx context.Context, f inspect.PatrolFilter) ([]inspect.Patrol, error) {
+func (s *Store) ListPatrols(ctx context.Context, f fieldwatch.PatrolFilter) ([]fieldwatch.Patrol, error) {
 	var (
 		where []string
 		args  []any
@@ -183,7 +183,7 @@ func (s *Store) ListPatrols(ctx context.Context, f inspect.PatrolFilter) ([]insp
 	if f.ChiefID != "" {
 		uid, ok := parseID(f.ChiefID)
 		if !ok {
-			return nil, inspect.Errorf(inspect.EINVALID, "patrol filter: chief is not an id")
+			return nil, fieldwatch.Errorf(fieldwatch.EINVALID, "patrol filter: chief is not an id")
 		}
 		add("p.chief_id = ?", uid)
 	}
@@ -232,12 +232,12 @@ func (s *Store) ListPatrols(ctx context.Context, f inspect.PatrolFilter) ([]insp
 	return out, nil
 }
 
-func (s *Store) scanPatrols(rows *sql.Rows, withTrack bool) ([]inspect.Patrol, error) {
+func (s *Store) scanPatrols(rows *sql.Rows, withTrack bool) ([]fieldwatch.Patrol, error) {
 	defer rows.Close()
-	out := []inspect.Patrol{}
+	out := []fieldwatch.Patrol{}
 	for rows.Next() {
 		var (
-			p                 inspect.Patrol
+			p                 fieldwatch.Patrol
 			reasons, evidence string
 			track             string
 		)
@@ -268,7 +268,7 @@ func (s *Store) scanPatrols(rows *sql.Rows, withTrack bool) ([]inspect.Patrol, e
 // ChiefAssignmentsDuring returns every chief assignment in force at some
 // time in [from, to), ordered by reach, level (county first), ValidFrom
 // and user.
-func (s *Store) ChiefAssignmentsDuring(ctx context.Context, from, to time.Time) ([]inspect.ChiefAssignment, error) {
+func (s *Store) ChiefAssignmentsDuring(ctx context.Context, from, to time.Time) ([]fieldwatch.ChiefAssignment, error) {
 	if err := errors.Join(checkTime("from", from), checkTime("to", to)); err != nil {
 		return nil, err
 	}

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
 )
 
@@ -19,7 +19,7 @@ import (
 func TestPostgresEvidenceQueryPlans(t *testing.T) {
 	ctx := t.Context()
 	s := migratedPostgres(t)
-	u := inspect.User{Username: "plan", Role: inspect.RoleInspector}
+	u := fieldwatch.User{Username: "plan", Role: fieldwatch.RoleInspector}
 	if err := s.CreateUser(ctx, &u); err != nil {
 		t.Fatal(err)
 	}
@@ -41,13 +41,13 @@ func TestPostgresEvidenceQueryPlans(t *testing.T) {
 	centre := geo.Point{Lon: 114.5, Lat: 40.5}
 	tests := []struct {
 		name      string
-		f         inspect.EvidenceFilter
+		f         fieldwatch.EvidenceFilter
 		noSeqScan bool
 		want      string
 	}{
-		{"BBox", inspect.EvidenceFilter{BBox: &geo.Box{MinLon: 114.49, MinLat: 40.49, MaxLon: 114.51, MaxLat: 40.51}}, true, "evidence_geom"},
-		{"Near", inspect.EvidenceFilter{Near: &centre, RadiusM: 800}, true, "evidence_geom"},
-		{"KeysetPage", inspect.EvidenceFilter{AfterTime: &after, AfterID: "0196f3a0-0000-7000-8000-000000000000"}, false,
+		{"BBox", fieldwatch.EvidenceFilter{BBox: &geo.Box{MinLon: 114.49, MinLat: 40.49, MaxLon: 114.51, MaxLat: 40.51}}, true, "evidence_geom"},
+		{"Near", fieldwatch.EvidenceFilter{Near: &centre, RadiusM: 800}, true, "evidence_geom"},
+		{"KeysetPage", fieldwatch.EvidenceFilter{AfterTime: &after, AfterID: "0196f3a0-0000-7000-8000-000000000000"}, false,
 			"Index Scan using evidence_received"},
 	}
 	for _, tc := range tests {
@@ -68,7 +68,7 @@ func TestPostgresEvidenceQueryPlans(t *testing.T) {
 
 // postgresPlan returns the EXPLAIN output of ListEvidence's query for f,
 // with sequential scans disabled for the transaction if noSeqScan.
-func postgresPlan(t *testing.T, s *Store, f inspect.EvidenceFilter, noSeqScan bool) string {
+func postgresPlan(t *testing.T, s *Store, f fieldwatch.EvidenceFilter, noSeqScan bool) string {
 	t.Helper()
 	ctx := t.Context()
 	q, args, err := s.listEvidenceQuery(f)

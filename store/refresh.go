@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 const refreshCols = `id, family_id, user_id, hash, created_at, expires_at, spent_at, revoked_at`
 
-func scanRefreshToken(r rowScanner) (inspect.RefreshToken, error) {
-	var t inspect.RefreshToken
+func scanRefreshToken(r rowScanner) (fieldwatch.RefreshToken, error) {
+	var t fieldwatch.RefreshToken
 	err := r.Scan(&t.ID, &t.FamilyID, &t.UserID, &t.Hash,
 		timeScan{t: &t.CreatedAt}, timeScan{t: &t.ExpiresAt}, timeScan{null: &t.SpentAt}, timeScan{null: &t.RevokedAt})
 	return t, err
@@ -35,9 +35,9 @@ func scanRefreshToken(r rowScanner) (inspect.RefreshToken, error) {
 //
 // Returns ErrConflict for a duplicate ID or hash, ErrNotFound if the user
 // does not exist or (for a rotation) changed password since the family
-// began, and an error wrapping inspect.ErrInvalid for
+// began, and an error wrapping fieldwatch.ErrInvalid for
 // malformed fields.
-func (s *Store) InsertRefreshToken(ctx context.Context, t inspect.RefreshToken) error {
+func (s *Store) InsertRefreshToken(ctx context.Context, t fieldwatch.RefreshToken) error {
 	t, uid, err := s.checkRefreshToken(t)
 	if err != nil {
 		return err
@@ -56,11 +56,11 @@ func (s *Store) InsertRefreshToken(ctx context.Context, t inspect.RefreshToken) 
 // Returns ErrNotFound if the user does not exist, is inactive or has
 // another password hash now (the caller re-reads the user: a rehash with
 // stronger parameters is not a password change), ErrConflict for a
-// duplicate ID or hash, and an error wrapping inspect.ErrInvalid for
+// duplicate ID or hash, and an error wrapping fieldwatch.ErrInvalid for
 // malformed fields.
-func (s *Store) StartRefreshFamily(ctx context.Context, t inspect.RefreshToken, passwordHash string) error {
+func (s *Store) StartRefreshFamily(ctx context.Context, t fieldwatch.RefreshToken, passwordHash string) error {
 	if passwordHash == "" {
-		return inspect.Errorf(inspect.EINVALID, "empty password hash")
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "empty password hash")
 	}
 	t, uid, err := s.checkRefreshToken(t)
 	if err != nil {
@@ -71,7 +71,7 @@ func (s *Store) StartRefreshFamily(ctx context.Context, t inspect.RefreshToken, 
 
 // checkRefreshToken validates t and fills in its defaults; uid is the
 // canonical user id.
-func (s *Store) checkRefreshToken(t inspect.RefreshToken) (inspect.RefreshToken, string, error) {
+func (s *Store) checkRefreshToken(t fieldwatch.RefreshToken) (fieldwatch.RefreshToken, string, error) {
 	var err error
 	if t.ID == "" {
 		if t.ID, err = newID(); err != nil {
@@ -80,27 +80,27 @@ func (s *Store) checkRefreshToken(t inspect.RefreshToken) (inspect.RefreshToken,
 	} else if id, ok := parseID(t.ID); ok {
 		t.ID = id
 	} else {
-		return t, "", inspect.Errorf(inspect.EINVALID, "refresh token id is not a UUID")
+		return t, "", fieldwatch.Errorf(fieldwatch.EINVALID, "refresh token id is not a UUID")
 	}
 	if t.FamilyID == "" {
 		t.FamilyID = t.ID
 	} else if id, ok := parseID(t.FamilyID); ok {
 		t.FamilyID = id
 	} else {
-		return t, "", inspect.Errorf(inspect.EINVALID, "refresh token family id is not a UUID")
+		return t, "", fieldwatch.Errorf(fieldwatch.EINVALID, "refresh token family id is not a UUID")
 	}
 	uid, ok := parseID(t.UserID)
 	if !ok {
 		return t, "", fmt.Errorf("store: insert refresh token: user: %w", ErrNotFound)
 	}
 	if len(t.Hash) != sha256.Size {
-		return t, "", inspect.Errorf(inspect.EINVALID, "refresh token hash must be %d bytes", sha256.Size)
+		return t, "", fieldwatch.Errorf(fieldwatch.EINVALID, "refresh token hash must be %d bytes", sha256.Size)
 	}
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = s.now()
 	}
 	if t.ExpiresAt.IsZero() {
-		return t, "", inspect.Errorf(inspect.EINVALID, "refresh token without expiry")
+		return t, "", fieldwatch.Errorf(fieldwatch.EINVALID, "refresh token without expiry")
 	}
 	for _, f := range []struct {
 		name string
@@ -122,7 +122,7 @@ func (s *Store) checkRefreshToken(t inspect.RefreshToken) (inspect.RefreshToken,
 // revokes the user's tokens, in one transaction) either waits for this
 // insert and then revokes the new row, or commits first and makes cond
 // false when the row is re-checked.
-func (s *Store) insertRefreshToken(ctx context.Context, op string, t inspect.RefreshToken, uid, cond string, args ...any) error {
+func (s *Store) insertRefreshToken(ctx context.Context, op string, t fieldwatch.RefreshToken, uid, cond string, args ...any) error {
 	lock := ""
 	if s.d.name == postgresDialect.name {
 		// SQLite serialises writers; it has no row locks to take.
@@ -149,16 +149,16 @@ func (s *Store) insertRefreshToken(ctx context.Context, op string, t inspect.Ref
 // RefreshTokenByHash returns the token whose SHA-256 is hash, whatever its
 // state: the caller needs spent and revoked tokens too, to detect reuse.
 // Returns ErrNotFound if there is none.
-func (s *Store) RefreshTokenByHash(ctx context.Context, hash []byte) (inspect.RefreshToken, error) {
+func (s *Store) RefreshTokenByHash(ctx context.Context, hash []byte) (fieldwatch.RefreshToken, error) {
 	if len(hash) != sha256.Size {
-		return inspect.RefreshToken{}, fmt.Errorf("store: refresh token by hash: %w", ErrNotFound)
+		return fieldwatch.RefreshToken{}, fmt.Errorf("store: refresh token by hash: %w", ErrNotFound)
 	}
 	t, err := scanRefreshToken(s.db.QueryRowContext(ctx, s.q(`SELECT `+refreshCols+` FROM refresh_tokens WHERE hash = ?`), hash))
 	if errors.Is(err, sql.ErrNoRows) {
-		return inspect.RefreshToken{}, fmt.Errorf("store: refresh token by hash: %w", ErrNotFound)
+		return fieldwatch.RefreshToken{}, fmt.Errorf("store: refresh token by hash: %w", ErrNotFound)
 	}
 	if err != nil {
-		return inspect.RefreshToken{}, s.fail("refresh token by hash", err)
+		return fieldwatch.RefreshToken{}, s.fail("refresh token by hash", err)
 	}
 	return t, nil
 }

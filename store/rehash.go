@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // RehashPassword replaces a user's password hash with a stronger hash of
@@ -17,7 +17,7 @@ func (s *Store) RehashPassword(ctx context.Context, id, oldHash, newHash string)
 		return err
 	}
 	if newHash == "" {
-		return inspect.Errorf(inspect.EINVALID, "empty password hash")
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "empty password hash")
 	}
 	cid, ok := parseID(id)
 	if !ok {

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Bounds of a responsibility record: linking keeps up to three candidate
@@ -16,7 +16,7 @@ const (
 	maxResponsibilityCandidates = 16
 )
 
-// The responsibility column: inspect.Responsibility as JSON. As for the
+// The responsibility column: fieldwatch.Responsibility as JSON. As for the
 // details column, the field names are the stored format, independent of
 // the Go names.
 type (
@@ -46,9 +46,9 @@ type (
 // normResponsibility validates r (the domain's rules are r.Validate's, the
 // rest is storage: text, ids, bounds) and returns it in stored form: user ids
 // canonical, nil slices made empty. It leaves r's slices untouched.
-func normResponsibility(r inspect.Responsibility) (inspect.Responsibility, error) {
+func normResponsibility(r fieldwatch.Responsibility) (fieldwatch.Responsibility, error) {
 	invalid := func(format string, a ...any) error {
-		return inspect.Errorf(inspect.EINVALID, "responsibility: %s", fmt.Sprintf(format, a...))
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "responsibility: %s", fmt.Sprintf(format, a...))
 	}
 	if err := checkFields("responsibility ", "township code", r.TownshipCode, "township name", r.TownshipName,
 		"reach code", r.ReachCode, "reach name", r.ReachName, "method", r.Method); err != nil {
@@ -60,7 +60,7 @@ func normResponsibility(r inspect.Responsibility) (inspect.Responsibility, error
 	if len(r.Chiefs) > maxResponsibilityChiefs || len(r.Candidates) > maxResponsibilityCandidates {
 		return r, invalid("more than %d chiefs or %d candidates", maxResponsibilityChiefs, maxResponsibilityCandidates)
 	}
-	chiefs := make([]inspect.ChiefRef, len(r.Chiefs))
+	chiefs := make([]fieldwatch.ChiefRef, len(r.Chiefs))
 	for i, c := range r.Chiefs {
 		id, ok := parseID(c.UserID)
 		if !ok {
@@ -72,10 +72,10 @@ func normResponsibility(r inspect.Responsibility) (inspect.Responsibility, error
 		if err := checkText("responsibility chief name", c.Name); err != nil {
 			return r, err
 		}
-		chiefs[i] = inspect.ChiefRef{UserID: id, Name: c.Name, Level: c.Level}
+		chiefs[i] = fieldwatch.ChiefRef{UserID: id, Name: c.Name, Level: c.Level}
 	}
 	r.Chiefs = chiefs
-	candidates := make([]inspect.ReachCandidate, len(r.Candidates))
+	candidates := make([]fieldwatch.ReachCandidate, len(r.Candidates))
 	for i, c := range r.Candidates {
 		if err := checkText("responsibility candidate code", c.Code); err != nil {
 			return r, err
@@ -87,7 +87,7 @@ func normResponsibility(r inspect.Responsibility) (inspect.Responsibility, error
 }
 
 // responsibilityJSON returns the stored form of a normalised record.
-func responsibilityJSON(r inspect.Responsibility) (string, error) {
+func responsibilityJSON(r fieldwatch.Responsibility) (string, error) {
 	d := responsibilityDoc{
 		TownshipCode: r.TownshipCode, TownshipName: r.TownshipName, Zone: string(r.Zone),
 		ReachCode: r.ReachCode, ReachName: r.ReachName, ReachDistM: r.ReachDistM,
@@ -102,28 +102,28 @@ func responsibilityJSON(r inspect.Responsibility) (string, error) {
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
-		return "", inspect.Errorf(inspect.EINVALID, "responsibility: %w", err)
+		return "", fieldwatch.Errorf(fieldwatch.EINVALID, "responsibility: %w", err)
 	}
 	return string(b), nil
 }
 
 // fromResponsibilityJSON reads the stored form.
-func fromResponsibilityJSON(raw string) (*inspect.Responsibility, error) {
+func fromResponsibilityJSON(raw string) (*fieldwatch.Responsibility, error) {
 	var d responsibilityDoc
 	if err := json.Unmarshal([]byte(raw), &d); err != nil {
 		return nil, fmt.Errorf("store: bad stored responsibility: %w", err)
 	}
-	r := &inspect.Responsibility{
-		TownshipCode: d.TownshipCode, TownshipName: d.TownshipName, Zone: inspect.Zone(d.Zone),
+	r := &fieldwatch.Responsibility{
+		TownshipCode: d.TownshipCode, TownshipName: d.TownshipName, Zone: fieldwatch.Zone(d.Zone),
 		ReachCode: d.ReachCode, ReachName: d.ReachName, ReachDistM: d.ReachDistM,
-		Chiefs: make([]inspect.ChiefRef, len(d.Chiefs)), Candidates: make([]inspect.ReachCandidate, len(d.Candidates)),
+		Chiefs: make([]fieldwatch.ChiefRef, len(d.Chiefs)), Candidates: make([]fieldwatch.ReachCandidate, len(d.Candidates)),
 		Method: d.Method, Version: d.Version,
 	}
 	for i, c := range d.Chiefs {
-		r.Chiefs[i] = inspect.ChiefRef{UserID: c.UserID, Name: c.Name, Level: inspect.ChiefLevel(c.Level)}
+		r.Chiefs[i] = fieldwatch.ChiefRef{UserID: c.UserID, Name: c.Name, Level: fieldwatch.ChiefLevel(c.Level)}
 	}
 	for i, c := range d.Candidates {
-		r.Candidates[i] = inspect.ReachCandidate(c)
+		r.Candidates[i] = fieldwatch.ReachCandidate(c)
 	}
 	return r, nil
 }
@@ -134,11 +134,11 @@ func fromResponsibilityJSON(raw string) (*inspect.Responsibility, error) {
 // SetEvidenceLink it is derived data, not an edit of the evidence.
 //
 // Returns ErrNotFound if there is no such evidence, and an error wrapping
-// inspect.ErrInvalid for a record that cannot be stored: unstorable text,
+// fieldwatch.ErrInvalid for a record that cannot be stored: unstorable text,
 // an unknown zone or chief level, a chief user id that is not a UUID, an
 // empty candidate code, a negative, NaN or infinite distance, a negative
 // version, more than 64 chiefs or 16 candidates.
-func (s *Store) SetEvidenceResponsibility(ctx context.Context, id string, r inspect.Responsibility) error {
+func (s *Store) SetEvidenceResponsibility(ctx context.Context, id string, r fieldwatch.Responsibility) error {
 	r, err := normResponsibility(r)
 	if err != nil {
 		return err

@@ -7,15 +7,15 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // AddReview records a decision on evidence and appends it to the audit
 // trail in the same transaction. It sets r.ID. Returns ErrNotFound for
 // unknown evidence or reviewer, ErrInvalid for an unknown decision.
-func (s *Store) AddReview(ctx context.Context, r *inspect.Review) error {
+func (s *Store) AddReview(ctx context.Context, r *fieldwatch.Review) error {
 	if !r.Decision.Valid() {
-		return inspect.Errorf(inspect.EINVALID, "unknown decision %q", r.Decision)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "unknown decision %q", r.Decision)
 	}
 	if err := errors.Join(checkText("note", r.Note), checkTime("at", r.At)); err != nil {
 		return err
@@ -38,7 +38,7 @@ func (s *Store) AddReview(ctx context.Context, r *inspect.Review) error {
 			id, eid, rid, string(r.Decision), r.Note, s.d.timeArg(r.At)); err != nil {
 			return err
 		}
-		return s.appendAudit(ctx, tx, &inspect.AuditEvent{At: r.At, ActorID: r.ReviewerID, Action: "evidence.review",
+		return s.appendAudit(ctx, tx, &fieldwatch.AuditEvent{At: r.At, ActorID: r.ReviewerID, Action: "evidence.review",
 			ObjectType: "evidence", ObjectID: r.EvidenceID, Data: data})
 	})
 	if err != nil {
@@ -50,10 +50,10 @@ func (s *Store) AddReview(ctx context.Context, r *inspect.Review) error {
 }
 
 // Reviews returns the review history of evidence, oldest first.
-func (s *Store) Reviews(ctx context.Context, evidenceID string) ([]inspect.Review, error) {
+func (s *Store) Reviews(ctx context.Context, evidenceID string) ([]fieldwatch.Review, error) {
 	eid, ok := parseID(evidenceID)
 	if !ok {
-		return []inspect.Review{}, nil
+		return []fieldwatch.Review{}, nil
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, evidence_id, reviewer_id, decision, note, at
 		FROM evidence_reviews WHERE evidence_id = ? ORDER BY at, id`), eid)
@@ -61,14 +61,14 @@ func (s *Store) Reviews(ctx context.Context, evidenceID string) ([]inspect.Revie
 		return nil, s.fail("reviews", err)
 	}
 	defer rows.Close()
-	out := []inspect.Review{}
+	out := []fieldwatch.Review{}
 	for rows.Next() {
-		var r inspect.Review
+		var r fieldwatch.Review
 		var d string
 		if err := rows.Scan(&r.ID, &r.EvidenceID, &r.ReviewerID, &d, &r.Note, timeScan{t: &r.At}); err != nil {
 			return nil, s.fail("reviews", err)
 		}
-		r.Decision = inspect.Decision(d)
+		r.Decision = fieldwatch.Decision(d)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // TestSQLitePragmas checks the per-connection settings on connections of
@@ -92,7 +92,7 @@ func TestSQLiteWriteTxIsImmediate(t *testing.T) {
 
 // sqlitePlan returns the EXPLAIN QUERY PLAN lines of ListEvidence's query
 // for f.
-func sqlitePlan(t *testing.T, s *Store, f inspect.EvidenceFilter) string {
+func sqlitePlan(t *testing.T, s *Store, f fieldwatch.EvidenceFilter) string {
 	t.Helper()
 	q, args, err := s.listEvidenceQuery(f)
 	if err != nil {
@@ -135,17 +135,17 @@ func TestSQLiteEvidenceQueryPlans(t *testing.T) {
 	id := "0196f3a0-0000-7000-8000-000000000000"
 	tests := []struct {
 		name    string
-		f       inspect.EvidenceFilter
+		f       fieldwatch.EvidenceFilter
 		want    []string
 		notWant []string
 	}{
-		{"BBox", inspect.EvidenceFilter{BBox: &geo.Box{MinLon: 114.4, MinLat: 40.1, MaxLon: 114.6, MaxLat: 40.3}},
+		{"BBox", fieldwatch.EvidenceFilter{BBox: &geo.Box{MinLon: 114.4, MinLat: 40.1, MaxLon: 114.6, MaxLat: 40.3}},
 			[]string{"SCAN evidence_rtree VIRTUAL TABLE INDEX", "USING INTEGER PRIMARY KEY"}, nil},
-		{"Near", inspect.EvidenceFilter{Near: &centre, RadiusM: 500},
+		{"Near", fieldwatch.EvidenceFilter{Near: &centre, RadiusM: 500},
 			[]string{"SCAN evidence_rtree VIRTUAL TABLE INDEX", "USING INTEGER PRIMARY KEY"}, nil},
-		{"KeysetPage", inspect.EvidenceFilter{AfterTime: &after, AfterID: id},
+		{"KeysetPage", fieldwatch.EvidenceFilter{AfterTime: &after, AfterID: id},
 			[]string{"SEARCH e USING INDEX evidence_received ((received_at,id)<(?,?))"}, []string{"TEMP B-TREE"}},
-		{"CategoryKeysetPage", inspect.EvidenceFilter{Category: ptrTo(inspect.CategoryDustSite), AfterTime: &after, AfterID: id},
+		{"CategoryKeysetPage", fieldwatch.EvidenceFilter{Category: ptrTo(fieldwatch.CategoryDustSite), AfterTime: &after, AfterID: id},
 			[]string{"SEARCH e USING INDEX evidence_category (category=? AND (received_at,id)<(?,?))"}, []string{"TEMP B-TREE"}},
 	}
 	for _, tc := range tests {
@@ -178,11 +178,11 @@ func TestSQLiteRTreeFollowsEvidence(t *testing.T) {
 	if _, err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	u := inspect.User{Username: "rtree", Role: inspect.RoleInspector}
+	u := fieldwatch.User{Username: "rtree", Role: fieldwatch.RoleInspector}
 	if err := s.CreateUser(ctx, &u); err != nil {
 		t.Fatal(err)
 	}
-	commit := func(seed string, loc *geo.Point) inspect.Evidence {
+	commit := func(seed string, loc *geo.Point) fieldwatch.Evidence {
 		t.Helper()
 		key := seed
 		now := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
@@ -191,9 +191,9 @@ func TestSQLiteRTreeFollowsEvidence(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := sha256.Sum256([]byte(seed))
-		e := inspect.Evidence{UploaderID: u.ID, Category: inspect.CategoryOther, SHA256: hex.EncodeToString(h[:]),
+		e := fieldwatch.Evidence{UploaderID: u.ID, Category: fieldwatch.CategoryOther, SHA256: hex.EncodeToString(h[:]),
 			ContentType: "image/jpeg", ObjectKey: "k/" + seed, ReceivedAt: now, Location: loc,
-			CaptureTimeSource: inspect.SourceNone, LocationSource: inspect.SourceNone}
+			CaptureTimeSource: fieldwatch.SourceNone, LocationSource: fieldwatch.SourceNone}
 		if err := s.CommitEvidence(ctx, &e, key, sub.Attempt, h[:]); err != nil {
 			t.Fatalf("CommitEvidence: %v", err)
 		}

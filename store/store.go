@@ -16,7 +16,7 @@
 // Errors: ErrNotFound, ErrConflict and ErrUnavailable classify database
 // outcomes and wrap the driver's error as their cause. Input that cannot be
 // stored (invalid UTF-8, NUL, unknown role, malformed hash) is rejected
-// before any query with an error wrapping inspect.ErrInvalid. So are NaN,
+// before any query with an error wrapping fieldwatch.ErrInvalid. So are NaN,
 // infinite and out-of-range coordinates: one NaN row would make every
 // listing that includes it fail to encode.
 package store
@@ -40,33 +40,33 @@ import (
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Errors returned by Store methods. Each wraps the underlying driver error,
 // if any, so logs keep the cause while callers test with errors.Is. They
 // carry the domain's codes (ENOTFOUND, ECONFLICT, EUNAVAILABLE) and match
-// its generic errors of the same code (inspect.ErrNotFound, …), so the
+// its generic errors of the same code (fieldwatch.ErrNotFound, …), so the
 // domain can test store answers without importing store, and the API
 // answers them without knowing store.
 var (
 	// ErrNotFound: the row asked for does not exist (or a row refers to
 	// one that does not).
-	ErrNotFound error = inspect.NewSentinel(inspect.ENOTFOUND, "store: not found", inspect.ErrNotFound.Message)
+	ErrNotFound error = fieldwatch.NewSentinel(fieldwatch.ENOTFOUND, "store: not found", fieldwatch.ErrNotFound.Message)
 	// ErrConflict: a unique constraint was violated, e.g. a duplicate
 	// username, or a write lost a race (a stale version). A driver's
 	// error shows the client only the generic message; conflictf adds one
 	// fit for the client.
-	ErrConflict error = inspect.NewSentinel(inspect.ECONFLICT, "store: conflict", inspect.ErrConflict.Message)
+	ErrConflict error = fieldwatch.NewSentinel(fieldwatch.ECONFLICT, "store: conflict", fieldwatch.ErrConflict.Message)
 	// ErrUnavailable: the database could not be reached or did not answer
 	// in time; the operation may succeed if retried later (HTTP 503).
-	ErrUnavailable error = inspect.NewSentinel(inspect.EUNAVAILABLE, "store: unavailable", inspect.ErrUnavailable.Message)
+	ErrUnavailable error = fieldwatch.NewSentinel(fieldwatch.EUNAVAILABLE, "store: unavailable", fieldwatch.ErrUnavailable.Message)
 )
 
 // conflictf returns an error matching ErrConflict whose message, fit for
 // the client, says what conflicts.
 func conflictf(format string, args ...any) error {
-	return inspect.Wrap(inspect.ECONFLICT, fmt.Sprintf(format, args...), ErrConflict)
+	return fieldwatch.Wrap(fieldwatch.ECONFLICT, fmt.Sprintf(format, args...), ErrConflict)
 }
 
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql

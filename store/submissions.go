@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Limits of StaleSubmissions.
@@ -28,9 +28,9 @@ const claimAttempts = 3
 
 const submissionCols = `user_id, idem_key, state, fingerprint, evidence_id, created_at, updated_at, attempt`
 
-func scanSubmission(r rowScanner) (inspect.Submission, error) {
+func scanSubmission(r rowScanner) (fieldwatch.Submission, error) {
 	var (
-		sub     inspect.Submission
+		sub     fieldwatch.Submission
 		state   string
 		evID    sql.NullString
 		attempt sql.NullString
@@ -38,9 +38,9 @@ func scanSubmission(r rowScanner) (inspect.Submission, error) {
 	err := r.Scan(&sub.UserID, &sub.Key, &state, &sub.Fingerprint, &evID,
 		timeScan{t: &sub.CreatedAt}, timeScan{t: &sub.UpdatedAt}, &attempt)
 	if err != nil {
-		return inspect.Submission{}, err
+		return fieldwatch.Submission{}, err
 	}
-	sub.State = inspect.SubmissionState(state)
+	sub.State = fieldwatch.SubmissionState(state)
 	sub.EvidenceID = evID.String
 	sub.Attempt = attempt.String
 	if len(sub.Fingerprint) == 0 {
@@ -56,7 +56,7 @@ func checkIdemKey(key string) error {
 		return err
 	}
 	if key == "" || len(key) > maxIdemKeyLen {
-		return inspect.Errorf(inspect.EINVALID, "idempotency key must be 1 to %d bytes", maxIdemKeyLen)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "idempotency key must be 1 to %d bytes", maxIdemKeyLen)
 	}
 	return nil
 }
@@ -76,23 +76,23 @@ func checkIdemKey(key string) error {
 // longer commit, release or mark anything.
 //
 // Returns ErrNotFound if the user does not exist (or userID is not a UUID),
-// and an error wrapping inspect.ErrInvalid for an unusable key or time.
-func (s *Store) ClaimSubmission(ctx context.Context, userID, key string, now, staleBefore time.Time) (inspect.Submission, bool, error) {
+// and an error wrapping fieldwatch.ErrInvalid for an unusable key or time.
+func (s *Store) ClaimSubmission(ctx context.Context, userID, key string, now, staleBefore time.Time) (fieldwatch.Submission, bool, error) {
 	if err := checkIdemKey(key); err != nil {
-		return inspect.Submission{}, false, err
+		return fieldwatch.Submission{}, false, err
 	}
 	if err := checkTime("now", now); err != nil {
-		return inspect.Submission{}, false, err
+		return fieldwatch.Submission{}, false, err
 	}
 	if err := checkTime("stale before", staleBefore); err != nil {
-		return inspect.Submission{}, false, err
+		return fieldwatch.Submission{}, false, err
 	}
 	uid, ok := parseID(userID)
 	if !ok {
-		return inspect.Submission{}, false, fmt.Errorf("store: claim submission: user: %w", ErrNotFound)
+		return fieldwatch.Submission{}, false, fmt.Errorf("store: claim submission: user: %w", ErrNotFound)
 	}
 	var (
-		sub     inspect.Submission
+		sub     fieldwatch.Submission
 		claimed bool
 	)
 	attempt := uuid.NewString()
@@ -128,7 +128,7 @@ func (s *Store) ClaimSubmission(ctx context.Context, userID, key string, now, st
 		return fmt.Errorf("%w: submission keeps changing", ErrUnavailable)
 	})
 	if err != nil {
-		return inspect.Submission{}, false, s.fail("claim submission", err)
+		return fieldwatch.Submission{}, false, s.fail("claim submission", err)
 	}
 	return sub, claimed, nil
 }
@@ -195,8 +195,8 @@ func (s *Store) MarkSubmissionObject(ctx context.Context, userID, key, attempt, 
 	if err := checkIdemKey(key); err != nil {
 		return err
 	}
-	if !inspect.ValidSHA256(sha256) {
-		return inspect.Errorf(inspect.EINVALID, "sha256 must be 64 lowercase hex digits")
+	if !fieldwatch.ValidSHA256(sha256) {
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "sha256 must be 64 lowercase hex digits")
 	}
 	if err := checkTime("now", now); err != nil {
 		return err
@@ -237,8 +237,8 @@ func (s *Store) MarkSubmissionObject(ctx context.Context, userID, key, attempt, 
 // per-hash lock while it checks and while del runs, so no upload can mark
 // the hash, and no commit can add a row for it, in between.
 func (s *Store) DeleteOrphanObject(ctx context.Context, sha256 string, del func(context.Context) error) (bool, error) {
-	if !inspect.ValidSHA256(sha256) {
-		return false, inspect.Errorf(inspect.EINVALID, "sha256 must be 64 lowercase hex digits")
+	if !fieldwatch.ValidSHA256(sha256) {
+		return false, fieldwatch.Errorf(fieldwatch.EINVALID, "sha256 must be 64 lowercase hex digits")
 	}
 	deleted := false
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
@@ -286,21 +286,21 @@ func (s *Store) lockHash(ctx context.Context, tx *sql.Tx, sha256 string) error {
 
 // SubmissionByKey returns the submission (userID, key) in whatever state.
 // Returns ErrNotFound if there is none.
-func (s *Store) SubmissionByKey(ctx context.Context, userID, key string) (inspect.Submission, error) {
+func (s *Store) SubmissionByKey(ctx context.Context, userID, key string) (fieldwatch.Submission, error) {
 	if err := checkIdemKey(key); err != nil {
-		return inspect.Submission{}, err
+		return fieldwatch.Submission{}, err
 	}
 	uid, ok := parseID(userID)
 	if !ok {
-		return inspect.Submission{}, fmt.Errorf("store: submission by key: %w", ErrNotFound)
+		return fieldwatch.Submission{}, fmt.Errorf("store: submission by key: %w", ErrNotFound)
 	}
 	sub, err := scanSubmission(s.db.QueryRowContext(ctx,
 		s.q(`SELECT `+submissionCols+` FROM submissions WHERE user_id = ? AND idem_key = ?`), uid, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return inspect.Submission{}, fmt.Errorf("store: submission by key: %w", ErrNotFound)
+		return fieldwatch.Submission{}, fmt.Errorf("store: submission by key: %w", ErrNotFound)
 	}
 	if err != nil {
-		return inspect.Submission{}, s.fail("submission by key", err)
+		return fieldwatch.Submission{}, s.fail("submission by key", err)
 	}
 	return sub, nil
 }
@@ -309,7 +309,7 @@ func (s *Store) SubmissionByKey(ctx context.Context, userID, key string) (inspec
 // staleBefore, least recently updated first (then by user and key), for the
 // reconciler. limit 0 means DefaultSubmissionLimit; other values are
 // clamped to 1..MaxSubmissionLimit.
-func (s *Store) StaleSubmissions(ctx context.Context, staleBefore time.Time, limit int) ([]inspect.Submission, error) {
+func (s *Store) StaleSubmissions(ctx context.Context, staleBefore time.Time, limit int) ([]fieldwatch.Submission, error) {
 	if err := checkTime("stale before", staleBefore); err != nil {
 		return nil, err
 	}
@@ -321,7 +321,7 @@ func (s *Store) StaleSubmissions(ctx context.Context, staleBefore time.Time, lim
 		return nil, s.fail("stale submissions", err)
 	}
 	defer rows.Close()
-	out := []inspect.Submission{}
+	out := []fieldwatch.Submission{}
 	for rows.Next() {
 		sub, err := scanSubmission(rows)
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // checkText rejects what no column can hold faithfully: PostgreSQL refuses
@@ -19,10 +19,10 @@ import (
 // Checking here turns both into the client's error, the same on both backends.
 func checkText(field, s string) error {
 	if !utf8.ValidString(s) {
-		return inspect.Errorf(inspect.EINVALID, "%s is not valid UTF-8", field)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "%s is not valid UTF-8", field)
 	}
 	if strings.IndexByte(s, 0) >= 0 {
-		return inspect.Errorf(inspect.EINVALID, "%s contains a NUL character", field)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "%s contains a NUL character", field)
 	}
 	return nil
 }
@@ -30,14 +30,14 @@ func checkText(field, s string) error {
 // normUsername returns the stored form of a username (NFC, so that the
 // same name typed on two keyboards is one account) and its key: the stored
 // form with ASCII letters lower-cased, on which uniqueness, lookup and
-// ordering are decided (see inspect.User.Username).
+// ordering are decided (see fieldwatch.User.Username).
 func normUsername(username string) (name, key string, err error) {
 	if err := checkText("username", username); err != nil {
 		return "", "", err
 	}
 	name = norm.NFC.String(username)
 	if name == "" {
-		return "", "", inspect.Errorf(inspect.EINVALID, "username is empty")
+		return "", "", fieldwatch.Errorf(fieldwatch.EINVALID, "username is empty")
 	}
 	return name, usernameKey(name), nil
 }
@@ -79,7 +79,7 @@ func newID() (string, error) {
 // backends must agree.
 func checkTime(field string, t time.Time) error {
 	if y := t.UTC().Year(); y < 1 || y > 9999 {
-		return inspect.Errorf(inspect.EINVALID, "%s is out of range", field)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "%s is out of range", field)
 	}
 	return nil
 }
@@ -94,7 +94,7 @@ func normTownships(codes []string) ([]string, error) {
 			return nil, err
 		}
 		if c == "" {
-			return nil, inspect.Errorf(inspect.EINVALID, "empty township code")
+			return nil, fieldwatch.Errorf(fieldwatch.EINVALID, "empty township code")
 		}
 		if !seen[c] {
 			seen[c] = true

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 const uploadCols = `id, user_id, object_key, size, sha256, created_at, expires_at, completed_at`
@@ -18,8 +18,8 @@ const uploadCols = `id, user_id, object_key, size, sha256, created_at, expires_a
 // already serial.)
 const uploadLockClass int32 = 0x66770012
 
-func scanUpload(r rowScanner) (inspect.Upload, error) {
-	var u inspect.Upload
+func scanUpload(r rowScanner) (fieldwatch.Upload, error) {
+	var u fieldwatch.Upload
 	err := r.Scan(&u.ID, &u.UserID, &u.ObjectKey, &u.Size, &u.SHA256, timeScan{t: &u.CreatedAt}, timeScan{t: &u.ExpiresAt},
 		timeScan{null: &u.CompletedAt})
 	return u, err
@@ -29,19 +29,19 @@ func scanUpload(r rowScanner) (inspect.Upload, error) {
 // counts the sessions that are not completed and were created after
 // lim.OpenSince, of u.UserID (at most lim.PerUser) and in all (at most
 // lim.Total), and inserts u in the same transaction. ID is set if empty.
-// Returns inspect.ErrUserUploadLimit or inspect.ErrUploadLimit when a cap
-// is reached, an error wrapping inspect.ErrInvalid for a bad size or
+// Returns fieldwatch.ErrUserUploadLimit or fieldwatch.ErrUploadLimit when a cap
+// is reached, an error wrapping fieldwatch.ErrInvalid for a bad size or
 // digest, ErrNotFound for an unknown user.
-func (s *Store) CreateUpload(ctx context.Context, u *inspect.Upload, lim inspect.UploadLimits) error {
+func (s *Store) CreateUpload(ctx context.Context, u *fieldwatch.Upload, lim fieldwatch.UploadLimits) error {
 	if u.Size <= 0 || !isHexSHA256(u.SHA256) {
-		return inspect.Errorf(inspect.EINVALID, "upload needs a positive size and a lower-case hex SHA-256")
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "upload needs a positive size and a lower-case hex SHA-256")
 	}
 	if err := errors.Join(checkText("object key", u.ObjectKey), checkTime("created_at", u.CreatedAt), checkTime("expires_at", u.ExpiresAt),
 		checkTime("open since", lim.OpenSince)); err != nil {
 		return err
 	}
 	if u.CompletedAt != nil {
-		return inspect.Errorf(inspect.EINVALID, "a new upload cannot be completed")
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "a new upload cannot be completed")
 	}
 	uid, ok := parseID(u.UserID)
 	if !ok {
@@ -56,7 +56,7 @@ func (s *Store) CreateUpload(ctx context.Context, u *inspect.Upload, lim inspect
 	}
 	id, ok := parseID(u.ID)
 	if !ok {
-		return inspect.Errorf(inspect.EINVALID, "upload id is not a UUID")
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "upload id is not a UUID")
 	}
 	since := s.d.timeArg(lim.OpenSince)
 	// atCap counts up to limit rows of query, so a count costs no more
@@ -85,8 +85,8 @@ func (s *Store) CreateUpload(ctx context.Context, u *inspect.Upload, lim inspect
 			args  []any
 			err   error
 		}{
-			{lim.PerUser, ` AND user_id = ?`, []any{uid}, inspect.ErrUserUploadLimit},
-			{lim.Total, ``, nil, inspect.ErrUploadLimit},
+			{lim.PerUser, ` AND user_id = ?`, []any{uid}, fieldwatch.ErrUserUploadLimit},
+			{lim.Total, ``, nil, fieldwatch.ErrUploadLimit},
 		} {
 			full, err := atCap(tx, c.limit, c.where, c.args...)
 			if err != nil {
@@ -138,11 +138,11 @@ func (s *Store) FinishUpload(ctx context.Context, id string, at, keepUntil time.
 // CountUploads counts the direct uploads as they stand at now: open (not
 // completed, deadline not passed), expired (not completed, deadline
 // passed) and completed.
-func (s *Store) CountUploads(ctx context.Context, now time.Time) (inspect.UploadCounts, error) {
+func (s *Store) CountUploads(ctx context.Context, now time.Time) (fieldwatch.UploadCounts, error) {
 	if err := checkTime("now", now); err != nil {
-		return inspect.UploadCounts{}, err
+		return fieldwatch.UploadCounts{}, err
 	}
-	var c inspect.UploadCounts
+	var c fieldwatch.UploadCounts
 	t := s.d.timeArg(now)
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT
 			COALESCE(SUM(CASE WHEN completed_at IS NULL AND expires_at > ? THEN 1 ELSE 0 END), 0),
@@ -150,23 +150,23 @@ func (s *Store) CountUploads(ctx context.Context, now time.Time) (inspect.Upload
 			COALESCE(SUM(CASE WHEN completed_at IS NOT NULL THEN 1 ELSE 0 END), 0)
 		FROM uploads`), t, t).Scan(&c.Open, &c.Expired, &c.Completed)
 	if err != nil {
-		return inspect.UploadCounts{}, s.fail("count uploads", err)
+		return fieldwatch.UploadCounts{}, s.fail("count uploads", err)
 	}
 	return c, nil
 }
 
 // UploadByID returns the direct upload with id, or ErrNotFound.
-func (s *Store) UploadByID(ctx context.Context, id string) (inspect.Upload, error) {
+func (s *Store) UploadByID(ctx context.Context, id string) (fieldwatch.Upload, error) {
 	uid, ok := parseID(id)
 	if !ok {
-		return inspect.Upload{}, fmt.Errorf("store: upload: %w", ErrNotFound)
+		return fieldwatch.Upload{}, fmt.Errorf("store: upload: %w", ErrNotFound)
 	}
 	u, err := scanUpload(s.db.QueryRowContext(ctx, s.q(`SELECT `+uploadCols+` FROM uploads WHERE id = ?`), uid))
 	if errors.Is(err, sql.ErrNoRows) {
-		return inspect.Upload{}, fmt.Errorf("store: upload: %w", ErrNotFound)
+		return fieldwatch.Upload{}, fmt.Errorf("store: upload: %w", ErrNotFound)
 	}
 	if err != nil {
-		return inspect.Upload{}, s.fail("upload", err)
+		return fieldwatch.Upload{}, s.fail("upload", err)
 	}
 	return u, nil
 }
@@ -186,7 +186,7 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 // ExpiredUploads returns up to limit direct uploads whose deadline
 // (ExpiresAt) is before "before", oldest first, completed or not, for the
 // reconciler to remove with their objects.
-func (s *Store) ExpiredUploads(ctx context.Context, before time.Time, limit int) ([]inspect.Upload, error) {
+func (s *Store) ExpiredUploads(ctx context.Context, before time.Time, limit int) ([]fieldwatch.Upload, error) {
 	if err := checkTime("before", before); err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func (s *Store) ExpiredUploads(ctx context.Context, before time.Time, limit int)
 		return nil, s.fail("expired uploads", err)
 	}
 	defer rows.Close()
-	var out []inspect.Upload
+	var out []fieldwatch.Upload
 	for rows.Next() {
 		u, err := scanUpload(rows)
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 )
 
 // Limits of ListUsers.
@@ -32,18 +32,18 @@ const userCols = `id, username, display_name, phone, role, active, password_hash
 type rowScanner interface{ Scan(dest ...any) error }
 
 // scanUser reads userCols, then any extra columns into extra.
-func scanUser(r rowScanner, extra ...any) (inspect.User, error) {
+func scanUser(r rowScanner, extra ...any) (fieldwatch.User, error) {
 	var (
-		u    inspect.User
+		u    fieldwatch.User
 		role string
 		pca  *time.Time
 	)
 	err := r.Scan(append([]any{&u.ID, &u.Username, &u.DisplayName, &u.Phone, &role, &u.Active, &u.PasswordHash,
 		timeScan{t: &u.CreatedAt}, timeScan{t: &u.UpdatedAt}, timeScan{null: &pca}}, extra...)...)
 	if err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
-	u.Role = inspect.Role(role)
+	u.Role = fieldwatch.Role(role)
 	if pca != nil {
 		u.PasswordChangedAt = *pca
 	}
@@ -58,9 +58,9 @@ func scanUser(r rowScanner, extra ...any) (inspect.User, error) {
 // without one. Times are kept to the microsecond.
 //
 // Returns ErrConflict if the username (compared after lower-casing ASCII)
-// or ID is taken, and an error wrapping inspect.ErrInvalid for text that
+// or ID is taken, and an error wrapping fieldwatch.ErrInvalid for text that
 // cannot be stored, an empty username or an unknown role.
-func (s *Store) CreateUser(ctx context.Context, u *inspect.User) error {
+func (s *Store) CreateUser(ctx context.Context, u *fieldwatch.User) error {
 	nu := *u
 	var err error
 	var key string
@@ -75,7 +75,7 @@ func (s *Store) CreateUser(ctx context.Context, u *inspect.User) error {
 		}
 	}
 	if !nu.Role.Valid() {
-		return inspect.Errorf(inspect.EINVALID, "unknown role %q", nu.Role)
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "unknown role %q", nu.Role)
 	}
 	if nu.Townships, err = normTownships(u.Townships); err != nil {
 		return err
@@ -87,7 +87,7 @@ func (s *Store) CreateUser(ctx context.Context, u *inspect.User) error {
 	} else if id, ok := parseID(nu.ID); ok {
 		nu.ID = id
 	} else {
-		return inspect.Errorf(inspect.EINVALID, "user id is not a UUID")
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "user id is not a UUID")
 	}
 	if nu.CreatedAt.IsZero() {
 		nu.CreatedAt = s.now()
@@ -169,7 +169,7 @@ func (s *Store) insertTownships(ctx context.Context, q querier, userID string, c
 }
 
 // loadTownships fills in the townships of users, in code order.
-func (s *Store) loadTownships(ctx context.Context, q querier, users []inspect.User) error {
+func (s *Store) loadTownships(ctx context.Context, q querier, users []fieldwatch.User) error {
 	if len(users) == 0 {
 		return nil
 	}
@@ -199,27 +199,27 @@ func (s *Store) loadTownships(ctx context.Context, q querier, users []inspect.Us
 }
 
 // userWhere reads one user and its townships, in q's snapshot.
-func (s *Store) userWhere(ctx context.Context, q querier, cond string, arg any) (inspect.User, error) {
+func (s *Store) userWhere(ctx context.Context, q querier, cond string, arg any) (fieldwatch.User, error) {
 	u, err := scanUser(q.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE `+cond), arg))
 	if errors.Is(err, sql.ErrNoRows) {
-		return inspect.User{}, ErrNotFound
+		return fieldwatch.User{}, ErrNotFound
 	}
 	if err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
-	one := []inspect.User{u}
+	one := []fieldwatch.User{u}
 	if err := s.loadTownships(ctx, q, one); err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
 	return one[0], nil
 }
 
 // UserByID returns the user with the given id and its townships. Returns
 // ErrNotFound if there is none (also for an id that is not a UUID).
-func (s *Store) UserByID(ctx context.Context, id string) (inspect.User, error) {
+func (s *Store) UserByID(ctx context.Context, id string) (fieldwatch.User, error) {
 	cid, ok := parseID(id)
 	if !ok {
-		return inspect.User{}, fmt.Errorf("store: user by id: %w", ErrNotFound)
+		return fieldwatch.User{}, fmt.Errorf("store: user by id: %w", ErrNotFound)
 	}
 	// One statement, so one snapshot and one round trip: every
 	// authenticated request reads its user.
@@ -228,10 +228,10 @@ func (s *Store) UserByID(ctx context.Context, id string) (inspect.User, error) {
 		(SELECT `+s.d.joinText("t.township_code")+` FROM user_townships t WHERE t.user_id = users.id)
 		FROM users WHERE id = ?`), cid), &townships)
 	if errors.Is(err, sql.ErrNoRows) {
-		return inspect.User{}, fmt.Errorf("store: user by id: %w", ErrNotFound)
+		return fieldwatch.User{}, fmt.Errorf("store: user by id: %w", ErrNotFound)
 	}
 	if err != nil {
-		return inspect.User{}, s.fail("user by id", err)
+		return fieldwatch.User{}, s.fail("user by id", err)
 	}
 	if townships.String != "" {
 		u.Townships = strings.Split(townships.String, ",")
@@ -242,21 +242,21 @@ func (s *Store) UserByID(ctx context.Context, id string) (inspect.User, error) {
 
 // UserByUsername returns the user whose username matches after NFC and
 // ASCII lower-casing, so "Wang.Li" finds "wang.li". Returns ErrNotFound if
-// there is none, and an error wrapping inspect.ErrInvalid for text that
+// there is none, and an error wrapping fieldwatch.ErrInvalid for text that
 // cannot be a username.
-func (s *Store) UserByUsername(ctx context.Context, username string) (inspect.User, error) {
+func (s *Store) UserByUsername(ctx context.Context, username string) (fieldwatch.User, error) {
 	_, key, err := normUsername(username)
 	if err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
-	var u inspect.User
+	var u fieldwatch.User
 	err = s.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		u, err = s.userWhere(ctx, tx, "username_key = ?", key)
 		return err
 	})
 	if err != nil {
-		return inspect.User{}, s.fail("user by username", err)
+		return fieldwatch.User{}, s.fail("user by username", err)
 	}
 	return u, nil
 }
@@ -265,14 +265,14 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (inspect.Us
 // lower-cased key, byte order, identical on both backends). f.After is the
 // last username of the previous page. f.Limit 0 means DefaultUserLimit;
 // other values are clamped to 1..MaxUserLimit.
-func (s *Store) ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspect.User, error) {
+func (s *Store) ListUsers(ctx context.Context, f fieldwatch.UserFilter) ([]fieldwatch.User, error) {
 	var (
 		where []string
 		args  []any
 	)
 	if f.Role != nil {
 		if !f.Role.Valid() {
-			return nil, inspect.Errorf(inspect.EINVALID, "unknown role %q", *f.Role)
+			return nil, fieldwatch.Errorf(fieldwatch.EINVALID, "unknown role %q", *f.Role)
 		}
 		where = append(where, "role = ?")
 		args = append(args, string(*f.Role))
@@ -305,7 +305,7 @@ func (s *Store) ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspect.
 	query += ` ORDER BY username_key LIMIT ?`
 	args = append(args, limit)
 
-	var users []inspect.User
+	var users []fieldwatch.User
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, s.q(query), args...)
 		if err != nil {
@@ -329,7 +329,7 @@ func (s *Store) ListUsers(ctx context.Context, f inspect.UserFilter) ([]inspect.
 		return nil, s.fail("list users", err)
 	}
 	if users == nil {
-		users = []inspect.User{}
+		users = []fieldwatch.User{}
 	}
 	return users, nil
 }
@@ -349,29 +349,29 @@ var ErrLastAdmin = conflictf("the last active administrator cannot be demoted or
 // nothing and returns the user as stored. Returns the updated user,
 // ErrNotFound if there is none, ErrLastAdmin if the change would demote
 // or deactivate the last active administrator (checked in the update's
-// transaction), or an error wrapping inspect.ErrInvalid.
-func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, now time.Time) (inspect.User, error) {
+// transaction), or an error wrapping fieldwatch.ErrInvalid.
+func (s *Store) UpdateUser(ctx context.Context, id string, p fieldwatch.UserPatch, now time.Time) (fieldwatch.User, error) {
 	var (
 		sets []string
 		args []any
 	)
 	if p.DisplayName != nil {
 		if err := checkText("display name", *p.DisplayName); err != nil {
-			return inspect.User{}, err
+			return fieldwatch.User{}, err
 		}
 		sets = append(sets, "display_name = ?")
 		args = append(args, *p.DisplayName)
 	}
 	if p.Phone != nil {
 		if err := checkText("phone", *p.Phone); err != nil {
-			return inspect.User{}, err
+			return fieldwatch.User{}, err
 		}
 		sets = append(sets, "phone = ?")
 		args = append(args, *p.Phone)
 	}
 	if p.Role != nil {
 		if !p.Role.Valid() {
-			return inspect.User{}, inspect.Errorf(inspect.EINVALID, "unknown role %q", *p.Role)
+			return fieldwatch.User{}, fieldwatch.Errorf(fieldwatch.EINVALID, "unknown role %q", *p.Role)
 		}
 		sets = append(sets, "role = ?")
 		args = append(args, string(*p.Role))
@@ -384,23 +384,23 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, 
 	if p.Townships != nil {
 		var err error
 		if townships, err = normTownships(*p.Townships); err != nil {
-			return inspect.User{}, err
+			return fieldwatch.User{}, err
 		}
 	}
 	if len(sets) == 0 && p.Townships == nil {
 		return s.UserByID(ctx, id)
 	}
 	if err := checkTime("now", now); err != nil {
-		return inspect.User{}, err
+		return fieldwatch.User{}, err
 	}
 	cid, ok := parseID(id)
 	if !ok {
-		return inspect.User{}, fmt.Errorf("store: update user: %w", ErrNotFound)
+		return fieldwatch.User{}, fmt.Errorf("store: update user: %w", ErrNotFound)
 	}
 	sets = append(sets, "updated_at = ?")
 	args = append(args, s.d.timeArg(now), cid)
 
-	var u inspect.User
+	var u fieldwatch.User
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		// A change of role or activity may remove an administrator: such
 		// changes take one lock, before any row lock, so that two
@@ -427,12 +427,12 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, 
 		if err != nil {
 			return err
 		}
-		demoted := p.Role != nil && *p.Role != inspect.RoleAdmin
+		demoted := p.Role != nil && *p.Role != fieldwatch.RoleAdmin
 		deactivated := p.Active != nil && !*p.Active
-		if old.Role == inspect.RoleAdmin && old.Active && (demoted || deactivated) {
+		if old.Role == fieldwatch.RoleAdmin && old.Active && (demoted || deactivated) {
 			var others int
 			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM users WHERE role = ? AND active = ? AND id <> ?`),
-				string(inspect.RoleAdmin), true, cid).Scan(&others); err != nil {
+				string(fieldwatch.RoleAdmin), true, cid).Scan(&others); err != nil {
 				return err
 			}
 			if others == 0 {
@@ -456,7 +456,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, 
 		return s.audit(ctx, tx, now, "user.update", "user", cid, userChanges(old, u))
 	})
 	if err != nil {
-		return inspect.User{}, s.fail("update user", err)
+		return fieldwatch.User{}, s.fail("update user", err)
 	}
 	return u, nil
 }
@@ -470,13 +470,13 @@ func (s *Store) UpdateUser(ctx context.Context, id string, p inspect.UserPatch, 
 // increases, by a microsecond if now does not move it on: access tokens
 // name the PasswordChangedAt they were issued under, and two changes must
 // never share one. Returns ErrNotFound if there is no such user, and an
-// error wrapping inspect.ErrInvalid for an empty or unstorable hash.
+// error wrapping fieldwatch.ErrInvalid for an empty or unstorable hash.
 func (s *Store) SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error {
 	if err := checkText("password hash", hash); err != nil {
 		return err
 	}
 	if hash == "" {
-		return inspect.Errorf(inspect.EINVALID, "empty password hash")
+		return fieldwatch.Errorf(fieldwatch.EINVALID, "empty password hash")
 	}
 	if err := checkTime("now", now); err != nil {
 		return err
@@ -534,7 +534,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string, now time.T
 // userChanges is the audit record of an update: the username, and old and
 // new values of the fields that changed. It never holds the password hash,
 // which UpdateUser does not change.
-func userChanges(old, u inspect.User) any {
+func userChanges(old, u fieldwatch.User) any {
 	type change struct {
 		Old any `json:"old"`
 		New any `json:"new"`

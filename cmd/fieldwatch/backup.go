@@ -15,10 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -135,7 +135,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer out.Close()
-	err = forEachEvidence(ctx, snap, func(e inspect.Evidence) error {
+	err = forEachEvidence(ctx, snap, func(e fieldwatch.Evidence) error {
 		m.Evidence++
 		n, err := copyPhoto(ctx, photos, out, e)
 		if err != nil {
@@ -268,7 +268,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 		bytes                  int64
 		problems               []string
 	)
-	err = forEachEvidence(ctx, db, func(e inspect.Evidence) error {
+	err = forEachEvidence(ctx, db, func(e fieldwatch.Evidence) error {
 		rows++
 		n, err := copyPhoto(ctx, in, photos, e)
 		if err != nil {
@@ -287,7 +287,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 			// there, and the thumbnail worker makes the rest again.
 			var have []int
 			for _, size := range e.Thumbnails {
-				if _, err := photos.Stat(ctx, inspect.ThumbnailKey(e.SHA256, size)); err == nil {
+				if _, err := photos.Stat(ctx, fieldwatch.ThumbnailKey(e.SHA256, size)); err == nil {
 					have = append(have, size)
 				}
 			}
@@ -313,7 +313,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 		problems = append(problems, fmt.Sprintf("the database holds %d evidence rows, the manifest says %d", rows, m.Evidence))
 	}
 
-	rep, err := inspect.CheckInvariants(ctx, db, photos, inspect.InvariantConfig{OrphanAge: c.OrphanAge})
+	rep, err := fieldwatch.CheckInvariants(ctx, db, photos, fieldwatch.InvariantConfig{OrphanAge: c.OrphanAge})
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
@@ -341,8 +341,8 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 // forEachEvidence calls fn for every evidence row, a page at a time.
-func forEachEvidence(ctx context.Context, db *store.Store, fn func(inspect.Evidence) error) error {
-	f := inspect.EvidenceFilter{Limit: store.MaxEvidenceLimit}
+func forEachEvidence(ctx context.Context, db *store.Store, fn func(fieldwatch.Evidence) error) error {
+	f := fieldwatch.EvidenceFilter{Limit: store.MaxEvidenceLimit}
 	for {
 		page, err := db.ListEvidence(ctx, f)
 		if err != nil {
@@ -367,7 +367,7 @@ func forEachEvidence(ctx context.Context, db *store.Store, fn func(inspect.Evide
 // checks the bytes against the row's SHA-256 and size, so a damaged copy
 // is never written. It returns the bytes copied, or -1 if there was
 // nothing to copy.
-func copyPhoto(ctx context.Context, src, dst blob.Bucket, e inspect.Evidence) (int64, error) {
+func copyPhoto(ctx context.Context, src, dst blob.Bucket, e fieldwatch.Evidence) (int64, error) {
 	sum, err := hex.DecodeString(e.SHA256)
 	if err != nil || len(sum) != sha256.Size {
 		return 0, fmt.Errorf("row has a malformed sha256 %q", e.SHA256)
@@ -381,9 +381,9 @@ func copyPhoto(ctx context.Context, src, dst blob.Bucket, e inspect.Evidence) (i
 
 // copyThumbnails copies the previews e lists. They can be made again, so
 // one that cannot be read is counted, not an error.
-func copyThumbnails(ctx context.Context, src, dst blob.Bucket, e inspect.Evidence) (copied, missing int) {
+func copyThumbnails(ctx context.Context, src, dst blob.Bucket, e fieldwatch.Evidence) (copied, missing int) {
 	for _, size := range e.Thumbnails {
-		ok, err := copyObject(ctx, src, dst, inspect.ThumbnailKey(e.SHA256, size), -1, nil, "image/jpeg")
+		ok, err := copyObject(ctx, src, dst, fieldwatch.ThumbnailKey(e.SHA256, size), -1, nil, "image/jpeg")
 		switch {
 		case err != nil:
 			missing++

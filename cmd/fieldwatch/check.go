@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // runCheck runs one reconcile pass and then the invariant checker: every
@@ -33,7 +33,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	rec, err := inspect.NewReconciler(db, photos, inspect.ReconcileConfig{
+	rec, err := fieldwatch.NewReconciler(db, photos, fieldwatch.ReconcileConfig{
 		SpoolDir: c.SpoolDir, StaleAfter: c.UploadStaleAfter, OrphanAge: c.OrphanAge, Logger: log,
 	}).Run(ctx)
 	if err != nil {
@@ -45,7 +45,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 		rec.ExpiredUploads, rec.AbandonedUploads)
 	// Direct uploads are reported, not counted as violations: no 201
 	// depends on them.
-	up, err := inspect.CheckUploads(ctx, db, photos, time.Now())
+	up, err := fieldwatch.CheckUploads(ctx, db, photos, time.Now())
 	if err != nil {
 		return fmt.Errorf("check uploads: %w", err)
 	}
@@ -54,7 +54,7 @@ func runCheck(ctx context.Context, args []string, getenv func(string) string, st
 	for _, k := range up.Abandoned {
 		fmt.Fprintf(stdout, "abandoned upload object %s\n", k)
 	}
-	rep, err := inspect.CheckInvariants(ctx, db, photos, inspect.InvariantConfig{OrphanAge: c.OrphanAge})
+	rep, err := fieldwatch.CheckInvariants(ctx, db, photos, fieldwatch.InvariantConfig{OrphanAge: c.OrphanAge})
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/blob/fileblob"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // TestCheckYoungOrphanIsPending: an evidence object without a row that is
@@ -34,7 +34,7 @@ func TestCheckYoungOrphanIsPending(t *testing.T) {
 	}
 	body := []byte("a photo stored by an upload that crashed before its commit")
 	sum := sha256.Sum256(body)
-	key := inspect.ObjectKey(hex.EncodeToString(sum[:]))
+	key := fieldwatch.ObjectKey(hex.EncodeToString(sum[:]))
 	if _, err := photos.Put(ctx, key, bytes.NewReader(body), int64(len(body)), blob.PutOptions{SHA256: sum[:]}); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestCheckMissingObjectIsViolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := photos.Delete(context.Background(), inspect.ObjectKey(u.sha)); err != nil {
+	if err := photos.Delete(context.Background(), fieldwatch.ObjectKey(u.sha)); err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder

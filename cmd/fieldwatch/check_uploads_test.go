@@ -10,9 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/blob/fileblob"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -34,7 +34,7 @@ func TestCheckReportsDirectUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := inspect.User{Username: "insp", Role: inspect.RoleInspector, Active: true}
+	u := fieldwatch.User{Username: "insp", Role: fieldwatch.RoleInspector, Active: true}
 	if err := db.CreateUser(ctx, &u); err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +48,13 @@ func TestCheckReportsDirectUploads(t *testing.T) {
 	sha := strings.Repeat("ab", 32)
 	now := time.Now()
 	for _, created := range []time.Time{now, now.Add(-time.Hour)} { // open; expired
-		s := inspect.NewUpload(uuid.NewString(), u.ID, int64(len(body)), sha, created)
-		if err := db.CreateUpload(ctx, &s, inspect.UploadLimits{}); err != nil {
+		s := fieldwatch.NewUpload(uuid.NewString(), u.ID, int64(len(body)), sha, created)
+		if err := db.CreateUpload(ctx, &s, fieldwatch.UploadLimits{}); err != nil {
 			t.Fatal(err)
 		}
 		put(s.ObjectKey)
 	}
-	put(inspect.UploadPrefix + uuid.NewString()) // no session at all
+	put(fieldwatch.UploadPrefix + uuid.NewString()) // no session at all
 	db.Close()
 
 	out := checkCLI(t, env)

@@ -18,8 +18,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/twpayne/go-geom"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -37,18 +37,18 @@ func (c *simClock) Now() time.Time { return c.t }
 // demoWorld is what playing the demo month needs.
 type demoWorld struct {
 	db      *store.Store
-	photos  inspect.BlobStore
-	atlas   *inspect.Atlas
+	photos  fieldwatch.BlobStore
+	atlas   *fieldwatch.Atlas
 	spool   string
 	loc     *time.Location
 	clock   *simClock
 	rng     *rand.Rand
-	intake  *inspect.Intake
-	cases   *inspect.Casework
-	patrols *inspect.Patrols
-	admin   inspect.Actor
-	admin2  inspect.Actor
-	insp    inspect.Actor
+	intake  *fieldwatch.Intake
+	cases   *fieldwatch.Casework
+	patrols *fieldwatch.Patrols
+	admin   fieldwatch.Actor
+	admin2  fieldwatch.Actor
+	insp    fieldwatch.Actor
 	seq     int
 }
 
@@ -59,9 +59,9 @@ type demoWorld struct {
 // responsibility letter, so the month's assessment ranks townships on
 // real differences. The photos are generated images with the phone's
 // position. It does nothing when any case exists.
-func seedDemoMonth(ctx context.Context, db *store.Store, photos inspect.BlobStore, atlas *inspect.Atlas, spool string,
+func seedDemoMonth(ctx context.Context, db *store.Store, photos fieldwatch.BlobStore, atlas *fieldwatch.Atlas, spool string,
 	loc *time.Location, w io.Writer) error {
-	if cs, err := db.ListCases(ctx, inspect.CaseFilter{Limit: 1}); err != nil || len(cs) > 0 {
+	if cs, err := db.ListCases(ctx, fieldwatch.CaseFilter{Limit: 1}); err != nil || len(cs) > 0 {
 		return err
 	}
 	now := time.Now().In(loc)
@@ -69,29 +69,29 @@ func seedDemoMonth(ctx context.Context, db *store.Store, photos inspect.BlobStor
 	d := &demoWorld{db: db, photos: photos, atlas: atlas, spool: spool, loc: loc, clock: &simClock{start},
 		rng: rand.New(rand.NewPCG(uint64(start.Unix()), 2026))}
 	var err error
-	if d.intake, err = inspect.NewIntake(db, photos, inspect.IntakeConfig{SpoolDir: spool, Clock: d.clock.Now, Linker: atlas}); err != nil {
+	if d.intake, err = fieldwatch.NewIntake(db, photos, fieldwatch.IntakeConfig{SpoolDir: spool, Clock: d.clock.Now, Linker: atlas}); err != nil {
 		return err
 	}
-	cal, err := inspect.NewCalendar(loc, nil, nil)
+	cal, err := fieldwatch.NewCalendar(loc, nil, nil)
 	if err != nil {
 		return err
 	}
-	d.cases = inspect.NewCasework(db, db, db, inspect.CaseRules{Calendar: cal, Clock: d.clock.Now})
-	d.patrols = inspect.NewPatrols(db, db, db, inspect.PatrolConfig{Location: loc, Clock: d.clock.Now})
+	d.cases = fieldwatch.NewCasework(db, db, db, fieldwatch.CaseRules{Calendar: cal, Clock: d.clock.Now})
+	d.patrols = fieldwatch.NewPatrols(db, db, db, fieldwatch.PatrolConfig{Location: loc, Clock: d.clock.Now})
 	for _, a := range []struct {
-		dst      *inspect.Actor
+		dst      *fieldwatch.Actor
 		username string
 	}{{&d.admin, "admin"}, {&d.admin2, "admin2"}, {&d.insp, "inspector"}} {
 		u, err := db.UserByUsername(ctx, a.username)
 		if err != nil {
 			return fmt.Errorf("demo month: %s: %w", a.username, err)
 		}
-		*a.dst = inspect.Actor{UserID: u.ID, Role: u.Role, Townships: u.Townships}
+		*a.dst = fieldwatch.Actor{UserID: u.ID, Role: u.Role, Townships: u.Townships}
 	}
 	if err := d.letters(ctx, start.Year()); err != nil {
 		return err
 	}
-	reaches, err := atlas.Reaches(ctx, inspect.ReachQuery{At: start})
+	reaches, err := atlas.Reaches(ctx, fieldwatch.ReachQuery{At: start})
 	if err != nil {
 		return err
 	}
@@ -118,15 +118,15 @@ func (d *demoWorld) letters(ctx context.Context, year int) error {
 	if err != nil {
 		return err
 	}
-	inds := []inspect.Indicator{
-		{Metric: inspect.MetricClosedOnTimeRate, Rule: inspect.RuleLinear, Floor: 50, Target: 95, Weight: 30},
-		{Metric: inspect.MetricOverdueCases, Rule: inspect.RuleDeduct, Target: 0, PointsPer: 5, Weight: 15},
-		{Metric: inspect.MetricOpenBurningCases, Rule: inspect.RuleDeduct, Target: 0, PointsPer: 5, Weight: 15},
-		{Metric: inspect.MetricValidPatrolRate, Rule: inspect.RuleLinear, Floor: 50, Target: 100, Weight: 25},
-		{Metric: inspect.MetricEvidenceFound, Rule: inspect.RuleLinear, Floor: 0, Target: 4, Weight: 15},
+	inds := []fieldwatch.Indicator{
+		{Metric: fieldwatch.MetricClosedOnTimeRate, Rule: fieldwatch.RuleLinear, Floor: 50, Target: 95, Weight: 30},
+		{Metric: fieldwatch.MetricOverdueCases, Rule: fieldwatch.RuleDeduct, Target: 0, PointsPer: 5, Weight: 15},
+		{Metric: fieldwatch.MetricOpenBurningCases, Rule: fieldwatch.RuleDeduct, Target: 0, PointsPer: 5, Weight: 15},
+		{Metric: fieldwatch.MetricValidPatrolRate, Rule: fieldwatch.RuleLinear, Floor: 50, Target: 100, Weight: 25},
+		{Metric: fieldwatch.MetricEvidenceFound, Rule: fieldwatch.RuleLinear, Floor: 0, Target: 4, Weight: 15},
 	}
 	for _, t := range ts {
-		l := inspect.Letter{TownshipCode: t.Code, Year: year, SignedOn: time.Date(year, 1, 10, 0, 0, 0, 0, time.UTC),
+		l := fieldwatch.Letter{TownshipCode: t.Code, Year: year, SignedOn: time.Date(year, 1, 10, 0, 0, 0, 0, time.UTC),
 			Indicators: inds, RecordedAt: d.clock.Now(), RecordedBy: d.admin.UserID}
 		if err := d.db.CreateLetter(ctx, &l); err != nil && !isConflict(err) {
 			return err
@@ -135,12 +135,12 @@ func (d *demoWorld) letters(ctx context.Context, year int) error {
 	return nil
 }
 
-func isConflict(err error) bool { return errors.Is(err, inspect.ErrConflict) }
+func isConflict(err error) bool { return errors.Is(err, fieldwatch.ErrConflict) }
 
 // patrol has each reach's village chief walk it weekly and its township
 // chief monthly. Reaches on the Qing river (QH-) skip alternate weeks;
 // CH-04's village chief drives one week.
-func (d *demoWorld) patrol(ctx context.Context, reaches []inspect.Reach, start time.Time) error {
+func (d *demoWorld) patrol(ctx context.Context, reaches []fieldwatch.Reach, start time.Time) error {
 	end := start.AddDate(0, 1, 0)
 	for _, r := range reaches {
 		as, err := d.db.ChiefAssignments(ctx, r.Code, start)
@@ -148,22 +148,22 @@ func (d *demoWorld) patrol(ctx context.Context, reaches []inspect.Reach, start t
 			return err
 		}
 		for _, a := range as {
-			chief := inspect.Actor{UserID: a.UserID, Role: inspect.RoleRiverChief, Reaches: []string{r.Code}}
+			chief := fieldwatch.Actor{UserID: a.UserID, Role: fieldwatch.RoleRiverChief, Reaches: []string{r.Code}}
 			var days []time.Time
 			switch a.Level {
-			case inspect.ChiefVillage:
+			case fieldwatch.ChiefVillage:
 				for day, week := start, 0; day.Before(end); day, week = day.AddDate(0, 0, 7), week+1 {
 					if r.Code[:2] == "QH" && week%2 == 1 {
 						continue
 					}
 					days = append(days, day.Add(time.Duration(week%3)*24*time.Hour))
 				}
-			case inspect.ChiefTownship:
+			case fieldwatch.ChiefTownship:
 				days = append(days, start.AddDate(0, 0, 12))
 			}
 			for i, day := range days {
 				speed := 1.0 // m/s, a walk with stops to look
-				if r.Code == "CH-04" && a.Level == inspect.ChiefVillage && i == 1 {
+				if r.Code == "CH-04" && a.Level == fieldwatch.ChiefVillage && i == 1 {
 					speed = 14 // by car
 				}
 				track := walk(r.Line, day.Add(time.Hour), speed, d.rng)
@@ -171,7 +171,7 @@ func (d *demoWorld) patrol(ctx context.Context, reaches []inspect.Reach, start t
 					continue
 				}
 				d.clock.t = track[len(track)-1].At.Add(10 * time.Minute)
-				if _, _, err := d.patrols.Record(ctx, chief, inspect.PatrolRequest{ReachCode: r.Code, Track: track,
+				if _, _, err := d.patrols.Record(ctx, chief, fieldwatch.PatrolRequest{ReachCode: r.Code, Track: track,
 					Key: uuid.NewString(), Note: "日常巡河"}); err != nil {
 					return fmt.Errorf("demo patrol of %s: %w", r.Code, err)
 				}
@@ -239,7 +239,7 @@ type demoStep struct {
 // and opens a case on every third item. Case n's fate is n mod 5: fixed
 // on time; fixed late; never fixed (overdue at the month's end); returned
 // once, then fixed; fixed, then recurring (reopened).
-func (d *demoWorld) evidenceAndCases(ctx context.Context, reaches []inspect.Reach, start time.Time) (int, error) {
+func (d *demoWorld) evidenceAndCases(ctx context.Context, reaches []fieldwatch.Reach, start time.Time) (int, error) {
 	end := start.AddDate(0, 1, 0)
 	var queue []demoStep
 	at := func(t time.Time, f func() error) {
@@ -249,13 +249,13 @@ func (d *demoWorld) evidenceAndCases(ctx context.Context, reaches []inspect.Reac
 	}
 	uploaded, opened := 0, 0
 	kinds := []struct {
-		cat      inspect.Category
+		cat      fieldwatch.Category
 		distance float64 // from the river, metres
 		title    string
 	}{
-		{inspect.CategoryRiverSection, 5, "河道垃圾堆放"},
-		{inspect.CategoryDustSite, 300, "施工工地扬尘未苫盖"},
-		{inspect.CategoryOpenBurning, 600, "秸秆露天焚烧"},
+		{fieldwatch.CategoryRiverSection, 5, "河道垃圾堆放"},
+		{fieldwatch.CategoryDustSite, 300, "施工工地扬尘未苫盖"},
+		{fieldwatch.CategoryOpenBurning, 600, "秸秆露天焚烧"},
 	}
 	for day := 0; day < 27; day += 2 {
 		for k, kind := range kinds {
@@ -272,8 +272,8 @@ func (d *demoWorld) evidenceAndCases(ctx context.Context, reaches []inspect.Reac
 				if uploaded%3 != 0 || e.TownshipCode == "" { // a point past the county's edge
 					return nil
 				}
-				sev := []inspect.Severity{inspect.SeverityHigh, inspect.SeverityMedium, inspect.SeverityLow}[d.rng.IntN(3)]
-				cs, err := d.cases.Open(ctx, d.admin, inspect.CaseRequest{EvidenceIDs: []string{e.ID}, Title: kind.title,
+				sev := []fieldwatch.Severity{fieldwatch.SeverityHigh, fieldwatch.SeverityMedium, fieldwatch.SeverityLow}[d.rng.IntN(3)]
+				cs, err := d.cases.Open(ctx, d.admin, fieldwatch.CaseRequest{EvidenceIDs: []string{e.ID}, Title: kind.title,
 					Category: kind.cat, Severity: sev})
 				if err != nil {
 					return err
@@ -302,22 +302,22 @@ func (d *demoWorld) evidenceAndCases(ctx context.Context, reaches []inspect.Reac
 }
 
 // followUp schedules what happens to a case after it opens.
-func (d *demoWorld) followUp(ctx context.Context, c inspect.Case, where geo.Point, fate int, at func(time.Time, func() error)) {
+func (d *demoWorld) followUp(ctx context.Context, c fieldwatch.Case, where geo.Point, fate int, at func(time.Time, func() error)) {
 	who := d.admin
 	verifier := d.admin2
 	if c.ReachCode != "" {
 		if as, err := d.db.ChiefAssignments(ctx, c.ReachCode, c.OpenedAt); err == nil {
 			for _, a := range as {
-				if a.Level == inspect.ChiefVillage {
-					who, verifier = inspect.Actor{UserID: a.UserID, Role: inspect.RoleRiverChief, Reaches: []string{c.ReachCode}}, d.admin
+				if a.Level == fieldwatch.ChiefVillage {
+					who, verifier = fieldwatch.Actor{UserID: a.UserID, Role: fieldwatch.RoleRiverChief, Reaches: []string{c.ReachCode}}, d.admin
 				}
 			}
 		}
 	}
-	act := func(actor inspect.Actor, a inspect.CaseAction, note string) func() error {
+	act := func(actor fieldwatch.Actor, a fieldwatch.CaseAction, note string) func() error {
 		return func() error {
-			t := inspect.Transition{Action: a, Note: note, Key: uuid.NewString()}
-			if a == inspect.ActionSubmitRectification {
+			t := fieldwatch.Transition{Action: a, Note: note, Key: uuid.NewString()}
+			if a == fieldwatch.ActionSubmitRectification {
 				e, err := d.upload(ctx, actor, offset(where, 15, -10), c.Category)
 				if err != nil {
 					return err
@@ -331,31 +331,31 @@ func (d *demoWorld) followUp(ctx context.Context, c inspect.Case, where geo.Poin
 	day := func(n int) time.Time { return c.OpenedAt.AddDate(0, 0, n).Add(time.Hour) }
 	switch fate {
 	case 0, 4: // fixed on time; 4 recurs a week later
-		at(day(0).Add(2*time.Hour), act(who, inspect.ActionStart, "已派人处理"))
-		at(day(0).Add(6*time.Hour), act(who, inspect.ActionSubmitRectification, "已整改完毕"))
-		at(day(0).Add(7*time.Hour), act(verifier, inspect.ActionVerify, "复核通过"))
+		at(day(0).Add(2*time.Hour), act(who, fieldwatch.ActionStart, "已派人处理"))
+		at(day(0).Add(6*time.Hour), act(who, fieldwatch.ActionSubmitRectification, "已整改完毕"))
+		at(day(0).Add(7*time.Hour), act(verifier, fieldwatch.ActionVerify, "复核通过"))
 		if fate == 4 {
-			at(day(7), act(d.admin, inspect.ActionReopen, "问题复发"))
+			at(day(7), act(d.admin, fieldwatch.ActionReopen, "问题复发"))
 		}
 	case 1: // fixed after the deadline
 		late := c.Deadline.Add(26 * time.Hour)
-		at(day(1), act(who, inspect.ActionStart, "已派人处理"))
-		at(late, act(who, inspect.ActionSubmitRectification, "已整改"))
-		at(late.Add(3*time.Hour), act(verifier, inspect.ActionVerify, "复核通过"))
+		at(day(1), act(who, fieldwatch.ActionStart, "已派人处理"))
+		at(late, act(who, fieldwatch.ActionSubmitRectification, "已整改"))
+		at(late.Add(3*time.Hour), act(verifier, fieldwatch.ActionVerify, "复核通过"))
 	case 2: // started, never finished
-		at(day(1), act(who, inspect.ActionStart, "正在协调"))
+		at(day(1), act(who, fieldwatch.ActionStart, "正在协调"))
 	case 3: // returned once
-		at(day(0).Add(2*time.Hour), act(who, inspect.ActionStart, "已派人处理"))
-		at(day(0).Add(6*time.Hour), act(who, inspect.ActionSubmitRectification, "已清理"))
-		at(day(1), act(verifier, inspect.ActionReturn, "照片未显示全部区域，请补拍"))
-		at(day(1).Add(2*time.Hour), act(who, inspect.ActionStart, "重新处理"))
-		at(day(1).Add(5*time.Hour), act(who, inspect.ActionSubmitRectification, "已补拍"))
-		at(day(2), act(verifier, inspect.ActionVerify, "复核通过"))
+		at(day(0).Add(2*time.Hour), act(who, fieldwatch.ActionStart, "已派人处理"))
+		at(day(0).Add(6*time.Hour), act(who, fieldwatch.ActionSubmitRectification, "已清理"))
+		at(day(1), act(verifier, fieldwatch.ActionReturn, "照片未显示全部区域，请补拍"))
+		at(day(1).Add(2*time.Hour), act(who, fieldwatch.ActionStart, "重新处理"))
+		at(day(1).Add(5*time.Hour), act(who, fieldwatch.ActionSubmitRectification, "已补拍"))
+		at(day(2), act(verifier, fieldwatch.ActionVerify, "复核通过"))
 	}
 }
 
 // upload stores a generated photo at p, captured at the simulated now.
-func (d *demoWorld) upload(ctx context.Context, who inspect.Actor, p geo.Point, cat inspect.Category) (inspect.Evidence, error) {
+func (d *demoWorld) upload(ctx context.Context, who fieldwatch.Actor, p geo.Point, cat fieldwatch.Category) (fieldwatch.Evidence, error) {
 	d.seq++
 	img := image.NewRGBA(image.Rect(0, 0, 320, 240))
 	base := color.RGBA{uint8(90 + d.rng.IntN(60)), uint8(100 + d.rng.IntN(60)), uint8(80 + d.rng.IntN(40)), 255}
@@ -367,23 +367,23 @@ func (d *demoWorld) upload(ctx context.Context, who inspect.Actor, p geo.Point, 
 	}
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 80}); err != nil {
-		return inspect.Evidence{}, err
+		return fieldwatch.Evidence{}, err
 	}
 	captured := d.clock.Now().Add(-5 * time.Minute)
-	meta := inspect.EvidenceMeta{Category: cat, CapturedAt: &captured, Note: "演示数据",
-		Device: &inspect.DeviceInput{Lon: p.Lon, Lat: p.Lat, Provider: "gps"}}
+	meta := fieldwatch.EvidenceMeta{Category: cat, CapturedAt: &captured, Note: "演示数据",
+		Device: &fieldwatch.DeviceInput{Lon: p.Lon, Lat: p.Lat, Provider: "gps"}}
 	raw, err := json.Marshal(map[string]any{"category": cat, "captured_at": captured, "seq": d.seq})
 	if err != nil {
-		return inspect.Evidence{}, err
+		return fieldwatch.Evidence{}, err
 	}
 	c, err := d.intake.Claim(ctx, who.UserID, uuid.NewString())
 	if err != nil {
-		return inspect.Evidence{}, err
+		return fieldwatch.Evidence{}, err
 	}
 	defer c.Release()
 	sp, err := d.intake.Receive(ctx, &buf)
 	if err != nil {
-		return inspect.Evidence{}, err
+		return fieldwatch.Evidence{}, err
 	}
 	defer sp.Close()
 	e, _, err := d.intake.Submit(ctx, c, meta, raw, sp)

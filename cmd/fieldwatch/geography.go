@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
 	"github.com/fieldwatch/fieldwatch/demo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -40,7 +40,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer db.Close()
-	atlas, err := inspect.NewAtlas(ctx, db, inspect.AtlasConfig{})
+	atlas, err := fieldwatch.NewAtlas(ctx, db, fieldwatch.AtlasConfig{})
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 // reach. New accounts' passwords are printed once to w. Boundaries and
 // chiefs are in force from since, so the demo month (before today) has a
 // county to happen in.
-func loadDemoCounty(ctx context.Context, atlas *inspect.Atlas, ident *auth.Service, db *store.Store, since time.Time, w io.Writer) error {
+func loadDemoCounty(ctx context.Context, atlas *fieldwatch.Atlas, ident *auth.Service, db *store.Store, since time.Time, w io.Writer) error {
 	if !atlas.HasTownships() {
 		now := since
 		if _, _, err := atlas.ImportTownships(ctx, demo.TownshipsGeoJSON, now); err != nil {
@@ -75,7 +75,7 @@ func loadDemoCounty(ctx context.Context, atlas *inspect.Atlas, ident *auth.Servi
 		}
 		fmt.Fprintln(w, "demo county loaded: 14 townships, 15 reaches")
 	}
-	reaches, err := atlas.Reaches(ctx, inspect.ReachQuery{At: time.Now()})
+	reaches, err := atlas.Reaches(ctx, fieldwatch.ReachQuery{At: time.Now()})
 	if err != nil {
 		return err
 	}
@@ -93,20 +93,20 @@ func loadDemoCounty(ctx context.Context, atlas *inspect.Atlas, ident *auth.Servi
 		if county == "" {
 			county = "chief." + strings.ToLower(prefix)
 		}
-		var as []inspect.ChiefAssignment
+		var as []fieldwatch.ChiefAssignment
 		for _, c := range []struct {
 			username, display string
-			level             inspect.ChiefLevel
+			level             fieldwatch.ChiefLevel
 		}{
-			{county, r.River + "县级河长", inspect.ChiefCounty},
-			{"chief.t" + r.TownshipCode[len(r.TownshipCode)-3:], "乡级河长" + r.TownshipCode[len(r.TownshipCode)-3:], inspect.ChiefTownship},
-			{"chief." + strings.ToLower(r.Code), r.Name + "村级河长", inspect.ChiefVillage},
+			{county, r.River + "县级河长", fieldwatch.ChiefCounty},
+			{"chief.t" + r.TownshipCode[len(r.TownshipCode)-3:], "乡级河长" + r.TownshipCode[len(r.TownshipCode)-3:], fieldwatch.ChiefTownship},
+			{"chief." + strings.ToLower(r.Code), r.Name + "村级河长", fieldwatch.ChiefVillage},
 		} {
-			id, err := demoUser(ctx, ident, db, auth.NewUser{Username: c.username, DisplayName: c.display, Role: inspect.RoleRiverChief}, w)
+			id, err := demoUser(ctx, ident, db, auth.NewUser{Username: c.username, DisplayName: c.display, Role: fieldwatch.RoleRiverChief}, w)
 			if err != nil {
 				return err
 			}
-			as = append(as, inspect.ChiefAssignment{ReachCode: r.Code, UserID: id, Level: c.level})
+			as = append(as, fieldwatch.ChiefAssignment{ReachCode: r.Code, UserID: id, Level: c.level})
 		}
 		for i := range as {
 			as[i].ValidFrom = since
@@ -167,7 +167,7 @@ func runChiefs(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer db.Close()
-	var as []inspect.ChiefAssignment
+	var as []fieldwatch.ChiefAssignment
 	for _, ch := range chiefs {
 		name, level, ok := strings.Cut(ch, ":")
 		if !ok {
@@ -177,9 +177,9 @@ func runChiefs(ctx context.Context, args []string, getenv func(string) string, s
 		if err != nil {
 			return fmt.Errorf("chief %s: %w", name, err)
 		}
-		as = append(as, inspect.ChiefAssignment{ReachCode: reach, UserID: u.ID, Level: inspect.ChiefLevel(level)})
+		as = append(as, fieldwatch.ChiefAssignment{ReachCode: reach, UserID: u.ID, Level: fieldwatch.ChiefLevel(level)})
 	}
-	atlas, err := inspect.NewAtlas(ctx, db, inspect.AtlasConfig{})
+	atlas, err := fieldwatch.NewAtlas(ctx, db, fieldwatch.AtlasConfig{})
 	if err != nil {
 		return err
 	}

@@ -9,9 +9,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -66,7 +66,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	defer db.Close()
 	u, err := ident.CreateUser(ctx, auth.NewUser{
 		Username: username, DisplayName: display, Phone: phone,
-		Role: inspect.Role(role), Password: password, Townships: townships,
+		Role: fieldwatch.Role(role), Password: password, Townships: townships,
 	})
 	if err != nil {
 		return err
@@ -93,13 +93,13 @@ func openIdentity(ctx context.Context, c app.Config) (*store.Store, *auth.Servic
 // demoUsers are one account per role in the demo county. Their townships
 // are codes of testdata/demo-county.
 var demoUsers = []auth.NewUser{
-	{Username: "admin", DisplayName: "县生态环境局管理员", Role: inspect.RoleAdmin},
+	{Username: "admin", DisplayName: "县生态环境局管理员", Role: fieldwatch.RoleAdmin},
 	// A second administrator: rectifications are verified by someone
 	// other than their submitter.
-	{Username: "admin2", DisplayName: "县河长办复核员", Role: inspect.RoleAdmin},
-	{Username: "inspector", DisplayName: "李巡查", Role: inspect.RoleInspector, Townships: []string{"130227101", "130227102", "130227103"}},
-	{Username: "officer.xingcheng", DisplayName: "王镇长", Role: inspect.RoleTownshipOfficer, Townships: []string{"130227101"}},
-	{Username: "chief.luanhe", DisplayName: "赵河长", Role: inspect.RoleRiverChief},
+	{Username: "admin2", DisplayName: "县河长办复核员", Role: fieldwatch.RoleAdmin},
+	{Username: "inspector", DisplayName: "李巡查", Role: fieldwatch.RoleInspector, Townships: []string{"130227101", "130227102", "130227103"}},
+	{Username: "officer.xingcheng", DisplayName: "王镇长", Role: fieldwatch.RoleTownshipOfficer, Townships: []string{"130227101"}},
+	{Username: "chief.luanhe", DisplayName: "赵河长", Role: fieldwatch.RoleRiverChief},
 }
 
 // createDemoUsers adds the demo accounts that do not exist yet, each with

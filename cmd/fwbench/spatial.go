@@ -26,9 +26,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/demo"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -371,7 +371,7 @@ func seedPostgres(ctx context.Context, c spatialConfig, county geo.Box) (Spatial
 		if !ok {
 			return nil, nil
 		}
-		return []any{r.id, uid, r.category, r.sha, r.size, "image/jpeg", inspect.ObjectKey(r.sha), int32(4000), int32(3000),
+		return []any{r.id, uid, r.category, r.sha, r.size, "image/jpeg", fieldwatch.ObjectKey(r.sha), int32(4000), int32(3000),
 			r.received, r.captured, "exif", r.lon, r.lat, "exif"}, nil
 	}))
 	if err != nil {
@@ -465,7 +465,7 @@ func seedSQLite(ctx context.Context, c spatialConfig, county geo.Box) (SpatialBa
 				break
 			}
 			args = append(args, uuid.UUID(r.id).String(), uid, r.category, r.sha, r.size, "image/jpeg",
-				inspect.ObjectKey(r.sha), 4000, 3000, r.received.Format(sqliteTime), r.captured.Format(sqliteTime), "exif",
+				fieldwatch.ObjectKey(r.sha), 4000, 3000, r.received.Format(sqliteTime), r.captured.Format(sqliteTime), "exif",
 				r.lon, r.lat, "exif")
 		}
 		switch n := len(args) / len(seededCols); {
@@ -496,7 +496,7 @@ func seedSQLite(ctx context.Context, c spatialConfig, county geo.Box) (SpatialBa
 // the median number of rows.
 func timeBackend(ctx context.Context, s *store.Store, b *SpatialBackend, warm, boxes []geo.Box, cpu *cpuMeter) error {
 	for _, bx := range warm {
-		if _, err := s.ListEvidence(ctx, inspect.EvidenceFilter{BBox: &bx}); err != nil {
+		if _, err := s.ListEvidence(ctx, fieldwatch.EvidenceFilter{BBox: &bx}); err != nil {
 			return err
 		}
 	}
@@ -509,7 +509,7 @@ func timeBackend(ctx context.Context, s *store.Store, b *SpatialBackend, warm, b
 	t0 := time.Now()
 	for i := range boxes {
 		t := time.Now()
-		list, err := s.ListEvidence(ctx, inspect.EvidenceFilter{BBox: &boxes[i]})
+		list, err := s.ListEvidence(ctx, fieldwatch.EvidenceFilter{BBox: &boxes[i]})
 		lat[i] = time.Since(t)
 		if err != nil {
 			return err
@@ -548,7 +548,7 @@ func timeBackend(ctx context.Context, s *store.Store, b *SpatialBackend, warm, b
 	}
 	slices.SortStableFunc(order, func(x, y int) int { return matches[x] - matches[y] })
 	bx := boxes[order[(len(order)-1)/2]]
-	plan, err := s.ExplainListEvidence(ctx, inspect.EvidenceFilter{BBox: &bx})
+	plan, err := s.ExplainListEvidence(ctx, fieldwatch.EvidenceFilter{BBox: &bx})
 	if err != nil {
 		return err
 	}
@@ -559,7 +559,7 @@ func timeBackend(ctx context.Context, s *store.Store, b *SpatialBackend, warm, b
 
 // countInBox counts the rows ListEvidence finds in bx, page by page.
 func countInBox(ctx context.Context, s *store.Store, bx geo.Box) (int, error) {
-	f := inspect.EvidenceFilter{BBox: &bx, Limit: store.MaxEvidenceLimit}
+	f := fieldwatch.EvidenceFilter{BBox: &bx, Limit: store.MaxEvidenceLimit}
 	n := 0
 	for {
 		page, err := s.ListEvidence(ctx, f)

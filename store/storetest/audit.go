@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -26,7 +26,7 @@ func (r auditRow) String() string {
 	return fmt.Sprintf("%s by %q on %s %s", r.action, r.actor, r.objectType, r.objectID)
 }
 
-func auditRows(evs []inspect.AuditEvent) []auditRow {
+func auditRows(evs []fieldwatch.AuditEvent) []auditRow {
 	out := make([]auditRow, len(evs))
 	for i, e := range evs {
 		out[i] = auditRow{e.Action, e.ActorID, e.ObjectType, e.ObjectID}
@@ -34,7 +34,7 @@ func auditRows(evs []inspect.AuditEvent) []auditRow {
 	return out
 }
 
-func mustAudit(t *testing.T, s *store.Store, f inspect.AuditFilter) []inspect.AuditEvent {
+func mustAudit(t *testing.T, s *store.Store, f fieldwatch.AuditFilter) []fieldwatch.AuditEvent {
 	t.Helper()
 	evs, err := s.AuditQuery(t.Context(), f)
 	if err != nil {
@@ -44,7 +44,7 @@ func mustAudit(t *testing.T, s *store.Store, f inspect.AuditFilter) []inspect.Au
 }
 
 // auditData decodes an event's details.
-func auditData(t *testing.T, e inspect.AuditEvent) map[string]any {
+func auditData(t *testing.T, e fieldwatch.AuditEvent) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(e.Data, &m); err != nil {
@@ -60,22 +60,22 @@ func auditData(t *testing.T, e inspect.AuditEvent) map[string]any {
 // twice; under the inspector's, evidence is uploaded; the administrator
 // reviews it. It returns the rows the trail must hold, in order, and the
 // evidence.
-func auditActions(t *testing.T, s *store.Store) (want []auditRow, admin, insp inspect.User, e inspect.Evidence) {
+func auditActions(t *testing.T, s *store.Store) (want []auditRow, admin, insp fieldwatch.User, e fieldwatch.Evidence) {
 	t.Helper()
 	sys := t.Context()
-	admin = mustCreateUser(t, s, inspect.User{Username: "audit.admin", Role: inspect.RoleAdmin, PasswordHash: "$argon2id$secret-admin"})
-	as := inspect.WithActor(sys, inspect.Actor{UserID: admin.ID, Role: admin.Role})
-	insp = inspect.User{Username: "audit.insp", Role: inspect.RoleInspector, PasswordHash: "$argon2id$secret-insp",
+	admin = mustCreateUser(t, s, fieldwatch.User{Username: "audit.admin", Role: fieldwatch.RoleAdmin, PasswordHash: "$argon2id$secret-admin"})
+	as := fieldwatch.WithActor(sys, fieldwatch.Actor{UserID: admin.ID, Role: admin.Role})
+	insp = fieldwatch.User{Username: "audit.insp", Role: fieldwatch.RoleInspector, PasswordHash: "$argon2id$secret-insp",
 		Townships: []string{"130227101"}}
 	if err := s.CreateUser(as, &insp); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
-	chief := inspect.User{Username: "audit.chief", Role: inspect.RoleRiverChief}
+	chief := fieldwatch.User{Username: "audit.chief", Role: fieldwatch.RoleRiverChief}
 	if err := s.CreateUser(as, &chief); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	now := Clock()
-	if _, err := s.UpdateUser(as, insp.ID, inspect.UserPatch{DisplayName: ptr("Inspector Wang"), Phone: ptr(""),
+	if _, err := s.UpdateUser(as, insp.ID, fieldwatch.UserPatch{DisplayName: ptr("Inspector Wang"), Phone: ptr(""),
 		Townships: &[]string{"130227102"}}, now); err != nil {
 		t.Fatalf("UpdateUser: %v", err)
 	}
@@ -83,23 +83,23 @@ func auditActions(t *testing.T, s *store.Store) (want []auditRow, admin, insp in
 		t.Fatalf("SetPasswordHash: %v", err)
 	}
 	t1 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	tv, err := s.ImportTownships(as, []inspect.Township{{Code: "130227101", Name: "兴城镇", Kind: "town", Zone: inspect.ZoneCore,
+	tv, err := s.ImportTownships(as, []fieldwatch.Township{{Code: "130227101", Name: "兴城镇", Kind: "town", Zone: fieldwatch.ZoneCore,
 		Boundary: multiPolygon([][]float64{rect(118.2, 40.1, 118.3, 40.2)})}}, t1)
 	if err != nil {
 		t.Fatalf("ImportTownships: %v", err)
 	}
-	rv, err := s.ImportReaches(as, []inspect.Reach{{Code: "LH-01", River: "滦河", Name: "滦河兴城镇段", TownshipCode: "130227101",
+	rv, err := s.ImportReaches(as, []fieldwatch.Reach{{Code: "LH-01", River: "滦河", Name: "滦河兴城镇段", TownshipCode: "130227101",
 		Line: multiLine([]float64{118.25, 40.15, 118.27, 40.16})}}, t1)
 	if err != nil {
 		t.Fatalf("ImportReaches: %v", err)
 	}
-	for _, l := range []inspect.ChiefLevel{inspect.ChiefVillage, inspect.ChiefCounty} {
-		if err := s.SetReachChiefs(as, "LH-01", []inspect.ChiefAssignment{{UserID: chief.ID, Level: l}}, now); err != nil {
+	for _, l := range []fieldwatch.ChiefLevel{fieldwatch.ChiefVillage, fieldwatch.ChiefCounty} {
+		if err := s.SetReachChiefs(as, "LH-01", []fieldwatch.ChiefAssignment{{UserID: chief.ID, Level: l}}, now); err != nil {
 			t.Fatalf("SetReachChiefs: %v", err)
 		}
 		now = now.Add(time.Hour)
 	}
-	ins := inspect.WithActor(sys, inspect.Actor{UserID: insp.ID, Role: insp.Role, Townships: insp.Townships})
+	ins := fieldwatch.WithActor(sys, fieldwatch.Actor{UserID: insp.ID, Role: insp.Role, Townships: insp.Townships})
 	e = newEvidence(insp.ID, "audit upload", now)
 	e.TownshipCode = "130227101"
 	key := uuid.NewString()
@@ -111,7 +111,7 @@ func auditActions(t *testing.T, s *store.Store) (want []auditRow, admin, insp in
 		t.Fatalf("CommitEvidence: %v", err)
 	}
 	// The reviewer is named by the review, whatever the context says.
-	if err := s.AddReview(sys, &inspect.Review{EvidenceID: e.ID, ReviewerID: admin.ID, Decision: inspect.DecisionAccepted,
+	if err := s.AddReview(sys, &fieldwatch.Review{EvidenceID: e.ID, ReviewerID: admin.ID, Decision: fieldwatch.DecisionAccepted,
 		Note: "ok", At: now.Add(time.Minute)}); err != nil {
 		t.Fatalf("AddReview: %v", err)
 	}
@@ -138,7 +138,7 @@ func testAudit(t *testing.T, open func(t *testing.T) *store.Store) {
 		t.Fatalf("AuditHead of an empty trail = %d, %x, %v, %v", seq, h, at, err)
 	}
 	want, admin, insp, e := auditActions(t, s)
-	all := mustAudit(t, s, inspect.AuditFilter{Limit: store.MaxAuditLimit})
+	all := mustAudit(t, s, fieldwatch.AuditFilter{Limit: store.MaxAuditLimit})
 
 	t.Run("EveryActionWithItsActor", func(t *testing.T) {
 		got := auditRows(all)
@@ -235,24 +235,24 @@ func testAudit(t *testing.T, open func(t *testing.T) *store.Store) {
 		// another hour later.
 		tests := []struct {
 			name string
-			f    inspect.AuditFilter
+			f    fieldwatch.AuditFilter
 			want []int64 // seqs
 		}{
-			{"All", inspect.AuditFilter{}, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}},
-			{"After", inspect.AuditFilter{After: 9}, []int64{10, 11}},
-			{"Limit", inspect.AuditFilter{After: 2, Limit: 3}, []int64{3, 4, 5}},
-			{"Action", inspect.AuditFilter{Action: ptr("user.create")}, []int64{1, 2, 3}},
-			{"ActionAfter", inspect.AuditFilter{Action: ptr("user.create"), After: 1, Limit: 1}, []int64{2}},
-			{"Object", inspect.AuditFilter{ObjectType: ptr("user"), ObjectID: ptr(insp.ID)}, []int64{2, 4, 5}},
-			{"ObjectType", inspect.AuditFilter{ObjectType: ptr("evidence")}, []int64{10, 11}},
-			{"Actor", inspect.AuditFilter{ActorID: ptr(insp.ID)}, []int64{10}},
-			{"ActorAdmin", inspect.AuditFilter{ActorID: ptr(admin.ID), ObjectType: ptr("reach")}, []int64{8, 9}},
-			{"System", inspect.AuditFilter{ActorID: ptr("")}, []int64{1}},
-			{"FromInclusive", inspect.AuditFilter{From: &all[9].At}, []int64{10, 11}},
-			{"ToExclusive", inspect.AuditFilter{To: &all[9].At}, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9}},
-			{"FromTo", inspect.AuditFilter{From: &all[8].At, To: &all[9].At}, []int64{9}},
-			{"NoMatch", inspect.AuditFilter{Action: ptr("case.transition")}, nil},
-			{"UnknownActor", inspect.AuditFilter{ActorID: ptr(uuid.NewString())}, nil},
+			{"All", fieldwatch.AuditFilter{}, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}},
+			{"After", fieldwatch.AuditFilter{After: 9}, []int64{10, 11}},
+			{"Limit", fieldwatch.AuditFilter{After: 2, Limit: 3}, []int64{3, 4, 5}},
+			{"Action", fieldwatch.AuditFilter{Action: ptr("user.create")}, []int64{1, 2, 3}},
+			{"ActionAfter", fieldwatch.AuditFilter{Action: ptr("user.create"), After: 1, Limit: 1}, []int64{2}},
+			{"Object", fieldwatch.AuditFilter{ObjectType: ptr("user"), ObjectID: ptr(insp.ID)}, []int64{2, 4, 5}},
+			{"ObjectType", fieldwatch.AuditFilter{ObjectType: ptr("evidence")}, []int64{10, 11}},
+			{"Actor", fieldwatch.AuditFilter{ActorID: ptr(insp.ID)}, []int64{10}},
+			{"ActorAdmin", fieldwatch.AuditFilter{ActorID: ptr(admin.ID), ObjectType: ptr("reach")}, []int64{8, 9}},
+			{"System", fieldwatch.AuditFilter{ActorID: ptr("")}, []int64{1}},
+			{"FromInclusive", fieldwatch.AuditFilter{From: &all[9].At}, []int64{10, 11}},
+			{"ToExclusive", fieldwatch.AuditFilter{To: &all[9].At}, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9}},
+			{"FromTo", fieldwatch.AuditFilter{From: &all[8].At, To: &all[9].At}, []int64{9}},
+			{"NoMatch", fieldwatch.AuditFilter{Action: ptr("case.transition")}, nil},
+			{"UnknownActor", fieldwatch.AuditFilter{ActorID: ptr(uuid.NewString())}, nil},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -266,7 +266,7 @@ func testAudit(t *testing.T, open func(t *testing.T) *store.Store) {
 				}
 			})
 		}
-		if _, err := s.AuditQuery(ctx, inspect.AuditFilter{Action: ptr("a\x00b")}); err == nil {
+		if _, err := s.AuditQuery(ctx, fieldwatch.AuditFilter{Action: ptr("a\x00b")}); err == nil {
 			t.Error("AuditQuery with a NUL in a filter: no error")
 		}
 	})
@@ -329,7 +329,7 @@ func testAudit(t *testing.T, open func(t *testing.T) *store.Store) {
 	})
 
 	t.Run("NoActorIsSystem", func(t *testing.T) {
-		if got, ok := inspect.ActorFromContext(context.Background()); ok || got.UserID != "" {
+		if got, ok := fieldwatch.ActorFromContext(context.Background()); ok || got.UserID != "" {
 			t.Fatalf("ActorFromContext(empty context) = %+v, %v", got, ok)
 		}
 	})

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -26,9 +26,9 @@ func newCaseFixture(t *testing.T, s *store.Store) *caseFixture {
 	f := &caseFixture{s: s}
 	for _, u := range []struct {
 		dst  *string
-		role inspect.Role
-	}{{&f.admin, inspect.RoleAdmin}, {&f.ins, inspect.RoleInspector}} {
-		user := inspect.User{Username: "case." + uuid.NewString()[:8], Role: u.role}
+		role fieldwatch.Role
+	}{{&f.admin, fieldwatch.RoleAdmin}, {&f.ins, fieldwatch.RoleInspector}} {
+		user := fieldwatch.User{Username: "case." + uuid.NewString()[:8], Role: u.role}
 		if err := s.CreateUser(t.Context(), &user); err != nil {
 			t.Fatal(err)
 		}
@@ -43,13 +43,13 @@ func newCaseFixture(t *testing.T, s *store.Store) *caseFixture {
 }
 
 // open stores a case in township, on reach, opened at.
-func (f *caseFixture) open(t *testing.T, township, reach string, at time.Time) inspect.Case {
+func (f *caseFixture) open(t *testing.T, township, reach string, at time.Time) fieldwatch.Case {
 	t.Helper()
-	c := inspect.Case{Title: "河道垃圾 " + township, Category: inspect.CategoryRiverSection, Severity: inspect.SeverityMedium,
-		State: inspect.CaseOpen, TownshipCode: township, ReachCode: reach, EvidenceIDs: f.evidence, OpenedBy: f.admin,
-		Chiefs:   []inspect.ChiefRef{{UserID: f.admin, Name: "张三", Level: inspect.ChiefVillage}},
-		OpenedAt: at, CycleStart: at, Deadline: at.Add(240 * time.Hour), Escalation: inspect.EscalationNone, UpdatedAt: at}
-	ev := inspect.CaseEvent{At: at, ActorID: f.admin, Kind: inspect.CaseEventOpened, To: inspect.CaseOpen, Note: "立案"}
+	c := fieldwatch.Case{Title: "河道垃圾 " + township, Category: fieldwatch.CategoryRiverSection, Severity: fieldwatch.SeverityMedium,
+		State: fieldwatch.CaseOpen, TownshipCode: township, ReachCode: reach, EvidenceIDs: f.evidence, OpenedBy: f.admin,
+		Chiefs:   []fieldwatch.ChiefRef{{UserID: f.admin, Name: "张三", Level: fieldwatch.ChiefVillage}},
+		OpenedAt: at, CycleStart: at, Deadline: at.Add(240 * time.Hour), Escalation: fieldwatch.EscalationNone, UpdatedAt: at}
+	ev := fieldwatch.CaseEvent{At: at, ActorID: f.admin, Kind: fieldwatch.CaseEventOpened, To: fieldwatch.CaseOpen, Note: "立案"}
 	if err := f.s.CreateCase(t.Context(), &c, ev); err != nil {
 		t.Fatalf("CreateCase: %v", err)
 	}
@@ -72,10 +72,10 @@ func testCases(t *testing.T, open func(t *testing.T) *store.Store) {
 		c.RectificationEvidenceIDs = []string{}
 		sameStruct(t, "case", got, c)
 		evs, err := s.CaseEvents(ctx, c.ID)
-		if err != nil || len(evs) != 1 || evs[0].Seq != 1 || evs[0].Note != "立案" || evs[0].Kind != inspect.CaseEventOpened {
+		if err != nil || len(evs) != 1 || evs[0].Seq != 1 || evs[0].Note != "立案" || evs[0].Kind != fieldwatch.CaseEventOpened {
 			t.Fatalf("timeline %+v, %v", evs, err)
 		}
-		if _, err := s.CaseByID(ctx, uuid.NewString()); !errors.Is(err, store.ErrNotFound) || !errors.Is(err, inspect.ErrNotFound) {
+		if _, err := s.CaseByID(ctx, uuid.NewString()); !errors.Is(err, store.ErrNotFound) || !errors.Is(err, fieldwatch.ErrNotFound) {
 			t.Fatalf("missing case: %v", err)
 		}
 	})
@@ -83,20 +83,20 @@ func testCases(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("UpdateChecksVersionAndKey", func(t *testing.T) {
 		c := f.open(t, "130227106", "", t0)
 		next := c
-		next.State, next.Version, next.UpdatedAt = inspect.CaseInProgress, c.Version+1, t0.Add(time.Hour)
-		ev := inspect.CaseEvent{At: next.UpdatedAt, ActorID: f.admin, Kind: inspect.CaseEventTransition, Action: inspect.ActionStart,
-			From: inspect.CaseOpen, To: inspect.CaseInProgress}
-		key := inspect.CaseKey{ActorID: f.admin, Key: uuid.NewString(), Fingerprint: hash("start")}
-		if err := s.UpdateCase(ctx, next, []inspect.CaseEvent{ev}, key); err != nil {
+		next.State, next.Version, next.UpdatedAt = fieldwatch.CaseInProgress, c.Version+1, t0.Add(time.Hour)
+		ev := fieldwatch.CaseEvent{At: next.UpdatedAt, ActorID: f.admin, Kind: fieldwatch.CaseEventTransition, Action: fieldwatch.ActionStart,
+			From: fieldwatch.CaseOpen, To: fieldwatch.CaseInProgress}
+		key := fieldwatch.CaseKey{ActorID: f.admin, Key: uuid.NewString(), Fingerprint: hash("start")}
+		if err := s.UpdateCase(ctx, next, []fieldwatch.CaseEvent{ev}, key); err != nil {
 			t.Fatal(err)
 		}
 		// The same version again is stale; the same key again is taken.
-		if err := s.UpdateCase(ctx, next, []inspect.CaseEvent{ev}, inspect.CaseKey{}); !errors.Is(err, inspect.ErrConflict) {
+		if err := s.UpdateCase(ctx, next, []fieldwatch.CaseEvent{ev}, fieldwatch.CaseKey{}); !errors.Is(err, fieldwatch.ErrConflict) {
 			t.Fatalf("stale version: %v", err)
 		}
 		again := next
 		again.Version++
-		if err := s.UpdateCase(ctx, again, []inspect.CaseEvent{ev}, key); !errors.Is(err, store.ErrConflict) {
+		if err := s.UpdateCase(ctx, again, []fieldwatch.CaseEvent{ev}, key); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("reused key: %v", err)
 		}
 		cid, fp, found, err := s.TransitionByKey(ctx, f.admin, key.Key)
@@ -108,7 +108,7 @@ func testCases(t *testing.T, open func(t *testing.T) *store.Store) {
 		}
 		got, _ := s.CaseByID(ctx, c.ID)
 		evs, _ := s.CaseEvents(ctx, c.ID)
-		if got.Version != 2 || got.State != inspect.CaseInProgress || len(evs) != 2 {
+		if got.Version != 2 || got.State != fieldwatch.CaseInProgress || len(evs) != 2 {
 			t.Fatalf("after the refused writes: version %d, state %s, %d events", got.Version, got.State, len(evs))
 		}
 	})
@@ -121,15 +121,15 @@ func testCases(t *testing.T, open func(t *testing.T) *store.Store) {
 		for i := range 8 {
 			wg.Go(func() {
 				next := c
-				next.State, next.Version = inspect.CaseInProgress, c.Version+1
-				ev := inspect.CaseEvent{At: t0, ActorID: f.admin, Kind: inspect.CaseEventTransition, Action: inspect.ActionStart, Note: fmt.Sprint(i)}
-				err := s.UpdateCase(ctx, next, []inspect.CaseEvent{ev}, inspect.CaseKey{ActorID: f.admin, Key: uuid.NewString(), Fingerprint: hash(fmt.Sprint(i))})
+				next.State, next.Version = fieldwatch.CaseInProgress, c.Version+1
+				ev := fieldwatch.CaseEvent{At: t0, ActorID: f.admin, Kind: fieldwatch.CaseEventTransition, Action: fieldwatch.ActionStart, Note: fmt.Sprint(i)}
+				err := s.UpdateCase(ctx, next, []fieldwatch.CaseEvent{ev}, fieldwatch.CaseKey{ActorID: f.admin, Key: uuid.NewString(), Fingerprint: hash(fmt.Sprint(i))})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
 				case err == nil:
 					wins++
-				case errors.Is(err, inspect.ErrConflict):
+				case errors.Is(err, fieldwatch.ErrConflict):
 					conflicts++
 				default:
 					t.Error(err)
@@ -147,7 +147,7 @@ func testCases(t *testing.T, open func(t *testing.T) *store.Store) {
 		var wg sync.WaitGroup
 		for i := range 10 {
 			wg.Go(func() {
-				ev := inspect.CaseEvent{At: t0, ActorID: f.ins, Kind: inspect.CaseEventComment, Note: fmt.Sprintf("评论 %d", i)}
+				ev := fieldwatch.CaseEvent{At: t0, ActorID: f.ins, Kind: fieldwatch.CaseEventComment, Note: fmt.Sprintf("评论 %d", i)}
 				if err := s.AddCaseEvent(ctx, c.ID, &ev); err != nil {
 					t.Error(err)
 				}
@@ -174,12 +174,12 @@ func testCases(t *testing.T, open func(t *testing.T) *store.Store) {
 		c := other.open(t, "130227101", "LH-03", t0.Add(2*time.Minute))
 		late := c
 		since := c.Deadline
-		late.OverdueSince, late.Escalation, late.Version = &since, inspect.EscalationTownshipHead, c.Version+1
-		if err := s.UpdateCase(ctx, late, nil, inspect.CaseKey{}); err != nil {
+		late.OverdueSince, late.Escalation, late.Version = &since, fieldwatch.EscalationTownshipHead, c.Version+1
+		if err := s.UpdateCase(ctx, late, nil, fieldwatch.CaseKey{}); err != nil {
 			t.Fatal(err)
 		}
 		yes, no := true, false
-		ids := func(cs []inspect.Case) string {
+		ids := func(cs []fieldwatch.Case) string {
 			var out []string
 			for _, x := range cs {
 				switch x.ID {
@@ -195,21 +195,21 @@ func testCases(t *testing.T, open func(t *testing.T) *store.Store) {
 		}
 		for _, tc := range []struct {
 			name string
-			f    inspect.CaseFilter
+			f    fieldwatch.CaseFilter
 			want string
 		}{
-			{"all newest first", inspect.CaseFilter{}, "[c b a]"},
-			{"township", inspect.CaseFilter{TownshipCode: "130227101"}, "[c a]"},
-			{"reach", inspect.CaseFilter{ReachCode: "QH-01"}, "[b]"},
-			{"overdue", inspect.CaseFilter{Overdue: &yes}, "[c]"},
-			{"not overdue", inspect.CaseFilter{Overdue: &no}, "[b a]"},
-			{"state", inspect.CaseFilter{State: inspect.CaseClosed}, "[]"},
-			{"officer scope", inspect.CaseFilter{Scope: &inspect.Scope{UserID: uuid.NewString(), Townships: []string{"130227102"}}}, "[b]"},
-			{"chief scope", inspect.CaseFilter{Scope: &inspect.Scope{UserID: uuid.NewString(), Reaches: []string{"LH-03"}}}, "[c]"},
-			{"inspector scope: own evidence", inspect.CaseFilter{Scope: &inspect.Scope{UserID: f.ins}}, "[b a]"},
-			{"empty scope sees nothing", inspect.CaseFilter{Scope: &inspect.Scope{}}, "[]"},
-			{"page 1", inspect.CaseFilter{Limit: 2}, "[c b]"},
-			{"page 2", inspect.CaseFilter{Limit: 2, AfterTime: &b.OpenedAt, AfterID: b.ID}, "[a]"},
+			{"all newest first", fieldwatch.CaseFilter{}, "[c b a]"},
+			{"township", fieldwatch.CaseFilter{TownshipCode: "130227101"}, "[c a]"},
+			{"reach", fieldwatch.CaseFilter{ReachCode: "QH-01"}, "[b]"},
+			{"overdue", fieldwatch.CaseFilter{Overdue: &yes}, "[c]"},
+			{"not overdue", fieldwatch.CaseFilter{Overdue: &no}, "[b a]"},
+			{"state", fieldwatch.CaseFilter{State: fieldwatch.CaseClosed}, "[]"},
+			{"officer scope", fieldwatch.CaseFilter{Scope: &fieldwatch.Scope{UserID: uuid.NewString(), Townships: []string{"130227102"}}}, "[b]"},
+			{"chief scope", fieldwatch.CaseFilter{Scope: &fieldwatch.Scope{UserID: uuid.NewString(), Reaches: []string{"LH-03"}}}, "[c]"},
+			{"inspector scope: own evidence", fieldwatch.CaseFilter{Scope: &fieldwatch.Scope{UserID: f.ins}}, "[b a]"},
+			{"empty scope sees nothing", fieldwatch.CaseFilter{Scope: &fieldwatch.Scope{}}, "[]"},
+			{"page 1", fieldwatch.CaseFilter{Limit: 2}, "[c b]"},
+			{"page 2", fieldwatch.CaseFilter{Limit: 2, AfterTime: &b.OpenedAt, AfterID: b.ID}, "[a]"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				got, err := s.ListCases(ctx, tc.f)
@@ -226,8 +226,8 @@ func testCases(t *testing.T, open func(t *testing.T) *store.Store) {
 			t.Fatalf("owing %d, %v", len(owing), err)
 		}
 		county := late
-		county.Escalation, county.Version = inspect.EscalationCounty, late.Version+1
-		if err := s.UpdateCase(ctx, county, nil, inspect.CaseKey{}); err != nil {
+		county.Escalation, county.Version = fieldwatch.EscalationCounty, late.Version+1
+		if err := s.UpdateCase(ctx, county, nil, fieldwatch.CaseKey{}); err != nil {
 			t.Fatal(err)
 		}
 		if owing, _ := s.CasesOwingAction(ctx); len(owing) != 2 {
@@ -247,12 +247,12 @@ func testCases(t *testing.T, open func(t *testing.T) *store.Store) {
 		}
 		bad := c
 		bad.Title = "nul\x00"
-		if err := s.CreateCase(ctx, &bad, inspect.CaseEvent{At: t0, Kind: inspect.CaseEventOpened}); !errors.Is(err, inspect.ErrInvalid) {
+		if err := s.CreateCase(ctx, &bad, fieldwatch.CaseEvent{At: t0, Kind: fieldwatch.CaseEventOpened}); !errors.Is(err, fieldwatch.ErrInvalid) {
 			t.Fatalf("NUL in title: %v", err)
 		}
 		unknown := c
 		unknown.EvidenceIDs = []string{uuid.NewString()}
-		if err := s.CreateCase(ctx, &unknown, inspect.CaseEvent{At: t0, Kind: inspect.CaseEventOpened}); !errors.Is(err, store.ErrNotFound) {
+		if err := s.CreateCase(ctx, &unknown, fieldwatch.CaseEvent{At: t0, Kind: fieldwatch.CaseEventOpened}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown evidence: %v", err)
 		}
 	})

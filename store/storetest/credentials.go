@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -18,24 +18,24 @@ import (
 func testCredentials(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	expires := Clock().Add(30 * 24 * time.Hour)
-	newUser := func(t *testing.T, name string) inspect.User {
+	newUser := func(t *testing.T, name string) fieldwatch.User {
 		t.Helper()
-		return mustCreateUser(t, s, inspect.User{Username: "cred." + name, PasswordHash: "$argon2id$old", Active: true})
+		return mustCreateUser(t, s, fieldwatch.User{Username: "cred." + name, PasswordHash: "$argon2id$old", Active: true})
 	}
 
 	t.Run("StartRefreshFamily", func(t *testing.T) {
 		u := newUser(t, "start")
-		if err := s.StartRefreshFamily(ctx, inspect.RefreshToken{UserID: u.ID, Hash: hash("cred.start.ok"), ExpiresAt: expires}, "$argon2id$old"); err != nil {
+		if err := s.StartRefreshFamily(ctx, fieldwatch.RefreshToken{UserID: u.ID, Hash: hash("cred.start.ok"), ExpiresAt: expires}, "$argon2id$old"); err != nil {
 			t.Fatalf("StartRefreshFamily with the current hash: %v", err)
 		}
-		if err := s.StartRefreshFamily(ctx, inspect.RefreshToken{UserID: u.ID, Hash: hash("cred.start.other"), ExpiresAt: expires}, "$argon2id$other"); !errors.Is(err, store.ErrNotFound) {
+		if err := s.StartRefreshFamily(ctx, fieldwatch.RefreshToken{UserID: u.ID, Hash: hash("cred.start.other"), ExpiresAt: expires}, "$argon2id$other"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("StartRefreshFamily with another hash = %v, want ErrNotFound", err)
 		}
 		if _, err := s.RefreshTokenByHash(ctx, hash("cred.start.other")); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("refused family was stored: %v", err)
 		}
-		inactive := mustCreateUser(t, s, inspect.User{Username: "cred.inactive", PasswordHash: "$argon2id$old"})
-		if err := s.StartRefreshFamily(ctx, inspect.RefreshToken{UserID: inactive.ID, Hash: hash("cred.start.inactive"), ExpiresAt: expires}, "$argon2id$old"); !errors.Is(err, store.ErrNotFound) {
+		inactive := mustCreateUser(t, s, fieldwatch.User{Username: "cred.inactive", PasswordHash: "$argon2id$old"})
+		if err := s.StartRefreshFamily(ctx, fieldwatch.RefreshToken{UserID: inactive.ID, Hash: hash("cred.start.inactive"), ExpiresAt: expires}, "$argon2id$old"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("StartRefreshFamily for an inactive user = %v, want ErrNotFound", err)
 		}
 	})
@@ -43,12 +43,12 @@ func testCredentials(t *testing.T, s *store.Store) {
 	t.Run("PasswordChange", func(t *testing.T) {
 		u := newUser(t, "change")
 		family := uuid.NewString()
-		first := inspect.RefreshToken{FamilyID: family, UserID: u.ID, Hash: hash("cred.change.1"), ExpiresAt: expires}
+		first := fieldwatch.RefreshToken{FamilyID: family, UserID: u.ID, Hash: hash("cred.change.1"), ExpiresAt: expires}
 		if err := s.StartRefreshFamily(ctx, first, "$argon2id$old"); err != nil {
 			t.Fatal(err)
 		}
 		// A rotation before the change is fine.
-		mustInsertToken(t, s, inspect.RefreshToken{FamilyID: family, UserID: u.ID, Hash: hash("cred.change.2"), ExpiresAt: expires})
+		mustInsertToken(t, s, fieldwatch.RefreshToken{FamilyID: family, UserID: u.ID, Hash: hash("cred.change.2"), ExpiresAt: expires})
 
 		at := Clock().Add(time.Hour)
 		if err := s.SetPasswordHash(ctx, u.ID, "$argon2id$new", at); err != nil {
@@ -60,20 +60,20 @@ func testCredentials(t *testing.T, s *store.Store) {
 			}
 		}
 		// A refresh that read the family before the change cannot add to it.
-		err := s.InsertRefreshToken(ctx, inspect.RefreshToken{FamilyID: family, UserID: u.ID, Hash: hash("cred.change.3"), ExpiresAt: expires})
+		err := s.InsertRefreshToken(ctx, fieldwatch.RefreshToken{FamilyID: family, UserID: u.ID, Hash: hash("cred.change.3"), ExpiresAt: expires})
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("rotation of an old-password family after the change = %v, want ErrNotFound", err)
 		}
 		// Nor can a login that verified the old hash start one.
-		if err := s.StartRefreshFamily(ctx, inspect.RefreshToken{UserID: u.ID, Hash: hash("cred.change.login"), ExpiresAt: expires}, "$argon2id$old"); !errors.Is(err, store.ErrNotFound) {
+		if err := s.StartRefreshFamily(ctx, fieldwatch.RefreshToken{UserID: u.ID, Hash: hash("cred.change.login"), ExpiresAt: expires}, "$argon2id$old"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("login on the old hash after the change = %v, want ErrNotFound", err)
 		}
 		// Sessions of the new password work as before.
 		fresh := uuid.NewString()
-		if err := s.StartRefreshFamily(ctx, inspect.RefreshToken{FamilyID: fresh, UserID: u.ID, Hash: hash("cred.change.new1"), ExpiresAt: expires}, "$argon2id$new"); err != nil {
+		if err := s.StartRefreshFamily(ctx, fieldwatch.RefreshToken{FamilyID: fresh, UserID: u.ID, Hash: hash("cred.change.new1"), ExpiresAt: expires}, "$argon2id$new"); err != nil {
 			t.Fatal(err)
 		}
-		mustInsertToken(t, s, inspect.RefreshToken{FamilyID: fresh, UserID: u.ID, Hash: hash("cred.change.new2"), ExpiresAt: expires})
+		mustInsertToken(t, s, fieldwatch.RefreshToken{FamilyID: fresh, UserID: u.ID, Hash: hash("cred.change.new2"), ExpiresAt: expires})
 
 		// Change times strictly increase, even for a change at the same
 		// instant: access tokens name the change they were issued under.
@@ -89,12 +89,12 @@ func testCredentials(t *testing.T, s *store.Store) {
 	t.Run("RehashIsNotAChange", func(t *testing.T) {
 		u := newUser(t, "rehash")
 		family := uuid.NewString()
-		if err := s.StartRefreshFamily(ctx, inspect.RefreshToken{FamilyID: family, UserID: u.ID, Hash: hash("cred.rehash.1"), ExpiresAt: expires}, "$argon2id$old"); err != nil {
+		if err := s.StartRefreshFamily(ctx, fieldwatch.RefreshToken{FamilyID: family, UserID: u.ID, Hash: hash("cred.rehash.1"), ExpiresAt: expires}, "$argon2id$old"); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.RehashPassword(ctx, u.ID, "$argon2id$old", "$argon2id$stronger"); err != nil {
 			t.Fatal(err)
 		}
-		mustInsertToken(t, s, inspect.RefreshToken{FamilyID: family, UserID: u.ID, Hash: hash("cred.rehash.2"), ExpiresAt: expires})
+		mustInsertToken(t, s, fieldwatch.RefreshToken{FamilyID: family, UserID: u.ID, Hash: hash("cred.rehash.2"), ExpiresAt: expires})
 	})
 }

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -21,10 +21,10 @@ import (
 func testEnumerations(t *testing.T, s *store.Store) {
 	ctx := t.Context()
 	t.Run("Roles", func(t *testing.T) {
-		for _, r := range inspect.Roles() {
-			mustCreateUser(t, s, inspect.User{Username: "enum." + string(r), Role: r})
+		for _, r := range fieldwatch.Roles() {
+			mustCreateUser(t, s, fieldwatch.User{Username: "enum." + string(r), Role: r})
 		}
-		if err := s.CreateUser(ctx, &inspect.User{Username: "enum.unknown", Role: "mayor"}); !errors.Is(err, inspect.ErrInvalid) {
+		if err := s.CreateUser(ctx, &fieldwatch.User{Username: "enum.unknown", Role: "mayor"}); !errors.Is(err, fieldwatch.ErrInvalid) {
 			t.Errorf("CreateUser(role mayor) = %v, want ErrInvalid", err)
 		}
 	})
@@ -32,13 +32,13 @@ func testEnumerations(t *testing.T, s *store.Store) {
 	f := newCaseFixture(t, s)
 	var evidence []string
 	t.Run("EvidenceCategoriesAndSources", func(t *testing.T) {
-		sources := inspect.Sources()
-		for i, c := range inspect.Categories() {
+		sources := fieldwatch.Sources()
+		for i, c := range fieldwatch.Categories() {
 			for j := range sources {
 				e := newEvidence(f.ins, fmt.Sprintf("enum %s %d", c, j), Clock())
 				e.Category = c
 				e.CaptureTimeSource, e.LocationSource = sources[j], sources[(i+j)%len(sources)]
-				if e.LocationSource != inspect.SourceNone {
+				if e.LocationSource != fieldwatch.SourceNone {
 					e.Location = &geo.Point{Lon: 118.33, Lat: 40.2}
 				}
 				mustCommit(t, s, &e)
@@ -49,13 +49,13 @@ func testEnumerations(t *testing.T, s *store.Store) {
 		e.Category = "smoke"
 		key := uuid.NewString()
 		sub := mustClaim(t, s, e.UploaderID, key, Clock())
-		if err := s.CommitEvidence(ctx, &e, key, sub.Attempt, hash("fp "+key)); !errors.Is(err, inspect.ErrInvalid) {
+		if err := s.CommitEvidence(ctx, &e, key, sub.Attempt, hash("fp "+key)); !errors.Is(err, fieldwatch.ErrInvalid) {
 			t.Errorf("CommitEvidence(category smoke) = %v, want ErrInvalid", err)
 		}
 	})
 	t.Run("Decisions", func(t *testing.T) {
-		for i, d := range inspect.Decisions() {
-			r := inspect.Review{EvidenceID: evidence[i%len(evidence)], ReviewerID: f.admin, Decision: d, At: Clock()}
+		for i, d := range fieldwatch.Decisions() {
+			r := fieldwatch.Review{EvidenceID: evidence[i%len(evidence)], ReviewerID: f.admin, Decision: d, At: Clock()}
 			if err := s.AddReview(ctx, &r); err != nil {
 				t.Errorf("AddReview(%s): %v", d, err)
 			}
@@ -63,31 +63,31 @@ func testEnumerations(t *testing.T, s *store.Store) {
 	})
 	t.Run("Cases", func(t *testing.T) {
 		at := Clock().Add(-time.Hour)
-		add := func(c inspect.Case) error {
+		add := func(c fieldwatch.Case) error {
 			c.Title, c.TownshipCode, c.EvidenceIDs, c.OpenedBy = "enum", "330100001", f.evidence, f.admin
 			c.OpenedAt, c.CycleStart, c.Deadline, c.UpdatedAt = at, at, at.Add(240*time.Hour), at
-			ev := inspect.CaseEvent{At: at, ActorID: f.admin, Kind: inspect.CaseEventOpened, To: c.State}
+			ev := fieldwatch.CaseEvent{At: at, ActorID: f.admin, Kind: fieldwatch.CaseEventOpened, To: c.State}
 			return s.CreateCase(ctx, &c, ev)
 		}
-		base := inspect.Case{Category: inspect.CategoryOther, Severity: inspect.SeverityLow, State: inspect.CaseOpen,
-			Escalation: inspect.EscalationNone}
-		var cases []inspect.Case
-		for _, v := range inspect.Categories() {
+		base := fieldwatch.Case{Category: fieldwatch.CategoryOther, Severity: fieldwatch.SeverityLow, State: fieldwatch.CaseOpen,
+			Escalation: fieldwatch.EscalationNone}
+		var cases []fieldwatch.Case
+		for _, v := range fieldwatch.Categories() {
 			c := base
 			c.Category = v
 			cases = append(cases, c)
 		}
-		for _, v := range inspect.Severities() {
+		for _, v := range fieldwatch.Severities() {
 			c := base
 			c.Severity = v
 			cases = append(cases, c)
 		}
-		for _, v := range inspect.CaseStates() {
+		for _, v := range fieldwatch.CaseStates() {
 			c := base
 			c.State = v
 			cases = append(cases, c)
 		}
-		for _, v := range inspect.Escalations() {
+		for _, v := range fieldwatch.Escalations() {
 			c := base
 			c.Escalation = v
 			cases = append(cases, c)
@@ -99,7 +99,7 @@ func testEnumerations(t *testing.T, s *store.Store) {
 		}
 		bad := base
 		bad.Category = "smoke"
-		if err := add(bad); !errors.Is(err, inspect.ErrInvalid) {
+		if err := add(bad); !errors.Is(err, fieldwatch.ErrInvalid) {
 			t.Errorf("CreateCase(category smoke) = %v, want ErrInvalid", err)
 		}
 	})

@@ -15,8 +15,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -30,11 +30,11 @@ func sha(seed string) string {
 }
 
 // newEvidence returns a minimal valid evidence uploaded by uploader.
-func newEvidence(uploader, seed string, received time.Time) inspect.Evidence {
+func newEvidence(uploader, seed string, received time.Time) fieldwatch.Evidence {
 	h := sha(seed)
-	return inspect.Evidence{
+	return fieldwatch.Evidence{
 		UploaderID:        uploader,
-		Category:          inspect.CategoryOther,
+		Category:          fieldwatch.CategoryOther,
 		SHA256:            h,
 		Size:              2_345_678,
 		ContentType:       "image/jpeg",
@@ -42,12 +42,12 @@ func newEvidence(uploader, seed string, received time.Time) inspect.Evidence {
 		Width:             4000,
 		Height:            3000,
 		ReceivedAt:        received,
-		CaptureTimeSource: inspect.SourceNone,
-		LocationSource:    inspect.SourceNone,
+		CaptureTimeSource: fieldwatch.SourceNone,
+		LocationSource:    fieldwatch.SourceNone,
 	}
 }
 
-func mustClaim(t *testing.T, s *store.Store, userID, key string, now time.Time) inspect.Submission {
+func mustClaim(t *testing.T, s *store.Store, userID, key string, now time.Time) fieldwatch.Submission {
 	t.Helper()
 	sub, claimed, err := s.ClaimSubmission(t.Context(), userID, key, now, now.Add(-staleAfter))
 	if err != nil || !claimed {
@@ -58,7 +58,7 @@ func mustClaim(t *testing.T, s *store.Store, userID, key string, now time.Time) 
 
 // mustCommit claims a new key for e's uploader and commits e under it; it
 // returns the key.
-func mustCommit(t *testing.T, s *store.Store, e *inspect.Evidence) string {
+func mustCommit(t *testing.T, s *store.Store, e *fieldwatch.Evidence) string {
 	t.Helper()
 	key := uuid.NewString()
 	sub := mustClaim(t, s, e.UploaderID, key, Clock())
@@ -68,7 +68,7 @@ func mustCommit(t *testing.T, s *store.Store, e *inspect.Evidence) string {
 	return key
 }
 
-func mustEvidenceByID(t *testing.T, s *store.Store, id string) inspect.Evidence {
+func mustEvidenceByID(t *testing.T, s *store.Store, id string) fieldwatch.Evidence {
 	t.Helper()
 	e, err := s.EvidenceByID(t.Context(), id)
 	if err != nil {
@@ -77,7 +77,7 @@ func mustEvidenceByID(t *testing.T, s *store.Store, id string) inspect.Evidence 
 	return e
 }
 
-func mustSubmission(t *testing.T, s *store.Store, userID, key string) inspect.Submission {
+func mustSubmission(t *testing.T, s *store.Store, userID, key string) fieldwatch.Submission {
 	t.Helper()
 	sub, err := s.SubmissionByKey(t.Context(), userID, key)
 	if err != nil {
@@ -111,7 +111,7 @@ func show(v any) string {
 
 // sameEvidence compares two evidence field by field; all times must be
 // UTC.
-func sameEvidence(t *testing.T, got, want inspect.Evidence) {
+func sameEvidence(t *testing.T, got, want fieldwatch.Evidence) {
 	t.Helper()
 	times := []*time.Time{&got.ReceivedAt, got.CapturedAt, got.EXIF.GPSTime, got.EXIF.TakenAt}
 	for _, tm := range times {
@@ -129,10 +129,10 @@ func sameEvidence(t *testing.T, got, want inspect.Evidence) {
 }
 
 func testSubmissions(t *testing.T, s *store.Store) {
-	u := mustCreateUser(t, s, inspect.User{Username: "sub.owner"})
-	other := mustCreateUser(t, s, inspect.User{Username: "sub.other"})
+	u := mustCreateUser(t, s, fieldwatch.User{Username: "sub.owner"})
+	other := mustCreateUser(t, s, fieldwatch.User{Username: "sub.other"})
 	t0 := Clock()
-	claim := func(t *testing.T, userID, key string, now, staleBefore time.Time) (inspect.Submission, bool) {
+	claim := func(t *testing.T, userID, key string, now, staleBefore time.Time) (fieldwatch.Submission, bool) {
 		t.Helper()
 		sub, claimed, err := s.ClaimSubmission(t.Context(), userID, key, now, staleBefore)
 		if err != nil {
@@ -140,8 +140,8 @@ func testSubmissions(t *testing.T, s *store.Store) {
 		}
 		return sub, claimed
 	}
-	pending := func(userID, key, attempt string, created, updated time.Time) inspect.Submission {
-		return inspect.Submission{UserID: userID, Key: key, State: inspect.SubmissionPending, CreatedAt: created, UpdatedAt: updated, Attempt: attempt}
+	pending := func(userID, key, attempt string, created, updated time.Time) fieldwatch.Submission {
+		return fieldwatch.Submission{UserID: userID, Key: key, State: fieldwatch.SubmissionPending, CreatedAt: created, UpdatedAt: updated, Attempt: attempt}
 	}
 
 	t.Run("ClaimThenInFlight", func(t *testing.T) {
@@ -226,7 +226,7 @@ func testSubmissions(t *testing.T, s *store.Store) {
 					errs = append(errs, err)
 					return
 				}
-				if sub.State != inspect.SubmissionPending || sub.Key != key {
+				if sub.State != fieldwatch.SubmissionPending || sub.Key != key {
 					errs = append(errs, fmt.Errorf("claim returned %+v", sub))
 				}
 				if claimed {
@@ -331,14 +331,14 @@ func testSubmissions(t *testing.T, s *store.Store) {
 		if err := s.CommitEvidence(t.Context(), &e, k5, s5.Attempt, hash("stale stored")); err != nil {
 			t.Fatalf("CommitEvidence: %v", err)
 		}
-		want := []inspect.Submission{
+		want := []fieldwatch.Submission{
 			pending(other.ID, k1, s1.Attempt, base.Add(time.Hour), base.Add(time.Hour)),
 			pending(u.ID, k2, s2.Attempt, base.Add(2*time.Hour), base.Add(2*time.Hour)),
 		}
 		for _, tc := range []struct {
 			name  string
 			limit int
-			want  []inspect.Submission
+			want  []fieldwatch.Submission
 		}{{"All", 0, want}, {"Limit1", 1, want[:1]}, {"NegativeLimit", -3, want[:1]}, {"HugeLimit", 1 << 30, want}} {
 			t.Run(tc.name, func(t *testing.T) {
 				got, err := s.StaleSubmissions(t.Context(), cutoff, tc.limit)
@@ -387,20 +387,20 @@ func testSubmissions(t *testing.T, s *store.Store) {
 					return s.CommitEvidence(t.Context(), &e, key, "a", hash("x"))
 				},
 			} {
-				if err := call(); !errors.Is(err, inspect.ErrInvalid) {
-					t.Errorf("%s(%q) = %v, want inspect.ErrInvalid", name, key, err)
+				if err := call(); !errors.Is(err, fieldwatch.ErrInvalid) {
+					t.Errorf("%s(%q) = %v, want fieldwatch.ErrInvalid", name, key, err)
 				}
 			}
 		}
-		if _, _, err := s.ClaimSubmission(t.Context(), u.ID, "k", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), t0); !errors.Is(err, inspect.ErrInvalid) {
-			t.Errorf("ClaimSubmission at year 10000 = %v, want inspect.ErrInvalid", err)
+		if _, _, err := s.ClaimSubmission(t.Context(), u.ID, "k", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), t0); !errors.Is(err, fieldwatch.ErrInvalid) {
+			t.Errorf("ClaimSubmission at year 10000 = %v, want fieldwatch.ErrInvalid", err)
 		}
 	})
 }
 
 func testEvidence(t *testing.T, s *store.Store) {
-	u := mustCreateUser(t, s, inspect.User{Username: "ev.owner"})
-	other := mustCreateUser(t, s, inspect.User{Username: "ev.other"})
+	u := mustCreateUser(t, s, fieldwatch.User{Username: "ev.owner"})
+	other := mustCreateUser(t, s, fieldwatch.User{Username: "ev.other"})
 	shanghai := time.FixedZone("CST", 8*3600)
 
 	t.Run("CommitRoundTrip", func(t *testing.T) {
@@ -408,9 +408,9 @@ func testEvidence(t *testing.T, s *store.Store) {
 		captured := time.Date(2025, 6, 2, 17, 29, 58, 0, shanghai)
 		gpsTime := time.Date(2025, 6, 2, 9, 29, 57, 500_000_000, time.UTC)
 		takenAt := time.Date(2025, 6, 2, 17, 29, 58, 0, shanghai)
-		e := inspect.Evidence{
+		e := fieldwatch.Evidence{
 			UploaderID:        u.ID,
-			Category:          inspect.CategoryRiverSection,
+			Category:          fieldwatch.CategoryRiverSection,
 			Subcategory:       "排污口",
 			Note:              "滹沱河南岸 outfall,\n第二行 \"quoted\" 𠮷",
 			SHA256:            sha("round trip"),
@@ -421,10 +421,10 @@ func testEvidence(t *testing.T, s *store.Store) {
 			Height:            3024,
 			ReceivedAt:        received,
 			CapturedAt:        &captured,
-			CaptureTimeSource: inspect.SourceEXIF,
+			CaptureTimeSource: fieldwatch.SourceEXIF,
 			Location:          &geo.Point{Lon: 118.330123456789, Lat: 40.200987654321},
-			LocationSource:    inspect.SourceEXIF,
-			EXIF: inspect.PhotoEXIF{
+			LocationSource:    fieldwatch.SourceEXIF,
+			EXIF: fieldwatch.PhotoEXIF{
 				Position:     &geo.Point{Lon: 118.330123456789, Lat: 40.200987654321},
 				AltitudeM:    ptr(52.5),
 				GPSTime:      &gpsTime,
@@ -436,7 +436,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 				DirectionDeg: ptr(271.25),
 				Problems:     []string{"GPSAltitudeRef missing", "偏移量异常"},
 			},
-			Device: &inspect.DeviceFix{
+			Device: &fieldwatch.DeviceFix{
 				Lon: 118.336201, Lat: 40.201299, CRS: geo.GCJ02,
 				WGS84:     geo.Point{Lon: 118.33003, Lat: 40.20092},
 				AccuracyM: ptr(8.5), Provider: "fused", Mock: true,
@@ -444,7 +444,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 			EXIFDeviceDistanceM: ptr(12.75),
 			TownshipCode:        "130102003",
 			ReachCode:           "R-滹沱河-03",
-			Flags:               []inspect.Flag{inspect.FlagMockLocation, inspect.FlagEXIFDeviceMismatch, inspect.FlagMockLocation},
+			Flags:               []fieldwatch.Flag{fieldwatch.FlagMockLocation, fieldwatch.FlagEXIFDeviceMismatch, fieldwatch.FlagMockLocation},
 			DuplicateOf:         uuid.NewString(), // server-owned: cleared
 		}
 		orig := e
@@ -468,7 +468,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 		want.ReceivedAt = time.Date(2025, 6, 2, 9, 30, 15, 123_456_000, time.UTC)
 		want.CapturedAt = &capturedUTC
 		want.EXIF.TakenAt = &takenUTC
-		want.Flags = []inspect.Flag{inspect.FlagEXIFDeviceMismatch, inspect.FlagMockLocation}
+		want.Flags = []fieldwatch.Flag{fieldwatch.FlagEXIFDeviceMismatch, fieldwatch.FlagMockLocation}
 		want.DuplicateOf = ""
 		want.Thumbnails = []int{}
 		sameEvidence(t, e, want)
@@ -478,7 +478,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 		}
 
 		sub := mustSubmission(t, s, u.ID, key)
-		sameStruct(t, "stored Submission", sub, inspect.Submission{UserID: u.ID, Key: key, State: inspect.SubmissionStored,
+		sameStruct(t, "stored Submission", sub, fieldwatch.Submission{UserID: u.ID, Key: key, State: fieldwatch.SubmissionStored,
 			Fingerprint: fp, EvidenceID: e.ID, CreatedAt: claimedAt, UpdatedAt: want.ReceivedAt, Attempt: held.Attempt})
 
 		t.Run("Replay", func(t *testing.T) {
@@ -510,7 +510,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 		mustCommit(t, s, &e)
 		want := newEvidence(u.ID, "minimal", Clock().Truncate(time.Microsecond))
 		want.ID = e.ID
-		want.Flags = []inspect.Flag{}
+		want.Flags = []fieldwatch.Flag{}
 		want.Thumbnails = []int{}
 		want.EXIF.Problems = []string{}
 		sameEvidence(t, e, want)
@@ -528,7 +528,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 		mustEvidenceByID(t, s, strings.ToUpper(id.String()))
 	})
 
-	conflict := func(t *testing.T, e inspect.Evidence, key, attempt string) {
+	conflict := func(t *testing.T, e fieldwatch.Evidence, key, attempt string) {
 		t.Helper()
 		before := e
 		if err := s.CommitEvidence(t.Context(), &e, key, attempt, hash("conflict")); !errors.Is(err, store.ErrConflict) {
@@ -571,7 +571,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 		e := newEvidence(u.ID, "after takeover", Clock())
 		e.ID = uuid.NewString()
 		conflict(t, e, key, old.Attempt)
-		if got := mustSubmission(t, s, u.ID, key); got.State != inspect.SubmissionPending {
+		if got := mustSubmission(t, s, u.ID, key); got.State != fieldwatch.SubmissionPending {
 			t.Fatalf("the old attempt's commit changed the new claim: %+v", got)
 		}
 	})
@@ -580,7 +580,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 		held := mustClaim(t, s, other.ID, key, Clock())
 		e := newEvidence(u.ID, "other's claim", Clock())
 		conflict(t, e, key, held.Attempt)
-		if sub := mustSubmission(t, s, other.ID, key); sub.State != inspect.SubmissionPending {
+		if sub := mustSubmission(t, s, other.ID, key); sub.State != fieldwatch.SubmissionPending {
 			t.Errorf("other user's submission is %s", sub.State)
 		}
 	})
@@ -594,7 +594,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 		if err := s.CommitEvidence(t.Context(), &e, key, held.Attempt, hash("taken")); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("CommitEvidence with a taken ID = %v, want ErrConflict", err)
 		}
-		if sub := mustSubmission(t, s, u.ID, key); sub.State != inspect.SubmissionPending || sub.EvidenceID != "" {
+		if sub := mustSubmission(t, s, u.ID, key); sub.State != fieldwatch.SubmissionPending || sub.EvidenceID != "" {
 			t.Fatalf("submission after a failed commit = %+v, want pending", sub)
 		}
 		sameEvidence(t, mustEvidenceByID(t, s, first.ID), first)
@@ -604,18 +604,18 @@ func testEvidence(t *testing.T, s *store.Store) {
 		h := "duplicate bytes"
 		t1 := Clock().Add(time.Hour)
 		orig := newEvidence(u.ID, h, t1)
-		orig.Flags = []inspect.Flag{inspect.FlagDuplicateOf} // server-owned: dropped
+		orig.Flags = []fieldwatch.Flag{fieldwatch.FlagDuplicateOf} // server-owned: dropped
 		orig.DuplicateOf = uuid.NewString()
 		mustCommit(t, s, &orig)
-		if orig.DuplicateOf != "" || orig.HasFlag(inspect.FlagDuplicateOf) {
+		if orig.DuplicateOf != "" || orig.HasFlag(fieldwatch.FlagDuplicateOf) {
 			t.Fatalf("first evidence marked as a duplicate: %q %v", orig.DuplicateOf, orig.Flags)
 		}
 		// Another inspector sends the same bytes, then the first reuses them.
 		for i, uploader := range []string{other.ID, u.ID} {
 			dup := newEvidence(uploader, h, t1.Add(time.Duration(i+1)*time.Minute))
-			dup.Flags = []inspect.Flag{inspect.FlagOutsideCounty, inspect.FlagDuplicateOf}
+			dup.Flags = []fieldwatch.Flag{fieldwatch.FlagOutsideCounty, fieldwatch.FlagDuplicateOf}
 			mustCommit(t, s, &dup)
-			want := []inspect.Flag{inspect.FlagDuplicateOf, inspect.FlagOutsideCounty}
+			want := []fieldwatch.Flag{fieldwatch.FlagDuplicateOf, fieldwatch.FlagOutsideCounty}
 			if dup.DuplicateOf != orig.ID || !reflect.DeepEqual(dup.Flags, want) {
 				t.Errorf("duplicate %d: DuplicateOf %q, flags %v; want %q, %v", i, dup.DuplicateOf, dup.Flags, orig.ID, want)
 			}
@@ -632,8 +632,8 @@ func testEvidence(t *testing.T, s *store.Store) {
 			}
 		}
 		for _, bad := range []string{"", "abc", strings.ToUpper(sha(h)), strings.Repeat("g", 64), sha(h) + "0"} {
-			if _, err := s.EvidenceSHA256Exists(t.Context(), bad); !errors.Is(err, inspect.ErrInvalid) {
-				t.Errorf("EvidenceSHA256Exists(%q) = %v, want inspect.ErrInvalid", bad, err)
+			if _, err := s.EvidenceSHA256Exists(t.Context(), bad); !errors.Is(err, fieldwatch.ErrInvalid) {
+				t.Errorf("EvidenceSHA256Exists(%q) = %v, want fieldwatch.ErrInvalid", bad, err)
 			}
 		}
 	})
@@ -646,7 +646,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 			keys[i] = uuid.NewString()
 			attempts[i] = mustClaim(t, s, u.ID, keys[i], Clock()).Attempt
 		}
-		got := make([]inspect.Evidence, n)
+		got := make([]fieldwatch.Evidence, n)
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -673,7 +673,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 			t.Fatalf("%d originals among %d concurrent commits of the same bytes, want 1", len(originals), n)
 		}
 		for i := range n {
-			if got[i].ID != originals[0] && (got[i].DuplicateOf != originals[0] || !got[i].HasFlag(inspect.FlagDuplicateOf)) {
+			if got[i].ID != originals[0] && (got[i].DuplicateOf != originals[0] || !got[i].HasFlag(fieldwatch.FlagDuplicateOf)) {
 				t.Errorf("commit %d: DuplicateOf %q, flags %v; want %q", i, got[i].DuplicateOf, got[i].Flags, originals[0])
 			}
 		}
@@ -685,62 +685,62 @@ func testEvidence(t *testing.T, s *store.Store) {
 		held := mustClaim(t, s, u.ID, key, Clock())
 		tests := []struct {
 			name   string
-			mutate func(e *inspect.Evidence)
+			mutate func(e *fieldwatch.Evidence)
 		}{
-			{"LocationLonNaN", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: nan, Lat: 40} }},
-			{"LocationLatNaN", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: 118, Lat: nan} }},
-			{"LocationBothNaN", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: nan, Lat: nan} }},
-			{"LocationLonInf", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: inf, Lat: 40} }},
-			{"LocationLatNegInf", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: 118, Lat: -inf} }},
-			{"LocationLatAbove90", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: 118, Lat: 90.000001} }},
-			{"LocationLonBelow180", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: -180.5, Lat: 40} }},
-			{"LocationSwappedOutOfRange", func(e *inspect.Evidence) { e.Location = &geo.Point{Lon: 40.2, Lat: 118.33} }},
-			{"EXIFPositionNaN", func(e *inspect.Evidence) { e.EXIF.Position = &geo.Point{Lon: nan, Lat: 40} }},
-			{"EXIFAltitudeInf", func(e *inspect.Evidence) { e.EXIF.AltitudeM = ptr(inf) }},
-			{"EXIFDirectionNaN", func(e *inspect.Evidence) { e.EXIF.DirectionDeg = ptr(nan) }},
-			{"EXIFOrientation9", func(e *inspect.Evidence) { e.EXIF.Orientation = 9 }},
-			{"EXIFTakenAtYear10000", func(e *inspect.Evidence) { e.EXIF.TakenAt = ptr(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)) }},
-			{"EXIFMakeNUL", func(e *inspect.Evidence) { e.EXIF.Make = "HUA\x00WEI" }},
-			{"EXIFProblemInvalidUTF8", func(e *inspect.Evidence) { e.EXIF.Problems = []string{"ok", "\xff"} }},
-			{"DeviceLonNaN", func(e *inspect.Evidence) {
-				e.Device = &inspect.DeviceFix{Lon: nan, Lat: 40, CRS: geo.WGS84, WGS84: geo.Point{Lon: 118, Lat: 40}}
+			{"LocationLonNaN", func(e *fieldwatch.Evidence) { e.Location = &geo.Point{Lon: nan, Lat: 40} }},
+			{"LocationLatNaN", func(e *fieldwatch.Evidence) { e.Location = &geo.Point{Lon: 118, Lat: nan} }},
+			{"LocationBothNaN", func(e *fieldwatch.Evidence) { e.Location = &geo.Point{Lon: nan, Lat: nan} }},
+			{"LocationLonInf", func(e *fieldwatch.Evidence) { e.Location = &geo.Point{Lon: inf, Lat: 40} }},
+			{"LocationLatNegInf", func(e *fieldwatch.Evidence) { e.Location = &geo.Point{Lon: 118, Lat: -inf} }},
+			{"LocationLatAbove90", func(e *fieldwatch.Evidence) { e.Location = &geo.Point{Lon: 118, Lat: 90.000001} }},
+			{"LocationLonBelow180", func(e *fieldwatch.Evidence) { e.Location = &geo.Point{Lon: -180.5, Lat: 40} }},
+			{"LocationSwappedOutOfRange", func(e *fieldwatch.Evidence) { e.Location = &geo.Point{Lon: 40.2, Lat: 118.33} }},
+			{"EXIFPositionNaN", func(e *fieldwatch.Evidence) { e.EXIF.Position = &geo.Point{Lon: nan, Lat: 40} }},
+			{"EXIFAltitudeInf", func(e *fieldwatch.Evidence) { e.EXIF.AltitudeM = ptr(inf) }},
+			{"EXIFDirectionNaN", func(e *fieldwatch.Evidence) { e.EXIF.DirectionDeg = ptr(nan) }},
+			{"EXIFOrientation9", func(e *fieldwatch.Evidence) { e.EXIF.Orientation = 9 }},
+			{"EXIFTakenAtYear10000", func(e *fieldwatch.Evidence) { e.EXIF.TakenAt = ptr(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)) }},
+			{"EXIFMakeNUL", func(e *fieldwatch.Evidence) { e.EXIF.Make = "HUA\x00WEI" }},
+			{"EXIFProblemInvalidUTF8", func(e *fieldwatch.Evidence) { e.EXIF.Problems = []string{"ok", "\xff"} }},
+			{"DeviceLonNaN", func(e *fieldwatch.Evidence) {
+				e.Device = &fieldwatch.DeviceFix{Lon: nan, Lat: 40, CRS: geo.WGS84, WGS84: geo.Point{Lon: 118, Lat: 40}}
 			}},
-			{"DeviceWGS84Inf", func(e *inspect.Evidence) {
-				e.Device = &inspect.DeviceFix{Lon: 118, Lat: 40, CRS: geo.WGS84, WGS84: geo.Point{Lon: 118, Lat: inf}}
+			{"DeviceWGS84Inf", func(e *fieldwatch.Evidence) {
+				e.Device = &fieldwatch.DeviceFix{Lon: 118, Lat: 40, CRS: geo.WGS84, WGS84: geo.Point{Lon: 118, Lat: inf}}
 			}},
-			{"DeviceUnknownCRS", func(e *inspect.Evidence) {
-				e.Device = &inspect.DeviceFix{Lon: 118, Lat: 40, CRS: "bd09mc", WGS84: geo.Point{Lon: 118, Lat: 40}}
+			{"DeviceUnknownCRS", func(e *fieldwatch.Evidence) {
+				e.Device = &fieldwatch.DeviceFix{Lon: 118, Lat: 40, CRS: "bd09mc", WGS84: geo.Point{Lon: 118, Lat: 40}}
 			}},
-			{"DeviceAccuracyNegative", func(e *inspect.Evidence) {
-				e.Device = &inspect.DeviceFix{Lon: 118, Lat: 40, CRS: geo.WGS84, WGS84: geo.Point{Lon: 118, Lat: 40}, AccuracyM: ptr(-1.0)}
+			{"DeviceAccuracyNegative", func(e *fieldwatch.Evidence) {
+				e.Device = &fieldwatch.DeviceFix{Lon: 118, Lat: 40, CRS: geo.WGS84, WGS84: geo.Point{Lon: 118, Lat: 40}, AccuracyM: ptr(-1.0)}
 			}},
-			{"DeviceProviderNUL", func(e *inspect.Evidence) {
-				e.Device = &inspect.DeviceFix{Lon: 118, Lat: 40, CRS: geo.WGS84, WGS84: geo.Point{Lon: 118, Lat: 40}, Provider: "\x00"}
+			{"DeviceProviderNUL", func(e *fieldwatch.Evidence) {
+				e.Device = &fieldwatch.DeviceFix{Lon: 118, Lat: 40, CRS: geo.WGS84, WGS84: geo.Point{Lon: 118, Lat: 40}, Provider: "\x00"}
 			}},
-			{"DistanceNaN", func(e *inspect.Evidence) { e.EXIFDeviceDistanceM = ptr(nan) }},
-			{"DistanceNegative", func(e *inspect.Evidence) { e.EXIFDeviceDistanceM = ptr(-0.5) }},
-			{"NoteInvalidUTF8", func(e *inspect.Evidence) { e.Note = "河道\xc3\x28" }},
-			{"NoteNUL", func(e *inspect.Evidence) { e.Note = "note\x00" }},
-			{"SubcategorySurrogate", func(e *inspect.Evidence) { e.Subcategory = "\xed\xa0\x80" }},
-			{"TownshipCodeNUL", func(e *inspect.Evidence) { e.TownshipCode = "1301\x00" }},
-			{"ReachCodeInvalidUTF8", func(e *inspect.Evidence) { e.ReachCode = "R\xff" }},
-			{"UnknownCategory", func(e *inspect.Evidence) { e.Category = "graffiti" }},
-			{"EmptyCategory", func(e *inspect.Evidence) { e.Category = "" }},
-			{"SHA256Uppercase", func(e *inspect.Evidence) { e.SHA256 = strings.ToUpper(e.SHA256) }},
-			{"SHA256Short", func(e *inspect.Evidence) { e.SHA256 = e.SHA256[:63] }},
-			{"SHA256NotHex", func(e *inspect.Evidence) { e.SHA256 = strings.Repeat("z", 64) }},
-			{"UnknownFlag", func(e *inspect.Evidence) { e.Flags = []inspect.Flag{inspect.FlagMockLocation, "looks_fake"} }},
-			{"UnknownLocationSource", func(e *inspect.Evidence) { e.LocationSource = "gps" }},
-			{"EmptyCaptureTimeSource", func(e *inspect.Evidence) { e.CaptureTimeSource = "" }},
-			{"NegativeSize", func(e *inspect.Evidence) { e.Size = -1 }},
-			{"NegativeWidth", func(e *inspect.Evidence) { e.Width = -1 }},
-			{"EmptyObjectKey", func(e *inspect.Evidence) { e.ObjectKey = "" }},
-			{"EmptyContentType", func(e *inspect.Evidence) { e.ContentType = "" }},
-			{"IDNotUUID", func(e *inspect.Evidence) { e.ID = "evidence-1" }},
-			{"UploaderNotUUID", func(e *inspect.Evidence) { e.UploaderID = "u1" }},
-			{"ReceivedAtYear10000", func(e *inspect.Evidence) { e.ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
-			{"CapturedAtYear0", func(e *inspect.Evidence) { e.CapturedAt = ptr(time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC)) }},
-			{"ThumbnailSizeZero", func(e *inspect.Evidence) { e.Thumbnails = []int{0} }},
+			{"DistanceNaN", func(e *fieldwatch.Evidence) { e.EXIFDeviceDistanceM = ptr(nan) }},
+			{"DistanceNegative", func(e *fieldwatch.Evidence) { e.EXIFDeviceDistanceM = ptr(-0.5) }},
+			{"NoteInvalidUTF8", func(e *fieldwatch.Evidence) { e.Note = "河道\xc3\x28" }},
+			{"NoteNUL", func(e *fieldwatch.Evidence) { e.Note = "note\x00" }},
+			{"SubcategorySurrogate", func(e *fieldwatch.Evidence) { e.Subcategory = "\xed\xa0\x80" }},
+			{"TownshipCodeNUL", func(e *fieldwatch.Evidence) { e.TownshipCode = "1301\x00" }},
+			{"ReachCodeInvalidUTF8", func(e *fieldwatch.Evidence) { e.ReachCode = "R\xff" }},
+			{"UnknownCategory", func(e *fieldwatch.Evidence) { e.Category = "graffiti" }},
+			{"EmptyCategory", func(e *fieldwatch.Evidence) { e.Category = "" }},
+			{"SHA256Uppercase", func(e *fieldwatch.Evidence) { e.SHA256 = strings.ToUpper(e.SHA256) }},
+			{"SHA256Short", func(e *fieldwatch.Evidence) { e.SHA256 = e.SHA256[:63] }},
+			{"SHA256NotHex", func(e *fieldwatch.Evidence) { e.SHA256 = strings.Repeat("z", 64) }},
+			{"UnknownFlag", func(e *fieldwatch.Evidence) { e.Flags = []fieldwatch.Flag{fieldwatch.FlagMockLocation, "looks_fake"} }},
+			{"UnknownLocationSource", func(e *fieldwatch.Evidence) { e.LocationSource = "gps" }},
+			{"EmptyCaptureTimeSource", func(e *fieldwatch.Evidence) { e.CaptureTimeSource = "" }},
+			{"NegativeSize", func(e *fieldwatch.Evidence) { e.Size = -1 }},
+			{"NegativeWidth", func(e *fieldwatch.Evidence) { e.Width = -1 }},
+			{"EmptyObjectKey", func(e *fieldwatch.Evidence) { e.ObjectKey = "" }},
+			{"EmptyContentType", func(e *fieldwatch.Evidence) { e.ContentType = "" }},
+			{"IDNotUUID", func(e *fieldwatch.Evidence) { e.ID = "evidence-1" }},
+			{"UploaderNotUUID", func(e *fieldwatch.Evidence) { e.UploaderID = "u1" }},
+			{"ReceivedAtYear10000", func(e *fieldwatch.Evidence) { e.ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
+			{"CapturedAtYear0", func(e *fieldwatch.Evidence) { e.CapturedAt = ptr(time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC)) }},
+			{"ThumbnailSizeZero", func(e *fieldwatch.Evidence) { e.Thumbnails = []int{0} }},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -748,8 +748,8 @@ func testEvidence(t *testing.T, s *store.Store) {
 				tc.mutate(&e)
 				before := e
 				err := s.CommitEvidence(t.Context(), &e, key, held.Attempt, hash("invalid"))
-				if !errors.Is(err, inspect.ErrInvalid) {
-					t.Fatalf("CommitEvidence = %v, want an error wrapping inspect.ErrInvalid", err)
+				if !errors.Is(err, fieldwatch.ErrInvalid) {
+					t.Fatalf("CommitEvidence = %v, want an error wrapping fieldwatch.ErrInvalid", err)
 				}
 				if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrConflict) {
 					t.Fatalf("invalid input classified as a database outcome: %v", err)
@@ -761,11 +761,11 @@ func testEvidence(t *testing.T, s *store.Store) {
 		}
 		t.Run("ShortFingerprint", func(t *testing.T) {
 			e := newEvidence(u.ID, "short fingerprint", Clock())
-			if err := s.CommitEvidence(t.Context(), &e, key, held.Attempt, hash("x")[:16]); !errors.Is(err, inspect.ErrInvalid) {
-				t.Fatalf("CommitEvidence = %v, want inspect.ErrInvalid", err)
+			if err := s.CommitEvidence(t.Context(), &e, key, held.Attempt, hash("x")[:16]); !errors.Is(err, fieldwatch.ErrInvalid) {
+				t.Fatalf("CommitEvidence = %v, want fieldwatch.ErrInvalid", err)
 			}
 		})
-		if sub := mustSubmission(t, s, u.ID, key); sub.State != inspect.SubmissionPending {
+		if sub := mustSubmission(t, s, u.ID, key); sub.State != fieldwatch.SubmissionPending {
 			t.Fatalf("submission after rejected commits = %+v, want pending", sub)
 		}
 		if ok, err := s.EvidenceSHA256Exists(t.Context(), sha("invalid NoteNUL")); err != nil || ok {
@@ -785,7 +785,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 			"SetThumbnailsNotUUID":   func() error { return s.SetThumbnails(t.Context(), "x", []int{320}) },
 			"SetEvidenceLinkUnknown": func() error { return s.SetEvidenceLink(t.Context(), unknown, "130102001", "") },
 			"ScopedOutOfScope": func() error {
-				_, err := s.ScopedEvidenceByID(t.Context(), e.ID, &inspect.Scope{UserID: other.ID})
+				_, err := s.ScopedEvidenceByID(t.Context(), e.ID, &fieldwatch.Scope{UserID: other.ID})
 				return err
 			},
 		} {
@@ -804,8 +804,8 @@ func testEvidence(t *testing.T, s *store.Store) {
 		e.Thumbnails = []int{320, 1280}
 		sameEvidence(t, mustEvidenceByID(t, s, e.ID), e)
 		for _, bad := range [][]int{{0}, {-320}, {store.MaxThumbnailSize + 1}, make([]int, 33)} {
-			if err := s.SetThumbnails(t.Context(), e.ID, bad); !errors.Is(err, inspect.ErrInvalid) {
-				t.Errorf("SetThumbnails(%v) = %v, want inspect.ErrInvalid", bad, err)
+			if err := s.SetThumbnails(t.Context(), e.ID, bad); !errors.Is(err, fieldwatch.ErrInvalid) {
+				t.Errorf("SetThumbnails(%v) = %v, want fieldwatch.ErrInvalid", bad, err)
 			}
 		}
 		if err := s.SetThumbnails(t.Context(), e.ID, nil); err != nil {
@@ -818,9 +818,9 @@ func testEvidence(t *testing.T, s *store.Store) {
 	t.Run("SetEvidenceLink", func(t *testing.T) {
 		e := newEvidence(u.ID, "link", Clock())
 		mustCommit(t, s, &e)
-		officer := &inspect.Scope{UserID: other.ID, Townships: []string{"130102009"}}
-		chief := &inspect.Scope{UserID: other.ID, Reaches: []string{"R-滹沱河-03"}}
-		visible := func(sc *inspect.Scope) bool {
+		officer := &fieldwatch.Scope{UserID: other.ID, Townships: []string{"130102009"}}
+		chief := &fieldwatch.Scope{UserID: other.ID, Reaches: []string{"R-滹沱河-03"}}
+		visible := func(sc *fieldwatch.Scope) bool {
 			t.Helper()
 			_, err := s.ScopedEvidenceByID(t.Context(), e.ID, sc)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -831,7 +831,7 @@ func testEvidence(t *testing.T, s *store.Store) {
 		if visible(officer) || visible(chief) {
 			t.Fatal("unlinked evidence visible to another township's officer or a river chief")
 		}
-		if !visible(&inspect.Scope{UserID: u.ID}) || !visible(nil) {
+		if !visible(&fieldwatch.Scope{UserID: u.ID}) || !visible(nil) {
 			t.Fatal("evidence not visible to its uploader or an admin")
 		}
 		if err := s.SetEvidenceLink(t.Context(), e.ID, "130102009", "R-滹沱河-03"); err != nil {
@@ -851,8 +851,8 @@ func testEvidence(t *testing.T, s *store.Store) {
 		e.TownshipCode = ""
 		sameEvidence(t, mustEvidenceByID(t, s, e.ID), e)
 		for _, bad := range [][2]string{{"1301\x00", ""}, {"", "\xff"}} {
-			if err := s.SetEvidenceLink(t.Context(), e.ID, bad[0], bad[1]); !errors.Is(err, inspect.ErrInvalid) {
-				t.Errorf("SetEvidenceLink(%q, %q) = %v, want inspect.ErrInvalid", bad[0], bad[1], err)
+			if err := s.SetEvidenceLink(t.Context(), e.ID, bad[0], bad[1]); !errors.Is(err, fieldwatch.ErrInvalid) {
+				t.Errorf("SetEvidenceLink(%q, %q) = %v, want fieldwatch.ErrInvalid", bad[0], bad[1], err)
 			}
 		}
 	})
@@ -861,10 +861,10 @@ func testEvidence(t *testing.T, s *store.Store) {
 // testListEvidence needs a store of its own: listings see every row.
 func testListEvidence(t *testing.T, s *store.Store) {
 	ctx := t.Context()
-	a := mustCreateUser(t, s, inspect.User{Username: "list.a"})
-	b := mustCreateUser(t, s, inspect.User{Username: "list.b"})
-	c := mustCreateUser(t, s, inspect.User{Username: "list.c"})
-	bulkUser := mustCreateUser(t, s, inspect.User{Username: "list.bulk"})
+	a := mustCreateUser(t, s, fieldwatch.User{Username: "list.a"})
+	b := mustCreateUser(t, s, fieldwatch.User{Username: "list.b"})
+	c := mustCreateUser(t, s, fieldwatch.User{Username: "list.c"})
+	bulkUser := mustCreateUser(t, s, fieldwatch.User{Username: "list.bulk"})
 
 	// Positions around a centre at 40.2°N, at a distance and bearing
 	// (degrees clockwise from north), placed in the local projection
@@ -880,31 +880,31 @@ func testListEvidence(t *testing.T, s *store.Store) {
 	T := time.Date(2025, 5, 1, 8, 0, 0, 0, time.UTC)
 	type fixture struct {
 		name      string
-		uploader  inspect.User
-		category  inspect.Category
+		uploader  fieldwatch.User
+		category  fieldwatch.Category
 		received  time.Time
 		loc       *geo.Point
-		flags     []inspect.Flag
+		flags     []fieldwatch.Flag
 		ct        string
 		township  string
 		reach     string
 		wantDistM float64 // from centre, 0 to skip the check
 	}
 	fixtures := []fixture{
-		{"a1", a, inspect.CategoryDustSite, T.Add(1 * time.Hour), at(90, 0), []inspect.Flag{inspect.FlagEXIFMissing}, "image/jpeg", "T1", "", 90},
-		{"a2", a, inspect.CategoryOpenBurning, T.Add(2 * time.Hour), at(110, 90), nil, "image/jpeg", "", "R1", 110},
-		{"a3", a, inspect.CategoryRiverSection, T.Add(3 * time.Hour), nil, []inspect.Flag{inspect.FlagLocationMissing}, "image/heic", "", "", 0},
-		{"b1", b, inspect.CategoryDustSite, T.Add(4 * time.Hour), at(90, 225), nil, "image/webp", "T2", "", 90},
-		{"b2", b, inspect.CategoryRiverSection, T.Add(5 * time.Hour), at(99, 45), nil, "image/jpeg", "", "R2", 99},
-		{"b3", b, inspect.CategoryRiverSection, T.Add(5 * time.Hour), at(101, 135), nil, "image/png", "T1", "", 101},
-		{"c1", c, inspect.CategoryOpenBurning, T.Add(6 * time.Hour), &geo.Point{Lon: 114.8, Lat: 40.5}, // about 42 km away
-			[]inspect.Flag{inspect.FlagOutsideCounty, inspect.FlagMockLocation}, "image/jpeg", "", "R1", 0},
-		{"c2", c, inspect.CategoryDustSite, T.Add(6 * time.Hour), at(110, 270), nil, "image/jpeg", "T3", "", 110},
-		{"c3", c, inspect.CategoryOther, T.Add(7 * time.Hour), &geo.Point{Lon: centre.Lon + edge, Lat: centre.Lat}, nil, "image/png", "", "", 0},
-		{"d1", c, inspect.CategoryOther, T.Add(7 * time.Hour), &geo.Point{Lon: centre.Lon + edge + 1e-7, Lat: centre.Lat}, nil, "image/jpeg", "", "", 0},
+		{"a1", a, fieldwatch.CategoryDustSite, T.Add(1 * time.Hour), at(90, 0), []fieldwatch.Flag{fieldwatch.FlagEXIFMissing}, "image/jpeg", "T1", "", 90},
+		{"a2", a, fieldwatch.CategoryOpenBurning, T.Add(2 * time.Hour), at(110, 90), nil, "image/jpeg", "", "R1", 110},
+		{"a3", a, fieldwatch.CategoryRiverSection, T.Add(3 * time.Hour), nil, []fieldwatch.Flag{fieldwatch.FlagLocationMissing}, "image/heic", "", "", 0},
+		{"b1", b, fieldwatch.CategoryDustSite, T.Add(4 * time.Hour), at(90, 225), nil, "image/webp", "T2", "", 90},
+		{"b2", b, fieldwatch.CategoryRiverSection, T.Add(5 * time.Hour), at(99, 45), nil, "image/jpeg", "", "R2", 99},
+		{"b3", b, fieldwatch.CategoryRiverSection, T.Add(5 * time.Hour), at(101, 135), nil, "image/png", "T1", "", 101},
+		{"c1", c, fieldwatch.CategoryOpenBurning, T.Add(6 * time.Hour), &geo.Point{Lon: 114.8, Lat: 40.5}, // about 42 km away
+			[]fieldwatch.Flag{fieldwatch.FlagOutsideCounty, fieldwatch.FlagMockLocation}, "image/jpeg", "", "R1", 0},
+		{"c2", c, fieldwatch.CategoryDustSite, T.Add(6 * time.Hour), at(110, 270), nil, "image/jpeg", "T3", "", 110},
+		{"c3", c, fieldwatch.CategoryOther, T.Add(7 * time.Hour), &geo.Point{Lon: centre.Lon + edge, Lat: centre.Lat}, nil, "image/png", "", "", 0},
+		{"d1", c, fieldwatch.CategoryOther, T.Add(7 * time.Hour), &geo.Point{Lon: centre.Lon + edge + 1e-7, Lat: centre.Lat}, nil, "image/jpeg", "", "", 0},
 	}
-	byName := map[string]inspect.Evidence{}
-	var all []inspect.Evidence
+	byName := map[string]fieldwatch.Evidence{}
+	var all []fieldwatch.Evidence
 	for _, fx := range fixtures {
 		if fx.wantDistM > 0 {
 			if d := geo.Distance(centre, *fx.loc); math.Abs(d-fx.wantDistM) > 0.01 {
@@ -914,7 +914,7 @@ func testListEvidence(t *testing.T, s *store.Store) {
 		e := newEvidence(fx.uploader.ID, "list "+fx.name, fx.received)
 		e.Category, e.Location, e.Flags, e.ContentType = fx.category, fx.loc, fx.flags, fx.ct
 		if fx.loc != nil {
-			e.LocationSource = inspect.SourceEXIF
+			e.LocationSource = fieldwatch.SourceEXIF
 		}
 		mustCommit(t, s, &e)
 		if fx.township != "" || fx.reach != "" {
@@ -937,7 +937,7 @@ func testListEvidence(t *testing.T, s *store.Store) {
 	// anyway, and concurrent ones would only sleep in its busy handler.
 	const bulk = 505
 	bulkBase := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	bulkRows := make([]inspect.Evidence, bulk)
+	bulkRows := make([]fieldwatch.Evidence, bulk)
 	for i := range bulkRows {
 		e := newEvidence(bulkUser.ID, fmt.Sprint("bulk ", i), bulkBase.Add(time.Duration(i/3)*time.Second))
 		e.ContentType = "image/heic"
@@ -945,7 +945,7 @@ func testListEvidence(t *testing.T, s *store.Store) {
 		bulkRows[i] = e
 	}
 	all = append(all, bulkRows...)
-	newestFirst := func(x, y inspect.Evidence) int {
+	newestFirst := func(x, y fieldwatch.Evidence) int {
 		if c := y.ReceivedAt.Compare(x.ReceivedAt); c != 0 {
 			return c
 		}
@@ -953,7 +953,7 @@ func testListEvidence(t *testing.T, s *store.Store) {
 	}
 	slices.SortFunc(all, newestFirst)
 
-	label := func(list []inspect.Evidence) []string {
+	label := func(list []fieldwatch.Evidence) []string {
 		out := make([]string, len(list))
 		for i, e := range list {
 			if n, ok := names[e.ID]; ok {
@@ -964,7 +964,7 @@ func testListEvidence(t *testing.T, s *store.Store) {
 		}
 		return out
 	}
-	sameList := func(t *testing.T, got, want []inspect.Evidence) {
+	sameList := func(t *testing.T, got, want []fieldwatch.Evidence) {
 		t.Helper()
 		if len(got) != len(want) {
 			if len(got) < 20 && len(want) < 20 {
@@ -980,8 +980,8 @@ func testListEvidence(t *testing.T, s *store.Store) {
 		}
 	}
 	// only lists the named fixtures in listing order.
-	only := func(list ...string) []inspect.Evidence {
-		out := []inspect.Evidence{}
+	only := func(list ...string) []fieldwatch.Evidence {
+		out := []fieldwatch.Evidence{}
 		for _, e := range all {
 			if slices.Contains(list, names[e.ID]) {
 				out = append(out, e)
@@ -997,44 +997,44 @@ func testListEvidence(t *testing.T, s *store.Store) {
 	t.Run("Filters", func(t *testing.T) {
 		tests := []struct {
 			name string
-			f    inspect.EvidenceFilter
-			want []inspect.Evidence
+			f    fieldwatch.EvidenceFilter
+			want []fieldwatch.Evidence
 		}{
-			{"Category", inspect.EvidenceFilter{Category: ptr(inspect.CategoryDustSite)}, only("a1", "b1", "c2")},
-			{"Uploader", inspect.EvidenceFilter{UploaderID: &b.ID}, only("b1", "b2", "b3")},
-			{"UploaderWithoutEvidence", inspect.EvidenceFilter{UploaderID: &nobody}, only()},
-			{"Flag", inspect.EvidenceFilter{Flag: ptr(inspect.FlagMockLocation)}, only("c1")},
-			{"FlagOfSeveral", inspect.EvidenceFilter{Flag: ptr(inspect.FlagOutsideCounty)}, only("c1")},
-			{"FlagNobodyHas", inspect.EvidenceFilter{Flag: ptr(inspect.FlagDuplicateOf)}, only()},
-			{"TimeRangeHalfOpen", inspect.EvidenceFilter{From: ptr(T.Add(2 * time.Hour)), To: ptr(T.Add(5 * time.Hour))}, only("a2", "a3", "b1")},
-			{"From", inspect.EvidenceFilter{From: ptr(T.Add(6 * time.Hour))}, only("c1", "c2", "c3", "d1")},
-			{"BBoxEdgesIncluded", inspect.EvidenceFilter{BBox: box(centre.Lon-edge, centre.Lat-edge, centre.Lon+edge, centre.Lat+edge)},
+			{"Category", fieldwatch.EvidenceFilter{Category: ptr(fieldwatch.CategoryDustSite)}, only("a1", "b1", "c2")},
+			{"Uploader", fieldwatch.EvidenceFilter{UploaderID: &b.ID}, only("b1", "b2", "b3")},
+			{"UploaderWithoutEvidence", fieldwatch.EvidenceFilter{UploaderID: &nobody}, only()},
+			{"Flag", fieldwatch.EvidenceFilter{Flag: ptr(fieldwatch.FlagMockLocation)}, only("c1")},
+			{"FlagOfSeveral", fieldwatch.EvidenceFilter{Flag: ptr(fieldwatch.FlagOutsideCounty)}, only("c1")},
+			{"FlagNobodyHas", fieldwatch.EvidenceFilter{Flag: ptr(fieldwatch.FlagDuplicateOf)}, only()},
+			{"TimeRangeHalfOpen", fieldwatch.EvidenceFilter{From: ptr(T.Add(2 * time.Hour)), To: ptr(T.Add(5 * time.Hour))}, only("a2", "a3", "b1")},
+			{"From", fieldwatch.EvidenceFilter{From: ptr(T.Add(6 * time.Hour))}, only("c1", "c2", "c3", "d1")},
+			{"BBoxEdgesIncluded", fieldwatch.EvidenceFilter{BBox: box(centre.Lon-edge, centre.Lat-edge, centre.Lon+edge, centre.Lat+edge)},
 				only("a1", "a2", "b1", "b2", "b3", "c2", "c3")},
-			{"BBoxNorthPart", inspect.EvidenceFilter{BBox: box(centre.Lon-edge, centre.Lat+0.0001, centre.Lon+edge, centre.Lat+edge)},
+			{"BBoxNorthPart", fieldwatch.EvidenceFilter{BBox: box(centre.Lon-edge, centre.Lat+0.0001, centre.Lon+edge, centre.Lat+edge)},
 				only("a1", "b2")},
-			{"BBoxFar", inspect.EvidenceFilter{BBox: box(114.7, 40.4, 114.9, 40.6)}, only("c1")},
-			{"BBoxEmpty", inspect.EvidenceFilter{BBox: box(100, 20, 101, 21)}, only()},
-			{"BBoxPoint", inspect.EvidenceFilter{BBox: box(114.8, 40.5, 114.8, 40.5)}, only("c1")},
-			{"Near100m", inspect.EvidenceFilter{Near: &centre, RadiusM: 100}, only("a1", "b1", "b2")},
-			{"Near1km", inspect.EvidenceFilter{Near: &centre, RadiusM: 1000}, only("a1", "a2", "b1", "b2", "b3", "c2", "c3", "d1")},
-			{"Near50kmReachesFarPoint", inspect.EvidenceFilter{Near: &centre, RadiusM: 50_000},
+			{"BBoxFar", fieldwatch.EvidenceFilter{BBox: box(114.7, 40.4, 114.9, 40.6)}, only("c1")},
+			{"BBoxEmpty", fieldwatch.EvidenceFilter{BBox: box(100, 20, 101, 21)}, only()},
+			{"BBoxPoint", fieldwatch.EvidenceFilter{BBox: box(114.8, 40.5, 114.8, 40.5)}, only("c1")},
+			{"Near100m", fieldwatch.EvidenceFilter{Near: &centre, RadiusM: 100}, only("a1", "b1", "b2")},
+			{"Near1km", fieldwatch.EvidenceFilter{Near: &centre, RadiusM: 1000}, only("a1", "a2", "b1", "b2", "b3", "c2", "c3", "d1")},
+			{"Near50kmReachesFarPoint", fieldwatch.EvidenceFilter{Near: &centre, RadiusM: 50_000},
 				only("a1", "a2", "b1", "b2", "b3", "c1", "c2", "c3", "d1")},
-			{"Near1mAroundFarPoint", inspect.EvidenceFilter{Near: &geo.Point{Lon: 114.8, Lat: 40.5}, RadiusM: 1}, only("c1")},
-			{"NearAndCategory", inspect.EvidenceFilter{Near: &centre, RadiusM: 100, Category: ptr(inspect.CategoryDustSite)}, only("a1", "b1")},
-			{"UploaderAndFlag", inspect.EvidenceFilter{UploaderID: &c.ID, Flag: ptr(inspect.FlagOutsideCounty)}, only("c1")},
-			{"ScopeOwn", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: a.ID}}, only("a1", "a2", "a3")},
-			{"ScopeTownship", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: nobody, Townships: []string{"T1"}}}, only("a1", "b3")},
-			{"ScopeReach", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: nobody, Reaches: []string{"R1"}}}, only("a2", "c1")},
-			{"ScopeAll", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: b.ID, Townships: []string{"T3", "T3"}, Reaches: []string{"R1"}}},
+			{"Near1mAroundFarPoint", fieldwatch.EvidenceFilter{Near: &geo.Point{Lon: 114.8, Lat: 40.5}, RadiusM: 1}, only("c1")},
+			{"NearAndCategory", fieldwatch.EvidenceFilter{Near: &centre, RadiusM: 100, Category: ptr(fieldwatch.CategoryDustSite)}, only("a1", "b1")},
+			{"UploaderAndFlag", fieldwatch.EvidenceFilter{UploaderID: &c.ID, Flag: ptr(fieldwatch.FlagOutsideCounty)}, only("c1")},
+			{"ScopeOwn", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{UserID: a.ID}}, only("a1", "a2", "a3")},
+			{"ScopeTownship", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{UserID: nobody, Townships: []string{"T1"}}}, only("a1", "b3")},
+			{"ScopeReach", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{UserID: nobody, Reaches: []string{"R1"}}}, only("a2", "c1")},
+			{"ScopeAll", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{UserID: b.ID, Townships: []string{"T3", "T3"}, Reaches: []string{"R1"}}},
 				only("a2", "b1", "b2", "b3", "c1", "c2")},
-			{"ScopeEmptySeesNothing", inspect.EvidenceFilter{Scope: &inspect.Scope{}}, only()},
-			{"ScopeBadUserIDOwnsNothing", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: "a1' OR '1'='1", Townships: []string{"T2"}}}, only("b1")},
-			{"ScopeUnknownCodes", inspect.EvidenceFilter{Scope: &inspect.Scope{Townships: []string{"T9"}, Reaches: []string{"R9"}}}, only()},
-			{"ScopeAndCategory", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: a.ID, Townships: []string{"T1"}},
-				Category: ptr(inspect.CategoryDustSite)}, only("a1")},
-			{"ScopeAndBBox", inspect.EvidenceFilter{Scope: &inspect.Scope{UserID: c.ID},
+			{"ScopeEmptySeesNothing", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{}}, only()},
+			{"ScopeBadUserIDOwnsNothing", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{UserID: "a1' OR '1'='1", Townships: []string{"T2"}}}, only("b1")},
+			{"ScopeUnknownCodes", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{Townships: []string{"T9"}, Reaches: []string{"R9"}}}, only()},
+			{"ScopeAndCategory", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{UserID: a.ID, Townships: []string{"T1"}},
+				Category: ptr(fieldwatch.CategoryDustSite)}, only("a1")},
+			{"ScopeAndBBox", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{UserID: c.ID},
 				BBox: box(centre.Lon-edge, centre.Lat-edge, centre.Lon+edge, centre.Lat+edge)}, only("c2", "c3")},
-			{"AfterTimeOnly", inspect.EvidenceFilter{AfterTime: ptr(T.Add(5 * time.Hour)), From: &T}, only("a1", "a2", "a3", "b1")},
+			{"AfterTimeOnly", fieldwatch.EvidenceFilter{AfterTime: ptr(T.Add(5 * time.Hour)), From: &T}, only("a1", "a2", "a3", "b1")},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -1051,7 +1051,7 @@ func testListEvidence(t *testing.T, s *store.Store) {
 	})
 
 	t.Run("ScopedEvidenceByID", func(t *testing.T) {
-		officer := &inspect.Scope{UserID: nobody, Townships: []string{"T1"}}
+		officer := &fieldwatch.Scope{UserID: nobody, Townships: []string{"T1"}}
 		for name, want := range map[string]bool{"a1": true, "b3": true, "b1": false, "c1": false} {
 			_, err := s.ScopedEvidenceByID(ctx, byName[name].ID, officer)
 			if got := err == nil; got != want || (err != nil && !errors.Is(err, store.ErrNotFound)) {
@@ -1064,17 +1064,17 @@ func testListEvidence(t *testing.T, s *store.Store) {
 		for _, tc := range []struct {
 			name  string
 			limit int
-			f     inspect.EvidenceFilter
-			want  []inspect.Evidence
+			f     fieldwatch.EvidenceFilter
+			want  []fieldwatch.Evidence
 		}{
-			{"All7", 7, inspect.EvidenceFilter{}, all},
-			{"All50", 50, inspect.EvidenceFilter{}, all},
-			{"All500", 500, inspect.EvidenceFilter{}, all},
-			{"TiesOneByOne", 1, inspect.EvidenceFilter{From: ptr(T.Add(5 * time.Hour))}, only("b2", "b3", "c1", "c2", "c3", "d1")},
-			{"BulkTies2", 2, inspect.EvidenceFilter{UploaderID: &bulkUser.ID}, all[len(fixtures):]},
+			{"All7", 7, fieldwatch.EvidenceFilter{}, all},
+			{"All50", 50, fieldwatch.EvidenceFilter{}, all},
+			{"All500", 500, fieldwatch.EvidenceFilter{}, all},
+			{"TiesOneByOne", 1, fieldwatch.EvidenceFilter{From: ptr(T.Add(5 * time.Hour))}, only("b2", "b3", "c1", "c2", "c3", "d1")},
+			{"BulkTies2", 2, fieldwatch.EvidenceFilter{UploaderID: &bulkUser.ID}, all[len(fixtures):]},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				var got []inspect.Evidence
+				var got []fieldwatch.Evidence
 				f := tc.f
 				f.Limit = tc.limit
 				for page := 0; ; page++ {
@@ -1114,7 +1114,7 @@ func testListEvidence(t *testing.T, s *store.Store) {
 			{"Huge", 1 << 30, store.MaxEvidenceLimit},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got, err := s.ListEvidence(ctx, inspect.EvidenceFilter{Limit: tc.limit})
+				got, err := s.ListEvidence(ctx, fieldwatch.EvidenceFilter{Limit: tc.limit})
 				if err != nil {
 					t.Fatalf("ListEvidence: %v", err)
 				}
@@ -1127,32 +1127,32 @@ func testListEvidence(t *testing.T, s *store.Store) {
 		nan := math.NaN()
 		for _, tc := range []struct {
 			name string
-			f    inspect.EvidenceFilter
+			f    fieldwatch.EvidenceFilter
 		}{
-			{"UnknownCategory", inspect.EvidenceFilter{Category: ptr(inspect.Category("x"))}},
-			{"UnknownFlag", inspect.EvidenceFilter{Flag: ptr(inspect.Flag("x"))}},
-			{"UploaderNotUUID", inspect.EvidenceFilter{UploaderID: ptr("1; DROP TABLE evidence")}},
-			{"BBoxNaN", inspect.EvidenceFilter{BBox: box(nan, 40, 115, 41)}},
-			{"BBoxInverted", inspect.EvidenceFilter{BBox: box(115, 40, 114, 41)}},
-			{"BBoxOutOfRange", inspect.EvidenceFilter{BBox: box(114, 40, 181, 41)}},
-			{"NearNaN", inspect.EvidenceFilter{Near: &geo.Point{Lon: nan, Lat: 40}, RadiusM: 100}},
-			{"NearLatOutOfRange", inspect.EvidenceFilter{Near: &geo.Point{Lon: 114, Lat: 114}, RadiusM: 100}},
-			{"RadiusZero", inspect.EvidenceFilter{Near: &centre}},
-			{"RadiusNegative", inspect.EvidenceFilter{Near: &centre, RadiusM: -1}},
-			{"RadiusNaN", inspect.EvidenceFilter{Near: &centre, RadiusM: nan}},
-			{"RadiusInf", inspect.EvidenceFilter{Near: &centre, RadiusM: math.Inf(1)}},
-			{"RadiusAboveMax", inspect.EvidenceFilter{Near: &centre, RadiusM: store.MaxNearRadiusM * 1.01}},
-			{"AfterIDNotUUID", inspect.EvidenceFilter{AfterTime: &T, AfterID: "zzz"}},
-			{"AfterIDWithoutTime", inspect.EvidenceFilter{AfterID: byName["a1"].ID}},
-			{"FromYear10000", inspect.EvidenceFilter{From: ptr(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))}},
-			{"ScopeTownshipNUL", inspect.EvidenceFilter{Scope: &inspect.Scope{Townships: []string{"T1\x00"}}}},
-			{"ScopeReachInvalidUTF8", inspect.EvidenceFilter{Scope: &inspect.Scope{Reaches: []string{"\xff"}}}},
-			{"ScopeEmptyCode", inspect.EvidenceFilter{Scope: &inspect.Scope{Townships: []string{""}}}},
-			{"ScopeTooManyCodes", inspect.EvidenceFilter{Scope: &inspect.Scope{Reaches: make([]string, store.MaxScopeCodes+1)}}},
+			{"UnknownCategory", fieldwatch.EvidenceFilter{Category: ptr(fieldwatch.Category("x"))}},
+			{"UnknownFlag", fieldwatch.EvidenceFilter{Flag: ptr(fieldwatch.Flag("x"))}},
+			{"UploaderNotUUID", fieldwatch.EvidenceFilter{UploaderID: ptr("1; DROP TABLE evidence")}},
+			{"BBoxNaN", fieldwatch.EvidenceFilter{BBox: box(nan, 40, 115, 41)}},
+			{"BBoxInverted", fieldwatch.EvidenceFilter{BBox: box(115, 40, 114, 41)}},
+			{"BBoxOutOfRange", fieldwatch.EvidenceFilter{BBox: box(114, 40, 181, 41)}},
+			{"NearNaN", fieldwatch.EvidenceFilter{Near: &geo.Point{Lon: nan, Lat: 40}, RadiusM: 100}},
+			{"NearLatOutOfRange", fieldwatch.EvidenceFilter{Near: &geo.Point{Lon: 114, Lat: 114}, RadiusM: 100}},
+			{"RadiusZero", fieldwatch.EvidenceFilter{Near: &centre}},
+			{"RadiusNegative", fieldwatch.EvidenceFilter{Near: &centre, RadiusM: -1}},
+			{"RadiusNaN", fieldwatch.EvidenceFilter{Near: &centre, RadiusM: nan}},
+			{"RadiusInf", fieldwatch.EvidenceFilter{Near: &centre, RadiusM: math.Inf(1)}},
+			{"RadiusAboveMax", fieldwatch.EvidenceFilter{Near: &centre, RadiusM: store.MaxNearRadiusM * 1.01}},
+			{"AfterIDNotUUID", fieldwatch.EvidenceFilter{AfterTime: &T, AfterID: "zzz"}},
+			{"AfterIDWithoutTime", fieldwatch.EvidenceFilter{AfterID: byName["a1"].ID}},
+			{"FromYear10000", fieldwatch.EvidenceFilter{From: ptr(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))}},
+			{"ScopeTownshipNUL", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{Townships: []string{"T1\x00"}}}},
+			{"ScopeReachInvalidUTF8", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{Reaches: []string{"\xff"}}}},
+			{"ScopeEmptyCode", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{Townships: []string{""}}}},
+			{"ScopeTooManyCodes", fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{Reaches: make([]string, store.MaxScopeCodes+1)}}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				if _, err := s.ListEvidence(ctx, tc.f); !errors.Is(err, inspect.ErrInvalid) {
-					t.Fatalf("ListEvidence = %v, want inspect.ErrInvalid", err)
+				if _, err := s.ListEvidence(ctx, tc.f); !errors.Is(err, fieldwatch.ErrInvalid) {
+					t.Fatalf("ListEvidence = %v, want fieldwatch.ErrInvalid", err)
 				}
 			})
 		}
@@ -1191,8 +1191,8 @@ func testListEvidence(t *testing.T, s *store.Store) {
 		if got := mustEvidenceByID(t, s, byName["a2"].ID).Thumbnails; !slices.Equal(got, []int{320, 640, 1280}) {
 			t.Errorf("a2 thumbnails = %v", got)
 		}
-		if _, err := s.EvidenceNeedingThumbnails(ctx, []int{0}, Clock(), 0); !errors.Is(err, inspect.ErrInvalid) {
-			t.Errorf("EvidenceNeedingThumbnails([0]) = %v, want inspect.ErrInvalid", err)
+		if _, err := s.EvidenceNeedingThumbnails(ctx, []int{0}, Clock(), 0); !errors.Is(err, fieldwatch.ErrInvalid) {
+			t.Errorf("EvidenceNeedingThumbnails([0]) = %v, want fieldwatch.ErrInvalid", err)
 		}
 	})
 }

@@ -11,8 +11,8 @@ import (
 
 	"github.com/twpayne/go-geom"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -96,10 +96,10 @@ func sameGeom(t *testing.T, what string, got, want geom.T) {
 }
 
 // sameTownships compares listings field by field, geometries exactly.
-func sameTownships(t *testing.T, what string, got, want []inspect.Township) {
+func sameTownships(t *testing.T, what string, got, want []fieldwatch.Township) {
 	t.Helper()
 	if len(got) != len(want) {
-		codes := func(ts []inspect.Township) (c []string) {
+		codes := func(ts []fieldwatch.Township) (c []string) {
 			for _, x := range ts {
 				c = append(c, x.Code)
 			}
@@ -116,7 +116,7 @@ func sameTownships(t *testing.T, what string, got, want []inspect.Township) {
 }
 
 // sameReaches compares listings field by field, geometries exactly.
-func sameReaches(t *testing.T, what string, got, want []inspect.Reach) {
+func sameReaches(t *testing.T, what string, got, want []fieldwatch.Reach) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: codes %v, want %v", what, reachCodes(got), reachCodes(want))
@@ -129,7 +129,7 @@ func sameReaches(t *testing.T, what string, got, want []inspect.Reach) {
 	}
 }
 
-func reachCodes(rs []inspect.Reach) []string {
+func reachCodes(rs []fieldwatch.Reach) []string {
 	c := []string{}
 	for _, r := range rs {
 		c = append(c, r.Code)
@@ -139,13 +139,13 @@ func reachCodes(rs []inspect.Reach) []string {
 
 // versioned returns ts as stored by an import of version v effective from
 // from, closed at to (nil: current).
-func versioned[T inspect.Township | inspect.Reach](ts []T, v int64, from time.Time, to *time.Time) []T {
+func versioned[T fieldwatch.Township | fieldwatch.Reach](ts []T, v int64, from time.Time, to *time.Time) []T {
 	out := make([]T, len(ts))
 	for i, x := range ts {
 		switch p := any(&x).(type) {
-		case *inspect.Township:
+		case *fieldwatch.Township:
 			p.Version, p.EffectiveFrom, p.EffectiveTo = v, from, to
-		case *inspect.Reach:
+		case *fieldwatch.Reach:
 			p.Version, p.EffectiveFrom, p.EffectiveTo = v, from, to
 		}
 		out[i] = x
@@ -161,14 +161,14 @@ func testGeography(t *testing.T, s *store.Store) {
 	far := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 	// v1: three townships; the second has two polygons, one with a hole.
-	town := func(code, name string, zone inspect.Zone, b *geom.MultiPolygon) inspect.Township {
-		return inspect.Township{Code: code, Name: name, NameEN: "EN " + code, Kind: "town", Zone: zone, Boundary: b}
+	town := func(code, name string, zone fieldwatch.Zone, b *geom.MultiPolygon) fieldwatch.Township {
+		return fieldwatch.Township{Code: code, Name: name, NameEN: "EN " + code, Kind: "town", Zone: zone, Boundary: b}
 	}
-	a := town("130227101", "兴城镇", inspect.ZoneCore, multiPolygon([][]float64{rect(118.2441890000001, 40.1, ulp118, ulp40)}))
-	b1 := town("130227102", "栗乡街道", inspect.ZonePeriphery, multiPolygon(
+	a := town("130227101", "兴城镇", fieldwatch.ZoneCore, multiPolygon([][]float64{rect(118.2441890000001, 40.1, ulp118, ulp40)}))
+	b1 := town("130227102", "栗乡街道", fieldwatch.ZonePeriphery, multiPolygon(
 		[][]float64{rect(ulp118, 40.1, 118.4, ulp40), rect(118.33, 40.13, 118.34, 40.14)},
 		[][]float64{rect(118.5, 40.5, 118.512345678901234, 40.5123456789)}))
-	c := town("130227103", "经开区", inspect.ZoneGeneral, multiPolygon([][]float64{rect(118.4, 40.1, 118.5, 40.2)}))
+	c := town("130227103", "经开区", fieldwatch.ZoneGeneral, multiPolygon([][]float64{rect(118.4, 40.1, 118.5, 40.2)}))
 	c.Kind = "devzone"
 	// v2: b's boundary moves, c is gone.
 	b2 := b1
@@ -181,12 +181,12 @@ func testGeography(t *testing.T, s *store.Store) {
 		if got, err := s.Townships(ctx, far); err != nil || len(got) != 0 {
 			t.Fatalf("Townships before any import = %v, %v", got, err)
 		}
-		v1, err := s.ImportTownships(ctx, []inspect.Township{c, a, b1}, t1.Add(123456789)) // rounded to µs
+		v1, err := s.ImportTownships(ctx, []fieldwatch.Township{c, a, b1}, t1.Add(123456789)) // rounded to µs
 		if err != nil {
 			t.Fatalf("ImportTownships v1: %v", err)
 		}
 		from1 := t1.Add(123456 * us)
-		v2, err := s.ImportTownships(ctx, []inspect.Township{b2, a}, t2)
+		v2, err := s.ImportTownships(ctx, []fieldwatch.Township{b2, a}, t2)
 		if err != nil {
 			t.Fatalf("ImportTownships v2: %v", err)
 		}
@@ -196,12 +196,12 @@ func testGeography(t *testing.T, s *store.Store) {
 		if v, err := s.TownshipsVersion(ctx); err != nil || v != v2 {
 			t.Fatalf("TownshipsVersion = %d, %v; want %d", v, err, v2)
 		}
-		old := versioned([]inspect.Township{a, b1, c}, v1, from1, &t2)
-		current := versioned([]inspect.Township{a, b2}, v2, t2, nil)
+		old := versioned([]fieldwatch.Township{a, b1, c}, v1, from1, &t2)
+		current := versioned([]fieldwatch.Township{a, b2}, v2, t2, nil)
 		tests := []struct {
 			name string
 			at   time.Time
-			want []inspect.Township
+			want []fieldwatch.Township
 		}{
 			{"BeforeV1", from1.Add(-us), nil},
 			{"AtV1", from1, old},
@@ -224,7 +224,7 @@ func testGeography(t *testing.T, s *store.Store) {
 			name string
 			code string
 			at   time.Time
-			want *inspect.Township
+			want *fieldwatch.Township
 		}{
 			{"ChangedBefore", b1.Code, t2.Add(-us), &old[1]},
 			{"ChangedAfter", b1.Code, t2, &current[1]},
@@ -246,13 +246,13 @@ func testGeography(t *testing.T, s *store.Store) {
 				if err != nil {
 					t.Fatalf("TownshipByCode: %v", err)
 				}
-				sameTownships(t, "TownshipByCode", []inspect.Township{got}, []inspect.Township{*tc.want})
+				sameTownships(t, "TownshipByCode", []fieldwatch.Township{got}, []fieldwatch.Township{*tc.want})
 			})
 		}
 
 		t.Run("HistoryIsNotRewritten", func(t *testing.T) {
 			for _, at := range []time.Time{t2, t2.Add(-time.Hour), t1} {
-				_, err := s.ImportTownships(ctx, []inspect.Township{a}, at)
+				_, err := s.ImportTownships(ctx, []fieldwatch.Township{a}, at)
 				if !errors.Is(err, store.ErrConflict) {
 					t.Errorf("ImportTownships effective %v = %v, want ErrConflict", at, err)
 				}
@@ -268,56 +268,56 @@ func testGeography(t *testing.T, s *store.Store) {
 		})
 
 		t.Run("Invalid", func(t *testing.T) {
-			with := func(f func(*inspect.Township)) []inspect.Township {
+			with := func(f func(*fieldwatch.Township)) []fieldwatch.Township {
 				x := a
 				x.Boundary = a.Boundary.Clone()
 				f(&x)
-				return []inspect.Township{x}
+				return []fieldwatch.Township{x}
 			}
-			ring := func(flat ...float64) []inspect.Township {
-				return with(func(x *inspect.Township) { x.Boundary = multiPolygon([][]float64{flat}) })
+			ring := func(flat ...float64) []fieldwatch.Township {
+				return with(func(x *fieldwatch.Township) { x.Boundary = multiPolygon([][]float64{flat}) })
 			}
 			tests := []struct {
 				name string
-				ts   []inspect.Township
+				ts   []fieldwatch.Township
 			}{
 				{"Empty", nil},
-				{"DuplicateCode", []inspect.Township{a, a}},
-				{"EmptyCode", with(func(x *inspect.Township) { x.Code = "" })},
-				{"CodeNUL", with(func(x *inspect.Township) { x.Code = "1302\x00" })},
-				{"EmptyName", with(func(x *inspect.Township) { x.Name = "" })},
-				{"NameInvalidUTF8", with(func(x *inspect.Township) { x.Name = "\xff" })},
-				{"EmptyKind", with(func(x *inspect.Township) { x.Kind = "" })},
-				{"UnknownZone", with(func(x *inspect.Township) { x.Zone = "downtown" })},
-				{"NilBoundary", with(func(x *inspect.Township) { x.Boundary = nil })},
-				{"EmptyBoundary", with(func(x *inspect.Township) { x.Boundary = geom.NewMultiPolygon(geom.XY) })},
-				{"EmptyPolygon", with(func(x *inspect.Township) {
+				{"DuplicateCode", []fieldwatch.Township{a, a}},
+				{"EmptyCode", with(func(x *fieldwatch.Township) { x.Code = "" })},
+				{"CodeNUL", with(func(x *fieldwatch.Township) { x.Code = "1302\x00" })},
+				{"EmptyName", with(func(x *fieldwatch.Township) { x.Name = "" })},
+				{"NameInvalidUTF8", with(func(x *fieldwatch.Township) { x.Name = "\xff" })},
+				{"EmptyKind", with(func(x *fieldwatch.Township) { x.Kind = "" })},
+				{"UnknownZone", with(func(x *fieldwatch.Township) { x.Zone = "downtown" })},
+				{"NilBoundary", with(func(x *fieldwatch.Township) { x.Boundary = nil })},
+				{"EmptyBoundary", with(func(x *fieldwatch.Township) { x.Boundary = geom.NewMultiPolygon(geom.XY) })},
+				{"EmptyPolygon", with(func(x *fieldwatch.Township) {
 					x.Boundary = geom.NewMultiPolygonFlat(geom.XY, rect(118, 40, 118.1, 40.1), [][]int{{10}, {}})
 				})},
 				{"UnclosedRing", ring(118, 40, 118.1, 40, 118.1, 40.1, 118, 40.1, 118, 40.05)},
 				{"ThreePositions", ring(118, 40, 118.1, 40, 118, 40)},
 				{"NaN", ring(118, 40, math.NaN(), 40, 118.1, 40.1, 118, 40)},
 				{"OutOfRange", ring(118, 40, 181, 40, 118.1, 40.1, 118, 40)},
-				{"XYZ", with(func(x *inspect.Township) {
+				{"XYZ", with(func(x *fieldwatch.Township) {
 					x.Boundary = geom.NewMultiPolygonFlat(geom.XYZ,
 						[]float64{118, 40, 0, 118.1, 40, 0, 118.1, 40.1, 0, 118, 40, 0}, [][]int{{12}})
 				})},
-				{"SRID3857", with(func(x *inspect.Township) { x.Boundary.SetSRID(3857) })},
-				{"RaggedOffsets", with(func(x *inspect.Township) {
+				{"SRID3857", with(func(x *fieldwatch.Township) { x.Boundary.SetSRID(3857) })},
+				{"RaggedOffsets", with(func(x *fieldwatch.Township) {
 					x.Boundary = geom.NewMultiPolygonFlat(geom.XY, rect(118, 40, 118.1, 40.1), [][]int{{12}})
 				})},
 			}
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
 					_, err := s.ImportTownships(ctx, tc.ts, far)
-					if !errors.Is(err, inspect.ErrInvalid) {
-						t.Fatalf("ImportTownships = %v, want inspect.ErrInvalid", err)
+					if !errors.Is(err, fieldwatch.ErrInvalid) {
+						t.Fatalf("ImportTownships = %v, want fieldwatch.ErrInvalid", err)
 					}
 				})
 			}
 			for _, at := range []time.Time{{}, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)} {
-				if _, err := s.ImportTownships(ctx, []inspect.Township{a}, at); !errors.Is(err, inspect.ErrInvalid) {
-					t.Errorf("ImportTownships effective %v = %v, want inspect.ErrInvalid", at, err)
+				if _, err := s.ImportTownships(ctx, []fieldwatch.Township{a}, at); !errors.Is(err, fieldwatch.ErrInvalid) {
+					t.Errorf("ImportTownships effective %v = %v, want fieldwatch.ErrInvalid", at, err)
 				}
 			}
 			if v, err := s.TownshipsVersion(ctx); err != nil || v != v2 {
@@ -325,7 +325,7 @@ func testGeography(t *testing.T, s *store.Store) {
 			}
 			t.Run("SRID4326Accepted", func(t *testing.T) {
 				// Checked last: it is a valid import and closes the set.
-				ok := with(func(x *inspect.Township) { x.Boundary.SetSRID(4326) })
+				ok := with(func(x *fieldwatch.Township) { x.Boundary.SetSRID(4326) })
 				v, err := s.ImportTownships(ctx, ok, far)
 				if err != nil || v <= v2 {
 					t.Fatalf("ImportTownships with SRID 4326 = %d, %v", v, err)
@@ -342,8 +342,8 @@ func testGeography(t *testing.T, s *store.Store) {
 	// Reaches: v1 at r1, v2 at r2. LH-02's line moves; SH-01 is removed.
 	r1 := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
 	r2 := time.Date(2024, 9, 1, 0, 0, 0, 0, time.UTC)
-	reach := func(code, river, township string, line *geom.MultiLineString) inspect.Reach {
-		return inspect.Reach{Code: code, River: river, RiverEN: "EN " + river, Name: river + code + "段",
+	reach := func(code, river, township string, line *geom.MultiLineString) fieldwatch.Reach {
+		return fieldwatch.Reach{Code: code, River: river, RiverEN: "EN " + river, Name: river + code + "段",
 			TownshipCode: township, Line: line}
 	}
 	lh1 := reach("LH-01", "滦河", a.Code, multiLine([]float64{118.25, 40.15, 118.27, 40.16, ulp118, ulp40}))
@@ -354,10 +354,10 @@ func testGeography(t *testing.T, s *store.Store) {
 	lh2b := lh2a
 	lh2b.Line = multiLine([]float64{ulp118, ulp40, 118.39, 40.19})
 
-	chief1 := mustCreateUser(t, s, inspect.User{Username: "geo.chief1", DisplayName: "张三", Role: inspect.RoleRiverChief})
-	chief2 := mustCreateUser(t, s, inspect.User{Username: "geo.chief2", DisplayName: "李四", Role: inspect.RoleRiverChief})
-	chief3 := mustCreateUser(t, s, inspect.User{Username: "geo.chief3", Role: inspect.RoleRiverChief})
-	inspector := mustCreateUser(t, s, inspect.User{Username: "geo.inspector", DisplayName: "王五", Role: inspect.RoleInspector})
+	chief1 := mustCreateUser(t, s, fieldwatch.User{Username: "geo.chief1", DisplayName: "张三", Role: fieldwatch.RoleRiverChief})
+	chief2 := mustCreateUser(t, s, fieldwatch.User{Username: "geo.chief2", DisplayName: "李四", Role: fieldwatch.RoleRiverChief})
+	chief3 := mustCreateUser(t, s, fieldwatch.User{Username: "geo.chief3", Role: fieldwatch.RoleRiverChief})
+	inspector := mustCreateUser(t, s, fieldwatch.User{Username: "geo.inspector", DisplayName: "王五", Role: fieldwatch.RoleInspector})
 
 	var rv1, rv2 int64
 	t.Run("Reaches", func(t *testing.T) {
@@ -365,10 +365,10 @@ func testGeography(t *testing.T, s *store.Store) {
 			t.Fatalf("ReachesVersion before any import = %d, %v; want 0", v, err)
 		}
 		var err error
-		if rv1, err = s.ImportReaches(ctx, []inspect.Reach{sh1, lh2a, lh1}, r1); err != nil {
+		if rv1, err = s.ImportReaches(ctx, []fieldwatch.Reach{sh1, lh2a, lh1}, r1); err != nil {
 			t.Fatalf("ImportReaches v1: %v", err)
 		}
-		if rv2, err = s.ImportReaches(ctx, []inspect.Reach{lh1, lh2b}, r2); err != nil {
+		if rv2, err = s.ImportReaches(ctx, []fieldwatch.Reach{lh1, lh2b}, r2); err != nil {
 			t.Fatalf("ImportReaches v2: %v", err)
 		}
 		tv, err := s.TownshipsVersion(ctx)
@@ -385,8 +385,8 @@ func testGeography(t *testing.T, s *store.Store) {
 	if t.Failed() {
 		return
 	}
-	old := versioned([]inspect.Reach{lh1, lh2a, sh1}, rv1, r1, &r2)
-	current := versioned([]inspect.Reach{lh1, lh2b}, rv2, r2, nil)
+	old := versioned([]fieldwatch.Reach{lh1, lh2a, sh1}, rv1, r1, &r2)
+	current := versioned([]fieldwatch.Reach{lh1, lh2b}, rv2, r2, nil)
 	oLH1, oLH2, oSH1 := old[0], old[1], old[2]
 	cLH1, cLH2 := current[0], current[1]
 
@@ -396,11 +396,11 @@ func testGeography(t *testing.T, s *store.Store) {
 	t.Run("SetChiefsForFilters", func(t *testing.T) {
 		for _, set := range []struct {
 			reach string
-			as    []inspect.ChiefAssignment
+			as    []fieldwatch.ChiefAssignment
 		}{
-			{sh1.Code, []inspect.ChiefAssignment{{UserID: chief1.ID, Level: inspect.ChiefTownship}}},
-			{lh1.Code, []inspect.ChiefAssignment{{UserID: chief2.ID, Level: inspect.ChiefVillage}}},
-			{lh2a.Code, []inspect.ChiefAssignment{{UserID: chief2.ID, Level: inspect.ChiefVillage}}},
+			{sh1.Code, []fieldwatch.ChiefAssignment{{UserID: chief1.ID, Level: fieldwatch.ChiefTownship}}},
+			{lh1.Code, []fieldwatch.ChiefAssignment{{UserID: chief2.ID, Level: fieldwatch.ChiefVillage}}},
+			{lh2a.Code, []fieldwatch.ChiefAssignment{{UserID: chief2.ID, Level: fieldwatch.ChiefVillage}}},
 		} {
 			if err := s.SetReachChiefs(ctx, set.reach, set.as, c0); err != nil {
 				t.Fatalf("SetReachChiefs(%s): %v", set.reach, err)
@@ -413,44 +413,44 @@ func testGeography(t *testing.T, s *store.Store) {
 		tests := []struct {
 			name string
 			f    store.ReachFilter
-			want []inspect.Reach
+			want []fieldwatch.Reach
 		}{
 			{"BeforeV1", store.ReachFilter{At: r1.Add(-us)}, nil},
 			{"V1", store.ReachFilter{At: r1}, old},
 			{"V2", store.ReachFilter{At: r2}, current},
 			{"ZeroIsNow", store.ReachFilter{}, current},
-			{"TownshipV1", store.ReachFilter{At: r1, Township: &b1.Code}, []inspect.Reach{oLH2, oSH1}},
-			{"TownshipV2", store.ReachFilter{At: r2, Township: &b1.Code}, []inspect.Reach{cLH2}},
+			{"TownshipV1", store.ReachFilter{At: r1, Township: &b1.Code}, []fieldwatch.Reach{oLH2, oSH1}},
+			{"TownshipV2", store.ReachFilter{At: r2, Township: &b1.Code}, []fieldwatch.Reach{cLH2}},
 			{"TownshipNone", store.ReachFilter{At: r2, Township: ptr("000000000")}, nil},
-			{"RiverV1", store.ReachFilter{At: r1, River: ptr("滦河")}, []inspect.Reach{oLH1, oLH2}},
-			{"RiverOtherV1", store.ReachFilter{At: r1, River: ptr("沙河")}, []inspect.Reach{oSH1}},
+			{"RiverV1", store.ReachFilter{At: r1, River: ptr("滦河")}, []fieldwatch.Reach{oLH1, oLH2}},
+			{"RiverOtherV1", store.ReachFilter{At: r1, River: ptr("沙河")}, []fieldwatch.Reach{oSH1}},
 			{"RiverOtherV2", store.ReachFilter{At: r2, River: ptr("沙河")}, nil},
 			{"ChiefBeforeAssignment", store.ReachFilter{At: c0.Add(-us), ChiefUserID: &chief2.ID}, nil},
-			{"ChiefV1", store.ReachFilter{At: c0, ChiefUserID: &chief2.ID}, []inspect.Reach{oLH1, oLH2}},
-			{"ChiefV2", store.ReachFilter{At: r2, ChiefUserID: &chief2.ID}, []inspect.Reach{cLH1, cLH2}},
-			{"ChiefOfRemovedReachV1", store.ReachFilter{At: c0, ChiefUserID: &chief1.ID}, []inspect.Reach{oSH1}},
+			{"ChiefV1", store.ReachFilter{At: c0, ChiefUserID: &chief2.ID}, []fieldwatch.Reach{oLH1, oLH2}},
+			{"ChiefV2", store.ReachFilter{At: r2, ChiefUserID: &chief2.ID}, []fieldwatch.Reach{cLH1, cLH2}},
+			{"ChiefOfRemovedReachV1", store.ReachFilter{At: c0, ChiefUserID: &chief1.ID}, []fieldwatch.Reach{oSH1}},
 			{"ChiefOfRemovedReachV2", store.ReachFilter{At: r2, ChiefUserID: &chief1.ID}, nil},
 			{"NotAChief", store.ReachFilter{At: r2, ChiefUserID: &inspector.ID}, nil},
-			{"ChiefAndTownship", store.ReachFilter{At: c0, ChiefUserID: &chief2.ID, Township: &a.Code}, []inspect.Reach{oLH1}},
+			{"ChiefAndTownship", store.ReachFilter{At: c0, ChiefUserID: &chief2.ID, Township: &a.Code}, []fieldwatch.Reach{oLH1}},
 			{"BBoxAroundOne", store.ReachFilter{At: r2, BBox: &geo.Box{MinLon: 118.2, MinLat: 40.1, MaxLon: 118.28, MaxLat: 40.17}},
-				[]inspect.Reach{cLH1}},
+				[]fieldwatch.Reach{cLH1}},
 			// LH-02 starts where LH-01 ends: a box that is that one point
 			// meets both (edges included).
 			{"BBoxSharedVertex", store.ReachFilter{At: r2, BBox: &geo.Box{MinLon: ulp118, MinLat: ulp40, MaxLon: ulp118, MaxLat: ulp40}},
-				[]inspect.Reach{cLH1, cLH2}},
+				[]fieldwatch.Reach{cLH1, cLH2}},
 			// One ulp east of LH-01's box: only LH-02.
 			{"BBoxOneULPOff", store.ReachFilter{At: r2, BBox: &geo.Box{MinLon: math.Nextafter(ulp118, 119), MinLat: 40, MaxLon: 119, MaxLat: 41}},
-				[]inspect.Reach{cLH2}},
-			{"BBoxExact", store.ReachFilter{At: r2, BBox: &lh1Box}, []inspect.Reach{cLH1, cLH2}},
+				[]fieldwatch.Reach{cLH2}},
+			{"BBoxExact", store.ReachFilter{At: r2, BBox: &lh1Box}, []fieldwatch.Reach{cLH1, cLH2}},
 			{"BBoxV1", store.ReachFilter{At: r1, BBox: &geo.Box{MinLon: 118.305, MinLat: 40.105, MaxLon: 118.325, MaxLat: 40.125}},
-				[]inspect.Reach{oSH1}},
+				[]fieldwatch.Reach{oSH1}},
 			{"BBoxMovedLine", store.ReachFilter{At: r2, BBox: &geo.Box{MinLon: 118.385, MinLat: 40.185, MaxLon: 118.395, MaxLat: 40.195}},
-				[]inspect.Reach{cLH2}},
+				[]fieldwatch.Reach{cLH2}},
 			{"BBoxMovedLineV1", store.ReachFilter{At: r1, BBox: &geo.Box{MinLon: 118.385, MinLat: 40.185, MaxLon: 118.395, MaxLat: 40.195}},
 				nil},
 			{"BBoxNothing", store.ReachFilter{At: r2, BBox: &geo.Box{MinLon: 100, MinLat: 30, MaxLon: 101, MaxLat: 31}}, nil},
 			{"AllFilters", store.ReachFilter{At: r2, Township: &b1.Code, River: ptr("滦河"), ChiefUserID: &chief2.ID,
-				BBox: &geo.Box{MinLon: 118.3, MinLat: 40.1, MaxLon: 118.4, MaxLat: 40.3}}, []inspect.Reach{cLH2}},
+				BBox: &geo.Box{MinLon: 118.3, MinLat: 40.1, MaxLon: 118.4, MaxLat: 40.3}}, []fieldwatch.Reach{cLH2}},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -474,8 +474,8 @@ func testGeography(t *testing.T, s *store.Store) {
 		}
 		for _, tc := range invalid {
 			t.Run("Invalid"+tc.name, func(t *testing.T) {
-				if got, err := s.Reaches(ctx, tc.f); !errors.Is(err, inspect.ErrInvalid) {
-					t.Fatalf("Reaches = %v, %v; want inspect.ErrInvalid", reachCodes(got), err)
+				if got, err := s.Reaches(ctx, tc.f); !errors.Is(err, fieldwatch.ErrInvalid) {
+					t.Fatalf("Reaches = %v, %v; want fieldwatch.ErrInvalid", reachCodes(got), err)
 				}
 			})
 		}
@@ -486,7 +486,7 @@ func testGeography(t *testing.T, s *store.Store) {
 			name string
 			code string
 			at   time.Time
-			want *inspect.Reach
+			want *fieldwatch.Reach
 		}{
 			{"ChangedBefore", lh2a.Code, r2.Add(-us), &oLH2},
 			{"ChangedAfter", lh2a.Code, r2, &cLH2},
@@ -508,47 +508,47 @@ func testGeography(t *testing.T, s *store.Store) {
 				if err != nil {
 					t.Fatalf("ReachByCode: %v", err)
 				}
-				sameReaches(t, "ReachByCode", []inspect.Reach{got}, []inspect.Reach{*tc.want})
+				sameReaches(t, "ReachByCode", []fieldwatch.Reach{got}, []fieldwatch.Reach{*tc.want})
 			})
 		}
 	})
 
 	t.Run("ImportReachesInvalid", func(t *testing.T) {
-		with := func(f func(*inspect.Reach)) []inspect.Reach {
+		with := func(f func(*fieldwatch.Reach)) []fieldwatch.Reach {
 			x := lh1
 			x.Line = lh1.Line.Clone()
 			f(&x)
-			return []inspect.Reach{x}
+			return []fieldwatch.Reach{x}
 		}
 		tests := []struct {
 			name string
-			rs   []inspect.Reach
+			rs   []fieldwatch.Reach
 		}{
 			{"Empty", nil},
-			{"DuplicateCode", []inspect.Reach{lh1, lh1}},
-			{"EmptyCode", with(func(x *inspect.Reach) { x.Code = "" })},
-			{"EmptyRiver", with(func(x *inspect.Reach) { x.River = "" })},
-			{"EmptyName", with(func(x *inspect.Reach) { x.Name = "" })},
-			{"EmptyTownship", with(func(x *inspect.Reach) { x.TownshipCode = "" })},
-			{"RiverNUL", with(func(x *inspect.Reach) { x.River = "滦\x00河" })},
-			{"NilLine", with(func(x *inspect.Reach) { x.Line = nil })},
-			{"EmptyLine", with(func(x *inspect.Reach) { x.Line = geom.NewMultiLineString(geom.XY) })},
-			{"OnePosition", with(func(x *inspect.Reach) { x.Line = multiLine([]float64{118, 40}, []float64{118, 40, 118.1, 40.1}) })},
-			{"Infinite", with(func(x *inspect.Reach) { x.Line = multiLine([]float64{118, 40, math.Inf(1), 40.1}) })},
-			{"LatOutOfRange", with(func(x *inspect.Reach) { x.Line = multiLine([]float64{118, 40, 118.1, 91}) })},
-			{"XYM", with(func(x *inspect.Reach) {
+			{"DuplicateCode", []fieldwatch.Reach{lh1, lh1}},
+			{"EmptyCode", with(func(x *fieldwatch.Reach) { x.Code = "" })},
+			{"EmptyRiver", with(func(x *fieldwatch.Reach) { x.River = "" })},
+			{"EmptyName", with(func(x *fieldwatch.Reach) { x.Name = "" })},
+			{"EmptyTownship", with(func(x *fieldwatch.Reach) { x.TownshipCode = "" })},
+			{"RiverNUL", with(func(x *fieldwatch.Reach) { x.River = "滦\x00河" })},
+			{"NilLine", with(func(x *fieldwatch.Reach) { x.Line = nil })},
+			{"EmptyLine", with(func(x *fieldwatch.Reach) { x.Line = geom.NewMultiLineString(geom.XY) })},
+			{"OnePosition", with(func(x *fieldwatch.Reach) { x.Line = multiLine([]float64{118, 40}, []float64{118, 40, 118.1, 40.1}) })},
+			{"Infinite", with(func(x *fieldwatch.Reach) { x.Line = multiLine([]float64{118, 40, math.Inf(1), 40.1}) })},
+			{"LatOutOfRange", with(func(x *fieldwatch.Reach) { x.Line = multiLine([]float64{118, 40, 118.1, 91}) })},
+			{"XYM", with(func(x *fieldwatch.Reach) {
 				x.Line = geom.NewMultiLineStringFlat(geom.XYM, []float64{118, 40, 1, 118.1, 40.1, 2}, []int{6})
 			})},
-			{"SRID4490", with(func(x *inspect.Reach) { x.Line.SetSRID(4490) })},
+			{"SRID4490", with(func(x *fieldwatch.Reach) { x.Line.SetSRID(4490) })},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				if _, err := s.ImportReaches(ctx, tc.rs, far); !errors.Is(err, inspect.ErrInvalid) {
-					t.Fatalf("ImportReaches = %v, want inspect.ErrInvalid", err)
+				if _, err := s.ImportReaches(ctx, tc.rs, far); !errors.Is(err, fieldwatch.ErrInvalid) {
+					t.Fatalf("ImportReaches = %v, want fieldwatch.ErrInvalid", err)
 				}
 			})
 		}
-		if _, err := s.ImportReaches(ctx, []inspect.Reach{lh1}, r2); !errors.Is(err, store.ErrConflict) {
+		if _, err := s.ImportReaches(ctx, []fieldwatch.Reach{lh1}, r2); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("ImportReaches at the latest import's time = %v, want ErrConflict", err)
 		}
 		if v, err := s.ReachesVersion(ctx); err != nil || v != rv2 {
@@ -570,9 +570,9 @@ func testGeography(t *testing.T, s *store.Store) {
 			wg.Go(func() {
 				at := far.Add(time.Duration(i) * time.Hour)
 				if i%2 == 0 {
-					versions[i], errs[i] = s.ImportTownships(ctx, []inspect.Township{a, b2}, at)
+					versions[i], errs[i] = s.ImportTownships(ctx, []fieldwatch.Township{a, b2}, at)
 				} else {
-					versions[i], errs[i] = s.ImportReaches(ctx, []inspect.Reach{lh1, lh2b}, at)
+					versions[i], errs[i] = s.ImportReaches(ctx, []fieldwatch.Reach{lh1, lh2b}, at)
 				}
 			})
 		}
@@ -608,13 +608,13 @@ func testGeography(t *testing.T, s *store.Store) {
 		// Same instant, different chiefs: whatever the order, one set
 		// wins whole.
 		now := far.Add(time.Minute)
-		users := []inspect.User{chief1, chief2, chief3}
+		users := []fieldwatch.User{chief1, chief2, chief3}
 		errs := make([]error, 9)
 		var wg sync.WaitGroup
 		for i := range errs {
 			wg.Go(func() {
-				errs[i] = s.SetReachChiefs(ctx, lh2b.Code, []inspect.ChiefAssignment{
-					{UserID: users[i%3].ID, Level: inspect.ChiefTownship}}, now)
+				errs[i] = s.SetReachChiefs(ctx, lh2b.Code, []fieldwatch.ChiefAssignment{
+					{UserID: users[i%3].ID, Level: fieldwatch.ChiefTownship}}, now)
 			})
 		}
 		wg.Wait()
@@ -632,7 +632,7 @@ func testGeography(t *testing.T, s *store.Store) {
 
 // chiefs are the users testChiefs assigns: three river chiefs and an
 // inspector.
-type chiefs struct{ one, two, three, inspector inspect.User }
+type chiefs struct{ one, two, three, inspector fieldwatch.User }
 
 // testChiefs runs on reach (in force since before c0, with chief2 at
 // village level from c0) and removed (in force until r2, with chief1 from
@@ -643,17 +643,17 @@ func testChiefs(t *testing.T, s *store.Store, u chiefs, reach, removed string, c
 	c1 := c0.Add(30 * 24 * time.Hour)
 	c2 := c1.Add(30 * 24 * time.Hour)
 	c3 := c2.Add(30 * 24 * time.Hour)
-	ref := func(x inspect.User, name string, l inspect.ChiefLevel) inspect.ChiefRef {
-		return inspect.ChiefRef{UserID: x.ID, Name: name, Level: l}
+	ref := func(x fieldwatch.User, name string, l fieldwatch.ChiefLevel) fieldwatch.ChiefRef {
+		return fieldwatch.ChiefRef{UserID: x.ID, Name: name, Level: l}
 	}
-	chiefsAt := func(t *testing.T, code string, at time.Time, want ...inspect.ChiefRef) {
+	chiefsAt := func(t *testing.T, code string, at time.Time, want ...fieldwatch.ChiefRef) {
 		t.Helper()
 		got, err := s.ChiefsAt(ctx, code, at)
 		if err != nil {
 			t.Fatalf("ChiefsAt(%s, %v): %v", code, at, err)
 		}
 		if want == nil {
-			want = []inspect.ChiefRef{}
+			want = []fieldwatch.ChiefRef{}
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("ChiefsAt(%s, %v) = %+v, want %+v", code, at, got, want)
@@ -672,39 +672,39 @@ func testChiefs(t *testing.T, s *store.Store, u chiefs, reach, removed string, c
 			t.Fatalf("ReachesOfChief(%v) = %q, want %q", at, got, want)
 		}
 	}
-	set := func(t *testing.T, code string, now time.Time, as ...inspect.ChiefAssignment) {
+	set := func(t *testing.T, code string, now time.Time, as ...fieldwatch.ChiefAssignment) {
 		t.Helper()
 		if err := s.SetReachChiefs(ctx, code, as, now); err != nil {
 			t.Fatalf("SetReachChiefs(%s, %v): %v", code, now, err)
 		}
 	}
 	// The set-up left chief2 as village chief of reach from c0.
-	initial := inspect.ChiefAssignment{ReachCode: reach, UserID: u.two.ID, Level: inspect.ChiefVillage, ValidFrom: c0}
+	initial := fieldwatch.ChiefAssignment{ReachCode: reach, UserID: u.two.ID, Level: fieldwatch.ChiefVillage, ValidFrom: c0}
 
 	t.Run("SetAndReplace", func(t *testing.T) {
 		// At c1 (plus a fraction of a µs, rounded away): county chief1,
 		// township chief3 (no display name), village chief2 until c3.
 		set(t, reach, c1.Add(400),
-			inspect.ChiefAssignment{UserID: u.two.ID, Level: inspect.ChiefVillage, ValidTo: &c3},
-			inspect.ChiefAssignment{ReachCode: reach, UserID: u.three.ID, Level: inspect.ChiefTownship},
-			inspect.ChiefAssignment{UserID: u.one.ID, Level: inspect.ChiefCounty})
+			fieldwatch.ChiefAssignment{UserID: u.two.ID, Level: fieldwatch.ChiefVillage, ValidTo: &c3},
+			fieldwatch.ChiefAssignment{ReachCode: reach, UserID: u.three.ID, Level: fieldwatch.ChiefTownship},
+			fieldwatch.ChiefAssignment{UserID: u.one.ID, Level: fieldwatch.ChiefCounty})
 		chiefsAt(t, reach, c0.Add(-us))
-		chiefsAt(t, reach, c0, ref(u.two, "李四", inspect.ChiefVillage))
-		chiefsAt(t, reach, c1.Add(-us), ref(u.two, "李四", inspect.ChiefVillage))
-		chiefsAt(t, reach, c1, ref(u.one, "张三", inspect.ChiefCounty), ref(u.three, "geo.chief3", inspect.ChiefTownship),
-			ref(u.two, "李四", inspect.ChiefVillage))
-		chiefsAt(t, reach, c3, ref(u.one, "张三", inspect.ChiefCounty), ref(u.three, "geo.chief3", inspect.ChiefTownship))
+		chiefsAt(t, reach, c0, ref(u.two, "李四", fieldwatch.ChiefVillage))
+		chiefsAt(t, reach, c1.Add(-us), ref(u.two, "李四", fieldwatch.ChiefVillage))
+		chiefsAt(t, reach, c1, ref(u.one, "张三", fieldwatch.ChiefCounty), ref(u.three, "geo.chief3", fieldwatch.ChiefTownship),
+			ref(u.two, "李四", fieldwatch.ChiefVillage))
+		chiefsAt(t, reach, c3, ref(u.one, "张三", fieldwatch.ChiefCounty), ref(u.three, "geo.chief3", fieldwatch.ChiefTownship))
 
 		// At c2, a replacement scheduled for c3 drops chief3 and makes
 		// chief2 a second county chief from c3 on.
 		set(t, reach, c2,
-			inspect.ChiefAssignment{UserID: u.one.ID, Level: inspect.ChiefCounty},
-			inspect.ChiefAssignment{UserID: u.two.ID, Level: inspect.ChiefCounty, ValidFrom: c3})
-		chiefsAt(t, reach, c2.Add(-us), ref(u.one, "张三", inspect.ChiefCounty), ref(u.three, "geo.chief3", inspect.ChiefTownship),
-			ref(u.two, "李四", inspect.ChiefVillage))
-		chiefsAt(t, reach, c2, ref(u.one, "张三", inspect.ChiefCounty))
+			fieldwatch.ChiefAssignment{UserID: u.one.ID, Level: fieldwatch.ChiefCounty},
+			fieldwatch.ChiefAssignment{UserID: u.two.ID, Level: fieldwatch.ChiefCounty, ValidFrom: c3})
+		chiefsAt(t, reach, c2.Add(-us), ref(u.one, "张三", fieldwatch.ChiefCounty), ref(u.three, "geo.chief3", fieldwatch.ChiefTownship),
+			ref(u.two, "李四", fieldwatch.ChiefVillage))
+		chiefsAt(t, reach, c2, ref(u.one, "张三", fieldwatch.ChiefCounty))
 		// Names order within a level, bytewise: 张 (U+5F20) < 李 (U+674E).
-		chiefsAt(t, reach, c3, ref(u.one, "张三", inspect.ChiefCounty), ref(u.two, "李四", inspect.ChiefCounty))
+		chiefsAt(t, reach, c3, ref(u.one, "张三", fieldwatch.ChiefCounty), ref(u.two, "李四", fieldwatch.ChiefCounty))
 
 		got, err := s.ChiefAssignments(ctx, reach, c1)
 		if err != nil {
@@ -712,10 +712,10 @@ func testChiefs(t *testing.T, s *store.Store, u chiefs, reach, removed string, c
 		}
 		c1r := c1 // the fraction below 1 µs is dropped
 		c2p := c2
-		want := []inspect.ChiefAssignment{
-			{ReachCode: reach, UserID: u.one.ID, Level: inspect.ChiefCounty, ValidFrom: c1r, ValidTo: &c2p},
-			{ReachCode: reach, UserID: u.three.ID, Level: inspect.ChiefTownship, ValidFrom: c1r, ValidTo: &c2p},
-			{ReachCode: reach, UserID: u.two.ID, Level: inspect.ChiefVillage, ValidFrom: c1r, ValidTo: &c2p},
+		want := []fieldwatch.ChiefAssignment{
+			{ReachCode: reach, UserID: u.one.ID, Level: fieldwatch.ChiefCounty, ValidFrom: c1r, ValidTo: &c2p},
+			{ReachCode: reach, UserID: u.three.ID, Level: fieldwatch.ChiefTownship, ValidFrom: c1r, ValidTo: &c2p},
+			{ReachCode: reach, UserID: u.two.ID, Level: fieldwatch.ChiefVillage, ValidFrom: c1r, ValidTo: &c2p},
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("ChiefAssignments(c1) =\n%+v\nwant\n%+v", got, want)
@@ -732,11 +732,11 @@ func testChiefs(t *testing.T, s *store.Store, u chiefs, reach, removed string, c
 		}
 		closed0 := initial
 		closed0.ValidTo = &c1r
-		wantHist := []inspect.ChiefAssignment{closed0}
+		wantHist := []fieldwatch.ChiefAssignment{closed0}
 		wantHist = append(wantHist, want...)
 		wantHist = append(wantHist,
-			inspect.ChiefAssignment{ReachCode: reach, UserID: u.one.ID, Level: inspect.ChiefCounty, ValidFrom: c2},
-			inspect.ChiefAssignment{ReachCode: reach, UserID: u.two.ID, Level: inspect.ChiefCounty, ValidFrom: c3})
+			fieldwatch.ChiefAssignment{ReachCode: reach, UserID: u.one.ID, Level: fieldwatch.ChiefCounty, ValidFrom: c2},
+			fieldwatch.ChiefAssignment{ReachCode: reach, UserID: u.two.ID, Level: fieldwatch.ChiefCounty, ValidFrom: c3})
 		if !reflect.DeepEqual(hist, wantHist) {
 			t.Fatalf("ChiefAssignmentHistory =\n%+v\nwant\n%+v", hist, wantHist)
 		}
@@ -763,7 +763,7 @@ func testChiefs(t *testing.T, s *store.Store, u chiefs, reach, removed string, c
 
 	t.Run("EndOnRemovedReach", func(t *testing.T) {
 		at := r2.Add(time.Hour)
-		err := s.SetReachChiefs(ctx, removed, []inspect.ChiefAssignment{{UserID: u.one.ID, Level: inspect.ChiefTownship}}, at)
+		err := s.SetReachChiefs(ctx, removed, []fieldwatch.ChiefAssignment{{UserID: u.one.ID, Level: fieldwatch.ChiefTownship}}, at)
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("SetReachChiefs on a removed reach = %v, want ErrNotFound", err)
 		}
@@ -780,31 +780,31 @@ func testChiefs(t *testing.T, s *store.Store, u chiefs, reach, removed string, c
 			t.Fatal(err)
 		}
 		to := now.Add(time.Hour)
-		ok := inspect.ChiefAssignment{UserID: u.one.ID, Level: inspect.ChiefCounty}
+		ok := fieldwatch.ChiefAssignment{UserID: u.one.ID, Level: fieldwatch.ChiefCounty}
 		tests := []struct {
 			name    string
-			as      []inspect.ChiefAssignment
+			as      []fieldwatch.ChiefAssignment
 			mention string // the message names the user or the problem
 		}{
-			{"NotARiverChief", []inspect.ChiefAssignment{ok, {UserID: u.inspector.ID, Level: inspect.ChiefVillage}}, "geo.inspector"},
-			{"NoSuchUser", []inspect.ChiefAssignment{{UserID: "0196f3a0-0000-7000-8000-00000000abcd", Level: inspect.ChiefVillage}},
+			{"NotARiverChief", []fieldwatch.ChiefAssignment{ok, {UserID: u.inspector.ID, Level: fieldwatch.ChiefVillage}}, "geo.inspector"},
+			{"NoSuchUser", []fieldwatch.ChiefAssignment{{UserID: "0196f3a0-0000-7000-8000-00000000abcd", Level: fieldwatch.ChiefVillage}},
 				"0196f3a0-0000-7000-8000-00000000abcd"},
-			{"UserNotUUID", []inspect.ChiefAssignment{{UserID: "wang.li", Level: inspect.ChiefVillage}}, "wang.li"},
-			{"UnknownLevel", []inspect.ChiefAssignment{{UserID: u.one.ID, Level: "province"}}, "province"},
-			{"EmptyLevel", []inspect.ChiefAssignment{{UserID: u.one.ID}}, "level"},
-			{"EmptyInterval", []inspect.ChiefAssignment{{UserID: u.one.ID, Level: inspect.ChiefCounty, ValidFrom: to, ValidTo: &to}}, "valid to"},
-			{"InvertedInterval", []inspect.ChiefAssignment{{UserID: u.one.ID, Level: inspect.ChiefCounty, ValidFrom: to.Add(time.Hour), ValidTo: &to}}, "valid to"},
-			{"EndsBeforeNow", []inspect.ChiefAssignment{{UserID: u.one.ID, Level: inspect.ChiefCounty, ValidTo: ptr(now.Add(-time.Hour))}}, "valid to"},
-			{"StartsBeforeNow", []inspect.ChiefAssignment{{UserID: u.one.ID, Level: inspect.ChiefCounty, ValidFrom: now.Add(-us)}}, "before now"},
-			{"OtherReach", []inspect.ChiefAssignment{{ReachCode: "LH-02", UserID: u.one.ID, Level: inspect.ChiefCounty}}, "LH-02"},
-			{"OverlapSameUser", []inspect.ChiefAssignment{ok, {UserID: u.one.ID, Level: inspect.ChiefVillage, ValidFrom: to}}, "overlaps"},
-			{"UserNUL", []inspect.ChiefAssignment{{UserID: "a\x00", Level: inspect.ChiefVillage}}, "NUL"},
+			{"UserNotUUID", []fieldwatch.ChiefAssignment{{UserID: "wang.li", Level: fieldwatch.ChiefVillage}}, "wang.li"},
+			{"UnknownLevel", []fieldwatch.ChiefAssignment{{UserID: u.one.ID, Level: "province"}}, "province"},
+			{"EmptyLevel", []fieldwatch.ChiefAssignment{{UserID: u.one.ID}}, "level"},
+			{"EmptyInterval", []fieldwatch.ChiefAssignment{{UserID: u.one.ID, Level: fieldwatch.ChiefCounty, ValidFrom: to, ValidTo: &to}}, "valid to"},
+			{"InvertedInterval", []fieldwatch.ChiefAssignment{{UserID: u.one.ID, Level: fieldwatch.ChiefCounty, ValidFrom: to.Add(time.Hour), ValidTo: &to}}, "valid to"},
+			{"EndsBeforeNow", []fieldwatch.ChiefAssignment{{UserID: u.one.ID, Level: fieldwatch.ChiefCounty, ValidTo: ptr(now.Add(-time.Hour))}}, "valid to"},
+			{"StartsBeforeNow", []fieldwatch.ChiefAssignment{{UserID: u.one.ID, Level: fieldwatch.ChiefCounty, ValidFrom: now.Add(-us)}}, "before now"},
+			{"OtherReach", []fieldwatch.ChiefAssignment{{ReachCode: "LH-02", UserID: u.one.ID, Level: fieldwatch.ChiefCounty}}, "LH-02"},
+			{"OverlapSameUser", []fieldwatch.ChiefAssignment{ok, {UserID: u.one.ID, Level: fieldwatch.ChiefVillage, ValidFrom: to}}, "overlaps"},
+			{"UserNUL", []fieldwatch.ChiefAssignment{{UserID: "a\x00", Level: fieldwatch.ChiefVillage}}, "NUL"},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				err := s.SetReachChiefs(ctx, reach, tc.as, now)
-				if !errors.Is(err, inspect.ErrInvalid) {
-					t.Fatalf("SetReachChiefs = %v, want inspect.ErrInvalid", err)
+				if !errors.Is(err, fieldwatch.ErrInvalid) {
+					t.Fatalf("SetReachChiefs = %v, want fieldwatch.ErrInvalid", err)
 				}
 				if !strings.Contains(err.Error(), tc.mention) {
 					t.Errorf("error %q does not mention %q", err, tc.mention)
@@ -812,11 +812,11 @@ func testChiefs(t *testing.T, s *store.Store, u chiefs, reach, removed string, c
 			})
 		}
 		t.Run("UnknownReach", func(t *testing.T) {
-			if err := s.SetReachChiefs(ctx, "XX-99", []inspect.ChiefAssignment{ok}, now); !errors.Is(err, store.ErrNotFound) {
+			if err := s.SetReachChiefs(ctx, "XX-99", []fieldwatch.ChiefAssignment{ok}, now); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("SetReachChiefs on an unknown reach = %v, want ErrNotFound", err)
 			}
-			if err := s.SetReachChiefs(ctx, "", nil, now); !errors.Is(err, inspect.ErrInvalid) {
-				t.Fatalf("SetReachChiefs on an empty code = %v, want inspect.ErrInvalid", err)
+			if err := s.SetReachChiefs(ctx, "", nil, now); !errors.Is(err, fieldwatch.ErrInvalid) {
+				t.Fatalf("SetReachChiefs on an empty code = %v, want fieldwatch.ErrInvalid", err)
 			}
 		})
 		after, err := s.ChiefAssignmentHistory(ctx, reach)
@@ -836,8 +836,8 @@ func testChiefs(t *testing.T, s *store.Store, u chiefs, reach, removed string, c
 		if got, err := s.ChiefAssignmentHistory(ctx, "XX-99"); err != nil || len(got) != 0 {
 			t.Fatalf("ChiefAssignmentHistory of an unknown reach = %+v, %v", got, err)
 		}
-		if _, err := s.ChiefsAt(ctx, "\xff", c1); !errors.Is(err, inspect.ErrInvalid) {
-			t.Fatalf("ChiefsAt with invalid UTF-8 = %v, want inspect.ErrInvalid", err)
+		if _, err := s.ChiefsAt(ctx, "\xff", c1); !errors.Is(err, fieldwatch.ErrInvalid) {
+			t.Fatalf("ChiefsAt with invalid UTF-8 = %v, want fieldwatch.ErrInvalid", err)
 		}
 	})
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -126,7 +126,7 @@ func testLeases(t *testing.T, s *store.Store) {
 			{"UntilNotAfterNow", "x", "a", t0},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				if _, err := s.AcquireLease(ctx, tc.lease, tc.holder, t0, tc.until); !errors.Is(err, inspect.ErrInvalid) {
+				if _, err := s.AcquireLease(ctx, tc.lease, tc.holder, t0, tc.until); !errors.Is(err, fieldwatch.ErrInvalid) {
 					t.Fatalf("got %v, want ErrInvalid", err)
 				}
 			})

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -17,7 +17,7 @@ import (
 // when no evidence row and no pending upload attempt names its hash, and
 // the check and the delete exclude a concurrent mark.
 func testObjectOwnership(t *testing.T, s *store.Store) {
-	u := mustCreateUser(t, s, inspect.User{Username: "objects.owner"})
+	u := mustCreateUser(t, s, fieldwatch.User{Username: "objects.owner"})
 	t0 := Clock()
 	orphan := func(t *testing.T, hash string) (called bool, deleted bool, err error) {
 		t.Helper()
@@ -97,11 +97,11 @@ func testObjectOwnership(t *testing.T, s *store.Store) {
 		key := uuid.NewString()
 		sub := mustClaim(t, s, u.ID, key, t0)
 		for _, h := range []string{"", "ABC", sha("x")[:63], sha("x") + "0"} {
-			if err := s.MarkSubmissionObject(t.Context(), u.ID, key, sub.Attempt, h, t0); !errors.Is(err, inspect.ErrInvalid) {
-				t.Errorf("MarkSubmissionObject(%q) = %v, want inspect.ErrInvalid", h, err)
+			if err := s.MarkSubmissionObject(t.Context(), u.ID, key, sub.Attempt, h, t0); !errors.Is(err, fieldwatch.ErrInvalid) {
+				t.Errorf("MarkSubmissionObject(%q) = %v, want fieldwatch.ErrInvalid", h, err)
 			}
-			if _, _, err := orphan(t, h); !errors.Is(err, inspect.ErrInvalid) {
-				t.Errorf("DeleteOrphanObject(%q) = %v, want inspect.ErrInvalid", h, err)
+			if _, _, err := orphan(t, h); !errors.Is(err, fieldwatch.ErrInvalid) {
+				t.Errorf("DeleteOrphanObject(%q) = %v, want fieldwatch.ErrInvalid", h, err)
 			}
 		}
 		if err := s.MarkSubmissionObject(t.Context(), u.ID, uuid.NewString(), sub.Attempt, sha("x"), t0); !errors.Is(err, store.ErrNotFound) {

@@ -8,18 +8,18 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
-func newPatrol(chief, reach, township string, start time.Time, valid bool) inspect.Patrol {
+func newPatrol(chief, reach, township string, start time.Time, valid bool) fieldwatch.Patrol {
 	track := geo.Track{
 		{Point: geo.Point{Lon: 118.45, Lat: 40.29}, At: start},
 		{Point: geo.Point{Lon: 118.4512345, Lat: 40.2898765}, At: start.Add(30 * time.Minute)},
 		{Point: geo.Point{Lon: 118.452, Lat: 40.289}, At: start.Add(45*time.Minute + 123*time.Millisecond)},
 	}
-	p := inspect.Patrol{ChiefID: chief, ReachCode: reach, TownshipCode: township, StartedAt: start, EndedAt: track[2].At,
+	p := fieldwatch.Patrol{ChiefID: chief, ReachCode: reach, TownshipCode: township, StartedAt: start, EndedAt: track[2].At,
 		LengthM: 1234.5, DurationS: 2700.123, Coverage: 0.8125, MaxSpeed: 1.9, MedianSpeed: 1.2, Fixes: 3, Valid: valid,
 		Reasons: []string{}, EvidenceIDs: []string{}, Note: "巡河", RecordedAt: start.Add(time.Hour), Track: track}
 	if !valid {
@@ -57,15 +57,15 @@ func testPatrols(t *testing.T, open func(t *testing.T) *store.Store) {
 			t.Fatalf("PatrolByKey: %v %v %v", found, fp, err)
 		}
 		again := newPatrol(f.admin, "CH-02", "130227108", t0, true)
-		if err := s.CreatePatrol(ctx, &again, key, hash("other")); !errors.Is(err, inspect.ErrConflict) {
+		if err := s.CreatePatrol(ctx, &again, key, hash("other")); !errors.Is(err, fieldwatch.ErrConflict) {
 			t.Fatalf("reused key: %v", err)
 		}
-		if _, err := s.PatrolByID(ctx, uuid.NewString()); !errors.Is(err, inspect.ErrNotFound) {
+		if _, err := s.PatrolByID(ctx, uuid.NewString()); !errors.Is(err, fieldwatch.ErrNotFound) {
 			t.Fatalf("missing: %v", err)
 		}
 		bad := newPatrol(f.admin, "CH-02", "", t0, true)
 		bad.Note = "\x00"
-		if err := s.CreatePatrol(ctx, &bad, uuid.NewString(), hash("bad")); !errors.Is(err, inspect.ErrInvalid) {
+		if err := s.CreatePatrol(ctx, &bad, uuid.NewString(), hash("bad")); !errors.Is(err, fieldwatch.ErrInvalid) {
 			t.Fatalf("NUL note: %v", err)
 		}
 	})
@@ -87,7 +87,7 @@ func testPatrols(t *testing.T, open func(t *testing.T) *store.Store) {
 		}
 		yes := true
 		from, to := t0.Add(30*time.Minute), t0.Add(150*time.Minute)
-		name := func(ps []inspect.Patrol) string {
+		name := func(ps []fieldwatch.Patrol) string {
 			var out []int
 			for _, p := range ps {
 				for i, id := range ids {
@@ -100,18 +100,18 @@ func testPatrols(t *testing.T, open func(t *testing.T) *store.Store) {
 		}
 		for _, tc := range []struct {
 			name string
-			f    inspect.PatrolFilter
+			f    fieldwatch.PatrolFilter
 			want string
 		}{
-			{"all newest first", inspect.PatrolFilter{}, "[2 1 0]"},
-			{"reach", inspect.PatrolFilter{ReachCode: "CH-02"}, "[1 0]"},
-			{"valid", inspect.PatrolFilter{Valid: &yes}, "[2 0]"},
-			{"chief", inspect.PatrolFilter{ChiefID: f.ins}, "[2 1]"},
-			{"window", inspect.PatrolFilter{From: &from, To: &to}, "[2 1]"},
-			{"chief scope", inspect.PatrolFilter{Scope: &inspect.Scope{UserID: uuid.NewString(), Reaches: []string{"LH-04"}}}, "[2]"},
-			{"officer scope", inspect.PatrolFilter{Scope: &inspect.Scope{UserID: uuid.NewString(), Townships: []string{"130227108"}}}, "[1 0]"},
-			{"own", inspect.PatrolFilter{Scope: &inspect.Scope{UserID: f.admin}}, "[0]"},
-			{"page", inspect.PatrolFilter{Limit: 2}, "[2 1]"},
+			{"all newest first", fieldwatch.PatrolFilter{}, "[2 1 0]"},
+			{"reach", fieldwatch.PatrolFilter{ReachCode: "CH-02"}, "[1 0]"},
+			{"valid", fieldwatch.PatrolFilter{Valid: &yes}, "[2 0]"},
+			{"chief", fieldwatch.PatrolFilter{ChiefID: f.ins}, "[2 1]"},
+			{"window", fieldwatch.PatrolFilter{From: &from, To: &to}, "[2 1]"},
+			{"chief scope", fieldwatch.PatrolFilter{Scope: &fieldwatch.Scope{UserID: uuid.NewString(), Reaches: []string{"LH-04"}}}, "[2]"},
+			{"officer scope", fieldwatch.PatrolFilter{Scope: &fieldwatch.Scope{UserID: uuid.NewString(), Townships: []string{"130227108"}}}, "[1 0]"},
+			{"own", fieldwatch.PatrolFilter{Scope: &fieldwatch.Scope{UserID: f.admin}}, "[0]"},
+			{"page", fieldwatch.PatrolFilter{Limit: 2}, "[2 1]"},
 		} {
 			got, err := s.ListPatrols(ctx, tc.f)
 			if err != nil || name(got) != tc.want {
@@ -126,20 +126,20 @@ func testPatrols(t *testing.T, open func(t *testing.T) *store.Store) {
 	})
 
 	t.Run("Letters", func(t *testing.T) {
-		l := inspect.Letter{TownshipCode: "130227101", Year: 2026, SignedOn: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC),
-			Indicators: []inspect.Indicator{{Metric: inspect.MetricEvidenceFound, Category: inspect.CategoryDustSite,
-				Rule: inspect.RuleLinear, Floor: 0, Target: 3, Weight: 100}},
+		l := fieldwatch.Letter{TownshipCode: "130227101", Year: 2026, SignedOn: time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC),
+			Indicators: []fieldwatch.Indicator{{Metric: fieldwatch.MetricEvidenceFound, Category: fieldwatch.CategoryDustSite,
+				Rule: fieldwatch.RuleLinear, Floor: 0, Target: 3, Weight: 100}},
 			RecordedAt: t0, RecordedBy: f.admin}
 		if err := s.CreateLetter(ctx, &l); err != nil {
 			t.Fatal(err)
 		}
 		dup := l
-		if err := s.CreateLetter(ctx, &dup); !errors.Is(err, inspect.ErrConflict) {
+		if err := s.CreateLetter(ctx, &dup); !errors.Is(err, fieldwatch.ErrConflict) {
 			t.Fatalf("same signing date: %v", err)
 		}
 		fix := l
 		fix.SignedOn = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-		fix.Indicators = []inspect.Indicator{{Metric: inspect.MetricOverdueCases, Rule: inspect.RuleDeduct, PointsPer: 5, Weight: 100}}
+		fix.Indicators = []fieldwatch.Indicator{{Metric: fieldwatch.MetricOverdueCases, Rule: fieldwatch.RuleDeduct, PointsPer: 5, Weight: 100}}
 		if err := s.CreateLetter(ctx, &fix); err != nil {
 			t.Fatal(err)
 		}
@@ -160,11 +160,11 @@ func testPatrols(t *testing.T, open func(t *testing.T) *store.Store) {
 	t.Run("FreezeOnce", func(t *testing.T) {
 		at := roundTime(t0)
 		score := 87.5
-		a := inspect.Assessment{Month: "2026-10", Frozen: true, FrozenAt: &at, FrozenBy: f.admin, ComputedAt: at,
-			Townships: []inspect.TownshipScore{{Code: "130227101", Name: "兴城镇", Zone: inspect.ZoneCore, LetterID: uuid.NewString(),
-				Score: &score, RankInZone: 1, RankOverall: 1, Indicators: []inspect.IndicatorScore{{
-					Indicator: inspect.Indicator{Metric: inspect.MetricOverdueCases, Rule: inspect.RuleDeduct, PointsPer: 5, Weight: 100},
-					Value:     ptr(2.5), Points: 87.5, Refs: inspect.Refs{CaseIDs: []string{uuid.NewString()}}}}}}}
+		a := fieldwatch.Assessment{Month: "2026-10", Frozen: true, FrozenAt: &at, FrozenBy: f.admin, ComputedAt: at,
+			Townships: []fieldwatch.TownshipScore{{Code: "130227101", Name: "兴城镇", Zone: fieldwatch.ZoneCore, LetterID: uuid.NewString(),
+				Score: &score, RankInZone: 1, RankOverall: 1, Indicators: []fieldwatch.IndicatorScore{{
+					Indicator: fieldwatch.Indicator{Metric: fieldwatch.MetricOverdueCases, Rule: fieldwatch.RuleDeduct, PointsPer: 5, Weight: 100},
+					Value:     ptr(2.5), Points: 87.5, Refs: fieldwatch.Refs{CaseIDs: []string{uuid.NewString()}}}}}}}
 		if _, ok, err := s.FrozenAssessment(ctx, "2026-10"); ok || err != nil {
 			t.Fatalf("before: %v %v", ok, err)
 		}
@@ -176,7 +176,7 @@ func testPatrols(t *testing.T, open func(t *testing.T) *store.Store) {
 			t.Fatalf("after: %v %v", ok, err)
 		}
 		sameStruct(t, "assessment", got, a)
-		if err := s.FreezeAssessment(ctx, a); !errors.Is(err, inspect.ErrConflict) {
+		if err := s.FreezeAssessment(ctx, a); !errors.Is(err, fieldwatch.ErrConflict) {
 			t.Fatalf("twice: %v", err)
 		}
 	})
@@ -188,15 +188,15 @@ func testPatrols(t *testing.T, open func(t *testing.T) *store.Store) {
 		due := f.open(t, "130227101", "", t0.Add(-240*time.Hour)) // deadline t0: due in the window
 		closed := due
 		closedAt := t0.Add(-time.Hour)
-		closed.State, closed.ClosedAt, closed.VerifiedBy, closed.Version = inspect.CaseClosed, &closedAt, f.admin, due.Version+1
-		reopen := inspect.CaseEvent{At: t0.Add(time.Hour), ActorID: f.admin, Kind: inspect.CaseEventTransition, Action: inspect.ActionReopen}
-		if err := s.UpdateCase(ctx, closed, []inspect.CaseEvent{reopen}, inspect.CaseKey{}); err != nil {
+		closed.State, closed.ClosedAt, closed.VerifiedBy, closed.Version = fieldwatch.CaseClosed, &closedAt, f.admin, due.Version+1
+		reopen := fieldwatch.CaseEvent{At: t0.Add(time.Hour), ActorID: f.admin, Kind: fieldwatch.CaseEventTransition, Action: fieldwatch.ActionReopen}
+		if err := s.UpdateCase(ctx, closed, []fieldwatch.CaseEvent{reopen}, fieldwatch.CaseKey{}); err != nil {
 			t.Fatal(err)
 		}
 		late := f.open(t, "130227102", "", t0.Add(-250*time.Hour)) // deadline before the window, overdue
 		since := t0
 		late.OverdueSince, late.Version = &since, late.Version+1
-		if err := s.UpdateCase(ctx, late, nil, inspect.CaseKey{}); err != nil {
+		if err := s.UpdateCase(ctx, late, nil, fieldwatch.CaseKey{}); err != nil {
 			t.Fatal(err)
 		}
 		opened := f.open(t, "130227106", "", t0) // opened in the window, due after it
@@ -204,7 +204,7 @@ func testPatrols(t *testing.T, open func(t *testing.T) *store.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		show := func(cs []inspect.CaseFact) string {
+		show := func(cs []fieldwatch.CaseFact) string {
 			var out []string
 			for _, c := range cs {
 				n := map[string]string{due.ID: "due", late.ID: "late", opened.ID: "opened"}[c.ID]
@@ -214,7 +214,7 @@ func testPatrols(t *testing.T, open func(t *testing.T) *store.Store) {
 		}
 		for _, tc := range []struct {
 			name string
-			got  []inspect.CaseFact
+			got  []fieldwatch.CaseFact
 			want string
 		}{
 			{"due", facts.CasesDue, "[due/130227101/true]"},

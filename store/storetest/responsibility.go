@@ -8,25 +8,25 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
 // responsibility returns a full record whose numbers need every digit of
 // a double, with a chief id in upper case (stored canonical).
-func responsibility(chief1, chief2 string) inspect.Responsibility {
-	return inspect.Responsibility{
+func responsibility(chief1, chief2 string) fieldwatch.Responsibility {
+	return fieldwatch.Responsibility{
 		TownshipCode: "130227101",
 		TownshipName: "兴城镇",
-		Zone:         inspect.ZoneCore,
+		Zone:         fieldwatch.ZoneCore,
 		ReachCode:    "LH-01",
 		ReachName:    "滦河兴城镇段 \"north\"",
 		ReachDistM:   12.345678901234567,
-		Chiefs: []inspect.ChiefRef{
-			{UserID: strings.ToUpper(chief1), Name: "张三", Level: inspect.ChiefCounty},
-			{UserID: chief2, Name: "", Level: inspect.ChiefVillage},
+		Chiefs: []fieldwatch.ChiefRef{
+			{UserID: strings.ToUpper(chief1), Name: "张三", Level: fieldwatch.ChiefCounty},
+			{UserID: chief2, Name: "", Level: fieldwatch.ChiefVillage},
 		},
-		Candidates: []inspect.ReachCandidate{
+		Candidates: []fieldwatch.ReachCandidate{
 			{Code: "LH-01", DistanceM: 12.345678901234567},
 			{Code: "LH-02", DistanceM: 1e-7},
 			{Code: "SH-01", DistanceM: 123456.78900000001},
@@ -37,23 +37,23 @@ func responsibility(chief1, chief2 string) inspect.Responsibility {
 }
 
 // stored returns r as the store keeps it: chief ids canonical.
-func stored(r inspect.Responsibility) *inspect.Responsibility {
-	chiefs := make([]inspect.ChiefRef, len(r.Chiefs))
+func stored(r fieldwatch.Responsibility) *fieldwatch.Responsibility {
+	chiefs := make([]fieldwatch.ChiefRef, len(r.Chiefs))
 	for i, c := range r.Chiefs {
 		c.UserID = strings.ToLower(c.UserID)
 		chiefs[i] = c
 	}
 	r.Chiefs = chiefs
 	if r.Candidates == nil {
-		r.Candidates = []inspect.ReachCandidate{}
+		r.Candidates = []fieldwatch.ReachCandidate{}
 	}
 	return &r
 }
 
 func testResponsibility(t *testing.T, s *store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, inspect.User{Username: "resp.owner"})
-	other := mustCreateUser(t, s, inspect.User{Username: "resp.other"})
+	u := mustCreateUser(t, s, fieldwatch.User{Username: "resp.owner"})
+	other := mustCreateUser(t, s, fieldwatch.User{Username: "resp.other"})
 	chief1, chief2 := uuid.NewString(), uuid.NewString()
 	full := responsibility(chief1, chief2)
 
@@ -69,12 +69,12 @@ func testResponsibility(t *testing.T, s *store.Store) {
 			t.Error("CommitEvidence changed the caller's responsibility")
 		}
 		want := newEvidence(u.ID, "resp commit", Clock())
-		want.ID, want.Flags, want.Thumbnails, want.EXIF.Problems = e.ID, []inspect.Flag{}, []int{}, []string{}
+		want.ID, want.Flags, want.Thumbnails, want.EXIF.Problems = e.ID, []fieldwatch.Flag{}, []int{}, []string{}
 		want.TownshipCode, want.ReachCode = "130227101", "LH-01"
 		want.Responsibility = stored(full)
 		sameEvidence(t, e, want)
 		sameEvidence(t, mustEvidenceByID(t, s, e.ID), want)
-		list, err := s.ListEvidence(ctx, inspect.EvidenceFilter{UploaderID: &u.ID})
+		list, err := s.ListEvidence(ctx, fieldwatch.EvidenceFilter{UploaderID: &u.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,16 +89,16 @@ func testResponsibility(t *testing.T, s *store.Store) {
 			t.Fatal("ListEvidence lacks the evidence")
 		}
 		// The reach's chief sees it through the codes taken from the record.
-		if _, err := s.ScopedEvidenceByID(ctx, e.ID, &inspect.Scope{UserID: other.ID, Reaches: []string{"LH-01"}}); err != nil {
+		if _, err := s.ScopedEvidenceByID(ctx, e.ID, &fieldwatch.Scope{UserID: other.ID, Reaches: []string{"LH-01"}}); err != nil {
 			t.Fatalf("evidence not visible in its reach's scope: %v", err)
 		}
 	})
 
 	t.Run("CommitEmptyRecord", func(t *testing.T) {
 		e := newEvidence(u.ID, "resp empty", Clock())
-		e.Responsibility = &inspect.Responsibility{Method: "none"}
+		e.Responsibility = &fieldwatch.Responsibility{Method: "none"}
 		mustCommit(t, s, &e)
-		want := &inspect.Responsibility{Method: "none", Chiefs: []inspect.ChiefRef{}, Candidates: []inspect.ReachCandidate{}}
+		want := &fieldwatch.Responsibility{Method: "none", Chiefs: []fieldwatch.ChiefRef{}, Candidates: []fieldwatch.ReachCandidate{}}
 		got := mustEvidenceByID(t, s, e.ID)
 		sameStruct(t, "Responsibility", *got.Responsibility, *want)
 		if got.TownshipCode != "" || got.ReachCode != "" {
@@ -113,8 +113,8 @@ func testResponsibility(t *testing.T, s *store.Store) {
 			e.Responsibility, e.TownshipCode, e.ReachCode = &r, codes[0], codes[1]
 			key := uuid.NewString()
 			sub := mustClaim(t, s, u.ID, key, Clock())
-			if err := s.CommitEvidence(ctx, &e, key, sub.Attempt, hash("fp "+key)); !errors.Is(err, inspect.ErrInvalid) {
-				t.Errorf("CommitEvidence with codes %q = %v, want inspect.ErrInvalid", codes, err)
+			if err := s.CommitEvidence(ctx, &e, key, sub.Attempt, hash("fp "+key)); !errors.Is(err, fieldwatch.ErrInvalid) {
+				t.Errorf("CommitEvidence with codes %q = %v, want fieldwatch.ErrInvalid", codes, err)
 			}
 		}
 		e := newEvidence(u.ID, "resp match", Clock())
@@ -137,13 +137,13 @@ func testResponsibility(t *testing.T, s *store.Store) {
 		sameEvidence(t, mustEvidenceByID(t, s, e.ID), want)
 
 		// A new record replaces the old, codes and all; none clears them.
-		outside := inspect.Responsibility{ReachCode: "SH-01", ReachDistM: 40, Method: "device-nearest-reach", Version: 8,
-			Candidates: []inspect.ReachCandidate{{Code: "SH-01", DistanceM: 40}}}
+		outside := fieldwatch.Responsibility{ReachCode: "SH-01", ReachDistM: 40, Method: "device-nearest-reach", Version: 8,
+			Candidates: []fieldwatch.ReachCandidate{{Code: "SH-01", DistanceM: 40}}}
 		if err := s.SetEvidenceResponsibility(ctx, e.ID, outside); err != nil {
 			t.Fatalf("SetEvidenceResponsibility: %v", err)
 		}
 		want.TownshipCode, want.ReachCode, want.Responsibility = "", "SH-01", stored(outside)
-		want.Responsibility.Chiefs = []inspect.ChiefRef{}
+		want.Responsibility.Chiefs = []fieldwatch.ChiefRef{}
 		sameEvidence(t, mustEvidenceByID(t, s, e.ID), want)
 
 		// A manual link drops the record that no longer explains it.
@@ -159,44 +159,44 @@ func testResponsibility(t *testing.T, s *store.Store) {
 		r := full
 		e.Responsibility = &r
 		mustCommit(t, s, &e)
-		with := func(f func(*inspect.Responsibility)) inspect.Responsibility {
+		with := func(f func(*fieldwatch.Responsibility)) fieldwatch.Responsibility {
 			r := responsibility(chief1, chief2)
 			f(&r)
 			return r
 		}
-		many := make([]inspect.ReachCandidate, 17)
+		many := make([]fieldwatch.ReachCandidate, 17)
 		for i := range many {
-			many[i] = inspect.ReachCandidate{Code: "LH-01", DistanceM: float64(i)}
+			many[i] = fieldwatch.ReachCandidate{Code: "LH-01", DistanceM: float64(i)}
 		}
 		tests := []struct {
 			name string
-			r    inspect.Responsibility
+			r    fieldwatch.Responsibility
 		}{
-			{"NaNDistance", with(func(r *inspect.Responsibility) { r.ReachDistM = math.NaN() })},
-			{"InfiniteDistance", with(func(r *inspect.Responsibility) { r.ReachDistM = math.Inf(1) })},
-			{"NegativeDistance", with(func(r *inspect.Responsibility) { r.ReachDistM = -1 })},
-			{"UnknownZone", with(func(r *inspect.Responsibility) { r.Zone = "downtown" })},
-			{"ChiefNotUUID", with(func(r *inspect.Responsibility) { r.Chiefs[1].UserID = "li.si" })},
-			{"ChiefUnknownLevel", with(func(r *inspect.Responsibility) { r.Chiefs[0].Level = "province" })},
-			{"ChiefNameNUL", with(func(r *inspect.Responsibility) { r.Chiefs[0].Name = "张\x00" })},
-			{"CandidateEmptyCode", with(func(r *inspect.Responsibility) { r.Candidates[2].Code = "" })},
-			{"CandidateNaN", with(func(r *inspect.Responsibility) { r.Candidates[0].DistanceM = math.NaN() })},
-			{"TooManyCandidates", with(func(r *inspect.Responsibility) { r.Candidates = many })},
-			{"NegativeVersion", with(func(r *inspect.Responsibility) { r.Version = -1 })},
-			{"MethodInvalidUTF8", with(func(r *inspect.Responsibility) { r.Method = "\xff" })},
-			{"ReachCodeNUL", with(func(r *inspect.Responsibility) { r.ReachCode = "LH\x00" })},
+			{"NaNDistance", with(func(r *fieldwatch.Responsibility) { r.ReachDistM = math.NaN() })},
+			{"InfiniteDistance", with(func(r *fieldwatch.Responsibility) { r.ReachDistM = math.Inf(1) })},
+			{"NegativeDistance", with(func(r *fieldwatch.Responsibility) { r.ReachDistM = -1 })},
+			{"UnknownZone", with(func(r *fieldwatch.Responsibility) { r.Zone = "downtown" })},
+			{"ChiefNotUUID", with(func(r *fieldwatch.Responsibility) { r.Chiefs[1].UserID = "li.si" })},
+			{"ChiefUnknownLevel", with(func(r *fieldwatch.Responsibility) { r.Chiefs[0].Level = "province" })},
+			{"ChiefNameNUL", with(func(r *fieldwatch.Responsibility) { r.Chiefs[0].Name = "张\x00" })},
+			{"CandidateEmptyCode", with(func(r *fieldwatch.Responsibility) { r.Candidates[2].Code = "" })},
+			{"CandidateNaN", with(func(r *fieldwatch.Responsibility) { r.Candidates[0].DistanceM = math.NaN() })},
+			{"TooManyCandidates", with(func(r *fieldwatch.Responsibility) { r.Candidates = many })},
+			{"NegativeVersion", with(func(r *fieldwatch.Responsibility) { r.Version = -1 })},
+			{"MethodInvalidUTF8", with(func(r *fieldwatch.Responsibility) { r.Method = "\xff" })},
+			{"ReachCodeNUL", with(func(r *fieldwatch.Responsibility) { r.ReachCode = "LH\x00" })},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				if err := s.SetEvidenceResponsibility(ctx, e.ID, tc.r); !errors.Is(err, inspect.ErrInvalid) {
-					t.Fatalf("SetEvidenceResponsibility = %v, want inspect.ErrInvalid", err)
+				if err := s.SetEvidenceResponsibility(ctx, e.ID, tc.r); !errors.Is(err, fieldwatch.ErrInvalid) {
+					t.Fatalf("SetEvidenceResponsibility = %v, want fieldwatch.ErrInvalid", err)
 				}
 				x := newEvidence(u.ID, "resp invalid commit "+tc.name, Clock())
 				x.Responsibility = &tc.r
 				key := uuid.NewString()
 				sub := mustClaim(t, s, u.ID, key, Clock())
-				if err := s.CommitEvidence(ctx, &x, key, sub.Attempt, hash("fp "+key)); !errors.Is(err, inspect.ErrInvalid) {
-					t.Fatalf("CommitEvidence = %v, want inspect.ErrInvalid", err)
+				if err := s.CommitEvidence(ctx, &x, key, sub.Attempt, hash("fp "+key)); !errors.Is(err, fieldwatch.ErrInvalid) {
+					t.Fatalf("CommitEvidence = %v, want fieldwatch.ErrInvalid", err)
 				}
 			})
 		}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -87,10 +87,10 @@ func hash(seed string) []byte {
 	return h[:]
 }
 
-func mustCreateUser(t *testing.T, s *store.Store, u inspect.User) inspect.User {
+func mustCreateUser(t *testing.T, s *store.Store, u fieldwatch.User) fieldwatch.User {
 	t.Helper()
 	if u.Role == "" {
-		u.Role = inspect.RoleInspector
+		u.Role = fieldwatch.RoleInspector
 	}
 	if err := s.CreateUser(t.Context(), &u); err != nil {
 		t.Fatalf("CreateUser(%q): %v", u.Username, err)
@@ -98,7 +98,7 @@ func mustCreateUser(t *testing.T, s *store.Store, u inspect.User) inspect.User {
 	return u
 }
 
-func mustUserByID(t *testing.T, s *store.Store, id string) inspect.User {
+func mustUserByID(t *testing.T, s *store.Store, id string) fieldwatch.User {
 	t.Helper()
 	u, err := s.UserByID(t.Context(), id)
 	if err != nil {
@@ -107,14 +107,14 @@ func mustUserByID(t *testing.T, s *store.Store, id string) inspect.User {
 	return u
 }
 
-func mustInsertToken(t *testing.T, s *store.Store, tok inspect.RefreshToken) {
+func mustInsertToken(t *testing.T, s *store.Store, tok fieldwatch.RefreshToken) {
 	t.Helper()
 	if err := s.InsertRefreshToken(t.Context(), tok); err != nil {
 		t.Fatalf("InsertRefreshToken: %v", err)
 	}
 }
 
-func mustTokenByHash(t *testing.T, s *store.Store, h []byte) inspect.RefreshToken {
+func mustTokenByHash(t *testing.T, s *store.Store, h []byte) fieldwatch.RefreshToken {
 	t.Helper()
 	tok, err := s.RefreshTokenByHash(t.Context(), h)
 	if err != nil {
@@ -125,7 +125,7 @@ func mustTokenByHash(t *testing.T, s *store.Store, h []byte) inspect.RefreshToke
 
 // sameUser compares field by field so that a failure names the field.
 // Times must be equal instants and in UTC.
-func sameUser(t *testing.T, got, want inspect.User) {
+func sameUser(t *testing.T, got, want fieldwatch.User) {
 	t.Helper()
 	for _, tm := range []time.Time{got.CreatedAt, got.UpdatedAt, got.PasswordChangedAt} {
 		if tm.Location() != time.UTC {
@@ -177,49 +177,49 @@ func testUsers(t *testing.T, s *store.Store) {
 		fixedID := uuid.New()
 		tests := []struct {
 			name string
-			in   inspect.User
-			want func(got inspect.User) inspect.User // the expected user, given the created one
+			in   fieldwatch.User
+			want func(got fieldwatch.User) fieldwatch.User // the expected user, given the created one
 		}{
 			{
 				name: "Minimal",
-				in:   inspect.User{Username: "create.minimal", Role: inspect.RoleInspector},
-				want: func(got inspect.User) inspect.User {
-					return inspect.User{ID: got.ID, Username: "create.minimal", Role: inspect.RoleInspector,
+				in:   fieldwatch.User{Username: "create.minimal", Role: fieldwatch.RoleInspector},
+				want: func(got fieldwatch.User) fieldwatch.User {
+					return fieldwatch.User{ID: got.ID, Username: "create.minimal", Role: fieldwatch.RoleInspector,
 						Townships: []string{}, CreatedAt: Clock(), UpdatedAt: Clock()}
 				},
 			},
 			{
 				name: "Full",
-				in: inspect.User{Username: "create.full", DisplayName: "Full Name", Phone: "+86 138 0000 0000",
-					Role: inspect.RoleTownshipOfficer, Active: true, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+				in: fieldwatch.User{Username: "create.full", DisplayName: "Full Name", Phone: "+86 138 0000 0000",
+					Role: fieldwatch.RoleTownshipOfficer, Active: true, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
 					Townships: []string{"130102003", "130102001", "130102003"}, CreatedAt: created},
-				want: func(got inspect.User) inspect.User {
-					return inspect.User{ID: got.ID, Username: "create.full", DisplayName: "Full Name", Phone: "+86 138 0000 0000",
-						Role: inspect.RoleTownshipOfficer, Active: true, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+				want: func(got fieldwatch.User) fieldwatch.User {
+					return fieldwatch.User{ID: got.ID, Username: "create.full", DisplayName: "Full Name", Phone: "+86 138 0000 0000",
+						Role: fieldwatch.RoleTownshipOfficer, Active: true, PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
 						Townships: []string{"130102001", "130102003"}, CreatedAt: created, UpdatedAt: created, PasswordChangedAt: created}
 				},
 			},
 			{
 				name: "GivenIDIsCanonicalised",
-				in:   inspect.User{ID: strings.ToUpper(fixedID.String()), Username: "create.given.id", Role: inspect.RoleAdmin},
-				want: func(got inspect.User) inspect.User {
-					return inspect.User{ID: fixedID.String(), Username: "create.given.id", Role: inspect.RoleAdmin,
+				in:   fieldwatch.User{ID: strings.ToUpper(fixedID.String()), Username: "create.given.id", Role: fieldwatch.RoleAdmin},
+				want: func(got fieldwatch.User) fieldwatch.User {
+					return fieldwatch.User{ID: fixedID.String(), Username: "create.given.id", Role: fieldwatch.RoleAdmin,
 						Townships: []string{}, CreatedAt: Clock(), UpdatedAt: Clock()}
 				},
 			},
 			{
 				name: "UsernameNFC",
-				in:   inspect.User{Username: "jose\u0301.create", Role: inspect.RoleRiverChief},
-				want: func(got inspect.User) inspect.User {
-					return inspect.User{ID: got.ID, Username: "jos\u00e9.create", Role: inspect.RoleRiverChief,
+				in:   fieldwatch.User{Username: "jose\u0301.create", Role: fieldwatch.RoleRiverChief},
+				want: func(got fieldwatch.User) fieldwatch.User {
+					return fieldwatch.User{ID: got.ID, Username: "jos\u00e9.create", Role: fieldwatch.RoleRiverChief,
 						Townships: []string{}, CreatedAt: Clock(), UpdatedAt: Clock()}
 				},
 			},
 			{
 				name: "CJKCompatibilityIdeographNFC",
-				in:   inspect.User{Username: "\uf900create", Role: inspect.RoleInspector},
-				want: func(got inspect.User) inspect.User {
-					return inspect.User{ID: got.ID, Username: "\u8c48create", Role: inspect.RoleInspector,
+				in:   fieldwatch.User{Username: "\uf900create", Role: fieldwatch.RoleInspector},
+				want: func(got fieldwatch.User) fieldwatch.User {
+					return fieldwatch.User{ID: got.ID, Username: "\u8c48create", Role: fieldwatch.RoleInspector,
 						Townships: []string{}, CreatedAt: Clock(), UpdatedAt: Clock()}
 				},
 			},
@@ -246,7 +246,7 @@ func testUsers(t *testing.T, s *store.Store) {
 	})
 
 	t.Run("UsernameLookupFoldsASCIICase", func(t *testing.T) {
-		u := mustCreateUser(t, s, inspect.User{Username: "Wang.Lookup"})
+		u := mustCreateUser(t, s, fieldwatch.User{Username: "Wang.Lookup"})
 		for _, name := range []string{"Wang.Lookup", "wang.lookup", "WANG.LOOKUP"} {
 			got, err := s.UserByUsername(t.Context(), name)
 			if err != nil || got.ID != u.ID || got.Username != "Wang.Lookup" {
@@ -257,7 +257,7 @@ func testUsers(t *testing.T, s *store.Store) {
 
 	t.Run("DuplicateUsername", func(t *testing.T) {
 		for _, name := range []string{"dup.wang", "zo\u00eb.dup", "王芳"} {
-			mustCreateUser(t, s, inspect.User{Username: name})
+			mustCreateUser(t, s, fieldwatch.User{Username: name})
 		}
 		tests := []struct{ name, username string }{
 			{"Same", "dup.wang"},
@@ -267,7 +267,7 @@ func testUsers(t *testing.T, s *store.Store) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				u := inspect.User{Username: tc.username, Role: inspect.RoleInspector}
+				u := fieldwatch.User{Username: tc.username, Role: fieldwatch.RoleInspector}
 				err := s.CreateUser(t.Context(), &u)
 				if !errors.Is(err, store.ErrConflict) {
 					t.Fatalf("CreateUser(%q) = %v, want ErrConflict", tc.username, err)
@@ -278,8 +278,8 @@ func testUsers(t *testing.T, s *store.Store) {
 			})
 		}
 		t.Run("SameID", func(t *testing.T) {
-			first := mustCreateUser(t, s, inspect.User{Username: "dup.id.first"})
-			u := inspect.User{ID: first.ID, Username: "dup.id.second", Role: inspect.RoleInspector}
+			first := mustCreateUser(t, s, fieldwatch.User{Username: "dup.id.first"})
+			u := fieldwatch.User{ID: first.ID, Username: "dup.id.second", Role: fieldwatch.RoleInspector}
 			if err := s.CreateUser(t.Context(), &u); !errors.Is(err, store.ErrConflict) {
 				t.Fatalf("CreateUser with a taken ID = %v, want ErrConflict", err)
 			}
@@ -300,11 +300,11 @@ func testUsers(t *testing.T, s *store.Store) {
 			{"UserByIDEmpty", func() error { _, err := s.UserByID(t.Context(), ""); return err }},
 			{"UserByUsername", func() error { _, err := s.UserByUsername(t.Context(), "nobody.here"); return err }},
 			{"UpdateUser", func() error {
-				_, err := s.UpdateUser(t.Context(), unknown, inspect.UserPatch{DisplayName: ptr("x")}, Clock())
+				_, err := s.UpdateUser(t.Context(), unknown, fieldwatch.UserPatch{DisplayName: ptr("x")}, Clock())
 				return err
 			}},
 			{"UpdateUserEmptyPatch", func() error {
-				_, err := s.UpdateUser(t.Context(), unknown, inspect.UserPatch{}, Clock())
+				_, err := s.UpdateUser(t.Context(), unknown, fieldwatch.UserPatch{}, Clock())
 				return err
 			}},
 			{"SetPasswordHash", func() error { return s.SetPasswordHash(t.Context(), unknown, "$argon2id$x", Clock()) }},
@@ -312,7 +312,7 @@ func testUsers(t *testing.T, s *store.Store) {
 			{"RefreshTokenByShortHash", func() error { _, err := s.RefreshTokenByHash(t.Context(), []byte("short")); return err }},
 			{"SpendRefreshToken", func() error { _, err := s.SpendRefreshToken(t.Context(), unknown, Clock()); return err }},
 			{"InsertRefreshTokenUnknownUser", func() error {
-				return s.InsertRefreshToken(t.Context(), inspect.RefreshToken{UserID: unknown, Hash: hash("nf-user"),
+				return s.InsertRefreshToken(t.Context(), fieldwatch.RefreshToken{UserID: unknown, Hash: hash("nf-user"),
 					ExpiresAt: Clock().Add(time.Hour)})
 			}},
 		}
@@ -329,24 +329,24 @@ func testUsers(t *testing.T, s *store.Store) {
 		at := Clock().Add(90 * time.Minute)
 		tests := []struct {
 			name  string
-			patch inspect.UserPatch
-			apply func(u *inspect.User) // the expected effect, besides UpdatedAt
+			patch fieldwatch.UserPatch
+			apply func(u *fieldwatch.User) // the expected effect, besides UpdatedAt
 		}{
-			{"DisplayName", inspect.UserPatch{DisplayName: ptr("New Name")}, func(u *inspect.User) { u.DisplayName = "New Name" }},
-			{"ChineseDisplayName", inspect.UserPatch{DisplayName: ptr("李河长（城关镇）")}, func(u *inspect.User) { u.DisplayName = "李河长（城关镇）" }},
-			{"PhoneCleared", inspect.UserPatch{Phone: ptr("")}, func(u *inspect.User) { u.Phone = "" }},
-			{"RoleAndActive", inspect.UserPatch{Role: ptr(inspect.RoleAdmin), Active: ptr(false)},
-				func(u *inspect.User) { u.Role = inspect.RoleAdmin; u.Active = false }},
-			{"TownshipsReplaced", inspect.UserPatch{Townships: &[]string{"130102009", "130102001", "130102009"}},
-				func(u *inspect.User) { u.Townships = []string{"130102001", "130102009"} }},
-			{"TownshipsCleared", inspect.UserPatch{Townships: &[]string{}}, func(u *inspect.User) { u.Townships = []string{} }},
-			{"TownshipsWithOtherFields", inspect.UserPatch{Townships: &[]string{"130102005"}, DisplayName: ptr("Both")},
-				func(u *inspect.User) { u.Townships = []string{"130102005"}; u.DisplayName = "Both" }},
+			{"DisplayName", fieldwatch.UserPatch{DisplayName: ptr("New Name")}, func(u *fieldwatch.User) { u.DisplayName = "New Name" }},
+			{"ChineseDisplayName", fieldwatch.UserPatch{DisplayName: ptr("李河长（城关镇）")}, func(u *fieldwatch.User) { u.DisplayName = "李河长（城关镇）" }},
+			{"PhoneCleared", fieldwatch.UserPatch{Phone: ptr("")}, func(u *fieldwatch.User) { u.Phone = "" }},
+			{"RoleAndActive", fieldwatch.UserPatch{Role: ptr(fieldwatch.RoleAdmin), Active: ptr(false)},
+				func(u *fieldwatch.User) { u.Role = fieldwatch.RoleAdmin; u.Active = false }},
+			{"TownshipsReplaced", fieldwatch.UserPatch{Townships: &[]string{"130102009", "130102001", "130102009"}},
+				func(u *fieldwatch.User) { u.Townships = []string{"130102001", "130102009"} }},
+			{"TownshipsCleared", fieldwatch.UserPatch{Townships: &[]string{}}, func(u *fieldwatch.User) { u.Townships = []string{} }},
+			{"TownshipsWithOtherFields", fieldwatch.UserPatch{Townships: &[]string{"130102005"}, DisplayName: ptr("Both")},
+				func(u *fieldwatch.User) { u.Townships = []string{"130102005"}; u.DisplayName = "Both" }},
 		}
 		for i, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				orig := mustCreateUser(t, s, inspect.User{Username: fmt.Sprintf("update.%d", i), DisplayName: "Old",
-					Phone: "13800000000", Role: inspect.RoleInspector, Active: true, Townships: []string{"130102001", "130102002"}})
+				orig := mustCreateUser(t, s, fieldwatch.User{Username: fmt.Sprintf("update.%d", i), DisplayName: "Old",
+					Phone: "13800000000", Role: fieldwatch.RoleInspector, Active: true, Townships: []string{"130102001", "130102002"}})
 				got, err := s.UpdateUser(t.Context(), orig.ID, tc.patch, at)
 				if err != nil {
 					t.Fatalf("UpdateUser: %v", err)
@@ -359,8 +359,8 @@ func testUsers(t *testing.T, s *store.Store) {
 			})
 		}
 		t.Run("EmptyPatchChangesNothing", func(t *testing.T) {
-			orig := mustCreateUser(t, s, inspect.User{Username: "update.empty", Townships: []string{"130102001"}})
-			got, err := s.UpdateUser(t.Context(), orig.ID, inspect.UserPatch{}, at)
+			orig := mustCreateUser(t, s, fieldwatch.User{Username: "update.empty", Townships: []string{"130102001"}})
+			got, err := s.UpdateUser(t.Context(), orig.ID, fieldwatch.UserPatch{}, at)
 			if err != nil {
 				t.Fatalf("UpdateUser: %v", err)
 			}
@@ -369,7 +369,7 @@ func testUsers(t *testing.T, s *store.Store) {
 	})
 
 	t.Run("SetPasswordHash", func(t *testing.T) {
-		u := mustCreateUser(t, s, inspect.User{Username: "password.set", PasswordHash: "$argon2id$old"})
+		u := mustCreateUser(t, s, fieldwatch.User{Username: "password.set", PasswordHash: "$argon2id$old"})
 		at := Clock().Add(24 * time.Hour)
 		if err := s.SetPasswordHash(t.Context(), u.ID, "$argon2id$new", at); err != nil {
 			t.Fatalf("SetPasswordHash: %v", err)
@@ -377,13 +377,13 @@ func testUsers(t *testing.T, s *store.Store) {
 		want := u
 		want.PasswordHash, want.PasswordChangedAt, want.UpdatedAt = "$argon2id$new", at, at
 		sameUser(t, mustUserByID(t, s, u.ID), want)
-		if err := s.SetPasswordHash(t.Context(), u.ID, "", at); !errors.Is(err, inspect.ErrInvalid) {
-			t.Fatalf("SetPasswordHash(empty) = %v, want inspect.ErrInvalid", err)
+		if err := s.SetPasswordHash(t.Context(), u.ID, "", at); !errors.Is(err, fieldwatch.ErrInvalid) {
+			t.Fatalf("SetPasswordHash(empty) = %v, want fieldwatch.ErrInvalid", err)
 		}
 	})
 
 	t.Run("RehashPassword", func(t *testing.T) {
-		u := mustCreateUser(t, s, inspect.User{Username: "password.rehash", PasswordHash: "$argon2id$weak"})
+		u := mustCreateUser(t, s, fieldwatch.User{Username: "password.rehash", PasswordHash: "$argon2id$weak"})
 		if err := s.RehashPassword(t.Context(), u.ID, "$argon2id$weak", "$argon2id$strong"); err != nil {
 			t.Fatalf("RehashPassword: %v", err)
 		}
@@ -408,8 +408,8 @@ func testUsers(t *testing.T, s *store.Store) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				u := mustCreateUser(t, s, inspect.User{Username: tc.username, DisplayName: tc.display, Phone: "电话 0311"})
-				for _, got := range []inspect.User{mustUserByID(t, s, u.ID)} {
+				u := mustCreateUser(t, s, fieldwatch.User{Username: tc.username, DisplayName: tc.display, Phone: "电话 0311"})
+				for _, got := range []fieldwatch.User{mustUserByID(t, s, u.ID)} {
 					if got.Username != tc.username || got.DisplayName != tc.display || got.Phone != "电话 0311" {
 						t.Errorf("round trip = %q / %q / %q", got.Username, got.DisplayName, got.Phone)
 					}
@@ -424,43 +424,43 @@ func testUsers(t *testing.T, s *store.Store) {
 }
 
 func testInvalidText(t *testing.T, s *store.Store) {
-	victim := mustCreateUser(t, s, inspect.User{Username: "invalid.victim", DisplayName: "unchanged"})
-	create := func(u inspect.User) func() error {
+	victim := mustCreateUser(t, s, fieldwatch.User{Username: "invalid.victim", DisplayName: "unchanged"})
+	create := func(u fieldwatch.User) func() error {
 		return func() error {
 			if u.Role == "" {
-				u.Role = inspect.RoleInspector
+				u.Role = fieldwatch.RoleInspector
 			}
 			return s.CreateUser(t.Context(), &u)
 		}
 	}
-	update := func(p inspect.UserPatch) func() error {
+	update := func(p fieldwatch.UserPatch) func() error {
 		return func() error { _, err := s.UpdateUser(t.Context(), victim.ID, p, Clock()); return err }
 	}
 	tests := []struct {
 		name string
 		call func() error
 	}{
-		{"CreateUsernameInvalidUTF8", create(inspect.User{Username: "bad\xff"})},
-		{"CreateUsernameNUL", create(inspect.User{Username: "bad\x00name"})},
-		{"CreateUsernameEmpty", create(inspect.User{Username: ""})},
-		{"CreateDisplayNameInvalidUTF8", create(inspect.User{Username: "ok.1", DisplayName: "\xc3\x28"})},
-		{"CreateDisplayNameNUL", create(inspect.User{Username: "ok.2", DisplayName: "张\x00伟"})},
-		{"CreatePhoneNUL", create(inspect.User{Username: "ok.3", Phone: "138\x00"})},
-		{"CreatePasswordHashInvalidUTF8", create(inspect.User{Username: "ok.4", PasswordHash: "\xed\xa0\x80"})},
-		{"CreateTownshipNUL", create(inspect.User{Username: "ok.5", Townships: []string{"1301\x00"}})},
-		{"CreateTownshipInvalidUTF8", create(inspect.User{Username: "ok.6", Townships: []string{"\xff"}})},
-		{"CreateUnknownRole", create(inspect.User{Username: "ok.7", Role: "superuser"})},
-		{"CreateIDNotUUID", create(inspect.User{Username: "ok.8", ID: "not-a-uuid"})},
-		{"CreateTimeOutOfRange", create(inspect.User{Username: "ok.9", CreatedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})},
-		{"UpdateDisplayNameInvalidUTF8", update(inspect.UserPatch{DisplayName: ptr("\xff\xfe")})},
-		{"UpdatePhoneNUL", update(inspect.UserPatch{Phone: ptr("\x00")})},
-		{"UpdateTownshipNUL", update(inspect.UserPatch{Townships: &[]string{"ok", "\x00"}})},
-		{"UpdateUnknownRole", update(inspect.UserPatch{Role: ptr(inspect.Role("root"))})},
+		{"CreateUsernameInvalidUTF8", create(fieldwatch.User{Username: "bad\xff"})},
+		{"CreateUsernameNUL", create(fieldwatch.User{Username: "bad\x00name"})},
+		{"CreateUsernameEmpty", create(fieldwatch.User{Username: ""})},
+		{"CreateDisplayNameInvalidUTF8", create(fieldwatch.User{Username: "ok.1", DisplayName: "\xc3\x28"})},
+		{"CreateDisplayNameNUL", create(fieldwatch.User{Username: "ok.2", DisplayName: "张\x00伟"})},
+		{"CreatePhoneNUL", create(fieldwatch.User{Username: "ok.3", Phone: "138\x00"})},
+		{"CreatePasswordHashInvalidUTF8", create(fieldwatch.User{Username: "ok.4", PasswordHash: "\xed\xa0\x80"})},
+		{"CreateTownshipNUL", create(fieldwatch.User{Username: "ok.5", Townships: []string{"1301\x00"}})},
+		{"CreateTownshipInvalidUTF8", create(fieldwatch.User{Username: "ok.6", Townships: []string{"\xff"}})},
+		{"CreateUnknownRole", create(fieldwatch.User{Username: "ok.7", Role: "superuser"})},
+		{"CreateIDNotUUID", create(fieldwatch.User{Username: "ok.8", ID: "not-a-uuid"})},
+		{"CreateTimeOutOfRange", create(fieldwatch.User{Username: "ok.9", CreatedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})},
+		{"UpdateDisplayNameInvalidUTF8", update(fieldwatch.UserPatch{DisplayName: ptr("\xff\xfe")})},
+		{"UpdatePhoneNUL", update(fieldwatch.UserPatch{Phone: ptr("\x00")})},
+		{"UpdateTownshipNUL", update(fieldwatch.UserPatch{Townships: &[]string{"ok", "\x00"}})},
+		{"UpdateUnknownRole", update(fieldwatch.UserPatch{Role: ptr(fieldwatch.Role("root"))})},
 		{"LookupUsernameInvalidUTF8", func() error { _, err := s.UserByUsername(t.Context(), "\xff"); return err }},
 		{"LookupUsernameNUL", func() error { _, err := s.UserByUsername(t.Context(), "a\x00"); return err }},
-		{"ListAfterNUL", func() error { _, err := s.ListUsers(t.Context(), inspect.UserFilter{After: "\x00"}); return err }},
+		{"ListAfterNUL", func() error { _, err := s.ListUsers(t.Context(), fieldwatch.UserFilter{After: "\x00"}); return err }},
 		{"ListUnknownRole", func() error {
-			_, err := s.ListUsers(t.Context(), inspect.UserFilter{Role: ptr(inspect.Role("x"))})
+			_, err := s.ListUsers(t.Context(), fieldwatch.UserFilter{Role: ptr(fieldwatch.Role("x"))})
 			return err
 		}},
 		{"SetPasswordHashNUL", func() error { return s.SetPasswordHash(t.Context(), victim.ID, "$argon2id\x00", Clock()) }},
@@ -468,8 +468,8 @@ func testInvalidText(t *testing.T, s *store.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()
-			if !errors.Is(err, inspect.ErrInvalid) {
-				t.Fatalf("got %v, want an error wrapping inspect.ErrInvalid", err)
+			if !errors.Is(err, fieldwatch.ErrInvalid) {
+				t.Fatalf("got %v, want an error wrapping fieldwatch.ErrInvalid", err)
 			}
 			if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrConflict) {
 				t.Fatalf("invalid input classified as a database failure: %v", err)
@@ -485,16 +485,16 @@ func testInvalidText(t *testing.T, s *store.Store) {
 }
 
 func testRefreshTokens(t *testing.T, s *store.Store) {
-	user := func(t *testing.T, name string) inspect.User {
+	user := func(t *testing.T, name string) fieldwatch.User {
 		t.Helper()
-		return mustCreateUser(t, s, inspect.User{Username: "rt." + name})
+		return mustCreateUser(t, s, fieldwatch.User{Username: "rt." + name})
 	}
 	created := Clock()
 	expires := created.Add(30 * 24 * time.Hour)
 
 	t.Run("InsertAndLookup", func(t *testing.T) {
 		u := user(t, "lookup")
-		tok := inspect.RefreshToken{ID: uuid.NewString(), FamilyID: uuid.NewString(), UserID: u.ID,
+		tok := fieldwatch.RefreshToken{ID: uuid.NewString(), FamilyID: uuid.NewString(), UserID: u.ID,
 			Hash: hash("lookup"), CreatedAt: created, ExpiresAt: expires}
 		mustInsertToken(t, s, tok)
 		got := mustTokenByHash(t, s, tok.Hash)
@@ -505,7 +505,7 @@ func testRefreshTokens(t *testing.T, s *store.Store) {
 
 	t.Run("Defaults", func(t *testing.T) {
 		u := user(t, "defaults")
-		mustInsertToken(t, s, inspect.RefreshToken{UserID: u.ID, Hash: hash("defaults"), ExpiresAt: expires})
+		mustInsertToken(t, s, fieldwatch.RefreshToken{UserID: u.ID, Hash: hash("defaults"), ExpiresAt: expires})
 		got := mustTokenByHash(t, s, hash("defaults"))
 		if _, err := uuid.Parse(got.ID); err != nil {
 			t.Errorf("ID %q is not a UUID", got.ID)
@@ -520,20 +520,20 @@ func testRefreshTokens(t *testing.T, s *store.Store) {
 
 	t.Run("Rejected", func(t *testing.T) {
 		u := user(t, "rejected")
-		taken := inspect.RefreshToken{ID: uuid.NewString(), UserID: u.ID, Hash: hash("taken"), ExpiresAt: expires}
+		taken := fieldwatch.RefreshToken{ID: uuid.NewString(), UserID: u.ID, Hash: hash("taken"), ExpiresAt: expires}
 		mustInsertToken(t, s, taken)
 		tests := []struct {
 			name string
-			tok  inspect.RefreshToken
+			tok  fieldwatch.RefreshToken
 			want error
 		}{
-			{"DuplicateHash", inspect.RefreshToken{UserID: u.ID, Hash: hash("taken"), ExpiresAt: expires}, store.ErrConflict},
-			{"DuplicateID", inspect.RefreshToken{ID: taken.ID, UserID: u.ID, Hash: hash("other"), ExpiresAt: expires}, store.ErrConflict},
-			{"ShortHash", inspect.RefreshToken{UserID: u.ID, Hash: hash("x")[:31], ExpiresAt: expires}, inspect.ErrInvalid},
-			{"NoExpiry", inspect.RefreshToken{UserID: u.ID, Hash: hash("noexp")}, inspect.ErrInvalid},
-			{"IDNotUUID", inspect.RefreshToken{ID: "abc", UserID: u.ID, Hash: hash("badid"), ExpiresAt: expires}, inspect.ErrInvalid},
-			{"FamilyNotUUID", inspect.RefreshToken{FamilyID: "abc", UserID: u.ID, Hash: hash("badfam"), ExpiresAt: expires}, inspect.ErrInvalid},
-			{"UnknownUser", inspect.RefreshToken{UserID: uuid.NewString(), Hash: hash("nouser"), ExpiresAt: expires}, store.ErrNotFound},
+			{"DuplicateHash", fieldwatch.RefreshToken{UserID: u.ID, Hash: hash("taken"), ExpiresAt: expires}, store.ErrConflict},
+			{"DuplicateID", fieldwatch.RefreshToken{ID: taken.ID, UserID: u.ID, Hash: hash("other"), ExpiresAt: expires}, store.ErrConflict},
+			{"ShortHash", fieldwatch.RefreshToken{UserID: u.ID, Hash: hash("x")[:31], ExpiresAt: expires}, fieldwatch.ErrInvalid},
+			{"NoExpiry", fieldwatch.RefreshToken{UserID: u.ID, Hash: hash("noexp")}, fieldwatch.ErrInvalid},
+			{"IDNotUUID", fieldwatch.RefreshToken{ID: "abc", UserID: u.ID, Hash: hash("badid"), ExpiresAt: expires}, fieldwatch.ErrInvalid},
+			{"FamilyNotUUID", fieldwatch.RefreshToken{FamilyID: "abc", UserID: u.ID, Hash: hash("badfam"), ExpiresAt: expires}, fieldwatch.ErrInvalid},
+			{"UnknownUser", fieldwatch.RefreshToken{UserID: uuid.NewString(), Hash: hash("nouser"), ExpiresAt: expires}, store.ErrNotFound},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -546,7 +546,7 @@ func testRefreshTokens(t *testing.T, s *store.Store) {
 
 	t.Run("SpendOnce", func(t *testing.T) {
 		u := user(t, "spend")
-		tok := inspect.RefreshToken{ID: uuid.NewString(), UserID: u.ID, Hash: hash("spend"), CreatedAt: created, ExpiresAt: expires}
+		tok := fieldwatch.RefreshToken{ID: uuid.NewString(), UserID: u.ID, Hash: hash("spend"), CreatedAt: created, ExpiresAt: expires}
 		mustInsertToken(t, s, tok)
 		at := created.Add(time.Hour)
 		for i, want := range []bool{true, false, false} {
@@ -563,7 +563,7 @@ func testRefreshTokens(t *testing.T, s *store.Store) {
 
 	t.Run("ConcurrentSpendOneWins", func(t *testing.T) {
 		u := user(t, "race")
-		tok := inspect.RefreshToken{ID: uuid.NewString(), UserID: u.ID, Hash: hash("race"), CreatedAt: created, ExpiresAt: expires}
+		tok := fieldwatch.RefreshToken{ID: uuid.NewString(), UserID: u.ID, Hash: hash("race"), CreatedAt: created, ExpiresAt: expires}
 		mustInsertToken(t, s, tok)
 		const n = 16
 		var (
@@ -598,9 +598,9 @@ func testRefreshTokens(t *testing.T, s *store.Store) {
 		u := user(t, "family")
 		fam, other := uuid.NewString(), uuid.NewString()
 		for i := range 3 {
-			mustInsertToken(t, s, inspect.RefreshToken{FamilyID: fam, UserID: u.ID, Hash: hash(fmt.Sprint("fam", i)), CreatedAt: created, ExpiresAt: expires})
+			mustInsertToken(t, s, fieldwatch.RefreshToken{FamilyID: fam, UserID: u.ID, Hash: hash(fmt.Sprint("fam", i)), CreatedAt: created, ExpiresAt: expires})
 		}
-		mustInsertToken(t, s, inspect.RefreshToken{FamilyID: other, UserID: u.ID, Hash: hash("fam-other"), CreatedAt: created, ExpiresAt: expires})
+		mustInsertToken(t, s, fieldwatch.RefreshToken{FamilyID: other, UserID: u.ID, Hash: hash("fam-other"), CreatedAt: created, ExpiresAt: expires})
 		at := created.Add(2 * time.Hour)
 		if err := s.RevokeRefreshFamily(t.Context(), fam, at); err != nil {
 			t.Fatalf("RevokeRefreshFamily: %v", err)
@@ -635,8 +635,8 @@ func testRefreshTokens(t *testing.T, s *store.Store) {
 
 	t.Run("RevokeUser", func(t *testing.T) {
 		a, b := user(t, "revoke.a"), user(t, "revoke.b")
-		for i, owner := range []inspect.User{a, a, b} {
-			mustInsertToken(t, s, inspect.RefreshToken{UserID: owner.ID, Hash: hash(fmt.Sprint("ru", i)), CreatedAt: created, ExpiresAt: expires})
+		for i, owner := range []fieldwatch.User{a, a, b} {
+			mustInsertToken(t, s, fieldwatch.RefreshToken{UserID: owner.ID, Hash: hash(fmt.Sprint("ru", i)), CreatedAt: created, ExpiresAt: expires})
 		}
 		at := created.Add(3 * time.Hour)
 		if err := s.RevokeUserRefreshTokens(t.Context(), a.ID, at); err != nil {
@@ -665,7 +665,7 @@ func testRefreshTokens(t *testing.T, s *store.Store) {
 		for i, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				id := uuid.NewString()
-				mustInsertToken(t, s, inspect.RefreshToken{ID: id, UserID: u.ID, Hash: hash(fmt.Sprint("exp", i)), CreatedAt: created, ExpiresAt: exp})
+				mustInsertToken(t, s, fieldwatch.RefreshToken{ID: id, UserID: u.ID, Hash: hash(fmt.Sprint("exp", i)), CreatedAt: created, ExpiresAt: exp})
 				if ok, err := s.SpendRefreshToken(t.Context(), id, tc.at); ok != tc.want || err != nil {
 					t.Fatalf("spend at %v = %v, %v; want %v", tc.at, ok, err, tc.want)
 				}
@@ -690,7 +690,7 @@ func testRefreshTokens(t *testing.T, s *store.Store) {
 			{"live", cutoff.Add(time.Hour), false},
 		}
 		for _, tk := range tokens {
-			mustInsertToken(t, s, inspect.RefreshToken{UserID: u.ID, Hash: hash("del" + tk.seed), CreatedAt: cutoff.Add(-72 * time.Hour), ExpiresAt: tk.expires})
+			mustInsertToken(t, s, fieldwatch.RefreshToken{UserID: u.ID, Hash: hash("del" + tk.seed), CreatedAt: cutoff.Add(-72 * time.Hour), ExpiresAt: tk.expires})
 		}
 		n, err := s.DeleteExpiredRefreshTokens(t.Context(), cutoff)
 		if err != nil || n != 2 {
@@ -732,7 +732,7 @@ func testTimePrecision(t *testing.T, s *store.Store) {
 					t.Errorf("%s = %v (%v), want %v UTC", what, got, got.Location(), tc.want)
 				}
 			}
-			u := inspect.User{Username: fmt.Sprintf("time.%d", i), Role: inspect.RoleInspector,
+			u := fieldwatch.User{Username: fmt.Sprintf("time.%d", i), Role: fieldwatch.RoleInspector,
 				CreatedAt: tc.in, UpdatedAt: tc.in, PasswordChangedAt: tc.in}
 			if err := s.CreateUser(t.Context(), &u); err != nil {
 				t.Fatalf("CreateUser: %v", err)
@@ -743,13 +743,13 @@ func testTimePrecision(t *testing.T, s *store.Store) {
 			check("UpdatedAt", got.UpdatedAt)
 			check("PasswordChangedAt", got.PasswordChangedAt)
 
-			updated, err := s.UpdateUser(t.Context(), u.ID, inspect.UserPatch{Phone: ptr("1")}, tc.in)
+			updated, err := s.UpdateUser(t.Context(), u.ID, fieldwatch.UserPatch{Phone: ptr("1")}, tc.in)
 			if err != nil {
 				t.Fatalf("UpdateUser: %v", err)
 			}
 			check("UpdateUser's UpdatedAt", updated.UpdatedAt)
 
-			tok := inspect.RefreshToken{UserID: u.ID, Hash: hash(fmt.Sprint("time", i)), CreatedAt: tc.in, ExpiresAt: tc.in,
+			tok := fieldwatch.RefreshToken{UserID: u.ID, Hash: hash(fmt.Sprint("time", i)), CreatedAt: tc.in, ExpiresAt: tc.in,
 				SpentAt: &tc.in, RevokedAt: &tc.in}
 			mustInsertToken(t, s, tok)
 			gt := mustTokenByHash(t, s, tok.Hash)
@@ -782,7 +782,7 @@ func testConcurrentWriters(t *testing.T, s *store.Store) {
 		wg.Go(func() {
 			<-start
 			ctx := t.Context()
-			u := inspect.User{Username: fmt.Sprintf("writer.%02d", w), Role: inspect.RoleInspector, Townships: []string{"130102001"}}
+			u := fieldwatch.User{Username: fmt.Sprintf("writer.%02d", w), Role: fieldwatch.RoleInspector, Townships: []string{"130102001"}}
 			if err := s.CreateUser(ctx, &u); err != nil {
 				fail(fmt.Errorf("writer %d: CreateUser: %w", w, err))
 				return
@@ -794,13 +794,13 @@ func testConcurrentWriters(t *testing.T, s *store.Store) {
 				var err error
 				switch i % 3 {
 				case 0:
-					_, err = s.UpdateUser(ctx, u.ID, inspect.UserPatch{DisplayName: ptr(fmt.Sprint("write ", i)),
+					_, err = s.UpdateUser(ctx, u.ID, fieldwatch.UserPatch{DisplayName: ptr(fmt.Sprint("write ", i)),
 						Townships: &[]string{fmt.Sprint("1301020", i%10)}}, at)
 				case 1:
-					err = s.InsertRefreshToken(ctx, inspect.RefreshToken{UserID: u.ID, Hash: hash(fmt.Sprint("cw", w, ".", i)),
+					err = s.InsertRefreshToken(ctx, fieldwatch.RefreshToken{UserID: u.ID, Hash: hash(fmt.Sprint("cw", w, ".", i)),
 						CreatedAt: at, ExpiresAt: at.Add(time.Hour)})
 				case 2:
-					var tok inspect.RefreshToken
+					var tok fieldwatch.RefreshToken
 					if tok, err = s.RefreshTokenByHash(ctx, hash(fmt.Sprint("cw", w, ".", i-1))); err == nil {
 						var ok bool
 						if ok, err = s.SpendRefreshToken(ctx, tok.ID, at); err == nil && !ok {
@@ -833,14 +833,14 @@ func testListUsers(t *testing.T, s *store.Store) {
 	// 505 users so that the default and maximum limits both bite, with
 	// names whose order depends on the ASCII-folded key and on bytes
 	// beyond ASCII.
-	var all []inspect.User
+	var all []fieldwatch.User
 	names := []string{"Zeta", "alpha", "Beta", "张三", "李四", "é.accent", "_under", "0digit"}
 	for i := range 497 {
 		names = append(names, fmt.Sprintf("user%03d", i))
 	}
 	for i, name := range names {
-		role := inspect.Roles()[i%len(inspect.Roles())]
-		u := mustCreateUser(t, s, inspect.User{Username: name, Role: role, Active: i%3 != 0,
+		role := fieldwatch.Roles()[i%len(fieldwatch.Roles())]
+		u := mustCreateUser(t, s, fieldwatch.User{Username: name, Role: role, Active: i%3 != 0,
 			Townships: []string{fmt.Sprintf("1301020%02d", i%7)}})
 		all = append(all, u)
 	}
@@ -852,7 +852,7 @@ func testListUsers(t *testing.T, s *store.Store) {
 			return r
 		}, s)
 	}
-	slices.SortFunc(all, func(a, b inspect.User) int { return strings.Compare(fold(a.Username), fold(b.Username)) })
+	slices.SortFunc(all, func(a, b fieldwatch.User) int { return strings.Compare(fold(a.Username), fold(b.Username)) })
 
 	t.Run("Count", func(t *testing.T) {
 		if n, err := s.CountUsers(ctx); err != nil || n != len(names) {
@@ -860,8 +860,8 @@ func testListUsers(t *testing.T, s *store.Store) {
 		}
 	})
 
-	filter := func(keep func(inspect.User) bool) []inspect.User {
-		var out []inspect.User
+	filter := func(keep func(fieldwatch.User) bool) []fieldwatch.User {
+		var out []fieldwatch.User
 		for _, u := range all {
 			if keep(u) {
 				out = append(out, u)
@@ -869,7 +869,7 @@ func testListUsers(t *testing.T, s *store.Store) {
 		}
 		return out
 	}
-	sameList := func(t *testing.T, got, want []inspect.User) {
+	sameList := func(t *testing.T, got, want []fieldwatch.User) {
 		t.Helper()
 		if len(got) != len(want) {
 			t.Fatalf("got %d users, want %d", len(got), len(want))
@@ -884,22 +884,22 @@ func testListUsers(t *testing.T, s *store.Store) {
 	t.Run("Filters", func(t *testing.T) {
 		tests := []struct {
 			name string
-			f    inspect.UserFilter
-			keep func(inspect.User) bool
+			f    fieldwatch.UserFilter
+			keep func(fieldwatch.User) bool
 		}{
-			{"None", inspect.UserFilter{Limit: 500}, func(inspect.User) bool { return true }},
-			{"Role", inspect.UserFilter{Role: ptr(inspect.RoleRiverChief), Limit: 500},
-				func(u inspect.User) bool { return u.Role == inspect.RoleRiverChief }},
-			{"Active", inspect.UserFilter{Active: ptr(true), Limit: 500}, func(u inspect.User) bool { return u.Active }},
-			{"Inactive", inspect.UserFilter{Active: ptr(false), Limit: 500}, func(u inspect.User) bool { return !u.Active }},
-			{"RoleAndInactive", inspect.UserFilter{Role: ptr(inspect.RoleAdmin), Active: ptr(false), Limit: 500},
-				func(u inspect.User) bool { return u.Role == inspect.RoleAdmin && !u.Active }},
-			{"AfterASCIIFolded", inspect.UserFilter{After: "USER490", Limit: 500},
-				func(u inspect.User) bool { return fold(u.Username) > "user490" }},
-			{"AfterNonASCII", inspect.UserFilter{After: "张三", Limit: 500},
-				func(u inspect.User) bool { return fold(u.Username) > "张三" }},
-			{"AfterUnknownName", inspect.UserFilter{After: "user2", Limit: 500},
-				func(u inspect.User) bool { return fold(u.Username) > "user2" }},
+			{"None", fieldwatch.UserFilter{Limit: 500}, func(fieldwatch.User) bool { return true }},
+			{"Role", fieldwatch.UserFilter{Role: ptr(fieldwatch.RoleRiverChief), Limit: 500},
+				func(u fieldwatch.User) bool { return u.Role == fieldwatch.RoleRiverChief }},
+			{"Active", fieldwatch.UserFilter{Active: ptr(true), Limit: 500}, func(u fieldwatch.User) bool { return u.Active }},
+			{"Inactive", fieldwatch.UserFilter{Active: ptr(false), Limit: 500}, func(u fieldwatch.User) bool { return !u.Active }},
+			{"RoleAndInactive", fieldwatch.UserFilter{Role: ptr(fieldwatch.RoleAdmin), Active: ptr(false), Limit: 500},
+				func(u fieldwatch.User) bool { return u.Role == fieldwatch.RoleAdmin && !u.Active }},
+			{"AfterASCIIFolded", fieldwatch.UserFilter{After: "USER490", Limit: 500},
+				func(u fieldwatch.User) bool { return fold(u.Username) > "user490" }},
+			{"AfterNonASCII", fieldwatch.UserFilter{After: "张三", Limit: 500},
+				func(u fieldwatch.User) bool { return fold(u.Username) > "张三" }},
+			{"AfterUnknownName", fieldwatch.UserFilter{After: "user2", Limit: 500},
+				func(u fieldwatch.User) bool { return fold(u.Username) > "user2" }},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -915,7 +915,7 @@ func testListUsers(t *testing.T, s *store.Store) {
 			})
 		}
 		t.Run("NoMatchIsEmptyNotNil", func(t *testing.T) {
-			got, err := s.ListUsers(ctx, inspect.UserFilter{After: "\U0010ffff"})
+			got, err := s.ListUsers(ctx, fieldwatch.UserFilter{After: "\U0010ffff"})
 			if err != nil || got == nil || len(got) != 0 {
 				t.Fatalf("ListUsers = %v, %v; want an empty slice", got, err)
 			}
@@ -926,15 +926,15 @@ func testListUsers(t *testing.T, s *store.Store) {
 		for _, tc := range []struct {
 			name  string
 			limit int
-			role  *inspect.Role
+			role  *fieldwatch.Role
 		}{
 			{"Limit7", 7, nil},
 			{"Limit100", 100, nil},
-			{"Limit13Inspectors", 13, ptr(inspect.RoleInspector)},
+			{"Limit13Inspectors", 13, ptr(fieldwatch.RoleInspector)},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				var got []inspect.User
-				f := inspect.UserFilter{Role: tc.role, Limit: tc.limit}
+				var got []fieldwatch.User
+				f := fieldwatch.UserFilter{Role: tc.role, Limit: tc.limit}
 				for page := 0; ; page++ {
 					if page > len(all) {
 						t.Fatal("pagination does not end")
@@ -952,7 +952,7 @@ func testListUsers(t *testing.T, s *store.Store) {
 					got = append(got, p...)
 					f.After = p[len(p)-1].Username
 				}
-				sameList(t, got, filter(func(u inspect.User) bool { return tc.role == nil || u.Role == *tc.role }))
+				sameList(t, got, filter(func(u fieldwatch.User) bool { return tc.role == nil || u.Role == *tc.role }))
 			})
 		}
 	})
@@ -972,7 +972,7 @@ func testListUsers(t *testing.T, s *store.Store) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				got, err := s.ListUsers(ctx, inspect.UserFilter{Limit: tc.limit})
+				got, err := s.ListUsers(ctx, fieldwatch.UserFilter{Limit: tc.limit})
 				if err != nil {
 					t.Fatalf("ListUsers: %v", err)
 				}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -15,7 +15,7 @@ import (
 // needing thumbnails.
 func testThumbnailTries(t *testing.T, s *store.Store) {
 	ctx := t.Context()
-	u := mustCreateUser(t, s, inspect.User{Username: "thumbs"})
+	u := mustCreateUser(t, s, fieldwatch.User{Username: "thumbs"})
 	t0 := Clock().Truncate(time.Microsecond)
 	var ids []string
 	for i, seed := range []string{"t-old", "t-mid", "t-new"} {
@@ -25,7 +25,7 @@ func testThumbnailTries(t *testing.T, s *store.Store) {
 	}
 	due := func(t *testing.T, at time.Time, want ...string) {
 		t.Helper()
-		got, err := s.EvidenceNeedingThumbnails(ctx, inspect.ThumbnailSizes(), at, 0)
+		got, err := s.EvidenceNeedingThumbnails(ctx, fieldwatch.ThumbnailSizes(), at, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func testThumbnailTries(t *testing.T, s *store.Store) {
 	due(t, t0, ids...)
 
 	next := t0.Add(10 * time.Minute)
-	tries := inspect.ThumbnailTries{Attempts: 1, NextAt: &next, Error: "the image cannot be decoded"}
+	tries := fieldwatch.ThumbnailTries{Attempts: 1, NextAt: &next, Error: "the image cannot be decoded"}
 	if err := s.SetThumbnailTries(ctx, ids[0], tries); err != nil {
 		t.Fatal(err)
 	}
@@ -51,46 +51,46 @@ func testThumbnailTries(t *testing.T, s *store.Store) {
 	due(t, t0, ids[1], ids[2])
 	due(t, next, ids[1], ids[2], ids[0])
 
-	gaveUp := inspect.ThumbnailTries{Attempts: 5, Error: "the image cannot be decoded", GaveUp: inspect.ThumbnailFailed}
+	gaveUp := fieldwatch.ThumbnailTries{Attempts: 5, Error: "the image cannot be decoded", GaveUp: fieldwatch.ThumbnailFailed}
 	if err := s.SetThumbnailTries(ctx, ids[0], gaveUp); err != nil {
 		t.Fatal(err)
 	}
 	e := mustEvidenceByID(t, s, ids[0])
-	if !sameTries(e.ThumbnailTries, gaveUp) || e.ThumbnailState() != inspect.ThumbnailFailed {
+	if !sameTries(e.ThumbnailTries, gaveUp) || e.ThumbnailState() != fieldwatch.ThumbnailFailed {
 		t.Fatalf("given up: %+v, state %s", e.ThumbnailTries, e.ThumbnailState())
 	}
 	due(t, next.Add(time.Hour), ids[1], ids[2])
-	if err := s.SetThumbnailTries(ctx, ids[1], inspect.ThumbnailTries{Attempts: 1, GaveUp: inspect.ThumbnailUnsupported}); err != nil {
+	if err := s.SetThumbnailTries(ctx, ids[1], fieldwatch.ThumbnailTries{Attempts: 1, GaveUp: fieldwatch.ThumbnailUnsupported}); err != nil {
 		t.Fatal(err)
 	}
 	due(t, next, ids[2])
 
 	// Success clears the record.
-	if err := s.SetThumbnails(ctx, ids[0], inspect.ThumbnailSizes()); err != nil {
+	if err := s.SetThumbnails(ctx, ids[0], fieldwatch.ThumbnailSizes()); err != nil {
 		t.Fatal(err)
 	}
 	e = mustEvidenceByID(t, s, ids[0])
-	if !sameTries(e.ThumbnailTries, inspect.ThumbnailTries{}) || e.ThumbnailState() != inspect.ThumbnailReady {
+	if !sameTries(e.ThumbnailTries, fieldwatch.ThumbnailTries{}) || e.ThumbnailState() != fieldwatch.ThumbnailReady {
 		t.Fatalf("after SetThumbnails: %+v, state %s", e.ThumbnailTries, e.ThumbnailState())
 	}
 
-	for name, tr := range map[string]inspect.ThumbnailTries{
+	for name, tr := range map[string]fieldwatch.ThumbnailTries{
 		"NegativeAttempts": {Attempts: -1},
-		"GaveUpPending":    {GaveUp: inspect.ThumbnailPending},
+		"GaveUpPending":    {GaveUp: fieldwatch.ThumbnailPending},
 		"GaveUpUnknown":    {GaveUp: "later"},
 		"ErrorNUL":         {Error: "bad\x00"},
 		"ErrorTooLong":     {Error: strings.Repeat("x", 501)},
 	} {
-		if err := s.SetThumbnailTries(ctx, ids[2], tr); !errors.Is(err, inspect.ErrInvalid) {
-			t.Errorf("SetThumbnailTries(%s) = %v, want inspect.ErrInvalid", name, err)
+		if err := s.SetThumbnailTries(ctx, ids[2], tr); !errors.Is(err, fieldwatch.ErrInvalid) {
+			t.Errorf("SetThumbnailTries(%s) = %v, want fieldwatch.ErrInvalid", name, err)
 		}
 	}
-	if err := s.SetThumbnailTries(ctx, "00000000-0000-7000-8000-000000000000", inspect.ThumbnailTries{}); !errors.Is(err, store.ErrNotFound) {
+	if err := s.SetThumbnailTries(ctx, "00000000-0000-7000-8000-000000000000", fieldwatch.ThumbnailTries{}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("SetThumbnailTries(unknown) = %v, want ErrNotFound", err)
 	}
 }
 
-func sameTries(a, b inspect.ThumbnailTries) bool {
+func sameTries(a, b fieldwatch.ThumbnailTries) bool {
 	if (a.NextAt == nil) != (b.NextAt == nil) || a.NextAt != nil && !a.NextAt.Equal(*b.NextAt) {
 		return false
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/fieldwatch/fieldwatch/inspect"
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -17,17 +17,17 @@ import (
 // session.
 func testUploads(t *testing.T, s *store.Store) {
 	ctx := t.Context()
-	a := mustCreateUser(t, s, inspect.User{Username: "uploads.a"})
-	b := mustCreateUser(t, s, inspect.User{Username: "uploads.b"})
+	a := mustCreateUser(t, s, fieldwatch.User{Username: "uploads.a"})
+	b := mustCreateUser(t, s, fieldwatch.User{Username: "uploads.b"})
 	sha := strings.Repeat("0f", 32)
 	t0 := Clock().Truncate(time.Microsecond)
-	lim := func(at time.Time) inspect.UploadLimits { return inspect.OpenUploadLimits(2, 3, at) }
-	create := func(t *testing.T, user string, at time.Time, l inspect.UploadLimits) (inspect.Upload, error) {
+	lim := func(at time.Time) fieldwatch.UploadLimits { return fieldwatch.OpenUploadLimits(2, 3, at) }
+	create := func(t *testing.T, user string, at time.Time, l fieldwatch.UploadLimits) (fieldwatch.Upload, error) {
 		t.Helper()
-		u := inspect.NewUpload(uuid.NewString(), user, 1234, sha, at)
+		u := fieldwatch.NewUpload(uuid.NewString(), user, 1234, sha, at)
 		return u, s.CreateUpload(ctx, &u, l)
 	}
-	mustCreate := func(t *testing.T, user string, at time.Time) inspect.Upload {
+	mustCreate := func(t *testing.T, user string, at time.Time) fieldwatch.Upload {
 		t.Helper()
 		u, err := create(t, user, at, lim(at))
 		if err != nil {
@@ -35,7 +35,7 @@ func testUploads(t *testing.T, s *store.Store) {
 		}
 		return u
 	}
-	counts := func(t *testing.T, at time.Time, want inspect.UploadCounts) {
+	counts := func(t *testing.T, at time.Time, want fieldwatch.UploadCounts) {
 		t.Helper()
 		got, err := s.CountUploads(ctx, at)
 		if err != nil || got != want {
@@ -43,20 +43,20 @@ func testUploads(t *testing.T, s *store.Store) {
 		}
 	}
 
-	var a1, a2 inspect.Upload
+	var a1, a2 fieldwatch.Upload
 	t.Run("Caps", func(t *testing.T) {
 		a1, a2 = mustCreate(t, a.ID, t0), mustCreate(t, a.ID, t0)
-		if _, err := create(t, a.ID, t0, lim(t0)); !errors.Is(err, inspect.ErrUserUploadLimit) {
+		if _, err := create(t, a.ID, t0, lim(t0)); !errors.Is(err, fieldwatch.ErrUserUploadLimit) {
 			t.Fatalf("third session of a user = %v, want ErrUserUploadLimit", err)
 		}
 		mustCreate(t, b.ID, t0)
-		if _, err := create(t, b.ID, t0, lim(t0)); !errors.Is(err, inspect.ErrUploadLimit) {
+		if _, err := create(t, b.ID, t0, lim(t0)); !errors.Is(err, fieldwatch.ErrUploadLimit) {
 			t.Fatalf("fourth session in all = %v, want ErrUploadLimit", err)
 		}
-		if _, err := create(t, b.ID, t0, inspect.UploadLimits{OpenSince: t0}); err != nil {
+		if _, err := create(t, b.ID, t0, fieldwatch.UploadLimits{OpenSince: t0}); err != nil {
 			t.Fatalf("CreateUpload without caps: %v", err)
 		}
-		counts(t, t0, inspect.UploadCounts{Open: 4})
+		counts(t, t0, fieldwatch.UploadCounts{Open: 4})
 	})
 
 	t.Run("RoundTrip", func(t *testing.T) {
@@ -71,7 +71,7 @@ func testUploads(t *testing.T, s *store.Store) {
 	})
 
 	t.Run("CompletedDoesNotCount", func(t *testing.T) {
-		done, keep := t0.Add(time.Minute), t0.Add(inspect.UploadReplayRetention)
+		done, keep := t0.Add(time.Minute), t0.Add(fieldwatch.UploadReplayRetention)
 		if err := s.FinishUpload(ctx, a1.ID, done, keep); err != nil {
 			t.Fatal(err)
 		}
@@ -90,23 +90,23 @@ func testUploads(t *testing.T, s *store.Store) {
 			t.Errorf("FinishUpload(unknown) = %v, want ErrNotFound", err)
 		}
 		// a has one open, but three are open in all.
-		if _, err := create(t, a.ID, done, lim(done)); !errors.Is(err, inspect.ErrUploadLimit) {
+		if _, err := create(t, a.ID, done, lim(done)); !errors.Is(err, fieldwatch.ErrUploadLimit) {
 			t.Fatalf("session with three open in all = %v, want ErrUploadLimit", err)
 		}
-		counts(t, done, inspect.UploadCounts{Open: 3, Completed: 1})
+		counts(t, done, fieldwatch.UploadCounts{Open: 3, Completed: 1})
 	})
 
 	t.Run("URLExpiredDoesNotCount", func(t *testing.T) {
-		later := t0.Add(inspect.UploadURLTTL + time.Second)
+		later := t0.Add(fieldwatch.UploadURLTTL + time.Second)
 		mustCreate(t, a.ID, later)
 		mustCreate(t, a.ID, later)
 		// Within the grace the old ones are still open, only no longer counted.
-		counts(t, later, inspect.UploadCounts{Open: 5, Completed: 1})
+		counts(t, later, fieldwatch.UploadCounts{Open: 5, Completed: 1})
 	})
 
 	t.Run("Expired", func(t *testing.T) {
 		deadline := a2.ExpiresAt
-		counts(t, deadline, inspect.UploadCounts{Open: 2, Expired: 3, Completed: 1})
+		counts(t, deadline, fieldwatch.UploadCounts{Open: 2, Expired: 3, Completed: 1})
 		got, err := s.ExpiredUploads(ctx, deadline.Add(time.Microsecond), 10)
 		if err != nil {
 			t.Fatal(err)
@@ -122,7 +122,7 @@ func testUploads(t *testing.T, s *store.Store) {
 				t.Fatal(err)
 			}
 		}
-		got, err = s.ExpiredUploads(ctx, t0.Add(inspect.UploadReplayRetention+time.Second), 10)
+		got, err = s.ExpiredUploads(ctx, t0.Add(fieldwatch.UploadReplayRetention+time.Second), 10)
 		if err != nil || len(got) != 3 || got[2].ID != a1.ID {
 			t.Fatalf("ExpiredUploads after retention = %d, %v; want the two later sessions, then the completed one", len(got), err)
 		}
@@ -130,21 +130,21 @@ func testUploads(t *testing.T, s *store.Store) {
 
 	// Concurrent creations (two replicas) never pass a cap together.
 	t.Run("ConcurrentCap", func(t *testing.T) {
-		c := mustCreateUser(t, s, inspect.User{Username: "uploads.c"})
+		c := mustCreateUser(t, s, fieldwatch.User{Username: "uploads.c"})
 		at := t0.Add(24 * time.Hour)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		ok, capped := 0, 0
 		for range 12 {
 			wg.Go(func() {
-				u := inspect.NewUpload(uuid.NewString(), c.ID, 1234, sha, at)
-				err := s.CreateUpload(ctx, &u, inspect.OpenUploadLimits(3, 100, at))
+				u := fieldwatch.NewUpload(uuid.NewString(), c.ID, 1234, sha, at)
+				err := s.CreateUpload(ctx, &u, fieldwatch.OpenUploadLimits(3, 100, at))
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
 				case err == nil:
 					ok++
-				case errors.Is(err, inspect.ErrUserUploadLimit):
+				case errors.Is(err, fieldwatch.ErrUserUploadLimit):
 					capped++
 				default:
 					t.Errorf("CreateUpload: %v", err)

@@ -16,13 +16,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/api"
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/console"
 	"github.com/fieldwatch/fieldwatch/demo"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -61,16 +61,16 @@ type App struct {
 	DB           *store.Store
 	Photos       blob.Bucket
 	PhotoBackend string // "s3" or "local"
-	Atlas        *inspect.Atlas
+	Atlas        *fieldwatch.Atlas
 	Identity     *auth.Service
-	Intake       *inspect.Intake
-	Uploads      *inspect.DirectUploads
-	Archive      *inspect.Archive
-	Cases        *inspect.Casework
-	Patrols      *inspect.Patrols
-	Assessments  *inspect.Assessor
-	Thumbnails   *inspect.Thumbnailer
-	Reconciler   *inspect.Reconciler
+	Intake       *fieldwatch.Intake
+	Uploads      *fieldwatch.DirectUploads
+	Archive      *fieldwatch.Archive
+	Cases        *fieldwatch.Casework
+	Patrols      *fieldwatch.Patrols
+	Assessments  *fieldwatch.Assessor
+	Thumbnails   *fieldwatch.Thumbnailer
+	Reconciler   *fieldwatch.Reconciler
 	Handler      http.Handler
 	Logger       *slog.Logger
 
@@ -112,7 +112,7 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 	if a.Photos, a.PhotoBackend, err = OpenPhotos(ctx, c, log); err != nil {
 		return nil, err
 	}
-	if a.Atlas, err = inspect.NewAtlas(ctx, db, inspect.AtlasConfig{Clock: o.Clock}); err != nil {
+	if a.Atlas, err = fieldwatch.NewAtlas(ctx, db, fieldwatch.AtlasConfig{Clock: o.Clock}); err != nil {
 		return nil, err
 	}
 	if a.Identity, err = newIdentity(c, db, a.Atlas, o); err != nil {
@@ -126,38 +126,38 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 		}
 		county = &b
 	}
-	a.Intake, err = inspect.NewIntake(db, a.Photos, inspect.IntakeConfig{
+	a.Intake, err = fieldwatch.NewIntake(db, a.Photos, fieldwatch.IntakeConfig{
 		MaxPhotoBytes: c.MaxPhotoBytes, SpoolDir: c.SpoolDir, County: county, Logger: log,
 		StaleAfter: c.UploadStaleAfter, Failpoint: o.Failpoint, Linker: a.Atlas, Clock: o.Clock,
 	})
 	if err != nil {
 		return nil, err
 	}
-	a.Uploads = inspect.NewDirectUploads(db, a.Photos, a.Intake, inspect.DirectUploadsConfig{
+	a.Uploads = fieldwatch.NewDirectUploads(db, a.Photos, a.Intake, fieldwatch.DirectUploadsConfig{
 		PerUser: c.UploadsPerUser, Total: c.UploadsTotal, Clock: o.Clock, Logger: log,
 	})
-	a.Archive = inspect.NewArchive(db, o.Clock)
-	calendar, err := inspect.NewCalendar(c.Timezone, c.Holidays, c.Workdays)
+	a.Archive = fieldwatch.NewArchive(db, o.Clock)
+	calendar, err := fieldwatch.NewCalendar(c.Timezone, c.Holidays, c.Workdays)
 	if err != nil {
 		return nil, err
 	}
 	if a.jobs, err = newJobMetrics(registry); err != nil {
 		return nil, err
 	}
-	a.Reconciler = inspect.NewReconciler(db, a.Photos, inspect.ReconcileConfig{
+	a.Reconciler = fieldwatch.NewReconciler(db, a.Photos, fieldwatch.ReconcileConfig{
 		SpoolDir: c.SpoolDir, StaleAfter: c.UploadStaleAfter, OrphanAge: c.OrphanAge, Logger: log, Clock: o.Clock,
 	})
-	a.Cases = inspect.NewCasework(db, db, db, inspect.CaseRules{
+	a.Cases = fieldwatch.NewCasework(db, db, db, fieldwatch.CaseRules{
 		Calendar: calendar, Deadlines: c.CaseDeadlines, MaxDistanceM: c.RectificationRadius, Logger: log, Clock: o.Clock,
 	})
-	a.Patrols = inspect.NewPatrols(db, db, db, inspect.PatrolConfig{
+	a.Patrols = fieldwatch.NewPatrols(db, db, db, fieldwatch.PatrolConfig{
 		Rules: geo.PatrolRules{Buffer: c.PatrolBuffer}, Frequency: c.PatrolFrequency, Location: c.Timezone, Clock: o.Clock,
 	})
-	a.Assessments = inspect.NewAssessor(db, a.Patrols, c.Timezone, o.Clock)
+	a.Assessments = fieldwatch.NewAssessor(db, a.Patrols, c.Timezone, o.Clock)
 	// Every replica sweeps for missing previews; a worker claims each
 	// photo before making them.
-	a.Thumbnails = inspect.NewThumbnailer(db, countedThumbnails{a.Photos, a.jobs.thumbnails},
-		inspect.ThumbnailConfig{Workers: c.ThumbnailWorkers, Logger: log, Clock: o.Clock})
+	a.Thumbnails = fieldwatch.NewThumbnailer(db, countedThumbnails{a.Photos, a.jobs.thumbnails},
+		fieldwatch.ThumbnailConfig{Workers: c.ThumbnailWorkers, Logger: log, Clock: o.Clock})
 
 	// Cursors are signed with secrets derived from the JWT keys, which
 	// every replica shares already.
@@ -204,27 +204,27 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 
 // Start runs the background work until Close: the reconciler and the
 // deadline job, each in one replica at a time (the one holding its lease,
-// see inspect.LeasedJob), and the thumbnail workers. The first passes run
+// see fieldwatch.LeasedJob), and the thumbnail workers. The first passes run
 // now, in the background: listing a large bucket must not delay listening.
 func (a *App) Start(ctx context.Context) {
 	c, log := a.Config, a.Logger
 	// What a crash of this replica left in its spool. The reconciler
 	// sweeps the spool of the replica that holds its lease only.
-	if n, err := inspect.SweepSpool(c.SpoolDir, time.Now().Add(-c.UploadStaleAfter)); err != nil {
+	if n, err := fieldwatch.SweepSpool(c.SpoolDir, time.Now().Add(-c.UploadStaleAfter)); err != nil {
 		log.Warn("sweeping the spool", slog.String("error", err.Error()))
 	} else if n > 0 {
 		log.Info("removed leftover spool files", slog.Int("count", n))
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
-	holder := inspect.NewHolder(hostname())
-	reconcile := &inspect.LeasedJob{Name: "reconcile", Holder: holder, Leases: a.DB, Run: func(ctx context.Context) error {
+	holder := fieldwatch.NewHolder(hostname())
+	reconcile := &fieldwatch.LeasedJob{Name: "reconcile", Holder: holder, Leases: a.DB, Run: func(ctx context.Context) error {
 		_, err := a.Reconciler.Run(ctx)
 		// Claims on single photos' previews are left to expire.
 		_, perr := a.DB.DeleteExpiredLeases(ctx, time.Now())
 		return errors.Join(err, perr)
 	}}
-	deadlines := &inspect.LeasedJob{Name: "deadlines", Holder: holder, Leases: a.DB, Run: func(ctx context.Context) error {
+	deadlines := &fieldwatch.LeasedJob{Name: "deadlines", Holder: holder, Leases: a.DB, Run: func(ctx context.Context) error {
 		n, err := a.Cases.Sweep(ctx)
 		if n > 0 {
 			log.Info("cases escalated", slog.Int("cases", n))

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/console"
 	"github.com/fieldwatch/fieldwatch/geo"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // Config is everything the service can be told. Each setting has a flag and
@@ -56,10 +56,10 @@ type Config struct {
 	Timezone            *time.Location
 	Holidays            []string
 	Workdays            []string
-	CaseDeadlines       inspect.DeadlinePolicy
+	CaseDeadlines       fieldwatch.DeadlinePolicy
 	RectificationRadius float64
 	DeadlineInterval    time.Duration
-	PatrolFrequency     inspect.Frequency
+	PatrolFrequency     fieldwatch.Frequency
 	PatrolBuffer        float64
 
 	TileURL         string
@@ -199,7 +199,7 @@ func Settings() []Setting {
 		{"holidays", "FIELDWATCH_HOLIDAYS", "", "public holidays that are not working days, YYYY-MM-DD,… (e.g. 2026-10-01,2026-10-02)", func(c *Config, v string) error { c.Holidays = SplitList(v); return nil }, false},
 		{"workdays", "FIELDWATCH_WORKDAYS", "", "weekend days worked in exchange for a holiday (调休), YYYY-MM-DD,…", func(c *Config, v string) error { c.Workdays = SplitList(v); return nil }, false},
 		{"case-deadlines", "FIELDWATCH_CASE_DEADLINES", "", "working days to rectify by category and severity, over the defaults: CATEGORY:SEVERITY=DAYS,… (e.g. open_burning:high=1)", func(c *Config, v string) error {
-			p, err := inspect.ParseDeadlines(v)
+			p, err := fieldwatch.ParseDeadlines(v)
 			if err != nil {
 				return err
 			}
@@ -216,7 +216,7 @@ func Settings() []Setting {
 		}, false},
 		{"deadline-interval", "FIELDWATCH_DEADLINE_INTERVAL", "10m", "how often overdue cases are marked and escalated", dur(func(c *Config) *time.Duration { return &c.DeadlineInterval }), false},
 		{"patrol-frequency", "FIELDWATCH_PATROL_FREQUENCY", "", "patrol period per chief level over the defaults (village=week,township=month,county=quarter)", func(c *Config, v string) error {
-			f, err := inspect.ParseFrequency(v)
+			f, err := fieldwatch.ParseFrequency(v)
 			if err != nil {
 				return err
 			}

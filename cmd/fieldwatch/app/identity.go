@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/auth"
-	"github.com/fieldwatch/fieldwatch/inspect"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -18,11 +18,11 @@ import (
 // login limits to the store.
 // A river chief's scope is the reaches atlas assigns them today; nil
 // atlas (user management commands) leaves chiefs without reaches.
-func NewIdentity(c Config, db *store.Store, atlas *inspect.Atlas) (*auth.Service, error) {
+func NewIdentity(c Config, db *store.Store, atlas *fieldwatch.Atlas) (*auth.Service, error) {
 	return newIdentity(c, db, atlas, Options{})
 }
 
-func newIdentity(c Config, db *store.Store, atlas *inspect.Atlas, o Options) (*auth.Service, error) {
+func newIdentity(c Config, db *store.Store, atlas *fieldwatch.Atlas, o Options) (*auth.Service, error) {
 	now := o.clock()
 	keys, err := SigningKeys(c)
 	if err != nil {

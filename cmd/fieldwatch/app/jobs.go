@@ -8,8 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/blob"
-	"github.com/fieldwatch/fieldwatch/inspect"
 )
 
 // jobMetrics count the background work this replica did, so that an
@@ -50,7 +50,7 @@ const minJobLease = 10 * time.Second
 // intervals, and at least minJobLease: the holder renews it at every pass
 // (and while a pass runs), so a late tick or a slow database does not
 // lose it, and a replica that dies hands the job on within that time.
-func runLeased(ctx context.Context, job *inspect.LeasedJob, interval time.Duration, passes *prometheus.CounterVec, log *slog.Logger) {
+func runLeased(ctx context.Context, job *fieldwatch.LeasedJob, interval time.Duration, passes *prometheus.CounterVec, log *slog.Logger) {
 	run := job.Run
 	job.Run = func(ctx context.Context) error {
 		passes.WithLabelValues(job.Name).Inc()
@@ -78,7 +78,7 @@ func runLeased(ctx context.Context, job *inspect.LeasedJob, interval time.Durati
 // countedThumbnails is the photo store as the thumbnail workers see it,
 // counting the previews written.
 type countedThumbnails struct {
-	inspect.ThumbnailBlobs
+	fieldwatch.ThumbnailBlobs
 	written prometheus.Counter
 }
 

@@ -1,0 +1,527 @@
+package fieldwatch
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/fieldwatch/fieldwatch/blob"
+	"github.com/fieldwatch/fieldwatch/geo"
+	"github.com/fieldwatch/fieldwatch/media"
+)
+
+// Errors of the upload path. Each leaves nothing stored.
+var (
+	// ErrInFlight: an upload with the same Idempotency-Key is still being
+	// received; retry later.
+	ErrInFlight = NewSentinel(EINFLIGHT, "fieldwatch: an upload with this Idempotency-Key is in progress",
+		"an upload with this Idempotency-Key is in progress")
+	// ErrKeyReused: the Idempotency-Key was used for a different photo or
+	// metadata.
+	ErrKeyReused = NewSentinel(EKEYREUSED, "fieldwatch: Idempotency-Key already used for a different upload",
+		"Idempotency-Key already used for a different upload")
+	// ErrDigestMismatch: the photo's SHA-256 differs from the declared one.
+	ErrDigestMismatch = NewSentinel(EDIGEST, "fieldwatch: photo SHA-256 does not match the declared sha256",
+		"photo SHA-256 does not match the declared sha256")
+	// ErrTooLarge: the photo exceeds the configured size limit.
+	ErrTooLarge = NewSentinel(ETOOLARGE, "fieldwatch: photo too large", "photo too large")
+	// ErrEmptyPhoto: the photo part has no bytes.
+	ErrEmptyPhoto = NewSentinel(EINVALID, "fieldwatch: photo is empty", "photo is empty")
+	// ErrSpoolWrite: the server could not write the upload to its spool
+	// (a full disk, most likely): the server's failure, not the phone's.
+	// A full disk is EUNAVAILABLE, anything else EINTERNAL.
+	ErrSpoolWrite = errors.New("fieldwatch: cannot write the upload spool")
+)
+
+// EvidenceStore is the persistence the upload path needs.
+type EvidenceStore interface {
+	ClaimSubmission(ctx context.Context, userID, key string, now, staleBefore time.Time) (Submission, bool, error)
+	HeartbeatSubmission(ctx context.Context, userID, key, attempt string, now time.Time) error
+	ReleaseSubmission(ctx context.Context, userID, key, attempt string) error
+	MarkSubmissionObject(ctx context.Context, userID, key, attempt, sha256 string, now time.Time) error
+	CommitEvidence(ctx context.Context, e *Evidence, key, attempt string, fingerprint []byte) error
+	EvidenceByID(ctx context.Context, id string) (Evidence, error)
+}
+
+// BlobStore is the photo store as the upload path uses it.
+type BlobStore interface {
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error)
+}
+
+// IntakeConfig tunes the upload path. Zero values take the defaults.
+type IntakeConfig struct {
+	MaxPhotoBytes int64         // default 40 MiB
+	SpoolDir      string        // temp files while receiving; default os.TempDir()/fieldwatch-spool
+	StaleAfter    time.Duration // a pending upload without heartbeat for this long is abandoned by the reconciler; default 5 min
+	Heartbeat     time.Duration // how often a live upload says so; default 5 s (at most StaleAfter/5)
+	// TakeoverAfter: a claim whose heartbeat is older than this has no
+	// live request behind it (its request ended, or its process died), so
+	// a retry with the same key may take it over. Default 3 heartbeats:
+	// one missed heartbeat is not death, and a phone whose upload got a
+	// 503 while the database was down is not locked out for StaleAfter.
+	TakeoverAfter time.Duration
+
+	MismatchM   float64        // EXIF vs device distance that raises a flag; default 200 m
+	StaleWindow time.Duration  // capture older than this before receipt is flagged; default 72 h
+	FutureSkew  time.Duration  // capture after receipt beyond this is flagged; default 5 min
+	County      *geo.Box       // when set, positions outside are flagged
+	Zone        *time.Location // for EXIF times without offset; default UTC+8 (China)
+	MaxPixels   int64          // default media.DefaultMaxPixels
+
+	Clock  func() time.Time
+	Logger *slog.Logger
+	// Linker, when set, links each evidence to the township and reach
+	// that answer for its place (an *Atlas).
+	Linker Linker
+	// Failpoint, when set, is called at named points of the upload path
+	// so fault tests can crash the process there ("after-object-put":
+	// bytes stored, row not committed). Production leaves it nil.
+	Failpoint func(name string)
+}
+
+// Linker works out who answers for evidence at its location.
+type Linker interface {
+	Link(ctx context.Context, e *Evidence) (*Responsibility, error)
+	HasTownships() bool
+}
+
+// Intake receives photos and turns them into stored evidence, durably and
+// idempotently: claim the key, spool and hash the bytes, check them, store
+// them content-addressed with a known size and checksum, commit the row.
+type Intake struct {
+	cfg   IntakeConfig
+	store EvidenceStore
+	blobs BlobStore
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// NewIntake returns an Intake with defaults filled in; it creates the spool
+// directory.
+func NewIntake(st EvidenceStore, blobs BlobStore, cfg IntakeConfig) (*Intake, error) {
+	if cfg.MaxPhotoBytes <= 0 {
+		cfg.MaxPhotoBytes = 40 << 20
+	}
+	if cfg.SpoolDir == "" {
+		cfg.SpoolDir = os.TempDir() + "/fieldwatch-spool"
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = 5 * time.Minute
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = min(defaultHeartbeat, cfg.StaleAfter/5)
+	}
+	if cfg.TakeoverAfter <= 0 {
+		cfg.TakeoverAfter = min(3*cfg.Heartbeat, cfg.StaleAfter)
+	}
+	if cfg.MismatchM <= 0 {
+		cfg.MismatchM = 200
+	}
+	if cfg.StaleWindow <= 0 {
+		cfg.StaleWindow = 72 * time.Hour
+	}
+	if cfg.FutureSkew <= 0 {
+		cfg.FutureSkew = 5 * time.Minute
+	}
+	if cfg.Zone == nil {
+		cfg.Zone = time.FixedZone("CST", 8*3600)
+	}
+	if cfg.MaxPixels <= 0 {
+		cfg.MaxPixels = media.DefaultMaxPixels
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("fieldwatch: spool dir: %w", err)
+	}
+	return &Intake{cfg: cfg, store: st, blobs: blobs, now: cfg.Clock, log: cfg.Logger}, nil
+}
+
+// defaultHeartbeat is IntakeConfig.Heartbeat's default: one short UPDATE
+// per upload in flight every 5 s (200 a second for 1,000 uploads), for a
+// takeover after 15 s of silence.
+const defaultHeartbeat = 5 * time.Second
+
+// MaxPhotoBytes is the configured photo size limit.
+func (in *Intake) MaxPhotoBytes() int64 { return in.cfg.MaxPhotoBytes }
+
+// Claim holds an Idempotency-Key for one upload attempt.
+type Claim struct {
+	in       *Intake
+	userID   string
+	key      string
+	attempt  string      // this claim's token (Submission.Attempt)
+	previous *Submission // a stored submission under this key: the attempt is a retry
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// Claim takes the key for this attempt, or reports that it is in use.
+// A key whose upload completed yields a claim for a replay: the body must
+// still be read and compared. Release the claim when done.
+func (in *Intake) Claim(ctx context.Context, userID, key string) (*Claim, error) {
+	now := in.now()
+	sub, claimed, err := in.store.ClaimSubmission(ctx, userID, key, now, now.Add(-in.cfg.TakeoverAfter))
+	if err != nil {
+		return nil, err
+	}
+	c := &Claim{in: in, userID: userID, key: key, attempt: sub.Attempt, done: make(chan struct{})}
+	switch {
+	case claimed:
+		hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		c.stop = cancel
+		go c.heartbeat(hctx)
+	case sub.State == SubmissionStored:
+		c.previous = &sub
+		close(c.done)
+	default:
+		return nil, ErrInFlight
+	}
+	return c, nil
+}
+
+// heartbeat keeps a slow upload's claim fresh so the reconciler does not
+// abandon it while bytes are still arriving over a weak link.
+func (c *Claim) heartbeat(ctx context.Context) {
+	defer close(c.done)
+	t := time.NewTicker(c.in.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.in.store.HeartbeatSubmission(ctx, c.userID, c.key, c.attempt, c.in.now()); err != nil && ctx.Err() == nil {
+				c.in.log.Warn("upload heartbeat failed", slog.String("user_id", c.userID), slog.String("error", err.Error()))
+			}
+		}
+	}
+}
+
+// Release ends the claim. An attempt that did not commit gives its key
+// back, so the phone's retry can proceed at once. When the database cannot
+// take the release (the very outage that failed the upload, often), it is
+// retried in the background until it goes through or the claim's silent
+// heartbeat frees it anyway (TakeoverAfter): the phone's retry succeeds as
+// soon as the database is back, not StaleAfter later.
+func (c *Claim) Release() {
+	if c.stop == nil {
+		return
+	}
+	c.stop()
+	<-c.done
+	if err := c.release(); err == nil {
+		return
+	}
+	go func() {
+		var waited time.Duration
+		for wait := releaseRetryFirst; ; wait = min(2*wait, releaseRetryMax) {
+			<-time.After(wait)
+			waited += wait
+			err := c.release()
+			if err == nil {
+				return
+			}
+			if waited >= c.in.cfg.TakeoverAfter {
+				// The claim is free by now: its heartbeat stopped.
+				c.in.log.Warn("releasing upload claim", slog.String("user_id", c.userID), slog.String("error", err.Error()))
+				return
+			}
+		}
+	}()
+}
+
+// Backoff of Release's retries: quick, since a phone may be retrying.
+const (
+	releaseRetryFirst = 250 * time.Millisecond
+	releaseRetryMax   = 2 * time.Second
+)
+
+func (c *Claim) release() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.in.store.ReleaseSubmission(ctx, c.userID, c.key, c.attempt)
+}
+
+// Spool is a photo received into a temporary file, hashed on the way in.
+// The file is seekable, so the photo store can retry a PUT with the full
+// body; memory use stays at one copy buffer whatever the photo's size.
+type Spool struct {
+	f    *os.File
+	size int64
+	sum  [sha256.Size]byte
+	head []byte
+}
+
+// spoolHead is how many leading bytes are kept in memory for sniffing.
+const spoolHead = 512
+
+// Receive copies r into a new spool file, refusing more than the size
+// limit with ErrTooLarge. Close the spool when done with it.
+func (in *Intake) Receive(ctx context.Context, r io.Reader) (*Spool, error) {
+	f, err := os.CreateTemp(in.cfg.SpoolDir, "upload-*.part")
+	if err != nil {
+		return nil, fmt.Errorf("fieldwatch: spool: %w", err)
+	}
+	sp := &Spool{f: f}
+	h := sha256.New()
+	head := &headWriter{max: spoolHead}
+	limited := io.LimitReader(r, in.cfg.MaxPhotoBytes+1)
+	file := &spoolWriter{f: f}
+	n, err := io.CopyBuffer(io.MultiWriter(file, h, head), ctxReader{ctx, limited}, make([]byte, 32<<10))
+	if file.err != nil {
+		// The copy stopped on our side (a full disk), not the phone's.
+		err = fmt.Errorf("%w: %w", ErrSpoolWrite, file.err)
+		if errors.Is(file.err, syscall.ENOSPC) || errors.Is(file.err, syscall.EDQUOT) {
+			err = Wrap(EUNAVAILABLE, ErrUnavailable.Message, err)
+		}
+	}
+	if err == nil && n > in.cfg.MaxPhotoBytes {
+		err = Errorf(ETOOLARGE, "%w: more than %d bytes", ErrTooLarge, in.cfg.MaxPhotoBytes)
+	}
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
+	sp.size = n
+	copy(sp.sum[:], h.Sum(nil))
+	sp.head = head.buf
+	return sp, nil
+}
+
+// Size is the number of bytes received.
+func (s *Spool) Size() int64 { return s.size }
+
+// SHA256 is the hex SHA-256 of the bytes received.
+func (s *Spool) SHA256() string { return hex.EncodeToString(s.sum[:]) }
+
+// Close removes the spool file.
+func (s *Spool) Close() error {
+	name := s.f.Name()
+	return errors.Join(s.f.Close(), os.Remove(name))
+}
+
+// spoolWriter remembers a failed write, so Receive can tell the server's
+// failure from a broken upload.
+type spoolWriter struct {
+	f   *os.File
+	err error
+}
+
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
+
+type headWriter struct {
+	buf []byte
+	max int
+}
+
+func (w *headWriter) Write(p []byte) (int, error) {
+	if room := w.max - len(w.buf); room > 0 {
+		w.buf = append(w.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// ctxReader stops a copy when the request is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// EvidenceMeta is what the phone says about the photo.
+type EvidenceMeta struct {
+	Category    Category
+	Subcategory string
+	Note        string
+	CapturedAt  *time.Time
+	Device      *DeviceInput
+	SHA256      string // declared hex digest, optional
+}
+
+// DeviceInput is the phone's position fix as sent.
+type DeviceInput struct {
+	Lon, Lat  float64
+	CRS       geo.CRS // empty means WGS-84
+	AccuracyM *float64
+	Provider  string
+	Mock      bool
+}
+
+// IsReplay reports whether the claimed key already completed: Replay
+// answers it without the photo's bytes when their hash is known.
+func (c *Claim) IsReplay() bool { return c.previous != nil }
+
+// Replay answers a retry of a completed upload whose photo hash is known
+// (a direct upload declared it, and it was verified then): the original
+// evidence if the request matches, ErrKeyReused if not.
+func (in *Intake) Replay(ctx context.Context, c *Claim, photoSHA256 string, rawMeta []byte) (Evidence, error) {
+	var sum [sha256.Size]byte
+	if b, err := hex.DecodeString(photoSHA256); err != nil || len(b) != sha256.Size {
+		return Evidence{}, Errorf(EINVALID, "sha256: not a hex SHA-256")
+	} else {
+		copy(sum[:], b)
+	}
+	if c.previous == nil || !bytes.Equal(c.previous.Fingerprint, fingerprint(sum, rawMeta)) {
+		return Evidence{}, ErrKeyReused
+	}
+	return in.store.EvidenceByID(ctx, c.previous.EvidenceID)
+}
+
+// Submit turns a claimed, received photo into stored evidence. rawMeta is
+// the meta part exactly as received: with the photo's hash it fingerprints
+// the request, so a retry is recognised and a reused key is not.
+//
+// It returns the evidence and whether this answer replays an earlier
+// upload.
+func (in *Intake) Submit(ctx context.Context, c *Claim, meta EvidenceMeta, rawMeta []byte, sp *Spool) (Evidence, bool, error) {
+	fp := fingerprint(sp.sum, rawMeta)
+	if c.previous != nil {
+		if !bytes.Equal(c.previous.Fingerprint, fp) {
+			return Evidence{}, false, ErrKeyReused
+		}
+		e, err := in.store.EvidenceByID(ctx, c.previous.EvidenceID)
+		return e, true, err
+	}
+	if sp.size == 0 {
+		return Evidence{}, false, ErrEmptyPhoto
+	}
+	if meta.SHA256 != "" && !strings.EqualFold(meta.SHA256, sp.SHA256()) {
+		return Evidence{}, false, ErrDigestMismatch
+	}
+	e, err := in.describe(meta, sp, c.userID)
+	if err != nil {
+		return Evidence{}, false, err
+	}
+	if err := in.link(ctx, &e); err != nil {
+		return Evidence{}, false, err
+	}
+	if err := in.storeBytes(ctx, c, &e, sp); err != nil {
+		return Evidence{}, false, err
+	}
+	if in.cfg.Failpoint != nil {
+		in.cfg.Failpoint("after-object-put")
+	}
+	if err := in.store.CommitEvidence(ctx, &e, c.key, c.attempt, fp); err != nil {
+		return Evidence{}, false, err
+	}
+	c.stop()
+	<-c.done
+	c.stop = nil // committed: nothing to release
+	return e, false, nil
+}
+
+// link records who answers for the evidence's place. Once boundaries are
+// loaded, a position outside every township is outside the county.
+func (in *Intake) link(ctx context.Context, e *Evidence) error {
+	if in.cfg.Linker == nil {
+		return nil
+	}
+	r, err := in.cfg.Linker.Link(ctx, e)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return nil
+	}
+	e.Responsibility = r
+	e.TownshipCode, e.ReachCode = r.TownshipCode, r.ReachCode
+	if r.TownshipCode == "" && in.cfg.Linker.HasTownships() && !e.HasFlag(FlagOutsideCounty) {
+		e.Flags = append(e.Flags, FlagOutsideCounty)
+	}
+	return nil
+}
+
+// storeBytes puts the spooled bytes under their content address. It first
+// marks the submission with the hash, under the lock the reconciler takes
+// to delete an orphan, so the object cannot be deleted between this PUT
+// and the commit.
+//
+// The bytes are put even when evidence with the same bytes exists: the
+// store's copy may have been lost or damaged (an operator's mistake, a
+// restore that missed it, a bug), and a PUT of the same bytes repairs it
+// where skipping it would make the loss permanent. A PUT to an existing
+// content address replaces it atomically with identical bytes, and a
+// failed one leaves it as it was (blob.Bucket.Put).
+func (in *Intake) storeBytes(ctx context.Context, c *Claim, e *Evidence, sp *Spool) error {
+	err := in.store.MarkSubmissionObject(ctx, c.userID, c.key, c.attempt, e.SHA256, in.now())
+	if errors.Is(err, ErrNotFound) {
+		// Taken over by a newer attempt of the same key (this request was
+		// silent too long), or released: that attempt answers.
+		return Wrap(EINFLIGHT, ErrInFlight.Message, fmt.Errorf("%w (this attempt lost its claim)", ErrInFlight))
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("fieldwatch: rewind spool: %w", err)
+	}
+	_, err = in.blobs.Put(ctx, e.ObjectKey, sp.f, sp.size, blob.PutOptions{SHA256: sp.sum[:], ContentType: e.ContentType})
+	return err
+}
+
+// ObjectKey is where evidence bytes with this hex SHA-256 live: content
+// addressed, so identical bytes are stored once.
+func ObjectKey(sha256hex string) string {
+	return "evidence/" + sha256hex[:2] + "/" + sha256hex
+}
+
+func fingerprint(photo [sha256.Size]byte, rawMeta []byte) []byte {
+	m := sha256.Sum256(rawMeta)
+	h := sha256.New()
+	h.Write(photo[:])
+	h.Write(m[:])
+	return h.Sum(nil)
+}
+
+// CleanText normalises free text from clients: NFC, no control or bidi
+// formatting characters (newlines and tabs are kept in notes), trimmed.
+// Invalid UTF-8 is an error wrapping ErrInvalid.
+func CleanText(field, s string, maxRunes int, multiline bool) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", Errorf(EINVALID, "%s: not valid UTF-8", field)
+	}
+	s = strings.Map(func(r rune) rune {
+		if multiline && (r == '\n' || r == '\t') {
+			return r
+		}
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u200b' || r == '\ufeff' {
+			return -1
+		}
+		return r
+	}, norm.NFC.String(s))
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > maxRunes {
+		return "", Errorf(EINVALID, "%s: at most %d characters", field, maxRunes)
+	}
+	return s, nil
+}
