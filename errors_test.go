@@ -90,7 +90,7 @@ func TestErrorText(t *testing.T) {
 		{Errorf(ENOTFOUND, "case %s", "c1"), "fieldwatch: not found: case c1"},
 		{Wrap(ECONFLICT, "username already taken", cause), "store: conflict: username already taken"},
 		{ErrNotFound, "fieldwatch: not found"},
-		{fmt.Errorf("fieldwatch: case outside scope: %w", ErrNotFound), "fieldwatch: case outside scope: inspect: not found"},
+		{fmt.Errorf("fieldwatch: case outside scope: %w", ErrNotFound), "fieldwatch: case outside scope: fieldwatch: not found"},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {

@@ -84,7 +84,7 @@ func TestToProblem(t *testing.T) {
 		retry  int
 	}{
 		{"StoreNotFound", fmt.Errorf("store: case: %w", store.ErrNotFound), "GET /v1/cases/:id", 404, "Not Found", 0},
-		{"DomainNotFound", fmt.Errorf("inspect: case outside scope: %w", fieldwatch.ErrNotFound), "GET /v1/cases/:id", 404, "Not Found", 0},
+		{"DomainNotFound", fmt.Errorf("fieldwatch: case outside scope: %w", fieldwatch.ErrNotFound), "GET /v1/cases/:id", 404, "Not Found", 0},
 		{"PhotoNotFound", fmt.Errorf("blob: get: %w", blob.ErrNotExist), "GET /v1/evidence/:id/photo", 404, "Not Found", 0},
 		{"DriverConflictHidden", driverConflict, "POST /v1/users", 409,
 			"the request conflicts with the current state; read it again and retry", 0},
