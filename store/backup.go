@@ -7,7 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
+
+	"github.com/fieldwatch/fieldwatch/internal/durable"
 )
 
 // BackupTo writes a consistent copy of the database to path, which must
@@ -41,27 +42,11 @@ func (s *Store) BackupTo(ctx context.Context, path string) error {
 	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, abs); err != nil {
 		return s.fail("backup", err)
 	}
-	if err := syncFile(abs); err != nil {
+	if err := durable.Sync(abs); err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
-	if err := syncFile(filepath.Dir(abs)); err != nil {
+	if err := durable.Sync(filepath.Dir(abs)); err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
 	return nil
-}
-
-// syncFile fsyncs a file or directory by name.
-func syncFile(name string) error {
-	if fi, err := os.Stat(name); err == nil && fi.IsDir() && runtime.GOOS == "windows" {
-		return nil // directories cannot be fsynced there; NTFS journals renames
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

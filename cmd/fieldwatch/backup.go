@@ -19,6 +19,7 @@ import (
 	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 	"github.com/fieldwatch/fieldwatch/cmd/fieldwatch/app"
+	"github.com/fieldwatch/fieldwatch/internal/durable"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -505,7 +506,7 @@ func copyFile(src, dst string, perm fs.FileMode, wantSHA256 string) (bool, error
 		return false, err
 	}
 	done = true
-	return true, syncDir(filepath.Dir(dst))
+	return true, durable.Sync(filepath.Dir(dst))
 }
 
 // hashFile returns a file's SHA-256 in hex and its size.
@@ -543,7 +544,7 @@ func writeManifest(dir string, m manifest) error {
 	if err := os.Rename(tmp, filepath.Join(dir, backupManifest)); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return durable.Sync(dir)
 }
 
 // readManifest reads a finished backup's manifest.
@@ -563,17 +564,4 @@ func readManifest(dir string) (manifest, error) {
 		return m, fmt.Errorf("%s: backup format %d, this fieldwatch reads format %d", backupManifest, m.Format, backupFormat)
 	}
 	return m, nil
-}
-
-// syncDir fsyncs a directory so that a rename in it survives a crash.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
