@@ -111,6 +111,19 @@ func (f *fakeEvidence) ReleaseSubmission(_ context.Context, userID, key, attempt
 	return nil
 }
 
+func (f *fakeEvidence) ReleaseStaleSubmission(_ context.Context, userID, key, attempt string, staleBefore time.Time) error {
+	if err := f.failing("ReleaseStaleSubmission"); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s := f.held(userID, key, attempt); s != nil && s.UpdatedAt.Before(staleBefore) {
+		delete(f.subs, subKey{userID, key})
+		delete(f.marks, subKey{userID, key})
+	}
+	return nil
+}
+
 func (f *fakeEvidence) MarkSubmissionObject(_ context.Context, userID, key, attempt, sha256 string, now time.Time) error {
 	if err := f.failing("MarkSubmissionObject"); err != nil {
 		return err

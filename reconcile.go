@@ -16,7 +16,10 @@ import (
 // ReconcileStore is what the reconciler needs of persistence.
 type ReconcileStore interface {
 	StaleSubmissions(ctx context.Context, staleBefore time.Time, limit int) ([]Submission, error)
-	ReleaseSubmission(ctx context.Context, userID, key, attempt string) error
+	// ReleaseStaleSubmission releases the claim only if its heartbeat is
+	// still older than staleBefore: one that beat after it was listed is
+	// alive.
+	ReleaseStaleSubmission(ctx context.Context, userID, key, attempt string, staleBefore time.Time) error
 	// DeleteOrphanObject calls del if and only if no evidence row and no
 	// pending upload names the hash, holding the per-hash lock that
 	// uploads take before their PUT and at their commit.
@@ -96,12 +99,13 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 	now := r.now()
 	var errs []error
 
-	stale, err := r.store.StaleSubmissions(ctx, now.Add(-r.staleAfter), 500)
+	staleBefore := now.Add(-r.staleAfter)
+	stale, err := r.store.StaleSubmissions(ctx, staleBefore, 500)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	for _, s := range stale {
-		if err := r.store.ReleaseSubmission(ctx, s.UserID, s.Key, s.Attempt); err != nil {
+		if err := r.store.ReleaseStaleSubmission(ctx, s.UserID, s.Key, s.Attempt, staleBefore); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -329,7 +329,7 @@ func TestReconcileFailures(t *testing.T) {
 	r := newReconcileRig(t)
 	boom := errors.New("boom")
 	r.st.subs[subKey{"u", "k"}] = &fieldwatch.Submission{UserID: "u", Key: "k", State: fieldwatch.SubmissionPending, Attempt: "a"}
-	for _, method := range []string{"StaleSubmissions", "ReleaseSubmission"} {
+	for _, method := range []string{"StaleSubmissions", "ReleaseStaleSubmission"} {
 		r.st.fail = func(m string) error {
 			if m == method {
 				return boom

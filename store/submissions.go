@@ -184,6 +184,31 @@ func (s *Store) ReleaseSubmission(ctx context.Context, userID, key, attempt stri
 	return nil
 }
 
+// ReleaseStaleSubmission is the reconciler's ReleaseSubmission: it
+// deletes the submission only if this attempt still holds it pending and
+// its heartbeat is still older than staleBefore. A heartbeat that arrived
+// after StaleSubmissions listed the row means the request is alive, and
+// its claim stays.
+func (s *Store) ReleaseStaleSubmission(ctx context.Context, userID, key, attempt string, staleBefore time.Time) error {
+	if err := checkIdemKey(key); err != nil {
+		return err
+	}
+	if err := checkTime("stale before", staleBefore); err != nil {
+		return err
+	}
+	uid, ok := parseID(userID)
+	if !ok {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM submissions
+		WHERE user_id = ? AND idem_key = ? AND state = 'pending' AND attempt IS NOT DISTINCT FROM ? AND updated_at < ?`),
+		uid, key, nullText(attempt), s.d.timeArg(staleBefore))
+	if err != nil {
+		return s.fail("release stale submission", err)
+	}
+	return nil
+}
+
 // MarkSubmissionObject records that this attempt is about to store the
 // evidence object with this hex SHA-256 (and beats its heart). It takes
 // the per-hash lock that DeleteOrphanObject and CommitEvidence take, so a

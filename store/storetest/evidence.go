@@ -312,6 +312,29 @@ func testSubmissions(t *testing.T, s *store.Store) {
 		sameStruct(t, "reclaimed", sub, pending(u.ID, key, sub.Attempt, at, at))
 	})
 
+	// The reconciler lists a claim as stale; before it releases it, the
+	// request's heartbeat arrives: the claim is alive and must stay.
+	t.Run("ReleaseStaleAfterLateHeartbeat", func(t *testing.T) {
+		key := uuid.NewString()
+		held := mustClaim(t, s, u.ID, key, t0)
+		cutoff := t0.Add(time.Hour)
+		if err := s.HeartbeatSubmission(t.Context(), u.ID, key, held.Attempt, cutoff.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ReleaseStaleSubmission(t.Context(), u.ID, key, held.Attempt, cutoff); err != nil {
+			t.Fatalf("ReleaseStaleSubmission: %v", err)
+		}
+		if got := mustSubmission(t, s, u.ID, key); got.Attempt != held.Attempt {
+			t.Fatalf("a claim that beat after it was listed was released: %+v", got)
+		}
+		if err := s.ReleaseStaleSubmission(t.Context(), u.ID, key, held.Attempt, cutoff.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SubmissionByKey(t.Context(), u.ID, key); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a stale claim was kept: %v", err)
+		}
+	})
+
 	t.Run("Stale", func(t *testing.T) {
 		// Times long before anything else in the shared store, so that
 		// these are the only stale rows at the cut-off.
