@@ -583,23 +583,3 @@ func (w *Casework) Sweep(ctx context.Context) (int, error) {
 	}
 	return changed, nil
 }
-
-// Loop runs Sweep now and every interval until ctx ends.
-func (w *Casework) Loop(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		n, err := w.Sweep(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			w.rules.Logger.Warn("deadline sweep incomplete", slog.String("error", err.Error()))
-		case n > 0:
-			w.rules.Logger.Info("cases escalated", slog.Int("cases", n))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

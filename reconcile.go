@@ -155,22 +155,6 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 	return rep, errors.Join(errs...)
 }
 
-// Loop runs a pass now and then every interval until ctx ends.
-func (r *Reconciler) Loop(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := r.Run(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("reconcile pass incomplete", slog.String("error", err.Error()))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // sweepSpool removes spool files last written before cutoff: an upload
 // that is still receiving writes to its file continuously.
 func sweepSpool(dir string, cutoff time.Time) (int, error) {
