@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	t.Run("Presign", func(t *testing.T) { testPresign(t, open) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelledContext(t, open) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
+	t.Run("ConcurrentSameKey", func(t *testing.T) { testConcurrentSameKey(t, open) })
 	t.Run("Ping", func(t *testing.T) { testPing(t, open) })
 	t.Run("Large", func(t *testing.T) { testLarge(t, open) })
 }
@@ -359,7 +360,7 @@ func testPutFailsKeepsExisting(t *testing.T, open func(t *testing.T) blob.Bucket
 			if !bytes.Equal(got, want) {
 				t.Fatalf("after a failed Put the existing object holds %d other bytes", len(got))
 			}
-			if obj.SHA256 != nil && !bytes.Equal(obj.SHA256, hashOf(want)) {
+			if !bytes.Equal(obj.SHA256, hashOf(want)) {
 				t.Errorf("after a failed Put the recorded hash is %x", obj.SHA256)
 			}
 		})
@@ -605,6 +606,35 @@ func testConcurrent(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	}
 	if keys := ListKeys(t, s, "conc/"); len(keys) != n {
 		t.Errorf("List found %d keys, want %d", len(keys), n)
+	}
+}
+
+// testConcurrentSameKey: Puts of the same bytes to the same key at once
+// (two phones uploading one photo: a content address) leave the object
+// with its bytes and its recorded hash.
+func testConcurrentSameKey(t *testing.T, open func(t *testing.T) blob.Bucket) {
+	ctx := testCtx(t)
+	s := open(t)
+	data := Bytes(64<<10, 7)
+	for round := range 5 {
+		key := fmt.Sprintf("same/%d", round)
+		var g errgroup.Group
+		for range 8 {
+			g.Go(func() error {
+				_, err := s.Put(ctx, key, bytes.NewReader(data), int64(len(data)), blob.PutOptions{SHA256: hashOf(data)})
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		got, obj := MustGet(t, s, key)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("%s holds other bytes", key)
+		}
+		if !bytes.Equal(obj.SHA256, hashOf(data)) {
+			t.Fatalf("%s: recorded hash %x after concurrent Puts, want %x", key, obj.SHA256, hashOf(data))
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,6 +52,23 @@ import (
 // removed, so that Delete cannot race a Put into the same directory.
 type Dir struct {
 	root *os.Root
+	// commits serialises the two renames that commit a Put (sidecar,
+	// then file) per key stripe. Two Puts of the same key (content
+	// addressed: the same bytes) that interleaved them would leave the
+	// file of one and the sidecar of the other, and the object's hash
+	// unknown from then on.
+	commits [commitStripes]sync.Mutex
+}
+
+// commitStripes is how many locks share out the keys; Puts of different
+// keys rarely wait for each other.
+const commitStripes = 64
+
+// commitLock is the lock of key's stripe.
+func (d *Dir) commitLock(key string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return &d.commits[h.Sum32()%commitStripes]
 }
 
 var _ blob.Bucket = (*Dir)(nil)
@@ -161,13 +180,24 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, opts
 		return blob.Object{}, blob.NewError(op, key, nil, err)
 	}
 	// Sidecar first, then the commit: a crash in between leaves a sidecar
-	// that describes no file, which readSidecar ignores.
+	// that describes no file, which readSidecar ignores. If the rename
+	// fails, the sidecar of what the key already held is put back: a
+	// failed Put must not take away another upload's recorded hash.
+	lock := d.commitLock(key)
+	lock.Lock()
+	previous, _ := d.root.ReadFile(path.Join(metaDir, key))
 	if err := d.writeSidecar(key, meta); err != nil {
+		lock.Unlock()
 		return blob.Object{}, putFSErr(op, key, err)
 	}
 	if err := d.root.Rename(tmp, key); err != nil {
+		if previous != nil {
+			d.restoreSidecar(key, previous)
+		}
+		lock.Unlock()
 		return blob.Object{}, putFSErr(op, key, err)
 	}
+	lock.Unlock()
 	committed = true
 	if err := d.syncDirChain(parent); err != nil {
 		// Durability unknown: fail rather than answer success for bytes a
@@ -185,6 +215,15 @@ func (d *Dir) writeSidecar(key string, meta sidecar) error {
 	if err != nil {
 		return err
 	}
+	return d.replaceSidecar(key, b)
+}
+
+// restoreSidecar puts back a sidecar's earlier bytes. It is best effort:
+// a sidecar that fails to come back costs only the recorded hash.
+func (d *Dir) restoreSidecar(key string, b []byte) { _ = d.replaceSidecar(key, b) }
+
+// replaceSidecar atomically replaces .meta/<key> with b.
+func (d *Dir) replaceSidecar(key string, b []byte) error {
 	tmp, f, err := d.createTemp(".meta")
 	if err != nil {
 		return err
