@@ -349,6 +349,23 @@ func TestDirectUploadsComplete(t *testing.T) {
 			t.Error("a replay submitted again")
 		}
 	})
+	// A second completion of one upload under another key must not make
+	// a second evidence of the same bytes, nor claim they never arrived.
+	t.Run("ErrConflict_CompletedUnderAnotherKey", func(t *testing.T) {
+		f := newDUFixture(t)
+		u := f.mustCreate(t)
+		f.blobs.objects[u.ObjectKey] = duPhoto // its delete failed
+		done := f.now
+		u.CompletedAt = &done
+		f.store.uploads[u.ID] = u
+		_, _, err := complete(f, duOwner, u.ID)
+		if !errors.Is(err, ErrConflict) || errors.Is(err, ErrUploadNotReceived) {
+			t.Fatalf("err = %v, want a conflict", err)
+		}
+		if len(f.intake.submitted) != 0 {
+			t.Error("a completed upload was submitted again")
+		}
+	})
 	tests := []struct {
 		name   string
 		who    Actor

@@ -191,8 +191,11 @@ func TestReconcileUploads(t *testing.T) {
 	done := now.Add(-time.Minute)
 	sessions := []fieldwatch.Upload{
 		fieldwatch.NewUpload("open", "u", 5, hexSHA([]byte("a")), now),
-		fieldwatch.NewUpload("expired", "u", 5, hexSHA([]byte("b")), now.Add(-fieldwatch.UploadURLTTL-fieldwatch.UploadGrace-time.Second)),
+		fieldwatch.NewUpload("expired", "u", 5, hexSHA([]byte("b")), now.Add(-fieldwatch.UploadURLTTL-fieldwatch.UploadGrace-fieldwatch.UploadSweepDelay-time.Second)),
 		fieldwatch.NewUpload("completed", "u", 5, hexSHA([]byte("c")), now.Add(-time.Hour)),
+		// Past its deadline by less than the sweep delay: a completion
+		// that began in time may still be reading it.
+		fieldwatch.NewUpload("completing", "u", 5, hexSHA([]byte("d")), now.Add(-fieldwatch.UploadURLTTL-fieldwatch.UploadGrace-time.Second)),
 	}
 	sessions[2].CompletedAt, sessions[2].ExpiresAt = &done, now.Add(fieldwatch.UploadReplayRetention)
 	for _, u := range sessions {
@@ -205,7 +208,7 @@ func TestReconcileUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if check.UploadCounts != (fieldwatch.UploadCounts{Open: 1, Expired: 1, Completed: 1}) ||
+	if check.UploadCounts != (fieldwatch.UploadCounts{Open: 1, Expired: 2, Completed: 1}) ||
 		!slices.Equal(check.Abandoned, []string{"uploads/completed", "uploads/expired", "uploads/stray"}) {
 		t.Fatalf("check: %+v", check)
 	}
@@ -217,7 +220,7 @@ func TestReconcileUploads(t *testing.T) {
 	if _, ok := r.st.uploads["expired"]; ok {
 		t.Error("the expired session is kept")
 	}
-	for key, kept := range map[string]bool{"uploads/open": true, "uploads/expired": false, "uploads/completed": false, "uploads/stray": false} {
+	for key, kept := range map[string]bool{"uploads/open": true, "uploads/completing": true, "uploads/expired": false, "uploads/completed": false, "uploads/stray": false} {
 		if hasBlob(t, r.blobs, key) != kept {
 			t.Errorf("%s kept: %v", key, !kept)
 		}

@@ -27,6 +27,10 @@ const (
 	// minutes on 3G (S3 checks the signature when a request starts, not
 	// when it ends), and the completion must still find its session.
 	UploadGrace = 10 * time.Minute
+	// UploadSweepDelay is how long past its deadline a session is left
+	// alone by the reconciler: a completion that began while the session
+	// was live is still reading its object and committing.
+	UploadSweepDelay = 15 * time.Minute
 	// UploadReplayRetention keeps a completed session so that retries of
 	// its completion replay, for as long as idempotency keys must work
 	// (offline backlogs, docs/reliability.md#c6).
@@ -145,7 +149,7 @@ func abandonedUpload(ctx context.Context, st UploadSessionStore, o blob.Object, 
 	if err != nil {
 		return false, err
 	}
-	return u.ObjectKey != o.Key || u.CompletedAt != nil || !u.Live(now), nil
+	return u.ObjectKey != o.Key || u.CompletedAt != nil || !u.Live(now.Add(-UploadSweepDelay)), nil
 }
 
 // sweepUploads removes direct-upload sessions past their deadline with
@@ -157,7 +161,7 @@ func abandonedUpload(ctx context.Context, st UploadSessionStore, o blob.Object, 
 // retried on the next pass.
 func sweepUploads(ctx context.Context, st UploadSessionStore, blobs UploadBlobs, now time.Time, log *slog.Logger) (sessions, objects int, err error) {
 	var errs []error
-	expired, err := st.ExpiredUploads(ctx, now, 500)
+	expired, err := st.ExpiredUploads(ctx, now.Add(-UploadSweepDelay), 500)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -240,7 +244,6 @@ type DirectUploadBlobs interface {
 	// Put stores exactly size bytes whose SHA-256 is opts.SHA256, or fails
 	// with blob.ErrSizeMismatch or blob.ErrChecksumMismatch.
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error)
-	Stat(ctx context.Context, key string) (blob.Object, error)
 	Get(ctx context.Context, key string) (io.ReadCloser, blob.Object, error)
 	Delete(ctx context.Context, key string) error
 }
@@ -404,7 +407,12 @@ func (d *DirectUploads) Complete(ctx context.Context, a Actor, req Completion, c
 		e, err := d.intake.Replay(ctx, c, u.SHA256, req.RawMeta)
 		return e, err == nil, err
 	}
-	obj, err := d.blobs.Stat(ctx, u.ObjectKey)
+	if u.CompletedAt != nil {
+		// Completed under another key: its bytes are evidence already and
+		// its object is gone (or going). Only that key replays.
+		return Evidence{}, false, Errorf(ECONFLICT, "this upload was already completed with another Idempotency-Key")
+	}
+	rc, obj, err := d.blobs.Get(ctx, u.ObjectKey)
 	if errors.Is(err, blob.ErrNotExist) {
 		return Evidence{}, false, ErrUploadNotReceived
 	}
@@ -412,11 +420,8 @@ func (d *DirectUploads) Complete(ctx context.Context, a Actor, req Completion, c
 		return Evidence{}, false, err
 	}
 	if obj.Size != u.Size {
+		rc.Close()
 		return Evidence{}, false, Errorf(EDIGEST, "%w: %d bytes arrived, %d declared", ErrUploadMismatch, obj.Size, u.Size)
-	}
-	rc, _, err := d.blobs.Get(ctx, u.ObjectKey)
-	if err != nil {
-		return Evidence{}, false, err
 	}
 	spool, err := d.intake.Receive(ctx, rc)
 	rc.Close()

@@ -97,7 +97,9 @@ func TestDirectUploadLimits(t *testing.T) {
 			replay()
 
 			// The reconciler sweeps the three expired sessions and the
-			// abandoned bytes of s3.
+			// abandoned bytes of s3, once past the delay that lets a
+			// completion begun in time finish.
+			a.clock.Advance(fieldwatch.UploadSweepDelay)
 			rec := fieldwatch.NewReconciler(a.db, a.photos, fieldwatch.ReconcileConfig{Clock: a.clock.Now})
 			rep, err := rec.Run(context.Background())
 			if err != nil {
