@@ -139,9 +139,10 @@ func ThumbnailLeaseName(evidenceID string) string { return "thumbnails:" + evide
 func (t *Thumbnailer) makeOnce(ctx context.Context, e Evidence) error {
 	leases, ok := t.store.(Leases)
 	if !ok {
-		return t.Make(ctx, e)
+		_, err := t.makeDue(ctx, e.ID)
+		return err
 	}
-	name, holder, now := ThumbnailLeaseName(e.ID), NewHolder("thumbnailer"), time.Now()
+	name, holder, now := ThumbnailLeaseName(e.ID), NewHolder("thumbnailer"), t.now()
 	got, err := leases.AcquireLease(ctx, name, holder, now, now.Add(ThumbnailClaimTTL))
 	if err != nil {
 		return fmt.Errorf("fieldwatch: thumbnail claim of %s: %w", e.ID, err)
@@ -149,13 +150,35 @@ func (t *Thumbnailer) makeOnce(ctx context.Context, e Evidence) error {
 	if !got {
 		return nil
 	}
-	err = t.Make(ctx, e)
-	if err != nil {
+	made, err := t.makeDue(ctx, e.ID)
+	if !made || err != nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		err = errors.Join(err, leases.ReleaseLease(rctx, name, holder))
 	}
 	return err
+}
+
+// makeDue makes the previews of the evidence with this id if its record,
+// read afresh, still wants them now, and reports whether it made them. A
+// queued copy may predate an attempt that failed meanwhile: made from the
+// copy, it would retry before the backoff allows and write its older
+// attempt count over the newer one, even undoing a give-up.
+func (t *Thumbnailer) makeDue(ctx context.Context, id string) (bool, error) {
+	e, err := t.store.EvidenceByID(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if e.ThumbnailState() != ThumbnailPending {
+		return false, nil
+	}
+	if next := e.ThumbnailTries.NextAt; next != nil && t.now().Before(*next) {
+		return false, nil
+	}
+	if err := t.Make(ctx, e); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // SweepSpool removes the files in a replica's spool (its --spool-dir)

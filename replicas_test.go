@@ -167,6 +167,18 @@ func (n notifying) AcquireLease(ctx context.Context, name, holder string, now, u
 type thumbStore struct {
 	memLeases
 	set map[string][]int
+	ev  map[string]Evidence
+}
+
+func (s *thumbStore) EvidenceByID(_ context.Context, id string) (Evidence, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.ev[id]
+	if !ok {
+		return Evidence{}, ErrNotFound
+	}
+	e.Thumbnails = s.set[id]
+	return e, nil
 }
 
 func (s *thumbStore) SetThumbnails(_ context.Context, id string, sizes []int) error {
@@ -218,6 +230,7 @@ func TestThumbnailsMadeOnce(t *testing.T) {
 	blobs := &thumbBlobs{photo: photo.Bytes()}
 	th := NewThumbnailer(st, blobs, ThumbnailConfig{})
 	e := Evidence{ID: "e1", ContentType: "image/jpeg", SHA256: "ab" + string(bytes.Repeat([]byte("0"), 62)), ObjectKey: "evidence/ab/x"}
+	st.ev = map[string]Evidence{e.ID: e}
 
 	blobs.fail = true
 	if err := th.makeOnce(t.Context(), e); err == nil {
@@ -245,5 +258,37 @@ func TestThumbnailsMadeOnce(t *testing.T) {
 	// Another queued copy, later: the claim is still there.
 	if err := th.makeOnce(t.Context(), e); err != nil || blobs.puts != sizes {
 		t.Fatalf("a late copy: %v, %d previews written", err, blobs.puts)
+	}
+}
+
+// A copy queued before the worker gave up on the photo (or before its
+// backoff) must not make it again from its stale record: it would undo
+// the give-up and the backoff.
+func TestThumbnailsStaleCopyRespectsRecord(t *testing.T) {
+	clock := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	st := &thumbStore{set: map[string][]int{}}
+	blobs := &thumbBlobs{photo: []byte("not a jpeg")}
+	th := NewThumbnailer(st, blobs, ThumbnailConfig{Clock: func() time.Time { return clock }})
+	stale := Evidence{ID: "e1", ContentType: "image/jpeg", ObjectKey: "evidence/ab/x"}
+	later := clock.Add(time.Hour)
+	for name, tries := range map[string]ThumbnailTries{
+		"GaveUp": {Attempts: 5, GaveUp: ThumbnailFailed, Error: "corrupt"},
+		"NotDue": {Attempts: 2, NextAt: &later, Error: "corrupt"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fresh := stale
+			fresh.ThumbnailTries = tries
+			st.ev = map[string]Evidence{"e1": fresh}
+			before := blobs.gets
+			if err := th.makeOnce(t.Context(), stale); err != nil {
+				t.Fatal(err)
+			}
+			if blobs.gets != before {
+				t.Fatal("a stale queued copy made the previews again")
+			}
+			if n := len(st.leases); n != 0 {
+				t.Fatalf("a skipped copy kept its claim (%d leases)", n)
+			}
+		})
 	}
 }

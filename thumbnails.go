@@ -32,6 +32,9 @@ type ThumbnailStore interface {
 	SetThumbnails(ctx context.Context, id string, sizes []int) error
 	// SetThumbnailTries records a failed attempt (or giving up).
 	SetThumbnailTries(ctx context.Context, id string, tr ThumbnailTries) error
+	// EvidenceByID reads the photo's record afresh: a queued copy may be
+	// older than an attempt that failed meanwhile.
+	EvidenceByID(ctx context.Context, id string) (Evidence, error)
 	// EvidenceNeedingThumbnails returns up to limit thumbnailable
 	// evidence lacking one of sizes, not given up on and due at now,
 	// fewest failures first, then oldest first.
