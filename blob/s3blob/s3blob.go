@@ -65,10 +65,6 @@ const (
 	maxPartSize       = 5 << 30
 	defaultMaxRetries = 3
 	defaultRegion     = "us-east-1"
-	// cleanupTimeout bounds the removal of a failed upload's leftovers,
-	// which runs even when the caller's context is done. Past it, the
-	// reconciler's pass over objects without rows removes them.
-	cleanupTimeout = 5 * time.Second
 	// maxPresignTTL is SigV4's limit.
 	maxPresignTTL = 7 * 24 * time.Hour
 )
@@ -264,7 +260,7 @@ func (s *Bucket) Put(ctx context.Context, key string, r io.Reader, size int64, o
 		err = errors.New("store answered before the whole body was sent")
 	}
 	if err != nil {
-		return blob.Object{}, s.putFailed(ctx, key, pr, err, multipart)
+		return blob.Object{}, s.putFailed(ctx, key, pr, err)
 	}
 	return s.checkStored(ctx, key, size, want, pr.Sum(), multipart)
 }
@@ -281,7 +277,7 @@ func readBody(ctx context.Context, r io.Reader, size int64) ([]byte, []byte, err
 
 // putFailed turns a failed upload into Put's error and removes what the
 // upload may have left.
-func (s *Bucket) putFailed(ctx context.Context, key string, pr *blob.PutReader, err error, multipart bool) error {
+func (s *Bucket) putFailed(ctx context.Context, key string, pr *blob.PutReader, err error) error {
 	const op = "put"
 	var kind error
 	cause := err
@@ -325,10 +321,12 @@ func (s *Bucket) putFailed(ctx context.Context, key string, pr *blob.PutReader, 
 	// addressed), and a complete body that the store verified is the
 	// right one anyway. A half-sent body is never committed: blob.PutReader
 	// withholds the last byte and the store checks the declared hash.
-	// Only an unfinished multipart upload, invisible under key, is aborted.
-	if cerr := s.cleanup(ctx, key, multipart); cerr != nil {
-		cause = fmt.Errorf("%w; cleanup also failed: %v", cause, cerr)
-	}
+	// Nor are other unfinished multipart uploads of the key aborted: they
+	// may be another upload's of the same bytes. minio-go aborts its own
+	// on failure; one it could not abort (its context was done) is left
+	// to the bucket's AbortIncompleteMultipartUpload lifecycle rule
+	// (docs/operations.md). fieldwatch sets PartSize above the largest
+	// photo, so its uploads are single PUTs anyway.
 	return blob.NewError(op, key, kind, cause)
 }
 
@@ -363,20 +361,6 @@ func (s *Bucket) checkStored(ctx context.Context, key string, size int64, want, 
 	obj := s.object(key, oi)
 	obj.SHA256 = sum
 	return obj, nil
-}
-
-// cleanup aborts any unfinished multipart upload of key, which holds the
-// parts sent so far out of sight. It runs on a context of its own: the
-// caller's may be the reason we are here.
-func (s *Bucket) cleanup(ctx context.Context, key string, multipart bool) error {
-	if !multipart {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	// minio-go aborts a failed multipart upload itself, but with the
-	// caller's context, which may be done.
-	return s.client.RemoveIncompleteUpload(ctx, s.bucket, key)
 }
 
 // Get implements blob.Bucket.
