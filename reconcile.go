@@ -141,7 +141,7 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 	}
 
 	if r.spoolDir != "" {
-		n, err := sweepSpool(r.spoolDir, now.Add(-r.staleAfter))
+		n, err := SweepSpool(r.spoolDir, now.Add(-r.staleAfter))
 		rep.SpoolFiles = n
 		if err != nil {
 			errs = append(errs, err)
@@ -155,9 +155,12 @@ func (r *Reconciler) Run(ctx context.Context) (ReconcileReport, error) {
 	return rep, errors.Join(errs...)
 }
 
-// sweepSpool removes spool files last written before cutoff: an upload
-// that is still receiving writes to its file continuously.
-func sweepSpool(dir string, cutoff time.Time) (int, error) {
+// SweepSpool removes spool files last written before cutoff: an upload
+// that is still receiving writes to its file continuously. A reconciler
+// pass sweeps its replica's spool; each replica has its own, which the
+// replica holding the reconciler's lease cannot see, so a replica also
+// sweeps its own when it starts.
+func SweepSpool(dir string, cutoff time.Time) (int, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil

@@ -180,9 +180,3 @@ func (t *Thumbnailer) makeDue(ctx context.Context, id string) (bool, error) {
 	}
 	return true, nil
 }
-
-// SweepSpool removes the files in a replica's spool (its --spool-dir)
-// last written before cutoff, as a reconciler pass does. Each replica
-// has its own spool, which the replica holding the reconciler's lease
-// cannot see; a replica sweeps its own when it starts.
-func SweepSpool(dir string, cutoff time.Time) (int, error) { return sweepSpool(dir, cutoff) }

@@ -2,7 +2,6 @@ package fieldwatch
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -354,8 +353,8 @@ func (d *DirectUploads) PutContent(ctx context.Context, a Actor, id string, body
 	if length != u.Size {
 		return Errorf(EDIGEST, "%w: Content-Length %d, declared size %d", ErrUploadMismatch, length, u.Size)
 	}
-	sum, err := hex.DecodeString(u.SHA256)
-	if err != nil || len(sum) != 32 {
+	sum := blob.ParseHexSHA256(u.SHA256)
+	if sum == nil {
 		return Errorf(EINVALID, "sha256 is not 64 hex digits")
 	}
 	_, err = d.blobs.Put(ctx, u.ObjectKey, body, u.Size, blob.PutOptions{SHA256: sum})

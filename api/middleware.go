@@ -194,9 +194,10 @@ func (s *Server) limitBody(limit int64, idle bool) echo.MiddlewareFunc {
 				return next(c)
 			}
 			rc := http.NewResponseController(c.Response().Writer)
-			var src io.Reader = http.MaxBytesReader(c.Response(), req.Body, limit)
+			bounded := http.MaxBytesReader(c.Response(), req.Body, limit)
+			var src io.Reader = bounded
 			if idle {
-				src = &idleReader{body: http.MaxBytesReader(c.Response(), req.Body, limit), rc: rc, idle: s.cfg.UploadIdle}
+				src = &idleReader{body: bounded, rc: rc, idle: s.cfg.UploadIdle}
 			}
 			body, err := io.ReadAll(src)
 			var tooBig *http.MaxBytesError

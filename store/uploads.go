@@ -33,7 +33,7 @@ func scanUpload(r rowScanner) (fieldwatch.Upload, error) {
 // is reached, an error wrapping fieldwatch.ErrInvalid for a bad size or
 // digest, ErrNotFound for an unknown user.
 func (s *Store) CreateUpload(ctx context.Context, u *fieldwatch.Upload, lim fieldwatch.UploadLimits) error {
-	if u.Size <= 0 || !isHexSHA256(u.SHA256) {
+	if u.Size <= 0 || !fieldwatch.ValidSHA256(u.SHA256) {
 		return fieldwatch.Errorf(fieldwatch.EINVALID, "upload needs a positive size and a lower-case hex SHA-256")
 	}
 	if err := errors.Join(checkText("object key", u.ObjectKey), checkTime("created_at", u.CreatedAt), checkTime("expires_at", u.ExpiresAt),
@@ -209,16 +209,4 @@ func (s *Store) ExpiredUploads(ctx context.Context, before time.Time, limit int)
 		return nil, s.fail("expired uploads", err)
 	}
 	return out, nil
-}
-
-func isHexSHA256(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range s {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -74,6 +74,7 @@ type App struct {
 	Handler      http.Handler
 	Logger       *slog.Logger
 
+	now        func() time.Time
 	jobs       *jobMetrics
 	stop       context.CancelFunc
 	background sync.WaitGroup
@@ -91,7 +92,7 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 	if registry == nil {
 		registry = prometheus.NewRegistry()
 	}
-	a := &App{Config: c, Logger: log}
+	a := &App{Config: c, Logger: log, now: o.clock()}
 	var storeOpts []store.Option
 	if o.Clock != nil {
 		storeOpts = append(storeOpts, store.WithClock(o.Clock))
@@ -210,7 +211,7 @@ func (a *App) Start(ctx context.Context) {
 	c, log := a.Config, a.Logger
 	// What a crash of this replica left in its spool. The reconciler
 	// sweeps the spool of the replica that holds its lease only.
-	if n, err := fieldwatch.SweepSpool(c.SpoolDir, time.Now().Add(-c.UploadStaleAfter)); err != nil {
+	if n, err := fieldwatch.SweepSpool(c.SpoolDir, a.now().Add(-c.UploadStaleAfter)); err != nil {
 		log.Warn("sweeping the spool", slog.String("error", err.Error()))
 	} else if n > 0 {
 		log.Info("removed leftover spool files", slog.Int("count", n))
@@ -221,7 +222,7 @@ func (a *App) Start(ctx context.Context) {
 	reconcile := &fieldwatch.LeasedJob{Name: "reconcile", Holder: holder, Leases: a.DB, Run: func(ctx context.Context) error {
 		_, err := a.Reconciler.Run(ctx)
 		// Claims on single photos' previews are left to expire.
-		_, perr := a.DB.DeleteExpiredLeases(ctx, time.Now())
+		_, perr := a.DB.DeleteExpiredLeases(ctx, a.now())
 		return errors.Join(err, perr)
 	}}
 	deadlines := &fieldwatch.LeasedJob{Name: "deadlines", Holder: holder, Leases: a.DB, Run: func(ctx context.Context) error {
