@@ -116,7 +116,11 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 	if a.Atlas, err = fieldwatch.NewAtlas(ctx, db, fieldwatch.AtlasConfig{Clock: o.Clock}); err != nil {
 		return nil, err
 	}
-	if a.Identity, err = newIdentity(c, db, a.Atlas, o); err != nil {
+	keys, err := SigningKeys(c)
+	if err != nil {
+		return nil, err
+	}
+	if a.Identity, err = newIdentity(c, keys, db, a.Atlas, o); err != nil {
 		return nil, err
 	}
 	county := c.CountyBBox
@@ -160,12 +164,8 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 	a.Thumbnails = fieldwatch.NewThumbnailer(db, countedThumbnails{a.Photos, a.jobs.thumbnails},
 		fieldwatch.ThumbnailConfig{Workers: c.ThumbnailWorkers, Logger: log, Clock: o.Clock})
 
-	// Cursors are signed with secrets derived from the JWT keys, which
-	// every replica shares already.
-	keys, err := SigningKeys(c)
-	if err != nil {
-		return nil, err
-	}
+	// Cursors are signed with secrets derived from the JWT keys (read
+	// above), which every replica shares already.
 	ac := api.Config{
 		Version:        o.Version,
 		Logger:         log,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/auth"
+	"github.com/fieldwatch/fieldwatch/internal/durable"
 	"github.com/fieldwatch/fieldwatch/store"
 )
 
@@ -19,15 +20,15 @@ import (
 // A river chief's scope is the reaches atlas assigns them today; nil
 // atlas (user management commands) leaves chiefs without reaches.
 func NewIdentity(c Config, db *store.Store, atlas *fieldwatch.Atlas) (*auth.Service, error) {
-	return newIdentity(c, db, atlas, Options{})
-}
-
-func newIdentity(c Config, db *store.Store, atlas *fieldwatch.Atlas, o Options) (*auth.Service, error) {
-	now := o.clock()
 	keys, err := SigningKeys(c)
 	if err != nil {
 		return nil, err
 	}
+	return newIdentity(c, keys, db, atlas, Options{})
+}
+
+func newIdentity(c Config, keys *auth.KeySet, db *store.Store, atlas *fieldwatch.Atlas, o Options) (*auth.Service, error) {
+	now := o.clock()
 	var reaches auth.ReachScope
 	if atlas != nil {
 		reaches = func(ctx context.Context, userID string) ([]string, error) {
@@ -63,15 +64,26 @@ func SigningKeys(c Config) (*auth.KeySet, error) {
 		if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 			return nil, err
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		// Written whole under a temporary name and linked into place, so
+		// that a process starting at the same moment never reads an empty
+		// file: it finds none (and links its own, which fails) or this one.
+		f, err := os.CreateTemp(c.DataDir, "jwt-keys-*.tmp")
+		if err != nil {
+			return nil, fmt.Errorf("jwt key file: %w", err)
+		}
+		defer os.Remove(f.Name())
+		_, werr := f.WriteString(key + "\n")
+		if err := errors.Join(werr, f.Chmod(0o600), f.Sync(), f.Close()); err != nil {
+			return nil, fmt.Errorf("jwt key file: %w", err)
+		}
+		err = os.Link(f.Name(), path)
 		if errors.Is(err, fs.ErrExist) {
 			return SigningKeys(c) // another process made it first
 		}
 		if err != nil {
 			return nil, fmt.Errorf("jwt key file: %w", err)
 		}
-		_, werr := f.WriteString(key + "\n")
-		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		if err := durable.Sync(c.DataDir); err != nil {
 			return nil, fmt.Errorf("jwt key file: %w", err)
 		}
 		return auth.ParseKeySet(key)
