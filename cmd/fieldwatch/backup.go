@@ -84,9 +84,9 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	dir := rest[0]
 	log := app.NewLogger(c, stderr)
-	dbPath, ok := sqlitePath(c)
+	dbPath, ok := app.SQLitePath(c)
 	if !ok {
-		if !postgresURL(c.DatabaseURL) {
+		if !app.IsPostgresURL(c.DatabaseURL) {
 			_, err := app.OpenStore(ctx, c) // the usage error for a malformed URL
 			return err
 		}
@@ -225,7 +225,7 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	dbPath, ok := sqlitePath(c)
+	dbPath, ok := app.SQLitePath(c)
 	if !ok {
 		return usageError{errors.New("restore fills the embedded SQLite deployment; for PostgreSQL use pg_restore as docs/operations.md describes")}
 	}
@@ -415,24 +415,6 @@ func copyObject(ctx context.Context, src, dst blob.Bucket, key string, size int6
 		return false, err
 	}
 	return true, nil
-}
-
-// sqlitePath is the embedded database's file as openStore reads the
-// database URL, or false when the URL names no SQLite file.
-func sqlitePath(c app.Config) (string, bool) {
-	u := c.DatabaseURL
-	switch {
-	case u == "":
-		return filepath.Join(c.DataDir, "fieldwatch.db"), true
-	case strings.HasPrefix(u, "sqlite:"):
-		return strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "//"), true
-	}
-	return "", false
-}
-
-// postgresURL reports whether u is a PostgreSQL URL.
-func postgresURL(u string) bool {
-	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
 
 // requireEmptyDir accepts a directory that does not exist or is empty.

@@ -46,18 +46,33 @@ func OpenMigrated(ctx context.Context, c Config, opts ...store.Option) (*store.S
 
 // OpenStore picks the database backend from the configured URL.
 func OpenStore(ctx context.Context, c Config, opts ...store.Option) (*store.Store, error) {
-	u := c.DatabaseURL
+	if path, ok := SQLitePath(c); ok {
+		return store.OpenSQLite(ctx, path, opts...)
+	}
 	switch {
-	case u == "":
-		return store.OpenSQLite(ctx, filepath.Join(c.DataDir, "fieldwatch.db"), opts...)
-	case strings.HasPrefix(u, "sqlite:"):
-		return store.OpenSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "//"), opts...)
-	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		return store.OpenPostgres(ctx, u, opts...)
+	case IsPostgresURL(c.DatabaseURL):
+		return store.OpenPostgres(ctx, c.DatabaseURL, opts...)
 	default:
 		// Never echo the URL: it may hold a password.
 		return nil, UsageError{errors.New("database URL: want postgres://…, postgresql://… or sqlite:PATH")}
 	}
+}
+
+// SQLitePath is the embedded database's file, if the configuration names
+// one: DATA_DIR/fieldwatch.db without a URL, PATH for sqlite:PATH.
+func SQLitePath(c Config) (string, bool) {
+	switch u := c.DatabaseURL; {
+	case u == "":
+		return filepath.Join(c.DataDir, "fieldwatch.db"), true
+	case strings.HasPrefix(u, "sqlite:"):
+		return strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "//"), true
+	}
+	return "", false
+}
+
+// IsPostgresURL reports whether u names a PostgreSQL database.
+func IsPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
 
 // OpenPhotos picks the photo store: S3 when an endpoint is configured, else
