@@ -22,6 +22,8 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u *fieldwatch.User) error
 	ListUsers(ctx context.Context, f fieldwatch.UserFilter) ([]fieldwatch.User, error)
 	UpdateUser(ctx context.Context, id string, p fieldwatch.UserPatch, now time.Time) (fieldwatch.User, error)
+	// SetPasswordHash replaces the hash and, in the same transaction,
+	// revokes every refresh session of the user.
 	SetPasswordHash(ctx context.Context, id, hash string, now time.Time) error
 	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
 }
@@ -321,7 +323,9 @@ func (s *Service) UpdateUser(ctx context.Context, id string, in UserUpdate) (fie
 			return fieldwatch.User{}, err
 		}
 	}
-	if hash != "" || (in.Active != nil && !*in.Active) {
+	// A password change revoked every session already, in its own
+	// transaction (SetPasswordHash); a deactivation revokes them here.
+	if in.Active != nil && !*in.Active {
 		if err := s.cfg.Sessions.RevokeUser(ctx, id); err != nil {
 			return fieldwatch.User{}, err
 		}
