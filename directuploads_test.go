@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -111,28 +109,12 @@ func (b *duBlobs) Delete(_ context.Context, key string) error {
 }
 
 // duIntake receives into real spool files and records what it submits.
+// duIntake receives through the real Intake (its spool, hash and size
+// limit) and records what would be submitted or replayed.
 type duIntake struct {
-	dir       string
-	max       int64
+	*Intake
 	submitted []EvidenceMeta
 	replayed  int
-}
-
-func (in *duIntake) MaxPhotoBytes() int64 { return in.max }
-
-func (in *duIntake) Receive(_ context.Context, r io.Reader) (*Spool, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(in.dir, "spool-*")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := f.Write(data); err != nil {
-		return nil, err
-	}
-	return &Spool{f: f, size: int64(len(data)), sum: sha256.Sum256(data)}, nil
 }
 
 func (in *duIntake) Replay(_ context.Context, c *Claim, photoSHA256 string, rawMeta []byte) (Evidence, error) {
@@ -158,11 +140,15 @@ type duFixture struct {
 
 func newDUFixture(t *testing.T) *duFixture {
 	t.Helper()
+	in, err := NewIntake(nil, nil, IntakeConfig{SpoolDir: t.TempDir(), MaxPhotoBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := &duFixture{
 		now:    time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC),
 		store:  newDUStore(),
 		blobs:  &duBlobs{objects: map[string][]byte{}},
-		intake: &duIntake{dir: t.TempDir(), max: 1 << 20},
+		intake: &duIntake{Intake: in},
 		claim:  &Claim{},
 	}
 	f.du = NewDirectUploads(f.store, f.blobs, f.intake, DirectUploadsConfig{Clock: func() time.Time { return f.now }})
@@ -228,7 +214,7 @@ func TestDirectUploadsCreate(t *testing.T) {
 	})
 	t.Run("ErrTooLarge", func(t *testing.T) {
 		f := newDUFixture(t)
-		if _, _, err := f.du.Create(t.Context(), duOwner, f.intake.max+1, duSum(duPhoto)); !errors.Is(err, ErrTooLarge) {
+		if _, _, err := f.du.Create(t.Context(), duOwner, f.intake.MaxPhotoBytes()+1, duSum(duPhoto)); !errors.Is(err, ErrTooLarge) {
 			t.Errorf("err = %v, want ErrTooLarge", err)
 		}
 		if len(f.store.limits) != 0 {
@@ -398,20 +384,5 @@ func TestDirectUploadsComplete(t *testing.T) {
 				t.Error("a key was claimed for a session that is not the caller's")
 			}
 		})
-	}
-}
-
-// TestSpoolFixture checks the test's own spool: Close removes the file.
-func TestSpoolFixture(t *testing.T) {
-	in := &duIntake{dir: t.TempDir()}
-	sp, err := in.Receive(t.Context(), bytes.NewReader(duPhoto))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sp.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if left, _ := filepath.Glob(filepath.Join(in.dir, "*")); len(left) != 0 {
-		t.Errorf("spool files left: %v", left)
 	}
 }
