@@ -12,11 +12,15 @@
 #                       same bytes to the same S3 server
 #                local  embedded: SQLite + local photo directory; baseline:
 #                       raw write+fsync+rename on the same file system
-#   2 slow     200 uploads at 2 Mbit/s each for 60 s with 20 reads/s, on the
-#              s3 deployment, restarted (errors, read latency, peak RSS,
-#              goroutines and open files before and after)
+#              then (with perf) CPU per upload by stage from a profiled
+#              run, and the thumbnails' CPU per 12 MP photo
+#   2 slow     1,000 uploads in flight at once (3 MB each at 90 kB/s, ~35 s,
+#              started within 2 s) with 20 reads/s, on the s3 deployment,
+#              restarted (errors, read latency, peak RSS, goroutines and
+#              open files before and after)
 #   3 reads    GET /v1/evidence/{id} and a bbox list vs /healthz: sustainable
-#              requests/s and latency percentiles (vegeta, open model)
+#              requests/s, latency percentiles, CPU per request and a perf
+#              profile (vegeta, open model), in every deployment
 #   4 spatial  the store's bbox list query on 1,000,000 rows in fresh
 #              PostgreSQL and SQLite databases: p50/p95 and query plans
 #   5 geo      go test -bench Locate ./geo
@@ -34,8 +38,8 @@
 #   FWBENCH_QUICK=1 a short version of every run for development (a few
 #                   minutes; the numbers are not comparable, and go to
 #                   ${TMPDIR:-/tmp}/fwbench-quick unless FWBENCH_DOCS is set)
-#   FWBENCH_MODES   deployments for run 1, default "s3 local"; runs 2-3 use
-#                   s3 when it is among them, else local
+#   FWBENCH_MODES   deployments for runs 1 and 3, default "s3 local"; run 2
+#                   uses s3 when it is among them, else local
 #   FWBENCH_FLAGS   extra flags for `fwbench run`, e.g. '-count 32'
 #   FWBENCH_SLOW_FLAGS, FWBENCH_READS_FLAGS, FWBENCH_SPATIAL_FLAGS, FWBENCH_GEO_FLAGS
 #                   extra flags for `fwbench slow`, `reads`, `spatial`, and
@@ -70,9 +74,9 @@ read -r -a SPATIAL_EXTRA <<<"${FWBENCH_SPATIAL_FLAGS:-}"
 read -r -a GEO_EXTRA <<<"${FWBENCH_GEO_FLAGS:-}"
 # The quick mode's flags come first: explicit flags win.
 if [[ ${FWBENCH_QUICK:-} == 1 ]]; then
-	EXTRA=(-count 32 -burst 16 -warmup 2 "${EXTRA[@]}")
-	SLOW_EXTRA=(-clients 40 -duration 10s -stagger 1s "${SLOW_EXTRA[@]}")
-	READS_EXTRA=(-step 1s -hold 2s -refine 1 -pause 200ms "${READS_EXTRA[@]}")
+	EXTRA=(-count 32 -burst 16 -warmup 2 -profile-uploads 16 -thumb-photos 6 "${EXTRA[@]}")
+	SLOW_EXTRA=(-clients 200 -rate 200000 -duration 12s -stagger 1s "${SLOW_EXTRA[@]}")
+	READS_EXTRA=(-step 1s -hold 2s -refine 1 -pause 200ms -profile 2s "${READS_EXTRA[@]}")
 	SPATIAL_EXTRA=(-rows 100000 -boxes 100 -warmup 10 "${SPATIAL_EXTRA[@]}")
 	GEO_EXTRA=(-test.benchtime=200ms "${GEO_EXTRA[@]}")
 fi
@@ -87,7 +91,15 @@ if { has_run slow || has_run reads; } && ! has_run upload; then
 	fw_err "FWBENCH_RUNS: slow and reads need upload (they read the evidence it stores)"
 	exit 2
 fi
-UPLOADS_PER_USER=256 # one bench user sends all the uploads
+# One bench user sends every upload, run 2's thousand at once among them:
+# its per-user cap is raised to that; the total cap stays at its default.
+UPLOADS_PER_USER=1000
+# Run 2 holds over a thousand connections, fwbench and the server each.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if (($(ulimit -n) < 4096)); then
+	fw_err "open files limit $(ulimit -n) < 4096: run 2 needs more (raise the hard limit)"
+	exit 2
+fi
 
 # server_stop stops the running fieldwatch (SIGTERM, then SIGKILL after 30 s).
 server_stop() {
@@ -249,7 +261,7 @@ fwbench_step() {
 }
 
 LOAD_MODE=""
-if has_run slow || has_run reads; then
+if has_run slow; then
 	case " $MODES " in
 	*" s3 "*) LOAD_MODE=s3 ;;
 	*) LOAD_MODE=${MODES%% *} ;;
@@ -282,7 +294,7 @@ for mode in $MODES; do
 	fw_info "fieldwatch pid $SERVER_PID on $SERVER_URL"
 
 	args=(run -mode "$mode" -url "$SERVER_URL" -server-pid "$SERVER_PID" -label "$label"
-		-photos testdata/photos -out "$BENCH_DIR/$mode.json" -timeout 200s)
+		-photos testdata/photos -out "$BENCH_DIR/$mode.json" -timeout 260s)
 	pids=()
 	if [[ $mode == s3 ]]; then
 		args+=(-s3-pid "$FW_S3_PID" -db-pid "$PG_PID")
@@ -291,17 +303,17 @@ for mode in $MODES; do
 		args+=(-raw-dir "$BENCH_DIR/$mode/raw" -data-dir "$BENCH_DIR/$mode/data")
 	fi
 	fw_phase "run 1 ($mode): upload throughput and memory"
-	fwbench_step "$mode-upload" 230 "${args[@]}" "${EXTRA[@]}"
+	fwbench_step "$mode-upload" 290 "${args[@]}" "${EXTRA[@]}"
 	server_stop
 	fieldwatch_check "$mode"
 	RESULTS+=(-in "$BENCH_DIR/$mode.json")
 
-	if [[ $mode == "$LOAD_MODE" ]]; then
+	if [[ $mode == "$LOAD_MODE" ]] || has_run reads; then
 		# A fresh process on the same data for runs 2 and 3.
 		server_start "$mode"
 		fw_info "fieldwatch restarted: pid $SERVER_PID on $SERVER_URL"
 		common=(-mode "$mode" -label "$label" -url "$SERVER_URL" -server-pid "$SERVER_PID" "${pids[@]}" -photos testdata/photos)
-		if has_run slow; then
+		if has_run slow && [[ $mode == "$LOAD_MODE" ]]; then
 			fw_phase "run 2 ($mode): slow uploads"
 			fwbench_step "$mode-slow" 420 slow "${common[@]}" -out "$BENCH_DIR/slow.json" \
 				-server-uploads-per-user "$UPLOADS_PER_USER" -server-uploads-total 1000 "${SLOW_EXTRA[@]}"
@@ -309,8 +321,8 @@ for mode in $MODES; do
 		fi
 		if has_run reads; then
 			fw_phase "run 3 ($mode): reads"
-			fwbench_step "$mode-reads" 540 reads "${common[@]}" -out "$BENCH_DIR/reads.json" "${READS_EXTRA[@]}"
-			REPORT_EXTRA+=(-reads "$BENCH_DIR/reads.json")
+			fwbench_step "$mode-reads" 420 reads "${common[@]}" -out "$BENCH_DIR/reads-$mode.json" "${READS_EXTRA[@]}"
+			REPORT_EXTRA+=(-reads "$BENCH_DIR/reads-$mode.json")
 		fi
 		server_stop
 		fieldwatch_check "$mode"
@@ -352,7 +364,8 @@ for v in FWBENCH_RUNS FWBENCH_QUICK FWBENCH_MODES FWBENCH_FLAGS FWBENCH_SLOW_FLA
 	fi
 done
 notes=(-note "Each deployment's database has the demo county imported (\`fieldwatch import townships|reaches demo/*.geojson\`), so uploads are linked to townships and reaches as in production."
-	-note "The server runs with FIELDWATCH_UPLOADS_PER_USER=$UPLOADS_PER_USER (default 8) because one bench user sends every upload (the burst of run 1 and all of run 2's at once); FIELDWATCH_UPLOADS_TOTAL stays at its default, 1000.")
+	-note "The server runs with FIELDWATCH_UPLOADS_PER_USER=$UPLOADS_PER_USER (default 8) because one bench user sends every upload (the burst of run 1 and all of run 2's at once); FIELDWATCH_UPLOADS_TOTAL (1000) and FIELDWATCH_MAX_CONNS_PER_ADDR (128) stay at their defaults: run 2's uploads come from several loopback source addresses (127.0.0.2, .3, …), at most 100 connections each, as many phones would."
+	-note "Open files limit (ulimit -n) for the server and fwbench: $(ulimit -n).")
 mkdir -p "$DOCS"
 "$BENCH_DIR/fwbench" report "${RESULTS[@]}" "${REPORT_EXTRA[@]}" "${notes[@]}" -json "$DOCS/benchmarks.json" -md "$DOCS/benchmarks.md" \
 	-command "$command" -rev "$rev" -dirty="$dirty" \

@@ -217,8 +217,23 @@ func findSustainable(measure func(rate float64) (AttackStats, error), ok func(At
 		}
 		lo = rate
 	}
+	// A first step that fails means the ramp started too high (it starts
+	// near the last known rate): step down, a few times at most.
+	for rate := start / factor; lo == 0 && hi > 0 && rate >= 1 && len(steps) <= 3; rate /= factor {
+		s, err := measure(rate)
+		if err != nil {
+			return steps, lo, err
+		}
+		steps = append(steps, s)
+		if ok(s) {
+			lo = rate
+		} else {
+			hi = rate
+		}
+	}
 	if hi == 0 || lo == 0 {
-		return steps, lo, nil // never failed up to maxRate, or failed at once
+		sort.SliceStable(steps, func(i, j int) bool { return steps[i].OfferedRate < steps[j].OfferedRate })
+		return steps, lo, nil // never failed up to maxRate, or failed even at the lowest rates tried
 	}
 	for range refine {
 		mid := math.Round(math.Sqrt(lo * hi))

@@ -29,6 +29,10 @@ type RunResult struct {
 	// Created counts the 201 answers of the whole run (warm-up included):
 	// the evidence rows `fieldwatch check` must find and verify.
 	Created int `json:"created"`
+	// UploadProfile and Thumbnails are the profiled phases (nil: not run,
+	// or perf missing).
+	UploadProfile *UploadProfile   `json:"upload_profile,omitempty"`
+	Thumbnails    *ThumbnailResult `json:"thumbnails,omitempty"`
 	// CheckedRows is what `fieldwatch check` verified after the run (set
 	// by fwbench report from -rows).
 	CheckedRows int `json:"checked_rows"`
@@ -178,6 +182,21 @@ func runBench(ctx context.Context, c runConfig, stdout io.Writer) error {
 		return err
 	}
 	res.Created += res.Throughput.API.OK
+
+	if perfBin := b.perfBinary(); perfBin != "" {
+		if c.ProfileUploads > 0 {
+			if res.UploadProfile, err = b.uploadProfile(ctx, perfBin); err != nil {
+				return err
+			}
+			res.Created += res.UploadProfile.Uploads
+		}
+		if c.ThumbPhotos > 0 {
+			if res.Thumbnails, err = b.thumbnails(ctx, perfBin, photos, seed); err != nil {
+				return err
+			}
+			res.Created += res.Thumbnails.Photos
+		}
+	}
 
 	res.FinishedAt = time.Now().UTC()
 	out, err := json.MarshalIndent(res, "", "  ")

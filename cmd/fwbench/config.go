@@ -29,6 +29,12 @@ type runConfig struct {
 	Burst       int   // memory phase: uploads sent at once
 	BurstSize   int64 // memory phase: bytes per photo
 
+	// Profiled phases (need perf): uploads of Size under perf, by stage;
+	// 12 MP photos whose thumbnails are measured. 0 skips a phase.
+	ProfileUploads int
+	ThumbPhotos    int
+	Perf           string // the perf binary ("" : no profiled phases)
+
 	Timeout      time.Duration // the whole run
 	PhaseTimeout time.Duration // each measured phase
 	SettleMax    time.Duration // longest wait for the server to go idle
@@ -104,6 +110,9 @@ func parseRunFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.IntVar(&c.Warmup, "warmup", 8, "uploads per path before measuring (not counted)")
 	fs.IntVar(&c.Burst, "burst", 64, "memory phase: concurrent uploads")
 	fs.Int64Var(&c.BurstSize, "burst-size", 8<<20, "memory phase: bytes per photo")
+	fs.IntVar(&c.ProfileUploads, "profile-uploads", 48, "uploads of -size profiled with perf for CPU per upload by stage (0: none)")
+	fs.IntVar(&c.ThumbPhotos, "thumb-photos", 16, "12 MP photos uploaded, their thumbnails profiled with perf (0: none)")
+	fs.StringVar(&c.Perf, "perf", "perf", "the perf binary (\"\": no profiled phases; skipped when not found)")
 	fs.DurationVar(&c.Timeout, "timeout", 4*time.Minute, "bound on the whole run")
 	fs.DurationVar(&c.PhaseTimeout, "phase-timeout", 90*time.Second, "bound on each measured phase")
 	fs.DurationVar(&c.SettleMax, "settle-max", 60*time.Second, "longest wait for the server to finish background work")
@@ -151,6 +160,8 @@ func (c runConfig) validate() error {
 		{"concurrency", int64(c.Concurrency), 1, 256},
 		{"warmup", int64(c.Warmup), 0, 64},
 		{"burst", int64(c.Burst), 1, 256},
+		{"profile-uploads", int64(c.ProfileUploads), 0, 500},
+		{"thumb-photos", int64(c.ThumbPhotos), 0, 200},
 		{"size", c.Size, 1 << 20, 40 << 20},
 		{"burst-size", c.BurstSize, 1 << 20, 40 << 20},
 	} {

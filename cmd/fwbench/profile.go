@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +32,10 @@ type Profile struct {
 	Frames []Share `json:"frames"`
 	// Top is the functions with the most self time.
 	Top []Share `json:"top_self"`
+
+	// incl is every inclusive row, for callers that look for their own
+	// functions (uploadStages); not kept in the report.
+	incl []perfLine
 }
 
 // Share is a part of a profile.
@@ -69,7 +74,107 @@ func profileWhile(ctx context.Context, perfBin string, pid int, d time.Duration,
 	}
 	p.CPUSeconds = perfCPUSeconds(ctx, perfBin, data)
 	p.Groups, p.Frames, p.Top = summarizeProfile(self, incl)
+	p.incl = incl
 	return p, nil
+}
+
+// profileRun runs perf record on pid from just before load starts until
+// it returns (perf is stopped with SIGINT, which makes it write its data
+// and exit), and returns the summary; Seconds is the time perf ran.
+func profileRun(ctx context.Context, perfBin string, pid int, dir string, load func() error) (Profile, error) {
+	var p Profile
+	data := filepath.Join(dir, fmt.Sprintf("perf-%d-%d.data", pid, time.Now().UnixNano()))
+	defer os.Remove(data)
+	rec := exec.CommandContext(ctx, perfBin, "record", "-q", "-e", "cpu-clock", "-F", "499", "-g", "-p", strconv.Itoa(pid), "-o", data)
+	rec.Stdout, rec.Stderr = io.Discard, io.Discard
+	if err := rec.Start(); err != nil {
+		return p, fmt.Errorf("perf record: %w", err)
+	}
+	t0 := time.Now()
+	time.Sleep(100 * time.Millisecond) // perf attaches to the threads
+	lerr := load()
+	_ = rec.Process.Signal(os.Interrupt)
+	werr := rec.Wait()
+	p.Seconds = round3(time.Since(t0).Seconds())
+	if lerr != nil {
+		return p, lerr
+	}
+	if st, err := os.Stat(data); err != nil || st.Size() == 0 {
+		return p, fmt.Errorf("perf record wrote no data: %v", errors.Join(werr, err))
+	}
+	self, err := perfReport(ctx, perfBin, data, false)
+	if err != nil {
+		return p, err
+	}
+	incl, err := perfReport(ctx, perfBin, data, true)
+	if err != nil {
+		return p, err
+	}
+	p.CPUSeconds = perfCPUSeconds(ctx, perfBin, data)
+	p.Groups, p.Frames, p.Top = summarizeProfile(self, incl)
+	p.incl = incl
+	return p, nil
+}
+
+// Stage is a part of the server's work found by function names in a
+// profile: the highest inclusive share among the server's functions that
+// match Pattern (the outermost match, so nested matches are not counted
+// twice). Found false means no function matched: the code was renamed or
+// the stage did not run, which is not the same as costing nothing.
+type Stage struct {
+	Name    string  `json:"name"`
+	Pattern string  `json:"pattern"`
+	Found   bool    `json:"found"`
+	Symbol  string  `json:"symbol,omitempty"` // the matching function with the highest share
+	Pct     float64 `json:"pct"`              // of the profile's samples
+	// MS is Pct of the fieldwatch CPU per unit of work (per upload, per
+	// photo), in ms.
+	MS float64 `json:"ms"`
+}
+
+// stageDef names a stage and the function names that make it up.
+type stageDef struct {
+	name    string
+	pattern *regexp.Regexp
+}
+
+// uploadStageDefs are the stages of an upload (intake.go, api/evidence.go,
+// the blob stores) and the background thumbnails, by function name. The
+// patterns are loose on purpose: a renamed function should still match,
+// and one that no longer matches shows as "not found", never as 0.
+var uploadStageDefs = []stageDef{
+	{"receive + SHA-256 + spool (Intake.Receive)", regexp.MustCompile(`(?i)\(\*?Intake\)\.Receive|\(\*?Spool\w*\)\.Write|\.receive\w*$`)},
+	{"EXIF / inspection (Intake.describe, media)", regexp.MustCompile(`(?i)\(\*?Intake\)\.(describe|inspect)|^media\.(Sniff|Inspect|ReadEXIF)`)},
+	{"township / reach link (Intake.link, geo)", regexp.MustCompile(`(?i)\(\*?Intake\)\.link$|Linker\)\.Link$|^geo\.\(\*?Index\)\.Locate`)},
+	{"store the bytes (Intake.storeBytes: S3 PUT or directory)", regexp.MustCompile(`(?i)\(\*?Intake\)\.(storeBytes|store\w*)$|^blob/(s3blob|fileblob)\..*\.Put\w*$`)},
+	{"commit (Store.CommitEvidence)", regexp.MustCompile(`(?i)\.CommitEvidence$`)},
+	{"thumbnails (background, Thumbnailer)", regexp.MustCompile(`(?i)\(\*?Thumbnailer\)\.`)},
+}
+
+// thumbnailStage is the name of the stage that is not part of the
+// upload's own request.
+const thumbnailStage = "thumbnails (background, Thumbnailer)"
+
+// findStages returns each stage's share of incl (the server's own
+// functions, prefix trimmed, closures included) and its ms of perUnitMS.
+func findStages(incl []perfLine, defs []stageDef, perUnitMS float64) []Stage {
+	var out []Stage
+	for _, d := range defs {
+		st := Stage{Name: d.name, Pattern: d.pattern.String()}
+		for _, l := range incl {
+			s, own := ownSymbol(l.symbol)
+			if !own || !d.pattern.MatchString(wrapperRe.ReplaceAllString(s, "")) {
+				continue
+			}
+			if !st.Found || l.pct > st.Pct {
+				st.Found, st.Symbol, st.Pct = true, s, l.pct
+			}
+		}
+		st.Pct = round1(st.Pct)
+		st.MS = round3(st.Pct / 100 * perUnitMS)
+		out = append(out, st)
+	}
+	return out
 }
 
 // perfLine is one row of `perf report --stdio`.
@@ -202,4 +307,18 @@ func cmpDesc(a, b float64, an, bn string) int {
 		return 1
 	}
 	return strings.Compare(an, bn)
+}
+
+// ownSymbol reports whether sym is one of the server's functions (the
+// root package fieldwatch or one below it) and returns it without the
+// module path: "fieldwatch.(*Intake).Receive", "store.(*Store).readTx".
+func ownSymbol(sym string) (string, bool) {
+	const mod = "github.com/fieldwatch/fieldwatch"
+	if s, ok := strings.CutPrefix(sym, mod+"/"); ok {
+		return s, true
+	}
+	if s, ok := strings.CutPrefix(sym, mod+"."); ok {
+		return "fieldwatch." + s, true
+	}
+	return sym, false
 }

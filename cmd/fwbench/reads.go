@@ -21,19 +21,23 @@ import (
 // readsConfig is what `fwbench reads` was asked to measure.
 type readsConfig struct {
 	serverConfig
-	Step     time.Duration // each ramp step
-	Hold     time.Duration // the confirmation run at the sustainable rate
-	Pause    time.Duration // between steps, for queues to empty
-	Start    float64       // first rate of each ramp
-	Factor   float64
-	MaxRate  float64
-	Refine   int
-	P99Max   time.Duration // pass rule
-	ReqLimit time.Duration // per-request timeout
-	BBoxHalf float64       // half the side of the list's bbox, degrees
-	Page     int           // list page size
-	Profile  time.Duration // perf profile of the server at each sustainable rate (0: none)
-	Perf     string        // the perf binary
+	Step  time.Duration // each ramp step
+	Hold  time.Duration // the confirmation run at the sustainable rate
+	Pause time.Duration // between steps, for queues to empty
+	Start float64       // first rate of every ramp (0: each target's own, below)
+	// First rates of each target's ramp: near the last known sustainable
+	// rate divided by a few factors, so the ramp spends its steps where
+	// it matters.
+	StartHealthz, StartGet, StartList float64
+	Factor                            float64
+	MaxRate                           float64
+	Refine                            int
+	P99Max                            time.Duration // pass rule
+	ReqLimit                          time.Duration // per-request timeout
+	BBoxHalf                          float64       // half the side of the list's bbox, degrees
+	Page                              int           // list page size
+	Profile                           time.Duration // perf profile of the server at each sustainable rate (0: none)
+	Perf                              string        // the perf binary
 }
 
 func parseReadsFlags(args []string, getenv func(string) string, stderr io.Writer) (readsConfig, error) {
@@ -41,10 +45,13 @@ func parseReadsFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs := flag.NewFlagSet("fwbench reads", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.serverConfig.register(fs, getenv, 8*time.Minute)
-	fs.DurationVar(&c.Step, "step", 5*time.Second, "duration of each ramp step")
-	fs.DurationVar(&c.Hold, "hold", 10*time.Second, "duration of the confirmation run at the sustainable rate")
-	fs.DurationVar(&c.Pause, "pause", time.Second, "pause between steps")
-	fs.Float64Var(&c.Start, "start-rate", 100, "first rate of each ramp, requests/s")
+	fs.DurationVar(&c.Step, "step", 3*time.Second, "duration of each ramp step")
+	fs.DurationVar(&c.Hold, "hold", 8*time.Second, "duration of the confirmation run at the sustainable rate")
+	fs.DurationVar(&c.Pause, "pause", 500*time.Millisecond, "pause between steps")
+	fs.Float64Var(&c.Start, "start-rate", 0, "first rate of every ramp, requests/s (0: -start-healthz, -start-get, -start-list)")
+	fs.Float64Var(&c.StartHealthz, "start-healthz", 1600, "first rate of the /healthz ramp, requests/s")
+	fs.Float64Var(&c.StartGet, "start-get", 200, "first rate of the GET /v1/evidence/{id} ramp, requests/s")
+	fs.Float64Var(&c.StartList, "start-list", 100, "first rate of the bbox list ramp, requests/s")
 	fs.Float64Var(&c.Factor, "factor", 2, "rate multiplier between ramp steps")
 	fs.Float64Var(&c.MaxRate, "max-rate", 51200, "highest rate tried, requests/s")
 	fs.IntVar(&c.Refine, "refine", 2, "steps that narrow the gap between the last passing and the first failing rate")
@@ -52,16 +59,22 @@ func parseReadsFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.DurationVar(&c.ReqLimit, "request-timeout", 5*time.Second, "per-request timeout")
 	fs.Float64Var(&c.BBoxHalf, "bbox-half", 0.005, "half the side of the listed bbox, degrees (0.005° ≈ 0.5 km)")
 	fs.IntVar(&c.Page, "page", 50, "list page size")
-	fs.DurationVar(&c.Profile, "profile", 5*time.Second, "after each hold, profile the server with perf for this long at the same rate (0: no profile)")
+	fs.DurationVar(&c.Profile, "profile", 4*time.Second, "after each hold, profile the server with perf for this long at the same rate (0: no profile)")
 	fs.StringVar(&c.Perf, "perf", "perf", "the perf binary (no profile when it is not found)")
 	err := parseFlags(fs, args, func() []error {
 		errs := c.serverConfig.validate()
 		inRange(&errs, "step", c.Step.Seconds(), 0.5, 60)
 		inRange(&errs, "hold", c.Hold.Seconds(), 0.5, 120)
 		inRange(&errs, "pause", c.Pause.Seconds(), 0, 10)
-		inRange(&errs, "start-rate", c.Start, 1, 100000)
+		if c.Start != 0 {
+			inRange(&errs, "start-rate", c.Start, 1, 100000)
+			c.StartHealthz, c.StartGet, c.StartList = c.Start, c.Start, c.Start
+		}
+		inRange(&errs, "start-healthz", c.StartHealthz, 1, 100000)
+		inRange(&errs, "start-get", c.StartGet, 1, 100000)
+		inRange(&errs, "start-list", c.StartList, 1, 100000)
 		inRange(&errs, "factor", c.Factor, 1.1, 10)
-		inRange(&errs, "max-rate", c.MaxRate, c.Start, 200000)
+		inRange(&errs, "max-rate", c.MaxRate, max(c.StartHealthz, c.StartGet, c.StartList), 200000)
 		inRange(&errs, "refine", float64(c.Refine), 0, 6)
 		inRange(&errs, "p99-max", c.P99Max.Seconds(), 0.001, 10)
 		inRange(&errs, "request-timeout", c.ReqLimit.Seconds(), 0.1, 60)
@@ -174,11 +187,12 @@ func runReads(ctx context.Context, c readsConfig, stdout io.Writer) error {
 	targets := []struct {
 		name, request string
 		tg            []vegeta.Target
+		start         float64
 	}{
-		{"healthz", "GET /healthz (no token)", []vegeta.Target{{Method: http.MethodGet, URL: api.base + "/healthz"}}},
-		{"get", fmt.Sprintf("GET /v1/evidence/{id} (bearer token, %d ids in turn)", len(ids)), gets},
+		{"healthz", "GET /healthz (no token)", []vegeta.Target{{Method: http.MethodGet, URL: api.base + "/healthz"}}, c.StartHealthz},
+		{"get", fmt.Sprintf("GET /v1/evidence/{id} (bearer token, %d ids in turn)", len(ids)), gets, c.StartGet},
 		{"list", fmt.Sprintf("GET /v1/evidence?bbox=…&limit=%d (bearer token, %d items per answer)", c.Page, res.PageItems),
-			[]vegeta.Target{{Method: http.MethodGet, URL: api.base + listPath, Header: auth}}},
+			[]vegeta.Target{{Method: http.MethodGet, URL: api.base + listPath, Header: auth}}, c.StartList},
 	}
 	cpu := newCPUMeter(c.ServerPID, c.S3PID, c.DBPID)
 	atk := newAttacker(c.ReqLimit, cpu)
@@ -204,7 +218,7 @@ func runReads(ctx context.Context, c readsConfig, stdout io.Writer) error {
 			say("  %s  %s", s.summary(), s.Verdict)
 			return s, sleepCtx(ctx, c.Pause)
 		}
-		rt.Steps, rt.Sustainable, err = findSustainable(measure, ok, c.Start, c.Factor, c.MaxRate, c.Refine)
+		rt.Steps, rt.Sustainable, err = findSustainable(measure, ok, t.start, c.Factor, c.MaxRate, c.Refine)
 		if err != nil {
 			return err
 		}

@@ -107,19 +107,28 @@ func (t Target) valueString() string {
 		return f("%.1f MiB", t.Value)
 	case " ms":
 		return f("%.2f ms", t.Value)
+	case " µs":
+		if t.Value < 100 {
+			return f("%.1f µs", t.Value)
+		}
+		return f("%.0f µs", t.Value)
 	}
 	return trimFloat(t.Value)
 }
 
 func renderTargets(b *bytes.Buffer, r Report) {
 	b.WriteString("\n### Targets\n\n")
-	t := newTable("llrl", "target", "wanted", "measured", "verdict")
+	t := newTable("lllrl", "issue", "target", "wanted", "measured", "verdict")
 	for _, tg := range r.Targets {
 		verdict := tg.Margin
 		if tg.Measured {
 			verdict = map[bool]string{true: "**met**: ", false: "**missed**: "}[tg.Met] + tg.Margin
 		}
-		t.add(tg.Name, tg.Want, tg.valueString(), verdict)
+		issue := "–"
+		if tg.Issue != "" {
+			issue = "#" + tg.Issue
+		}
+		t.add(issue, tg.Name, tg.Want, tg.valueString(), verdict)
 	}
 	t.write(b)
 	b.WriteString("\nWhy each target was met or missed, with the evidence: see *Interpretation* below the generated part.\n")
@@ -213,6 +222,9 @@ func renderUploads(b *bytes.Buffer, r Report) {
 	}
 	p("\n\"kernel\" is kernel threads (page-cache writeback, block I/O, softirq daemons); \"other\" is the rest of the machine's busy time: interrupts not charged to a process, and any other workload that shared the cores during the phase.\n")
 
+	renderUploadStages(b, r)
+	renderThumbnails(b, r)
+
 	mm := r.Results[0].Memory
 	p("\n### Run 1: memory: %d concurrent distinct %.0f MiB uploads, on the freshly started server\n\n", mm.Concurrent, mib(mm.PhotoBytes))
 	head := []string{""}
@@ -269,10 +281,10 @@ func renderSlow(b *bytes.Buffer, r Report) {
 	p("\n### Run 2: %d slow uploads at once, %.1f Mbit/s each, %.0f reads/s meanwhile (%s)\n\n",
 		s.Clients, s.RateBytesPerS*8/1e6, s.Reads.OfferedRate, s.Mode)
 	p("Each upload is a distinct %.1f MiB photo (a test JPEG and filler bytes) whose request body fwbench throttles to %.0f kB/s, so it lasts about %.0f s; "+
-		"the %d uploads start spread over %.0f s on a freshly restarted server that already holds run 1's evidence. "+
+		"the %d uploads start spread over %.0f s (from %d loopback source addresses) on a freshly restarted server that already holds run 1's evidence. "+
 		"Meanwhile vegeta sends `GET /v1/evidence/{id}` (bearer token) at a constant %.0f/s. "+
 		"Server caps: `FIELDWATCH_UPLOADS_PER_USER=%d`, `FIELDWATCH_UPLOADS_TOTAL=%d`.\n\n",
-		mib(s.PhotoBytes), s.RateBytesPerS/1000, float64(s.PhotoBytes)/s.RateBytesPerS, s.Clients, s.StaggerSeconds,
+		mib(s.PhotoBytes), s.RateBytesPerS/1000, float64(s.PhotoBytes)/s.RateBytesPerS, s.Clients, s.StaggerSeconds, max(s.SourceAddrs, 1),
 		s.Reads.OfferedRate, s.CapPerUser, s.CapTotal)
 	mb := func(v float64) string { return f("%.1f MiB", v) }
 	rl := s.Reads.LatencyMS
@@ -339,10 +351,15 @@ func renderTimeline(b *bytes.Buffer, tl []SlowSample, step int) {
 }
 
 func renderReads(b *bytes.Buffer, r Report) {
-	rd := r.Reads
-	if rd == nil {
-		return
+	if r.Reads != nil {
+		renderReadsOf(b, r.Reads)
 	}
+	for i := range r.ReadsOther {
+		renderReadsOf(b, &r.ReadsOther[i])
+	}
+}
+
+func renderReadsOf(b *bytes.Buffer, rd *ReadsResult) {
 	p := printer(b)
 	p("\n### Run 3: reads against /healthz (%s)\n\n", rd.Mode)
 	p("vegeta (library, open model: constant arrival rate whatever the latency) on loopback. For each endpoint a ramp of %.0f s steps, "+
@@ -379,9 +396,71 @@ func renderReads(b *bytes.Buffer, r Report) {
 	}
 	t.write(b)
 	p("\n**Authenticated GET / healthz (sustainable requests/s): %.2f**; bbox list / healthz: %.2f.\n", rd.RatioGetToHealthz, rd.RatioListToHealthz)
+	renderComponents(b, rd)
 	renderProfiles(b, rd)
 	p("\nRamp steps (the holds are in the table above):\n\n")
 	steps.write(b)
+}
+
+// fieldwatchUS is the fieldwatch CPU per request at a target's hold, µs
+// (0: unknown).
+func fieldwatchUS(t ReadTarget) float64 {
+	if t.Hold.OK == 0 {
+		return 0
+	}
+	return t.Hold.CPUPerRequestUS["fieldwatch"]
+}
+
+// renderComponents writes the CPU per request by kind of code, in µs: the
+// profile's shares of self time applied to the fieldwatch CPU per request
+// measured (from /proc) in the hold at the same rate, with PostgreSQL's
+// own CPU per request beside them.
+func renderComponents(b *bytes.Buffer, rd *ReadsResult) {
+	var ts []ReadTarget
+	for _, t := range rd.Targets {
+		if t.Profile != nil && fieldwatchUS(t) > 0 {
+			ts = append(ts, t)
+		}
+	}
+	if len(ts) == 0 {
+		return
+	}
+	p := printer(b)
+	p("\nCPU per request by component (%s), µs: fieldwatch's CPU per request in the hold (from /proc) split by the profile's shares of self time (below); PostgreSQL's processes beside it.\n\n", rd.Mode)
+	head := []string{"component"}
+	var names []string
+	for _, t := range ts {
+		head = append(head, f("%s (µs per request)", t.Name))
+		for _, g := range t.Profile.Groups {
+			if !slices.Contains(names, g.Name) {
+				names = append(names, g.Name)
+			}
+		}
+	}
+	tb := newTable("l"+strings.Repeat("r", len(ts)), head...)
+	for _, n := range names {
+		row := []any{n}
+		for _, t := range ts {
+			v := "–"
+			if i := slices.IndexFunc(t.Profile.Groups, func(s Share) bool { return s.Name == n }); i >= 0 {
+				v = f("%.0f", t.Profile.Groups[i].Pct/100*fieldwatchUS(t))
+			}
+			row = append(row, v)
+		}
+		tb.add(row...)
+	}
+	total, pg := []any{"**fieldwatch, all**"}, []any{"PostgreSQL (its processes; not in the fieldwatch total)"}
+	for _, t := range ts {
+		total = append(total, f("**%.0f**", fieldwatchUS(t)))
+		if v, ok := t.Hold.CPUPerRequestUS["postgres"]; ok {
+			pg = append(pg, f("%.0f", v))
+		} else {
+			pg = append(pg, "–")
+		}
+	}
+	tb.add(total...)
+	tb.add(pg...)
+	tb.write(b)
 }
 
 // renderProfiles writes where the server's CPU went at each sustainable
@@ -424,8 +503,13 @@ func renderProfiles(b *bytes.Buffer, rd *ReadsResult) {
 	p("\nInclusive time (the function and all it calls) of the server's own functions and landmarks:\n\n")
 	for _, t := range ts {
 		var parts []string
+		us := fieldwatchUS(t)
 		for _, fr := range t.Profile.Frames {
-			parts = append(parts, f("`%s` %.1f%%", fr.Name, fr.Pct))
+			if us > 0 {
+				parts = append(parts, f("`%s` %.1f%% (%.0f µs)", fr.Name, fr.Pct, fr.Pct/100*us))
+			} else {
+				parts = append(parts, f("`%s` %.1f%%", fr.Name, fr.Pct))
+			}
 		}
 		p("- %s: %s.\n", t.Name, strings.Join(parts, ", "))
 	}
@@ -545,4 +629,105 @@ func renderLoad(b *bytes.Buffer, r Report) {
 	} else {
 		p(" No phase was disturbed.\n")
 	}
+}
+
+// renderUploadStages writes the profiled uploads: fieldwatch CPU per
+// upload by stage, per deployment.
+func renderUploadStages(b *bytes.Buffer, r Report) {
+	var rs []RunResult
+	for _, res := range r.Results {
+		if res.UploadProfile != nil {
+			rs = append(rs, res)
+		}
+	}
+	if len(rs) == 0 {
+		return
+	}
+	p := printer(b)
+	up0 := rs[0].UploadProfile
+	p("\n### Run 1: fieldwatch CPU per upload by stage (ms)\n\n")
+	p("After the throughput phase, %d more distinct %.0f MiB photos from %d clients under `perf record -g` (499 Hz) of the server; "+
+		"fieldwatch's CPU per upload (from /proc over the profiled window, perf's own cost included) is split by the inclusive share of the server's own functions in each stage "+
+		"(the outermost function matching the stage's pattern, so nothing is counted twice within a stage). The thumbnail workers run meanwhile, on these and the photos before; "+
+		"\"thumbnails off\" is the total less their share (the garbage collection their allocations cause stays in). "+
+		"\"not found\" means no function matched the pattern (renamed code), not that the stage is free.\n\n",
+		up0.Uploads, mib(up0.PhotoBytes), rs[0].Throughput.Concurrency)
+	head := []string{"stage"}
+	for _, res := range rs {
+		head = append(head, res.Mode+" ms per upload", res.Mode+": function")
+	}
+	t := newTable("l"+strings.Repeat("rl", len(rs)), head...)
+	for i, st := range up0.Stages {
+		row := []any{st.Name}
+		for _, res := range rs {
+			ss := res.UploadProfile.Stages
+			if i >= len(ss) || !ss[i].Found {
+				row = append(row, "not found", "")
+				continue
+			}
+			row = append(row, f("%.2f (%.1f%%)", ss[i].MS, ss[i].Pct), "`"+ss[i].Symbol+"`")
+		}
+		t.add(row...)
+	}
+	other, all, off := []any{"other (HTTP, multipart, auth, logging, GC, …)"}, []any{"**fieldwatch, all**"}, []any{"**fieldwatch, thumbnails off**"}
+	for _, res := range rs {
+		up := res.UploadProfile
+		other = append(other, f("%.2f", up.OtherMS), "")
+		all = append(all, f("**%.2f**", up.CPU.PerUploadMS["fieldwatch"]), "")
+		off = append(off, f("**%.2f**", up.NoThumbnailsMS)+notIf(up.ThumbnailsFound, " (thumbnail functions not found)"), "")
+	}
+	t.add(other...)
+	t.add(all...)
+	t.add(off...)
+	t.write(b)
+	for _, res := range rs {
+		up := res.UploadProfile
+		p("\n- %s: %d uploads in %.1f s; CPU per upload by process (ms): %s.", res.Mode, up.Uploads, up.WallSeconds,
+			strings.Join(cpuCells(CPUUse{Seconds: up.CPU.PerUploadMS}, cpuComps, "%.1f"), " / ")+" ("+strings.Join(cpuComps, " / ")+")")
+	}
+	p("\n")
+}
+
+// renderThumbnails writes the 12 MP thumbnail phase.
+func renderThumbnails(b *bytes.Buffer, r Report) {
+	var rs []RunResult
+	for _, res := range r.Results {
+		if res.Thumbnails != nil {
+			rs = append(rs, res)
+		}
+	}
+	if len(rs) == 0 {
+		return
+	}
+	p := printer(b)
+	th0 := rs[0].Thumbnails
+	p("\n### Run 1: thumbnails of 12 MP JPEGs\n\n")
+	p("%d distinct %s JPEGs (%.1f MiB: a test photo scaled up, quality 90, its EXIF kept) uploaded from 4 clients, then the server left until idle, "+
+		"all under `perf record -g`. CPU per photo = fieldwatch's CPU over the window (from /proc) × the inclusive share of the thumbnail workers' functions, / photos.\n\n",
+		th0.Photos, th0.Pixels, mib(th0.PhotoBytes))
+	head := []string{""}
+	for _, res := range rs {
+		head = append(head, res.Mode)
+	}
+	t := newTable("l"+strings.Repeat("r", len(rs)), head...)
+	row := func(name string, cell func(*ThumbnailResult) string) {
+		cells := []any{name}
+		for _, res := range rs {
+			cells = append(cells, cell(res.Thumbnails))
+		}
+		t.add(cells...)
+	}
+	row("photos, first upload to idle", func(th *ThumbnailResult) string {
+		return f("%d in %.1f s", th.Photos, th.WallSeconds) + notIf(th.Drained, " (still busy: not all made)")
+	})
+	row("**thumbnail CPU per photo**", func(th *ThumbnailResult) string {
+		if th.MSPerPhoto == 0 {
+			return th.Stage.cell()
+		}
+		return f("**%.0f ms** (%.1f%% of samples)", th.MSPerPhoto, th.Stage.Pct)
+	})
+	row("thumbnails per second per core", func(th *ThumbnailResult) string { return ifPositive("%.1f", th.PerSecondPerCore) })
+	row("all fieldwatch CPU per photo (uploads included)", func(th *ThumbnailResult) string { return f("%.0f ms", th.AllMSPerPhoto) })
+	row("machine busy", func(th *ThumbnailResult) string { return f("%.0f%%", th.CPU.MachineBusyPct) })
+	t.write(b)
 }

@@ -24,7 +24,9 @@ type reportConfig struct {
 	Software map[string]string // versions of the services, name → version
 	Rows     map[string]string // mode → evidence rows `fieldwatch check` verified
 	// Outputs of runs 2–5 (optional).
-	Slow, Reads, Spatial, GoBench string
+	Slow, Spatial, GoBench string
+	// Reads are run 3's outputs, one per deployment (-reads repeatable).
+	Reads []string
 	// Notes are extra lines for the report (e.g. how the server was
 	// configured for a run), repeatable.
 	Notes []string
@@ -58,7 +60,10 @@ func parseReportFlags(args []string, stderr io.Writer) (reportConfig, error) {
 	})
 	fs.StringVar(&c.Rerender, "rerender", "", "render this earlier report JSON again (after a change to the report code), with -rev and -dirty if given; no other input")
 	fs.StringVar(&c.Slow, "slow", "", "`fwbench slow` output (run 2)")
-	fs.StringVar(&c.Reads, "reads", "", "`fwbench reads` output (run 3)")
+	fs.Func("reads", "a `fwbench reads` output (run 3; repeatable, one per deployment)", func(v string) error {
+		c.Reads = append(c.Reads, v)
+		return nil
+	})
 	fs.StringVar(&c.Spatial, "spatial", "", "`fwbench spatial` output (run 4)")
 	fs.StringVar(&c.GoBench, "gobench", "", "`fwbench gobench` output (run 5)")
 	fs.Func("note", "a line for the report's notes (repeatable)", func(v string) error {
@@ -108,11 +113,13 @@ type Report struct {
 	// Targets are the issue's acceptance targets, met or missed.
 	Targets []Target `json:"targets"`
 	// Results holds run 1 (upload throughput and memory) per mode.
-	Results []RunResult    `json:"results"`
-	Slow    *SlowResult    `json:"slow_uploads,omitempty"`
-	Reads   *ReadsResult   `json:"reads,omitempty"`
-	Spatial *SpatialResult `json:"spatial,omitempty"`
-	GoBench *GoBenchResult `json:"geo_locate,omitempty"`
+	Results []RunResult  `json:"results"`
+	Slow    *SlowResult  `json:"slow_uploads,omitempty"`
+	Reads   *ReadsResult `json:"reads,omitempty"`
+	// ReadsOther is run 3 in the other deployments (local: SQLite).
+	ReadsOther []ReadsResult  `json:"reads_other_modes,omitempty"`
+	Spatial    *SpatialResult `json:"spatial,omitempty"`
+	GoBench    *GoBenchResult `json:"geo_locate,omitempty"`
 	// Load is the share of the machine other work took in each measured
 	// phase: the numbers of a disturbed phase are low.
 	Load []PhaseLoad `json:"machine_load"`
@@ -164,11 +171,27 @@ func writeReport(c reportConfig, stdout io.Writer) error {
 	for _, opt := range []struct {
 		path string
 		dst  any
-	}{{c.Slow, &r.Slow}, {c.Reads, &r.Reads}, {c.Spatial, &r.Spatial}, {c.GoBench, &r.GoBench}} {
+	}{{c.Slow, &r.Slow}, {c.Spatial, &r.Spatial}, {c.GoBench, &r.GoBench}} {
 		if opt.path != "" {
 			if err := readJSON(opt.path, opt.dst); err != nil {
 				return err
 			}
+		}
+	}
+	// Run 3: the s3 deployment's (or else the first) is Reads, the others
+	// ReadsOther.
+	for _, in := range c.Reads {
+		var rd ReadsResult
+		if err := readJSON(in, &rd); err != nil {
+			return err
+		}
+		if r.Reads == nil {
+			r.Reads = &rd
+		} else if rd.Mode == "s3" && r.Reads.Mode != "s3" {
+			r.ReadsOther = append(r.ReadsOther, *r.Reads)
+			r.Reads = &rd
+		} else {
+			r.ReadsOther = append(r.ReadsOther, rd)
 		}
 	}
 	// Every 201 must be a row that `fieldwatch check` verified after the

@@ -9,7 +9,9 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,10 +186,21 @@ func TestFindSustainable(t *testing.T) {
 			t.Fatalf("best %v, measured %v", best, m)
 		}
 	})
-	t.Run("FailsAtOnce", func(t *testing.T) {
+	t.Run("StartsTooHigh", func(t *testing.T) {
 		var m []float64
-		_, best, _ := findSustainable(fake(50, &m), ok, 100, 2, 800, 3)
-		if best != 0 || len(m) != 1 {
+		steps, best, _ := findSustainable(fake(50, &m), ok, 100, 2, 800, 3)
+		// 100 ✗, down to 50 ✓, then 71 ✗, 60 ✗, 55 ✗
+		if best != 50 || fmt.Sprint(m) != "[100 50 71 60 55]" {
+			t.Fatalf("best %v, measured %v", best, m)
+		}
+		if steps[0].OfferedRate != 50 || steps[len(steps)-1].OfferedRate != 100 {
+			t.Fatalf("steps not in rate order: %v", steps)
+		}
+	})
+	t.Run("FailsEvenLow", func(t *testing.T) {
+		var m []float64
+		_, best, _ := findSustainable(fake(1, &m), ok, 100, 2, 800, 3)
+		if best != 0 || fmt.Sprint(m) != "[100 50 25 12.5]" {
 			t.Fatalf("best %v, measured %v", best, m)
 		}
 	})
@@ -414,31 +427,166 @@ func TestSummarizeProfile(t *testing.T) {
 }
 
 func TestTargets(t *testing.T) {
+	hold := func(fw, pg float64) AttackStats {
+		return AttackStats{OK: 100, CPUPerRequestUS: map[string]float64{"fieldwatch": fw, "postgres": pg}}
+	}
 	r := Report{
-		Results: []RunResult{{Mode: "local", Throughput: ThroughputResult{Ratio: 0.9}}, {Mode: "s3", Throughput: ThroughputResult{Ratio: 0.48}}},
-		Slow:    &SlowResult{PeakMiB: 180.5, Errors: map[string]int{"timeout": 2}, Reads: AttackStats{Errors: map[string]int{"HTTP 503": 1}}},
-		Reads:   &ReadsResult{RatioGetToHealthz: 0.5, Targets: []ReadTarget{{Name: "healthz", Sustainable: 8000}}},
+		Results: []RunResult{
+			{Mode: "local", Throughput: ThroughputResult{Ratio: 0.9}, Thumbnails: &ThumbnailResult{MSPerPhoto: 90}},
+			{Mode: "s3", Throughput: ThroughputResult{Ratio: 0.48},
+				UploadProfile: &UploadProfile{PhotoBytes: 4 << 20, NoThumbnailsMS: 17.5, ThumbnailsFound: true},
+				Thumbnails:    &ThumbnailResult{MSPerPhoto: 218}},
+		},
+		Slow: &SlowResult{Clients: 1000, PeakMiB: 180.5, InFlightPeak: 1001, Errors: map[string]int{"timeout": 2},
+			Reads: AttackStats{OK: 600, Errors: map[string]int{"HTTP 503": 1}, LatencyMS: Percentiles{P99: 612}}},
+		Reads: &ReadsResult{Mode: "s3", RatioGetToHealthz: 0.25, Targets: []ReadTarget{{Name: "healthz", Sustainable: 8000},
+			{Name: "get", Hold: hold(330, 150)}, {Name: "list", Hold: hold(850, 900)}}},
+		ReadsOther: []ReadsResult{{Mode: "local", RatioGetToHealthz: 0.29, Targets: []ReadTarget{{Name: "healthz", Sustainable: 9000}}}},
+		GoBench:    &GoBenchResult{Benchmarks: []GoBenchmark{{Name: "Locate/SyntheticFar", NsPerOp: 90000}, {Name: "Locate/Synthetic", NsPerOp: 15500}}},
 	}
 	got := targets(r)
 	want := []struct {
+		name          string
 		measured, met bool
 		value         float64
 		margin        string
 	}{
-		{true, false, 0.48, "0.32× (40%) short"}, // the s3 ratio, not the local one
-		{true, true, 180.5, "75.5 MiB (29%) to spare"},
-		{true, false, 3, "3 over"},
-		{true, true, 0.5, "exactly at the target"},
-		{false, false, 0, "not measured in this run"},
+		{"GET /v1/evidence/{id}: fieldwatch CPU", true, false, 330, "180 µs (120%) over"},
+		{"GET /v1/evidence/{id}: PostgreSQL CPU", true, false, 150, "70 µs (88%) over"},
+		{"GET /v1/evidence/{id}: sustainable rate, SQLite (local)", true, false, 0.29, "0.01× (3%) short"},
+		{"GET /v1/evidence/{id}: sustainable rate, PostGIS (s3)", true, true, 0.25, "0.05× (25%) to spare"},
+		{"bbox list of 50: fieldwatch CPU", true, true, 850, "50 µs (6%) to spare"},
+		{"bbox list of 50: PostgreSQL CPU", true, false, 900, "400 µs (80%) over"},
+		{"4 MiB upload: fieldwatch CPU, thumbnails off", true, false, 17.5, "2.5 ms (17%) over"},
+		{"upload throughput, thumbnails on", true, false, 0.48, "0.17× (26%) short"}, // the s3 ratio, not the local one
+		{"thumbnails: CPU per 12 MP JPEG", true, false, 218, "93 ms (74%) over"},     // s3's, not local's
+		{"uploads in flight at once: peak RSS", true, true, 180.5, "75.5 MiB (29%) to spare"},
+		{"uploads in flight at once: failures", true, false, 3, "3 over"},
+		{"uploads in flight at once: reads meanwhile", true, false, 612, "112 ms (22%) over"},
+		{"uploads in flight at once: reached", true, true, 1001, "1 (0%) to spare"},
+		{"geo.Index.Locate", true, false, 15.5, "10.5 µs (210%) over"}, // Synthetic, not SyntheticFar
+		{"bbox list at 1M rows", false, false, 0, "not measured in this run"},
 	}
 	if len(got) != len(want) {
-		t.Fatalf("%d targets", len(got))
+		t.Fatalf("%d targets, want %d", len(got), len(want))
 	}
 	for i, w := range want {
 		g := got[i]
-		if g.Measured != w.measured || g.Met != w.met || g.Value != w.value || g.Margin != w.margin {
+		if g.Name != w.name || g.Measured != w.measured || g.Met != w.met || g.Value != w.value || g.Margin != w.margin {
 			t.Errorf("%s: got measured %v met %v value %v margin %q; want %+v", g.Name, g.Measured, g.Met, g.Value, g.Margin, w)
 		}
+		if g.Issue == "" {
+			t.Errorf("%s: no issue", g.Name)
+		}
+	}
+	// Nothing measured: every target says so, none is met.
+	for _, g := range targets(Report{}) {
+		if g.Measured || g.Met || g.Margin != "not measured in this run" {
+			t.Errorf("empty report: %+v", g)
+		}
+	}
+	// Upload profile without the thumbnail functions: not measured, not
+	// a flattering number.
+	r.Results[1].UploadProfile.ThumbnailsFound = false
+	for _, g := range targets(r) {
+		if g.Name == "4 MiB upload: fieldwatch CPU, thumbnails off" && g.Measured {
+			t.Errorf("measured without the thumbnail share: %+v", g)
+		}
+	}
+}
+
+func TestFindStages(t *testing.T) {
+	incl, err := parsePerfReport(strings.NewReader(`
+    80.00%     0.05%  [.] github.com/fieldwatch/fieldwatch/api.(*Server).CreateEvidence
+    30.00%     0.05%  [.] github.com/fieldwatch/fieldwatch.(*Intake).Receive
+    20.00%     0.05%  [.] github.com/fieldwatch/fieldwatch.(*spoolWriter).Write
+    25.00%     0.05%  [.] github.com/fieldwatch/fieldwatch.(*Intake).storeBytes
+    22.00%     0.05%  [.] github.com/fieldwatch/fieldwatch/blob/s3blob.(*Bucket).Put
+    12.00%     0.05%  [.] github.com/fieldwatch/fieldwatch.(*Thumbnailer).make.func1
+    10.00%     0.05%  [.] github.com/fieldwatch/fieldwatch/media.MakeThumbnails
+     4.00%     0.05%  [.] github.com/fieldwatch/fieldwatch/store.(*Store).CommitEvidence
+     3.00%     0.05%  [.] github.com/minio/minio-go/v7.(*Client).PutObject
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Stage{}
+	for _, s := range findStages(incl, uploadStageDefs, 20) {
+		got[s.Name] = s
+	}
+	if len(got) != len(uploadStageDefs) {
+		t.Fatalf("stages %v", got)
+	}
+	for name, want := range map[string]struct {
+		found bool
+		ms    float64
+		sym   string
+	}{
+		"receive + SHA-256 + spool (Intake.Receive)":               {true, 6, "fieldwatch.(*Intake).Receive"}, // outermost, not + the writer
+		"EXIF / inspection (Intake.describe, media)":               {false, 0, ""},                            // renamed away: not found, not 0
+		"store the bytes (Intake.storeBytes: S3 PUT or directory)": {true, 5, "fieldwatch.(*Intake).storeBytes"},
+		"commit (Store.CommitEvidence)":                            {true, 0.8, "store.(*Store).CommitEvidence"},
+		thumbnailStage:                                             {true, 2.4, "fieldwatch.(*Thumbnailer).make.func1"},
+	} {
+		g := got[name]
+		if g.Found != want.found || g.MS != want.ms || g.Symbol != want.sym {
+			t.Errorf("%s: got %+v, want %+v", name, g, want)
+		}
+	}
+	if c := got["EXIF / inspection (Intake.describe, media)"].cell(); !strings.HasPrefix(c, "not found") {
+		t.Errorf("cell of a stage not found: %q", c)
+	}
+}
+
+func TestBigJPEG(t *testing.T) {
+	photos, err := loadPhotos("../../testdata/photos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, err := bigJPEG(photos, 400, 300) // small in the test: the same code
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(big.data))
+	if err != nil || cfg.Width != 400 || cfg.Height != 300 {
+		t.Fatalf("config %+v, %v", cfg, err)
+	}
+	if _, err := jpeg.Decode(bytes.NewReader(big.data)); err != nil {
+		t.Fatal(err)
+	}
+	src := photos[slices.IndexFunc(photos, func(p basePhoto) bool { return p.at != nil && jpegAPP1(p.data) != nil })]
+	if !bytes.Equal(jpegAPP1(big.data), jpegAPP1(src.data)) || big.at != src.at {
+		t.Fatal("EXIF block not carried over")
+	}
+	if jpegAPP1([]byte{0xff, 0xd8, 0xff, 0xda, 0, 2}) != nil {
+		t.Fatal("APP1 found in a JPEG without one")
+	}
+}
+
+func TestSpreadDialer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dial := spreadDialer(250, 100) // three addresses
+	seen := map[string]bool{}
+	for range 6 {
+		c, err := dial(t.Context(), "tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, _, _ := net.SplitHostPort(s.RemoteAddr().String())
+		seen[host] = true
+		c.Close()
+		s.Close()
+	}
+	if len(seen) != 3 || seen["127.0.0.1"] {
+		t.Fatalf("source addresses %v", seen)
 	}
 }
 
@@ -447,20 +595,30 @@ func TestTargets(t *testing.T) {
 func TestRenderMarkdown(t *testing.T) {
 	r := Report{
 		Machine: Machine{NProc: 2},
-		Results: []RunResult{{Mode: "s3", Throughput: ThroughputResult{Baseline: []LoadStats{{}, {}}, Ratio: 0.5}}},
+		Results: []RunResult{{Mode: "s3", Throughput: ThroughputResult{Baseline: []LoadStats{{}, {}}, Ratio: 0.5},
+			UploadProfile: &UploadProfile{Uploads: 48, PhotoBytes: 4 << 20, NoThumbnailsMS: 17.5, ThumbnailsFound: true,
+				CPU:    CPUUse{PerUploadMS: map[string]float64{"fieldwatch": 20}},
+				Stages: findStages(nil, uploadStageDefs, 20)},
+			Thumbnails: &ThumbnailResult{Photos: 16, Pixels: "4000x3000", MSPerPhoto: 200, PerSecondPerCore: 5, Stage: Stage{Found: true, Pct: 80}}}},
 		Slow: &SlowResult{Mode: "s3", Clients: 200, RateBytesPerS: 250_000, PhotoBytes: 15_000_000,
 			WallSeconds: 60, CPU: CPUUse{Seconds: map[string]float64{"fieldwatch": 30, "other": 30}},
 			Timeline: []SlowSample{{T: 1, RSSMiB: 60, DBSessions: -1}, {T: 6, RSSMiB: 70, DBSessions: 3, Reads: 20, ReadMaxMS: 5}}},
 		Reads: &ReadsResult{Mode: "s3", Targets: []ReadTarget{{Name: "healthz", Sustainable: 100, Steps: []AttackStats{{OfferedRate: 100}},
-			Profile: &Profile{Seconds: 5, Groups: []Share{{"kernel", 50}}, Frames: []Share{{"do_syscall_64", 40}}}}}},
-		Spatial: &SpatialResult{Rows: 1_000_000, Backends: []SpatialBackend{{Name: "postgres", Plan: pgPlan}, {Name: "sqlite", Plan: sqlitePlan}}},
-		GoBench: &GoBenchResult{Benchmarks: []GoBenchmark{{Name: "Locate/Demo", NsPerOp: 4657}}},
-		Notes:   reportNotes,
+			Profile: &Profile{Seconds: 5, Groups: []Share{{"kernel", 50}}, Frames: []Share{{"do_syscall_64", 40}}}},
+			{Name: "get", Sustainable: 50, Hold: AttackStats{OK: 500, CPUPerRequestUS: map[string]float64{"fieldwatch": 300, "postgres": 150}},
+				Profile: &Profile{Seconds: 5, Groups: []Share{{"crypto (token signature, hashing)", 25}}, Frames: []Share{{"auth.(*Service).Authenticate", 30}}}}}},
+		ReadsOther: []ReadsResult{{Mode: "local", Targets: []ReadTarget{{Name: "healthz", Sustainable: 200}}}},
+		Spatial:    &SpatialResult{Rows: 1_000_000, Backends: []SpatialBackend{{Name: "postgres", Plan: pgPlan}, {Name: "sqlite", Plan: sqlitePlan}}},
+		GoBench:    &GoBenchResult{Benchmarks: []GoBenchmark{{Name: "Locate/Demo", NsPerOp: 4657}}},
+		Notes:      reportNotes,
 	}
 	r.Targets, r.Load = targets(r), machineLoad(r)
 	md := renderMarkdown(r)
 	for _, want := range []string{"### Targets", "### Run 1: upload throughput", "### Run 2:", "### Run 3:", "### Run 4: bbox list query with 1,000,000",
-		"Bitmap Index Scan on evidence_geom", "### Run 5:", "| `Locate/Demo` | 4,657 |", "### Machine load", "self time in", "| 5 | 0 | 0 | 0 | 0 | 70 | 3 / 0 / 0 / 0 | 20 | 5 |"} {
+		"Bitmap Index Scan on evidence_geom", "### Run 5:", "| `Locate/Demo` | 4,657 |", "### Machine load", "self time in",
+		"### Run 3: reads against /healthz (local)", "| crypto (token signature, hashing) | 75 |", "| **fieldwatch, all** | **300** |",
+		"`auth.(*Service).Authenticate` 30.0% (90 µs)", "### Run 1: fieldwatch CPU per upload by stage", "| receive + SHA-256 + spool (Intake.Receive) | not found |",
+		"| **fieldwatch, thumbnails off** | **17.50** |", "### Run 1: thumbnails of 12 MP JPEGs", "**200 ms**", "| #15 | GET /v1/evidence/{id}: fieldwatch CPU |", "| 5 | 0 | 0 | 0 | 0 | 70 | 3 / 0 / 0 / 0 | 20 | 5 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)
 		}

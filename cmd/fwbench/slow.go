@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -27,6 +28,7 @@ type slowConfig struct {
 	Stagger  time.Duration // starts are spread over this
 	Reads    float64       // GET /v1/evidence/{id} per second meanwhile
 	Chunk    int           // largest write of a throttled body
+	PerAddr  int           // connections per client source address
 	// The server's upload caps, as configured by the caller, for the report.
 	CapPerUser, CapTotal int
 }
@@ -36,10 +38,11 @@ func parseSlowFlags(args []string, getenv func(string) string, stderr io.Writer)
 	fs := flag.NewFlagSet("fwbench slow", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c.serverConfig.register(fs, getenv, 6*time.Minute)
-	fs.IntVar(&c.Clients, "clients", 200, "concurrent uploads")
-	fs.Float64Var(&c.Rate, "rate", 250_000, "bytes per second per upload (250,000 = 2 Mbit/s)")
-	fs.DurationVar(&c.Duration, "duration", 60*time.Second, "how long each upload takes at the rate (sets the photo size)")
-	fs.DurationVar(&c.Stagger, "stagger", 5*time.Second, "uploads start spread over this")
+	fs.IntVar(&c.Clients, "clients", 1000, "concurrent uploads")
+	fs.Float64Var(&c.Rate, "rate", 90_000, "bytes per second per upload (90,000 = 0.72 Mbit/s)")
+	fs.DurationVar(&c.Duration, "duration", 35*time.Second, "how long each upload takes at the rate (sets the photo size: 90 kB/s × 35 s = 3.15 MB)")
+	fs.DurationVar(&c.Stagger, "stagger", 2*time.Second, "uploads start spread over this (so they also finish close together)")
+	fs.IntVar(&c.PerAddr, "conns-per-addr", 100, "connections per client source address (127.0.0.2, .3, …): the server caps connections per address (FIELDWATCH_MAX_CONNS_PER_ADDR, default 128), and a thousand phones have a thousand addresses")
 	fs.Float64Var(&c.Reads, "reads", 20, "GET /v1/evidence/{id} per second during the uploads")
 	fs.IntVar(&c.Chunk, "chunk", 16<<10, "largest write of a throttled body, bytes")
 	fs.IntVar(&c.CapPerUser, "server-uploads-per-user", 8, "the server's FIELDWATCH_UPLOADS_PER_USER, for the report")
@@ -52,6 +55,7 @@ func parseSlowFlags(args []string, getenv func(string) string, stderr io.Writer)
 		inRange(&errs, "stagger", c.Stagger.Seconds(), 0, 120)
 		inRange(&errs, "reads", c.Reads, 1, 1000)
 		inRange(&errs, "chunk", float64(c.Chunk), 512, 1<<20)
+		inRange(&errs, "conns-per-addr", float64(c.PerAddr), 1, 1000)
 		if sz := c.Rate * c.Duration.Seconds(); sz < 2<<20 || sz > 40<<20 {
 			errs = append(errs, fmt.Errorf("photo size rate × duration = %.0f bytes outside [2 MiB, 40 MiB]", sz))
 		}
@@ -73,7 +77,9 @@ type SlowResult struct {
 	PhotoBytes     int64   `json:"photo_bytes"`
 	StaggerSeconds float64 `json:"stagger_seconds"`
 	CapPerUser     int     `json:"server_uploads_per_user"`
-	CapTotal       int     `json:"server_uploads_total"`
+	// SourceAddrs is how many loopback addresses the uploads came from.
+	SourceAddrs int `json:"source_addrs"`
+	CapTotal    int `json:"server_uploads_total"`
 
 	// Uploads: OK 201s; Errors by kind (shed answers count: the photo
 	// was not stored); ErrorSamples the first messages.
@@ -149,7 +155,7 @@ func runSlow(ctx context.Context, c slowConfig, stdout io.Writer) error {
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, "    "+format+"\n", a...) }
 	res := SlowResult{Mode: c.Mode, Label: c.Label, StartedAt: time.Now().UTC(), Machine: describeMachine(),
 		Clients: c.Clients, RateBytesPerS: c.Rate, StaggerSeconds: c.Stagger.Seconds(),
-		CapPerUser: c.CapPerUser, CapTotal: c.CapTotal}
+		CapPerUser: c.CapPerUser, CapTotal: c.CapTotal, SourceAddrs: (c.Clients + c.PerAddr - 1) / c.PerAddr}
 	photos, err := loadPhotos(c.PhotoDir)
 	if err != nil {
 		return err
@@ -194,6 +200,7 @@ func runSlow(ctx context.Context, c slowConfig, stdout io.Writer) error {
 	// planned time.
 	slowAPI := newAPIClientWith(c.URL, &http.Transport{
 		Proxy: nil, MaxIdleConnsPerHost: c.Clients, DisableCompression: true,
+		DialContext:     spreadDialer(c.Clients, c.PerAddr),
 		WriteBufferSize: c.Chunk, ReadBufferSize: 16 << 10, IdleConnTimeout: 30 * time.Second,
 	}, 3*c.Duration+2*time.Minute)
 	slowAPI.token = api.token
@@ -441,5 +448,19 @@ func (tl *timeline) sample(ctx context.Context, api *apiClient, pid int, answere
 			}
 		}
 		return tl.out
+	}
+}
+
+// spreadDialer dials from 127.0.0.2, 127.0.0.3, … in turn, perAddr
+// connections' worth of addresses for clients connections (all of
+// 127.0.0.0/8 is loopback on Linux), so the server's per-address cap sees
+// many phones rather than one client.
+func spreadDialer(clients, perAddr int) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	n := max(1, (clients+perAddr-1)/perAddr)
+	var next atomic.Uint64
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		i := next.Add(1) % uint64(n)
+		d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(i/250), byte(2+i%250))}}
+		return d.DialContext(ctx, network, addr)
 	}
 }

@@ -3,12 +3,15 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Target is one of the issue's acceptance targets and what the run made
 // of it.
 type Target struct {
-	Name string `json:"name"`
+	// Issue is the issue that set the target.
+	Issue string `json:"issue"`
+	Name  string `json:"name"`
 	// Want is the target in words; Value and Limit its terms, with
 	// HigherIsBetter saying which way it goes.
 	Want           string  `json:"want"`
@@ -63,27 +66,124 @@ func trimFloat(v float64) string {
 	return s
 }
 
-// targets judges the report against the issue's targets.
+// readsIn returns run 3 of the given deployment, or nil.
+func (r Report) readsIn(mode string) *ReadsResult {
+	if r.Reads != nil && r.Reads.Mode == mode {
+		return r.Reads
+	}
+	for i := range r.ReadsOther {
+		if r.ReadsOther[i].Mode == mode {
+			return &r.ReadsOther[i]
+		}
+	}
+	return nil
+}
+
+// resultIn returns run 1 of the given deployment, or nil.
+func (r Report) resultIn(mode string) *RunResult {
+	for i := range r.Results {
+		if r.Results[i].Mode == mode {
+			return &r.Results[i]
+		}
+	}
+	return nil
+}
+
+// targets judges the report against the issues' targets (issue 15's,
+// and issue 9's that it did not replace).
 func targets(r Report) []Target {
-	upload := Target{Name: "upload throughput", Want: "API ≥ 0.8 × raw PutObject (MiB/s, s3 mode)", Limit: 0.8, Unit: "×", HigherIsBetter: true}
-	for _, res := range r.Results {
-		if res.Mode == "s3" && res.Throughput.Ratio > 0 {
-			upload.Value, upload.Measured = res.Throughput.Ratio, true
+	var out []Target
+	add := func(issue, name, want string, limit float64, unit string, higher bool, value float64, measured bool) {
+		out = append(out, Target{Issue: issue, Name: name, Want: want, Limit: limit, Unit: unit, HigherIsBetter: higher,
+			Value: value, Measured: measured})
+	}
+	// CPU per request at the sustainable rate (the hold), s3 mode.
+	holdCPU := func(endpoint, comp string) (float64, bool) {
+		rd := r.readsIn("s3")
+		if rd == nil {
+			return 0, false
+		}
+		t, ok := rd.target(endpoint)
+		if !ok || t.Hold.OK == 0 {
+			return 0, false
+		}
+		v, ok := t.Hold.CPUPerRequestUS[comp]
+		return v, ok
+	}
+	v, ok := holdCPU("get", "fieldwatch")
+	add("15", "GET /v1/evidence/{id}: fieldwatch CPU", "≤ 150 µs per request (s3 mode, at the sustainable rate)", 150, " µs", false, v, ok)
+	v, ok = holdCPU("get", "postgres")
+	add("15", "GET /v1/evidence/{id}: PostgreSQL CPU", "≤ 80 µs per request (s3 mode)", 80, " µs", false, v, ok)
+	for _, m := range []struct {
+		mode, db string
+		limit    float64
+	}{{"local", "SQLite", 0.3}, {"s3", "PostGIS", 0.2}} {
+		rd := r.readsIn(m.mode)
+		ratio, ok := 0.0, false
+		if rd != nil {
+			if h, hok := rd.target("healthz"); hok && h.Sustainable > 0 {
+				ratio, ok = rd.RatioGetToHealthz, true
+			}
+		}
+		add("15", "GET /v1/evidence/{id}: sustainable rate, "+m.db+" ("+m.mode+")",
+			f("≥ %.1f × /healthz requests/s (%s mode)", m.limit, m.mode), m.limit, "×", true, ratio, ok)
+	}
+	v, ok = holdCPU("list", "fieldwatch")
+	add("15", "bbox list of 50: fieldwatch CPU", "≤ 900 µs per request (s3 mode)", 900, " µs", false, v, ok)
+	v, ok = holdCPU("list", "postgres")
+	add("15", "bbox list of 50: PostgreSQL CPU", "≤ 500 µs per request (s3 mode)", 500, " µs", false, v, ok)
+
+	up := Target{Issue: "15", Name: "4 MiB upload: fieldwatch CPU, thumbnails off",
+		Want: "≤ 15 ms per upload (s3 mode; profiled uploads less the thumbnail workers' share)", Limit: 15, Unit: " ms"}
+	if res := r.resultIn("s3"); res != nil && res.UploadProfile != nil && res.UploadProfile.ThumbnailsFound {
+		up.Value, up.Measured = res.UploadProfile.NoThumbnailsMS, true
+		if sz := res.UploadProfile.PhotoBytes; sz != 4<<20 {
+			up.Want += f(" (this run: %.1f MiB photos)", mib(sz))
 		}
 	}
-	rss := Target{Name: "slow uploads: peak RSS", Want: "server peak RSS ≤ 256 MiB in run 2", Limit: 256, Unit: " MiB"}
-	errs := Target{Name: "slow uploads: errors", Want: "0 failed uploads or reads in run 2", Limit: 0, Unit: ""}
-	if s := r.Slow; s != nil {
-		rss.Value, rss.Measured = s.PeakMiB, true
-		errs.Value, errs.Measured = float64(s.errorCount()+s.Reads.errorCount()), true
+	out = append(out, up)
+	ratio := Target{Issue: "15", Name: "upload throughput, thumbnails on", Want: "API ≥ 0.65 × raw PutObject (MiB/s, s3 mode)", Limit: 0.65, Unit: "×", HigherIsBetter: true}
+	if res := r.resultIn("s3"); res != nil && res.Throughput.Ratio > 0 {
+		ratio.Value, ratio.Measured = res.Throughput.Ratio, true
 	}
-	reads := Target{Name: "authenticated reads", Want: "GET /v1/evidence/{id} ≥ 0.5 × /healthz requests/s", Limit: 0.5, Unit: "×", HigherIsBetter: true}
-	if r.Reads != nil {
-		if h, ok := r.Reads.target("healthz"); ok && h.Sustainable > 0 {
-			reads.Value, reads.Measured = r.Reads.RatioGetToHealthz, true
+	out = append(out, ratio)
+	th := Target{Issue: "15", Name: "thumbnails: CPU per 12 MP JPEG", Want: "≤ 125 ms, i.e. ≥ 8 per second per core (s3 mode)", Limit: 125, Unit: " ms"}
+	for _, mode := range []string{"s3", "local"} {
+		if res := r.resultIn(mode); res != nil && res.Thumbnails != nil && res.Thumbnails.MSPerPhoto > 0 && !th.Measured {
+			th.Value, th.Measured = res.Thumbnails.MSPerPhoto, true
+			if mode != "s3" {
+				th.Want = "≤ 125 ms, i.e. ≥ 8 per second per core (" + mode + " mode)"
+			}
 		}
 	}
-	bbox := Target{Name: "bbox list at 1M rows", Want: "p95 ≤ 20 ms on PostGIS with 1,000,000 evidence rows", Limit: 20, Unit: " ms"}
+	out = append(out, th)
+
+	// Run 2: uploads in flight at once.
+	s := r.Slow
+	n := "1,000"
+	if s != nil && s.Clients != 1000 {
+		n = thousands(s.Clients) + " (this run; the target is 1,000)"
+	}
+	add("15", "uploads in flight at once: peak RSS", "server peak RSS ≤ 256 MiB with "+n+" uploads in flight (run 2)", 256, " MiB", false,
+		ifSlow(s, func(s *SlowResult) float64 { return s.PeakMiB }), s != nil)
+	add("15", "uploads in flight at once: failures", "0 failed uploads or reads in run 2", 0, "", false,
+		ifSlow(s, func(s *SlowResult) float64 { return float64(s.errorCount() + s.Reads.errorCount()) }), s != nil)
+	add("15", "uploads in flight at once: reads meanwhile", "20 GET/s answered with p99 ≤ 500 ms during run 2", 500, " ms", false,
+		ifSlow(s, func(s *SlowResult) float64 { return s.Reads.LatencyMS.P99 }), s != nil && s.Reads.OK > 0)
+	add("15", "uploads in flight at once: reached", "requests in flight (peak in /metrics) ≥ the uploads sent at once", float64(ifSlowInt(s)), "", true,
+		ifSlow(s, func(s *SlowResult) float64 { return float64(s.InFlightPeak) }), s != nil)
+
+	loc := Target{Issue: "15", Name: "geo.Index.Locate", Want: "≤ 5 µs (`Locate/Synthetic`: 1,000 townships × 1,000 vertices, 10,000 reaches)", Limit: 5, Unit: " µs"}
+	if g := r.GoBench; g != nil {
+		for _, bm := range g.Benchmarks {
+			if bm.Name == "Locate/Synthetic" {
+				loc.Value, loc.Measured = round3(bm.NsPerOp/1000), true
+			}
+		}
+	}
+	out = append(out, loc)
+
+	bbox := Target{Issue: "9", Name: "bbox list at 1M rows", Want: "p95 ≤ 20 ms on PostGIS with 1,000,000 evidence rows (run 4, in process)", Limit: 20, Unit: " ms"}
 	if r.Spatial != nil {
 		for _, b := range r.Spatial.Backends {
 			if b.Name == "postgres" {
@@ -94,11 +194,25 @@ func targets(r Report) []Target {
 			}
 		}
 	}
-	out := []Target{upload, rss, errs, reads, bbox}
+	out = append(out, bbox)
 	for i := range out {
 		out[i].judge()
 	}
 	return out
+}
+
+func ifSlow(s *SlowResult, v func(*SlowResult) float64) float64 {
+	if s == nil {
+		return 0
+	}
+	return v(s)
+}
+
+func ifSlowInt(s *SlowResult) int {
+	if s == nil {
+		return 1000
+	}
+	return s.Clients
 }
 
 // PhaseLoad is how much of the machine other work took during a phase.
@@ -129,11 +243,21 @@ func machineLoad(r Report) []PhaseLoad {
 			add(fmt.Sprintf("%s run 1: baseline %s", res.Mode, []string{"before", "after"}[min(i, 1)]), s.CPU, s.WallSeconds)
 		}
 		add(res.Mode+" run 1: API uploads", t.API.CPU, t.API.WallSeconds)
+		if up := res.UploadProfile; up != nil {
+			add(res.Mode+" run 1: profiled uploads", up.CPU, up.Profile.Seconds)
+		}
+		if th := res.Thumbnails; th != nil {
+			add(res.Mode+" run 1: 12 MP thumbnails", th.CPU, th.WallSeconds)
+		}
 	}
 	if s := r.Slow; s != nil {
 		add(s.Mode+" run 2: slow uploads", s.CPU, s.WallSeconds)
 	}
-	if rd := r.Reads; rd != nil {
+	reads := slices.Clone(r.ReadsOther)
+	if r.Reads != nil {
+		reads = append([]ReadsResult{*r.Reads}, reads...)
+	}
+	for _, rd := range reads {
 		for _, t := range rd.Targets {
 			var ramp CPUUse
 			var wall, busy float64
