@@ -712,3 +712,38 @@ func TestRerender(t *testing.T) {
 		t.Fatalf("-rerender with -in: %v", err)
 	}
 }
+
+// TestReportReadsPerMode: run 3 of each deployment reaches the report, the
+// s3 one first whatever the order of -reads.
+func TestReportReadsPerMode(t *testing.T) {
+	dir := t.TempDir()
+	var args []string
+	for _, m := range []string{"local", "s3"} {
+		in := dir + "/reads-" + m + ".json"
+		if err := writeJSON(in, ReadsResult{Mode: m, RatioGetToHealthz: map[string]float64{"local": 0.3, "s3": 0.2}[m],
+			Targets: []ReadTarget{{Name: "healthz", Sustainable: 1000}}}); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-reads", in)
+	}
+	args = append([]string{"report"}, append(args, "-json", dir+"/out.json", "-md", dir+"/b.md")...)
+	if err := run(t.Context(), args, func(string) string { return "" }, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var got Report
+	if err := readJSON(dir+"/out.json", &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Reads == nil || got.Reads.Mode != "s3" || len(got.ReadsOther) != 1 || got.ReadsOther[0].Mode != "local" {
+		t.Fatalf("reads %+v, others %+v", got.Reads, got.ReadsOther)
+	}
+	met := 0
+	for _, tg := range got.Targets {
+		if strings.HasPrefix(tg.Name, "GET /v1/evidence/{id}: sustainable rate") && tg.Measured && tg.Met {
+			met++
+		}
+	}
+	if met != 2 {
+		t.Fatalf("sustainable-rate targets met: %d, want 2 (%+v)", met, got.Targets)
+	}
+}
