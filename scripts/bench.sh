@@ -315,7 +315,7 @@ for mode in $MODES; do
 		common=(-mode "$mode" -label "$label" -url "$SERVER_URL" -server-pid "$SERVER_PID" "${pids[@]}" -photos testdata/photos)
 		if has_run slow && [[ $mode == "$LOAD_MODE" ]]; then
 			fw_phase "run 2 ($mode): slow uploads"
-			fwbench_step "$mode-slow" 420 slow "${common[@]}" -out "$BENCH_DIR/slow.json" \
+			fwbench_step "$mode-slow" 500 slow "${common[@]}" -out "$BENCH_DIR/slow.json" \
 				-server-uploads-per-user "$UPLOADS_PER_USER" -server-uploads-total 1000 "${SLOW_EXTRA[@]}"
 			REPORT_EXTRA+=(-slow "$BENCH_DIR/slow.json")
 		fi

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"regexp"
 	"sort"
@@ -58,6 +57,10 @@ func (s AttackStats) summary() string {
 	return out
 }
 
+// attackAddrs is how many loopback source addresses an attacker's
+// connections come from (127.0.1.2, …).
+const attackAddrs = 64
+
 // attacker sends requests to a fieldwatch server on loopback.
 type attacker struct {
 	client  *http.Client
@@ -71,8 +74,12 @@ type attacker struct {
 // are kept between steps. No proxy: loopback only.
 func newAttacker(timeout time.Duration, cpu *cpuMeter) *attacker {
 	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		Proxy: nil,
+		// From 64 loopback addresses: vegeta opens a connection per
+		// request in flight, and the server caps connections per address
+		// (FIELDWATCH_MAX_CONNS_PER_ADDR, 128 by default), as it should
+		// for one client; the load stands for many.
+		DialContext:         spreadDialer(1, attackAddrs),
 		MaxIdleConnsPerHost: 10000,
 		DisableCompression:  true,
 		IdleConnTimeout:     30 * time.Second,

@@ -34,6 +34,7 @@ type runConfig struct {
 	ProfileUploads int
 	ThumbPhotos    int
 	Perf           string // the perf binary ("" : no profiled phases)
+	KeepPerf       string // keep the profiled phases' perf data in this directory
 
 	Timeout      time.Duration // the whole run
 	PhaseTimeout time.Duration // each measured phase
@@ -113,6 +114,7 @@ func parseRunFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.IntVar(&c.ProfileUploads, "profile-uploads", 48, "uploads of -size profiled with perf for CPU per upload by stage (0: none)")
 	fs.IntVar(&c.ThumbPhotos, "thumb-photos", 16, "12 MP photos uploaded, their thumbnails profiled with perf (0: none)")
 	fs.StringVar(&c.Perf, "perf", "perf", "the perf binary (\"\": no profiled phases; skipped when not found)")
+	fs.StringVar(&c.KeepPerf, "keep-perf", "", "keep the profiled phases' perf data in this directory (to check the stage patterns with perf report)")
 	fs.DurationVar(&c.Timeout, "timeout", 4*time.Minute, "bound on the whole run")
 	fs.DurationVar(&c.PhaseTimeout, "phase-timeout", 90*time.Second, "bound on each measured phase")
 	fs.DurationVar(&c.SettleMax, "settle-max", 60*time.Second, "longest wait for the server to finish background work")
@@ -223,7 +225,7 @@ type serverConfig struct {
 	ServerDB          string
 }
 
-func (c *serverConfig) register(fs *flag.FlagSet, getenv func(string) string, timeout time.Duration) {
+func (c *serverConfig) register(fs *flag.FlagSet, getenv func(string) string, timeout, settleMax time.Duration) {
 	c.Password = getenv("FWBENCH_PASSWORD")
 	c.S3Endpoint, c.DBURL = getenv("FIELDWATCH_TEST_S3_ENDPOINT"), getenv("FIELDWATCH_TEST_POSTGRES_URL")
 	fs.StringVar(&c.Mode, "mode", "s3", "deployment measured (s3 or local), for the report")
@@ -235,7 +237,7 @@ func (c *serverConfig) register(fs *flag.FlagSet, getenv func(string) string, ti
 	fs.IntVar(&c.DBPID, "db-pid", 0, "pid of the PostgreSQL postmaster, for CPU accounting (optional)")
 	fs.StringVar(&c.PhotoDir, "photos", "testdata/photos", "directory with manifest.json and the JPEGs")
 	fs.DurationVar(&c.Timeout, "timeout", timeout, "bound on the whole command")
-	fs.DurationVar(&c.SettleMax, "settle-max", 60*time.Second, "longest wait for the server to finish background work")
+	fs.DurationVar(&c.SettleMax, "settle-max", settleMax, "longest wait for the server to finish background work")
 	fs.StringVar(&c.Out, "out", "", "file for the JSON result (required)")
 	fs.StringVar(&c.ServerDB, "server-db", "", "the server's PostgreSQL database: its sessions are watched through $FIELDWATCH_TEST_POSTGRES_URL (optional)")
 }

@@ -81,10 +81,15 @@ func profileWhile(ctx context.Context, perfBin string, pid int, d time.Duration,
 // profileRun runs perf record on pid from just before load starts until
 // it returns (perf is stopped with SIGINT, which makes it write its data
 // and exit), and returns the summary; Seconds is the time perf ran.
-func profileRun(ctx context.Context, perfBin string, pid int, dir string, load func() error) (Profile, error) {
+//
+// With keep set, the perf data stays there for `perf report` (to check
+// the stage patterns against the real symbols).
+func profileRun(ctx context.Context, perfBin string, pid int, dir string, keep bool, load func() error) (Profile, error) {
 	var p Profile
 	data := filepath.Join(dir, fmt.Sprintf("perf-%d-%d.data", pid, time.Now().UnixNano()))
-	defer os.Remove(data)
+	if !keep {
+		defer os.Remove(data)
+	}
 	rec := exec.CommandContext(ctx, perfBin, "record", "-q", "-e", "cpu-clock", "-F", "499", "-g", "-p", strconv.Itoa(pid), "-o", data)
 	rec.Stdout, rec.Stderr = io.Discard, io.Discard
 	if err := rec.Start(); err != nil {
@@ -132,10 +137,25 @@ type Stage struct {
 	MS float64 `json:"ms"`
 }
 
-// stageDef names a stage and the function names that make it up.
+// stageDef names a stage and the functions that make it up: each group
+// is a pattern whose outermost match counts (so nested matches are not
+// counted twice); the groups are added up, for work done in goroutines of
+// their own (an HTTP client writes a request body in its transport's
+// goroutine, not the caller's). A group pattern matches the server's own
+// functions, without the module path ("fieldwatch.(*Intake).Receive",
+// "blob/s3blob.(*Bucket).Put"), unless it starts with "any:", then any
+// symbol.
 type stageDef struct {
-	name    string
-	pattern *regexp.Regexp
+	name   string
+	groups []*regexp.Regexp
+}
+
+func stage(name string, patterns ...string) stageDef {
+	d := stageDef{name: name}
+	for _, p := range patterns {
+		d.groups = append(d.groups, regexp.MustCompile(p))
+	}
+	return d
 }
 
 // uploadStageDefs are the stages of an upload (intake.go, api/evidence.go,
@@ -143,33 +163,49 @@ type stageDef struct {
 // patterns are loose on purpose: a renamed function should still match,
 // and one that no longer matches shows as "not found", never as 0.
 var uploadStageDefs = []stageDef{
-	{"receive + SHA-256 + spool (Intake.Receive)", regexp.MustCompile(`(?i)\(\*?Intake\)\.Receive|\(\*?Spool\w*\)\.Write|\.receive\w*$`)},
-	{"EXIF / inspection (Intake.describe, media)", regexp.MustCompile(`(?i)\(\*?Intake\)\.(describe|inspect)|^media\.(Sniff|Inspect|ReadEXIF)`)},
-	{"township / reach link (Intake.link, geo)", regexp.MustCompile(`(?i)\(\*?Intake\)\.link$|Linker\)\.Link$|^geo\.\(\*?Index\)\.Locate`)},
-	{"store the bytes (Intake.storeBytes: S3 PUT or directory)", regexp.MustCompile(`(?i)\(\*?Intake\)\.(storeBytes|store\w*)$|^blob/(s3blob|fileblob)\..*\.Put\w*$`)},
-	{"commit (Store.CommitEvidence)", regexp.MustCompile(`(?i)\.CommitEvidence$`)},
-	{"thumbnails (background, Thumbnailer)", regexp.MustCompile(`(?i)\(\*?Thumbnailer\)\.`)},
+	stage("receive + SHA-256 + spool (Intake.Receive)", `(?i)\(\*?Intake\)\.Receive|\(\*?spoolWriter\)\.Write|\.receive\w*$`),
+	stage("EXIF / inspection (Intake.describe, media)", `(?i)\(\*?Intake\)\.(describe|inspect)|^media\.(Sniff|Inspect|ReadEXIF)`),
+	stage("township / reach link (Intake.link, geo)", `(?i)\(\*?Intake\)\.link$|Linker\)\.Link$|^geo\.\(\*?Index\)\.Locate`),
+	stage("store the bytes (Intake.storeBytes; S3: the PUT body written by the HTTP transport)",
+		`(?i)\(\*?Intake\)\.(storeBytes|store\w*)$|^blob/(s3blob|fileblob)\..*\.Put\w*$`,
+		`any:^net/http\.\(\*persistConn\)\.(writeLoop|readLoop)$`),
+	stage("commit (Store.CommitEvidence)", `(?i)\.CommitEvidence$`),
+	stage(thumbnailStage, `(?i)\(\*?Thumbnailer\)\.`),
 }
 
-// thumbnailStage is the name of the stage that is not part of the
-// upload's own request.
+// thumbnailStage is the stage that is not part of the upload's request.
 const thumbnailStage = "thumbnails (background, Thumbnailer)"
 
-// findStages returns each stage's share of incl (the server's own
-// functions, prefix trimmed, closures included) and its ms of perUnitMS.
+// findStages returns each stage's share of incl and its ms of perUnitMS.
 func findStages(incl []perfLine, defs []stageDef, perUnitMS float64) []Stage {
 	var out []Stage
 	for _, d := range defs {
-		st := Stage{Name: d.name, Pattern: d.pattern.String()}
-		for _, l := range incl {
-			s, own := ownSymbol(l.symbol)
-			if !own || !d.pattern.MatchString(wrapperRe.ReplaceAllString(s, "")) {
-				continue
+		st := Stage{Name: d.name}
+		var pats, syms []string
+		for _, g := range d.groups {
+			pat, anySym := strings.CutPrefix(g.String(), "any:")
+			re := g
+			if anySym {
+				re = regexp.MustCompile(pat)
 			}
-			if !st.Found || l.pct > st.Pct {
-				st.Found, st.Symbol, st.Pct = true, s, l.pct
+			pats = append(pats, pat)
+			best, sym := 0.0, ""
+			for _, l := range incl {
+				s, own := ownSymbol(l.symbol)
+				if !own && !anySym {
+					continue
+				}
+				if re.MatchString(wrapperRe.ReplaceAllString(s, "")) && (sym == "" || l.pct > best) {
+					best, sym = l.pct, s
+				}
+			}
+			if sym != "" {
+				st.Found = true
+				st.Pct += best
+				syms = append(syms, sym)
 			}
 		}
+		st.Pattern, st.Symbol = strings.Join(pats, " + "), strings.Join(syms, " + ")
 		st.Pct = round1(st.Pct)
 		st.MS = round3(st.Pct / 100 * perUnitMS)
 		out = append(out, st)

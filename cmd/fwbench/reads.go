@@ -44,7 +44,7 @@ func parseReadsFlags(args []string, getenv func(string) string, stderr io.Writer
 	var c readsConfig
 	fs := flag.NewFlagSet("fwbench reads", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c.serverConfig.register(fs, getenv, 8*time.Minute)
+	c.serverConfig.register(fs, getenv, 8*time.Minute, 60*time.Second)
 	fs.DurationVar(&c.Step, "step", 3*time.Second, "duration of each ramp step")
 	fs.DurationVar(&c.Hold, "hold", 8*time.Second, "duration of the confirmation run at the sustainable rate")
 	fs.DurationVar(&c.Pause, "pause", 500*time.Millisecond, "pause between steps")

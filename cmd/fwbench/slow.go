@@ -37,7 +37,9 @@ func parseSlowFlags(args []string, getenv func(string) string, stderr io.Writer)
 	var c slowConfig
 	fs := flag.NewFlagSet("fwbench slow", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c.serverConfig.register(fs, getenv, 6*time.Minute)
+	// A thousand photos leave minutes of thumbnails: run 3 must not start
+	// while they are made.
+	c.serverConfig.register(fs, getenv, 8*time.Minute, 4*time.Minute)
 	fs.IntVar(&c.Clients, "clients", 1000, "concurrent uploads")
 	fs.Float64Var(&c.Rate, "rate", 90_000, "bytes per second per upload (90,000 = 0.72 Mbit/s)")
 	fs.DurationVar(&c.Duration, "duration", 35*time.Second, "how long each upload takes at the rate (sets the photo size: 90 kB/s × 35 s = 3.15 MB)")
@@ -155,7 +157,7 @@ func runSlow(ctx context.Context, c slowConfig, stdout io.Writer) error {
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, "    "+format+"\n", a...) }
 	res := SlowResult{Mode: c.Mode, Label: c.Label, StartedAt: time.Now().UTC(), Machine: describeMachine(),
 		Clients: c.Clients, RateBytesPerS: c.Rate, StaggerSeconds: c.Stagger.Seconds(),
-		CapPerUser: c.CapPerUser, CapTotal: c.CapTotal, SourceAddrs: (c.Clients + c.PerAddr - 1) / c.PerAddr}
+		CapPerUser: c.CapPerUser, CapTotal: c.CapTotal, SourceAddrs: addrsFor(c.Clients, c.PerAddr)}
 	photos, err := loadPhotos(c.PhotoDir)
 	if err != nil {
 		return err
@@ -200,7 +202,7 @@ func runSlow(ctx context.Context, c slowConfig, stdout io.Writer) error {
 	// planned time.
 	slowAPI := newAPIClientWith(c.URL, &http.Transport{
 		Proxy: nil, MaxIdleConnsPerHost: c.Clients, DisableCompression: true,
-		DialContext:     spreadDialer(c.Clients, c.PerAddr),
+		DialContext:     spreadDialer(0, addrsFor(c.Clients, c.PerAddr)),
 		WriteBufferSize: c.Chunk, ReadBufferSize: 16 << 10, IdleConnTimeout: 30 * time.Second,
 	}, 3*c.Duration+2*time.Minute)
 	slowAPI.token = api.token
@@ -451,16 +453,21 @@ func (tl *timeline) sample(ctx context.Context, api *apiClient, pid int, answere
 	}
 }
 
-// spreadDialer dials from 127.0.0.2, 127.0.0.3, … in turn, perAddr
-// connections' worth of addresses for clients connections (all of
-// 127.0.0.0/8 is loopback on Linux), so the server's per-address cap sees
+// spreadDialer dials from 127.0.net3.2, 127.0.net3.3, … in turn, addrs
+// addresses in all (all of 127.0.0.0/8 is loopback on Linux), so the
+// server's per-address connection cap (FIELDWATCH_MAX_CONNS_PER_ADDR) sees
 // many phones rather than one client.
-func spreadDialer(clients, perAddr int) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	n := max(1, (clients+perAddr-1)/perAddr)
+func spreadDialer(net3 byte, addrs int) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	n := uint64(min(max(1, addrs), 250))
 	var next atomic.Uint64
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		i := next.Add(1) % uint64(n)
-		d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(i/250), byte(2+i%250))}}
+		i := next.Add(1) % n
+		d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second,
+			LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, net3, byte(2+i))}}
 		return d.DialContext(ctx, network, addr)
 	}
 }
+
+// addrsFor is how many source addresses clients connections need at
+// perAddr each.
+func addrsFor(clients, perAddr int) int { return max(1, (clients+perAddr-1)/perAddr) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,7 +92,7 @@ func (b *bench) uploadProfile(ctx context.Context, perfBin string) (*UploadProfi
 	}
 	var st LoadStats
 	loaded := false // the uploads all went through: their rows exist whatever perf did
-	prof, err := profileRun(ctx, perfBin, c.ServerPID, os.TempDir(), func() error {
+	prof, err := profileRun(ctx, perfBin, c.ServerPID, cmp.Or(c.KeepPerf, os.TempDir()), c.KeepPerf != "", func() error {
 		var err error
 		st, err = runLoad(ctx, b.api, ps, loadOptions{path: "profiled POST /v1/evidence", concurrency: c.Concurrency, timeout: c.PhaseTimeout})
 		loaded = err == nil
@@ -156,7 +157,7 @@ func (b *bench) thumbnails(ctx context.Context, perfBin string, photos []basePho
 	}
 	var st LoadStats
 	loaded := false // the uploads all went through: their rows exist whatever perf did
-	prof, err := profileRun(ctx, perfBin, c.ServerPID, os.TempDir(), func() error {
+	prof, err := profileRun(ctx, perfBin, c.ServerPID, cmp.Or(c.KeepPerf, os.TempDir()), c.KeepPerf != "", func() error {
 		var err error
 		st, err = runLoad(ctx, b.api, ps, loadOptions{path: "12 MP POST /v1/evidence", concurrency: 4, timeout: c.PhaseTimeout})
 		if err != nil {
