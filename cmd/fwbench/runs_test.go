@@ -440,7 +440,7 @@ func TestTargets(t *testing.T) {
 		Slow: &SlowResult{Clients: 1000, PeakMiB: 180.5, InFlightPeak: 1001, Errors: map[string]int{"timeout": 2},
 			Reads: AttackStats{OK: 600, Errors: map[string]int{"HTTP 503": 1}, LatencyMS: Percentiles{P99: 612}}},
 		Reads: &ReadsResult{Mode: "s3", RatioGetToHealthz: 0.25, Targets: []ReadTarget{{Name: "healthz", Sustainable: 8000},
-			{Name: "get", Hold: hold(330, 150)}, {Name: "list", Hold: hold(850, 900)}}},
+			{Name: "get", Hold: hold(330, 150), HoldPassed: true}, {Name: "list", Hold: hold(850, 900), HoldPassed: true}}},
 		ReadsOther: []ReadsResult{{Mode: "local", RatioGetToHealthz: 0.29, Targets: []ReadTarget{{Name: "healthz", Sustainable: 9000}}}},
 		GoBench:    &GoBenchResult{Benchmarks: []GoBenchmark{{Name: "Locate/SyntheticFar", NsPerOp: 90000}, {Name: "Locate/Synthetic", NsPerOp: 15500}}},
 	}
@@ -491,6 +491,31 @@ func TestTargets(t *testing.T) {
 	for _, g := range targets(r) {
 		if g.Name == "4 MiB upload: fieldwatch CPU, thumbnails off" && g.Measured {
 			t.Errorf("measured without the thumbnail share: %+v", g)
+		}
+	}
+}
+
+// TestCPUSample: CPU per request comes from the hold; without one that
+// passed, from the best passing step, said so, rather than not at all.
+func TestCPUSample(t *testing.T) {
+	step := func(rate, us float64, verdict string) AttackStats {
+		return AttackStats{OfferedRate: rate, OK: 10, Verdict: verdict, CPUPerRequestUS: map[string]float64{"fieldwatch": us}}
+	}
+	for _, c := range []struct {
+		name  string
+		t     ReadTarget
+		us    float64
+		where string
+	}{
+		{"hold", ReadTarget{Hold: step(800, 300, "ok"), HoldPassed: true, Steps: []AttackStats{step(1600, 250, "ok")}}, 300, ""},
+		{"best step", ReadTarget{Hold: step(800, 300, "FAILS"), Steps: []AttackStats{step(100, 500, "ok"), step(400, 350, "ok"), step(800, 320, "FAILS")}},
+			350, "; this run: no hold passed, at the ramp's 400/s"},
+		{"nothing passed", ReadTarget{Steps: []AttackStats{step(200, 900, "FAILS"), step(100, 700, "FAILS")}}, 700, "; this run: nothing sustained, at a failing 100/s"},
+		{"nothing", ReadTarget{}, 0, ""},
+	} {
+		st, where := cpuSample(c.t)
+		if st.CPUPerRequestUS["fieldwatch"] != c.us || where != c.where {
+			t.Errorf("%s: got %v µs, %q; want %v, %q", c.name, st.CPUPerRequestUS["fieldwatch"], where, c.us, c.where)
 		}
 	}
 }

@@ -98,22 +98,23 @@ func targets(r Report) []Target {
 			Value: value, Measured: measured})
 	}
 	// CPU per request at the sustainable rate (the hold), s3 mode.
-	holdCPU := func(endpoint, comp string) (float64, bool) {
+	holdCPU := func(endpoint, comp string) (float64, string, bool) {
 		rd := r.readsIn("s3")
 		if rd == nil {
-			return 0, false
+			return 0, "", false
 		}
 		t, ok := rd.target(endpoint)
-		if !ok || t.Hold.OK == 0 {
-			return 0, false
+		if !ok {
+			return 0, "", false
 		}
-		v, ok := t.Hold.CPUPerRequestUS[comp]
-		return v, ok
+		st, where := cpuSample(t)
+		v, ok := st.CPUPerRequestUS[comp]
+		return v, where, ok && st.OK > 0
 	}
-	v, ok := holdCPU("get", "fieldwatch")
-	add("15", "GET /v1/evidence/{id}: fieldwatch CPU", "≤ 150 µs per request (s3 mode, at the sustainable rate)", 150, " µs", false, v, ok)
-	v, ok = holdCPU("get", "postgres")
-	add("15", "GET /v1/evidence/{id}: PostgreSQL CPU", "≤ 80 µs per request (s3 mode)", 80, " µs", false, v, ok)
+	v, where, ok := holdCPU("get", "fieldwatch")
+	add("15", "GET /v1/evidence/{id}: fieldwatch CPU", "≤ 150 µs per request (s3 mode, at the sustainable rate"+where+")", 150, " µs", false, v, ok)
+	v, where, ok = holdCPU("get", "postgres")
+	add("15", "GET /v1/evidence/{id}: PostgreSQL CPU", "≤ 80 µs per request (s3 mode"+where+")", 80, " µs", false, v, ok)
 	for _, m := range []struct {
 		mode, db string
 		limit    float64
@@ -128,10 +129,10 @@ func targets(r Report) []Target {
 		add("15", "GET /v1/evidence/{id}: sustainable rate, "+m.db+" ("+m.mode+")",
 			f("≥ %.1f × /healthz requests/s (%s mode)", m.limit, m.mode), m.limit, "×", true, ratio, ok)
 	}
-	v, ok = holdCPU("list", "fieldwatch")
-	add("15", "bbox list of 50: fieldwatch CPU", "≤ 900 µs per request (s3 mode)", 900, " µs", false, v, ok)
-	v, ok = holdCPU("list", "postgres")
-	add("15", "bbox list of 50: PostgreSQL CPU", "≤ 500 µs per request (s3 mode)", 500, " µs", false, v, ok)
+	v, where, ok = holdCPU("list", "fieldwatch")
+	add("15", "bbox list of 50: fieldwatch CPU", "≤ 900 µs per request (s3 mode"+where+")", 900, " µs", false, v, ok)
+	v, where, ok = holdCPU("list", "postgres")
+	add("15", "bbox list of 50: PostgreSQL CPU", "≤ 500 µs per request (s3 mode"+where+")", 500, " µs", false, v, ok)
 
 	up := Target{Issue: "15", Name: "4 MiB upload: fieldwatch CPU, thumbnails off",
 		Want: "≤ 15 ms per upload (s3 mode; profiled uploads less the thumbnail workers' share)", Limit: 15, Unit: " ms"}
@@ -199,6 +200,38 @@ func targets(r Report) []Target {
 		out[i].judge()
 	}
 	return out
+}
+
+// cpuSample is where a target's CPU per request is read: the hold at the
+// sustainable rate; if no hold answered, the highest passing ramp step,
+// else the lowest step that answered anything. where says which, when it
+// is not the hold.
+func cpuSample(t ReadTarget) (AttackStats, string) {
+	if t.Hold.OK > 0 && t.HoldPassed {
+		return t.Hold, ""
+	}
+	var best, low *AttackStats
+	for i := range t.Steps {
+		s := &t.Steps[i]
+		if s.OK == 0 {
+			continue
+		}
+		if s.Verdict == "ok" && (best == nil || s.OfferedRate > best.OfferedRate) {
+			best = s
+		}
+		if low == nil || s.OfferedRate < low.OfferedRate {
+			low = s
+		}
+	}
+	switch {
+	case best != nil:
+		return *best, f("; this run: no hold passed, at the ramp's %.0f/s", best.OfferedRate)
+	case low != nil:
+		return *low, f("; this run: nothing sustained, at a failing %.0f/s", low.OfferedRate)
+	case t.Hold.OK > 0:
+		return t.Hold, "; this run: at a failing hold"
+	}
+	return AttackStats{}, ""
 }
 
 func ifSlow(s *SlowResult, v func(*SlowResult) float64) float64 {
