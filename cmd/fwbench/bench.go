@@ -185,7 +185,7 @@ func runBench(ctx context.Context, c runConfig, stdout io.Writer) error {
 
 	if perfBin := b.perfBinary(); perfBin != "" {
 		if c.ProfileUploads > 0 {
-			if res.UploadProfile, err = b.uploadProfile(ctx, perfBin); err != nil {
+			if res.UploadProfile, err = b.uploadProfile(ctx, perfBin, photos, seed); err != nil {
 				return err
 			}
 			res.Created += res.UploadProfile.Uploads

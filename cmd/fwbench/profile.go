@@ -165,7 +165,7 @@ func stage(name string, patterns ...string) stageDef {
 var uploadStageDefs = []stageDef{
 	stage("receive + SHA-256 + spool (Intake.Receive)", `(?i)\(\*?Intake\)\.Receive|\(\*?spoolWriter\)\.Write|\.receive\w*$`),
 	stage("EXIF / inspection (Intake.describe, media)", `(?i)\(\*?Intake\)\.(describe|inspect)|^media\.(Sniff|Inspect|ReadEXIF)`),
-	stage("township / reach link (Intake.link, geo)", `(?i)\(\*?Intake\)\.link$|Linker\)\.Link$|^geo\.\(\*?Index\)\.Locate`),
+	stage("township / reach link (Intake.link, geo)", `(?i)\(\*?Intake\)\.link$|\(\*?\w+\)\.Link$|^geo\.\(\*?Index\)\.Locate`),
 	stage("store the bytes (Intake.storeBytes; S3: the PUT body written by the HTTP transport)",
 		`(?i)\(\*?Intake\)\.(storeBytes|store\w*)$|^blob/(s3blob|fileblob)\..*\.Put\w*$`,
 		`any:^net/http\.\(\*persistConn\)\.(writeLoop|readLoop)$`),

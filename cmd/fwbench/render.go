@@ -646,11 +646,12 @@ func renderUploadStages(b *bytes.Buffer, r Report) {
 	p := printer(b)
 	up0 := rs[0].UploadProfile
 	p("\n### Run 1: fieldwatch CPU per upload by stage (ms)\n\n")
-	p("After the throughput phase, %d more distinct %.0f MiB photos from %d clients under `perf record -g` (499 Hz) of the server; "+
+	p("After the throughput phase, %d more distinct %.0f MiB photos from %d clients under `perf record -g` (499 Hz) of the server. "+
+		"Each is a 64×48 JPEG (a test photo scaled down, its EXIF kept) padded with random bytes to the size: the upload's work is that of any photo of the size, its thumbnails next to nothing, so this is the upload with thumbnails (nearly) off; "+
 		"fieldwatch's CPU per upload (from /proc over the profiled window, perf's own cost included) is split by the inclusive share of the server's own functions in each stage "+
-		"(the outermost function matching the stage's pattern, so nothing is counted twice within a stage). The thumbnail workers run meanwhile, on these and the photos before; "+
-		"\"thumbnails off\" is the total less their share (the garbage collection their allocations cause stays in). "+
-		"\"not found\" means no function matched the pattern (renamed code), not that the stage is free.\n\n",
+		"(the outermost function matching the stage's pattern, so nothing is counted twice within a stage). What the thumbnail workers still use is measured and taken out: \"thumbnails off\" is the total less their share. "+
+		"In s3 mode the store stage includes the HTTP transport's goroutine that writes PUT bodies, which also carries the thumbnails' small PUTs. "+
+		"\"not found\" means no sample fell in a function matching the stage's pattern: renamed code, or a stage too cheap to be sampled at 499 Hz; never read it as 0.\n\n",
 		up0.Uploads, mib(up0.PhotoBytes), rs[0].Throughput.Concurrency)
 	head := []string{"stage"}
 	for _, res := range rs {

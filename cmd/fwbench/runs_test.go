@@ -566,12 +566,12 @@ func TestFindStages(t *testing.T) {
 	}
 }
 
-func TestBigJPEG(t *testing.T) {
+func TestScaledJPEG(t *testing.T) {
 	photos, err := loadPhotos("../../testdata/photos")
 	if err != nil {
 		t.Fatal(err)
 	}
-	big, err := bigJPEG(photos, 400, 300) // small in the test: the same code
+	big, err := scaledJPEG(photos, 400, 300) // small in the test: the same code
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,9 +16,10 @@ import (
 
 // UploadProfile is where the server's CPU went in a further run of uploads
 // (after the measured throughput phase, same photo size and clients),
-// profiled with perf: CPU per upload by stage. The thumbnails the uploads
-// cause run at the same time; their share is measured and taken out for
-// the "thumbnails off" figure.
+// profiled with perf: CPU per upload by stage. The photos are tiny JPEGs
+// padded to the size, so their thumbnails cost next to nothing; what the
+// thumbnail workers still use is measured and taken out for the
+// "thumbnails off" figure.
 type UploadProfile struct {
 	Uploads     int     `json:"uploads"`
 	PhotoBytes  int64   `json:"photo_bytes"`
@@ -33,8 +34,7 @@ type UploadProfile struct {
 	Stages  []Stage `json:"stages"`
 	OtherMS float64 `json:"other_ms"`
 	// NoThumbnailsMS is fieldwatch CPU per upload less the thumbnail
-	// workers' share (garbage collection their allocations cause stays
-	// in): the upload's own CPU, as with thumbnails off.
+	// workers' share: the upload's own CPU, as with thumbnails off.
 	NoThumbnailsMS  float64 `json:"no_thumbnails_ms"`
 	ThumbnailsFound bool    `json:"thumbnails_found"`
 }
@@ -78,9 +78,20 @@ func (b *bench) perfBinary() string {
 // uploadProfile sends ProfileUploads more distinct photos of the
 // throughput size under perf and splits the server's CPU per upload by
 // stage. It returns nil when perf is unavailable.
-func (b *bench) uploadProfile(ctx context.Context, perfBin string) (*UploadProfile, error) {
+//
+// Each photo is a 64×48 JPEG (a test photo scaled down, its EXIF kept)
+// followed by random bytes up to the size: the upload's work (receive,
+// hash, spool, inspect, link, store, commit) is that of any photo of the
+// size, while its thumbnails cost next to nothing, so the uploads are
+// measured as with thumbnails off (the server has no switch for them).
+func (b *bench) uploadProfile(ctx context.Context, perfBin string, photos []basePhoto, seed [32]byte) (*UploadProfile, error) {
 	c := b.c
-	ps, err := b.src.make(c.ProfileUploads, c.Size)
+	small, err := scaledJPEG(photos, 64, 48)
+	if err != nil {
+		return nil, err
+	}
+	seed[1] ^= 0xff // a stream of its own: distinct from the other payloads
+	ps, err := newPayloadSource([]basePhoto{small}, seed).make(c.ProfileUploads, c.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +141,7 @@ func (b *bench) uploadProfile(ctx context.Context, perfBin string) (*UploadProfi
 // cell prints a stage's ms, or that its functions were not found.
 func (s Stage) cell() string {
 	if !s.Found {
-		return "not found (no function matched `" + s.Pattern + "`)"
+		return "not found (no sample in a function matching `" + s.Pattern + "`)"
 	}
 	return f("%.2f ms (%.1f%%, `%s`)", s.MS, s.Pct, s.Symbol)
 }
@@ -139,7 +150,7 @@ func (s Stage) cell() string {
 // server until their previews are made.
 func (b *bench) thumbnails(ctx context.Context, perfBin string, photos []basePhoto, seed [32]byte) (*ThumbnailResult, error) {
 	c := b.c
-	big, err := bigJPEG(photos, 4000, 3000)
+	big, err := scaledJPEG(photos, 4000, 3000)
 	if err != nil {
 		return nil, err
 	}
@@ -189,10 +200,10 @@ func (b *bench) thumbnails(ctx context.Context, perfBin string, photos []basePho
 	return tr, nil
 }
 
-// bigJPEG makes a w×h JPEG from the first test photo with an EXIF block:
-// its pixels scaled up (bilinear), encoded at quality 90, its EXIF block
-// copied, so the server links it like the original.
-func bigJPEG(photos []basePhoto, w, h int) (basePhoto, error) {
+// scaledJPEG makes a w×h JPEG from the first test photo with an EXIF
+// block: its pixels scaled (bilinear), encoded at quality 90, its EXIF
+// block copied, so the server links it like the original.
+func scaledJPEG(photos []basePhoto, w, h int) (basePhoto, error) {
 	for _, p := range photos {
 		if p.at == nil {
 			continue
