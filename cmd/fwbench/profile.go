@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -90,13 +91,29 @@ func profileRun(ctx context.Context, perfBin string, pid int, dir string, keep b
 	if !keep {
 		defer os.Remove(data)
 	}
-	rec := exec.CommandContext(ctx, perfBin, "record", "-q", "-e", "cpu-clock", "-F", "499", "-g", "-p", strconv.Itoa(pid), "-o", data)
+	// perf starts with its events disabled and enables them when told
+	// through a control FIFO, acknowledging on another: the load starts
+	// only once perf records (on a busy machine perf can take a second to
+	// attach, longer than a short load lasts).
+	ctl, ack := data+".ctl", data+".ack"
+	for _, f := range []string{ctl, ack} {
+		if err := syscall.Mkfifo(f, 0o600); err != nil {
+			return p, fmt.Errorf("perf control: %w", err)
+		}
+		defer os.Remove(f)
+	}
+	rec := exec.CommandContext(ctx, perfBin, "record", "-q", "-D", "-1", "--control", "fifo:"+ctl+","+ack,
+		"-e", "cpu-clock", "-F", "499", "-g", "-p", strconv.Itoa(pid), "-o", data)
 	rec.Stdout, rec.Stderr = io.Discard, io.Discard
 	if err := rec.Start(); err != nil {
 		return p, fmt.Errorf("perf record: %w", err)
 	}
+	if err := perfEnable(ctx, ctl, ack, 30*time.Second); err != nil {
+		_ = rec.Process.Kill()
+		_ = rec.Wait()
+		return p, err
+	}
 	t0 := time.Now()
-	time.Sleep(100 * time.Millisecond) // perf attaches to the threads
 	lerr := load()
 	_ = rec.Process.Signal(os.Interrupt)
 	werr := rec.Wait()
@@ -119,6 +136,55 @@ func profileRun(ctx context.Context, perfBin string, pid int, dir string, keep b
 	p.Groups, p.Frames, p.Top = summarizeProfile(self, incl)
 	p.incl = incl
 	return p, nil
+}
+
+// perfEnable tells perf record (started with -D -1 --control
+// fifo:ctl,ack) to enable its events and waits for its acknowledgement,
+// at most wait.
+func perfEnable(ctx context.Context, ctl, ack string, wait time.Duration) error {
+	done := make(chan error, 1)
+	go func() {
+		c, err := os.OpenFile(ctl, os.O_WRONLY, 0) // blocks until perf opens it
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		if _, err := c.WriteString("enable\n"); err != nil {
+			done <- err
+			return
+		}
+		a, err := os.OpenFile(ack, os.O_RDONLY, 0)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer a.Close()
+		buf := make([]byte, 16)
+		n, err := a.Read(buf)
+		if err == nil && !strings.HasPrefix(string(buf[:n]), "ack") {
+			err = fmt.Errorf("perf control: answered %q", buf[:n])
+		}
+		done <- err
+	}()
+	tm := time.NewTimer(wait)
+	defer tm.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("perf control: %w", err)
+		}
+		return nil
+	case <-tm.C:
+	case <-ctx.Done():
+	}
+	// Unblock the goroutine's opens, whatever perf did.
+	for _, f := range []string{ctl, ack} {
+		if fd, err := syscall.Open(f, syscall.O_RDWR|syscall.O_NONBLOCK, 0); err == nil {
+			syscall.Close(fd)
+		}
+	}
+	return fmt.Errorf("perf record did not start recording within %v", wait)
 }
 
 // Stage is a part of the server's work found by function names in a

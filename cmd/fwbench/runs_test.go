@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -773,5 +774,37 @@ func TestReportReadsPerMode(t *testing.T) {
 	}
 	if met != 2 {
 		t.Fatalf("sustainable-rate targets met: %d, want 2 (%+v)", met, got.Targets)
+	}
+}
+
+// TestProfileRun profiles this test process with the real perf: the load
+// must be recorded from its first moment (perf is enabled before it
+// starts), so a short burst of system calls shows (kernel symbols: a test
+// binary's own are stripped). Skipped without perf.
+func TestProfileRun(t *testing.T) {
+	perfBin, err := exec.LookPath("perf")
+	if err != nil {
+		t.Skip("no perf")
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	prof, err := profileRun(t.Context(), perfBin, os.Getpid(), t.TempDir(), false, func() error {
+		b := []byte("x")
+		for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+			if _, err := null.Write(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Skipf("perf cannot profile here: %v", err)
+	}
+	st := findStages(prof.incl, []stageDef{stage("writes", `any:^(ksys_write|__x64_sys_write)$`)}, 100)[0]
+	if !st.Found || st.Pct < 10 {
+		t.Fatalf("writes: %+v (profile %.3f CPU s over %.3f s; top %v)", st, prof.CPUSeconds, prof.Seconds, prof.Top)
 	}
 }
