@@ -348,7 +348,9 @@ func codeGroup(l perfLine) string {
 	case has("runtime.", "internal/runtime", "gcWriteBarrier", "aeshash", "memeqbody", "cmpbody", "indexbytebody"):
 		return "Go runtime (allocation, GC, scheduler)"
 	case has("github.com/jackc/", "database/sql."):
-		return "PostgreSQL driver (pgx, database/sql)"
+		return "database/sql, pgx (PostgreSQL driver)"
+	case has("modernc.org/"):
+		return "SQLite (modernc.org/sqlite, in process)"
 	case has("github.com/getkin/", "github.com/oapi-codegen/", "github.com/gorilla/mux", "regexp."):
 		return "OpenAPI request validation (kin-openapi, its router, regexp)"
 	case has("crypto/", "golang.org/x/crypto/", "github.com/golang-jwt/"):

@@ -416,10 +416,11 @@ func TestSummarizeProfile(t *testing.T) {
 		sym  string
 		want string
 	}{
-		{"github.com/jackc/pgx/v5/pgconn.(*PgConn).Exec", "PostgreSQL driver (pgx, database/sql)"},
+		{"github.com/jackc/pgx/v5/pgconn.(*PgConn).Exec", "database/sql, pgx (PostgreSQL driver)"},
 		{"github.com/getkin/kin-openapi/openapi3.(*Schema).visitJSON", "OpenAPI request validation (kin-openapi, its router, regexp)"},
 		{"log/slog.(*JSONHandler).Handle", "logging and metrics"},
 		{"github.com/fieldwatch/fieldwatch/api.evidenceOut", "fieldwatch"},
+		{"modernc.org/sqlite/lib.Xsqlite3VdbeExec", "SQLite (modernc.org/sqlite, in process)"},
 	} {
 		if got := codeGroup(perfLine{symbol: l.sym}); got != l.want {
 			t.Errorf("codeGroup(%s) = %q, want %q", l.sym, got, l.want)
