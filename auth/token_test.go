@@ -159,6 +159,12 @@ func TestVerify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := tokens.Verify(tt.token)
+			// The second time a token may come from the verified-token
+			// cache; the answer must not change.
+			c2, err2 := tokens.Verify(tt.token)
+			if c2 != c || (err2 == nil) != (err == nil) {
+				t.Fatalf("second Verify = %+v, %v; first = %+v, %v", c2, err2, c, err)
+			}
 			if tt.ok {
 				if err != nil {
 					t.Fatalf("Verify: %v", err)
