@@ -27,5 +27,8 @@
 // for river chiefs, their current reach assignments, and calls
 // NewActor. Scope therefore follows the database, not the token: a
 // deactivated user or a reassigned chief is refused on the next request
-// (docs/reliability.md#a4), not when the token expires.
+// (docs/reliability.md#a4), not when the token expires. Service caches
+// both halves briefly: verified tokens until they expire (Tokens.Verify),
+// user rows for ServiceConfig.UserCacheTTL, which bounds how late a change
+// made by another process takes effect; its own changes apply at once.
 package auth

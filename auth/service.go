@@ -42,13 +42,33 @@ type ServiceConfig struct {
 	Limiter  *Limiter
 	Reaches  ReachScope
 	Clock    func() time.Time
+	// UserCacheTTL is how long Authenticate may answer from a user row it
+	// read before, instead of reading it again: the bound on how late a
+	// deactivation, role or township change or password change made
+	// elsewhere (another replica, the command line, SQL) takes effect.
+	// Changes made through this Service take effect at once. Default
+	// DefaultUserCacheTTL, at most MaxUserCacheTTL; negative turns the
+	// cache off (every request reads the row).
+	UserCacheTTL time.Duration
+	// UserCacheSize bounds the user cache; default DefaultUserCacheSize.
+	UserCacheSize int
 }
+
+// User-cache defaults and limits (ServiceConfig.UserCacheTTL).
+const (
+	DefaultUserCacheTTL  = 2 * time.Second
+	MaxUserCacheTTL      = time.Minute
+	DefaultUserCacheSize = 10_000
+)
 
 // Service is identity for the API: it logs users in, authenticates each
 // request against the current user row, and manages accounts.
 type Service struct {
 	cfg ServiceConfig
 	now func() time.Time
+	// users holds the rows Authenticate read, without password hashes,
+	// for cfg.UserCacheTTL from the start of the read; nil when off.
+	users *expiringCache[string, fieldwatch.User]
 }
 
 // NewService checks cfg and returns a Service.
@@ -60,7 +80,23 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{cfg: cfg, now: now}, nil
+	if cfg.UserCacheTTL == 0 {
+		cfg.UserCacheTTL = DefaultUserCacheTTL
+	}
+	if cfg.UserCacheTTL > MaxUserCacheTTL {
+		return nil, fmt.Errorf("auth: user cache TTL %v above %v", cfg.UserCacheTTL, MaxUserCacheTTL)
+	}
+	if cfg.UserCacheSize == 0 {
+		cfg.UserCacheSize = DefaultUserCacheSize
+	}
+	if cfg.UserCacheSize < 0 {
+		return nil, fmt.Errorf("auth: user cache size %d is negative", cfg.UserCacheSize)
+	}
+	s := &Service{cfg: cfg, now: now}
+	if cfg.UserCacheTTL > 0 {
+		s.users = newExpiringCache[string, fieldwatch.User](cfg.UserCacheSize)
+	}
+	return s, nil
 }
 
 // Options are the settings of a Service built by New. Zero values take
@@ -77,6 +113,11 @@ type Options struct {
 	Limits     LimiterConfig
 	Reaches    ReachScope
 	Clock      func() time.Time
+	// UserCacheTTL and UserCacheSize: see ServiceConfig.
+	UserCacheTTL  time.Duration
+	UserCacheSize int
+	// TokenCacheSize: see TokenConfig.CacheSize.
+	TokenCacheSize int
 }
 
 // New builds a Service and its parts over st. notFound is st's not-found
@@ -85,7 +126,7 @@ func New(st UserStore, notFound error, o Options) (*Service, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	tokens, err := NewTokens(TokenConfig{Keys: o.Keys, Issuer: o.Issuer, Audience: o.Audience, TTL: o.AccessTTL, Clock: o.Clock})
+	tokens, err := NewTokens(TokenConfig{Keys: o.Keys, Issuer: o.Issuer, Audience: o.Audience, TTL: o.AccessTTL, Clock: o.Clock, CacheSize: o.TokenCacheSize})
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +145,7 @@ func New(st UserStore, notFound error, o Options) (*Service, error) {
 	return NewService(ServiceConfig{
 		Store: st, NotFound: notFound, Tokens: tokens, Sessions: sessions,
 		Hasher: hasher, Limiter: NewLimiter(limits), Reaches: o.Reaches, Clock: o.Clock,
+		UserCacheTTL: o.UserCacheTTL, UserCacheSize: o.UserCacheSize,
 	})
 }
 
@@ -118,20 +160,71 @@ func (e *LimitedError) Error() string {
 // Is makes errors.Is(err, ErrRateLimited) hold.
 func (e *LimitedError) Is(target error) bool { return target == ErrRateLimited }
 
-// Authenticate verifies an access token and loads the caller as stored now.
+// Authenticate verifies an access token and loads the caller as stored
+// now, or at most UserCacheTTL ago (see ServiceConfig.UserCacheTTL).
+//
+// Only acceptances come from the cache: when the cached row refuses the
+// token (a password changed or an account reactivated on another replica
+// since it was read), the row is read again and decides. So the cache can
+// delay a refusal by at most the TTL, and never refuses what the row
+// as stored now would accept.
 func (s *Service) Authenticate(ctx context.Context, accessToken string) (fieldwatch.Actor, error) {
 	c, err := s.cfg.Tokens.Verify(accessToken)
 	if err != nil {
 		return fieldwatch.Actor{}, err
 	}
-	u, err := s.cfg.Store.UserByID(ctx, c.UserID)
+	if s.users != nil {
+		if u, ok := s.users.get(c.UserID, s.now()); ok {
+			a, err := s.actor(ctx, c, u)
+			if !errors.Is(err, ErrUnauthenticated) {
+				return a, err
+			}
+		}
+	}
+	u, err := s.loadUser(ctx, c.UserID)
 	if errors.Is(err, s.cfg.NotFound) {
 		return fieldwatch.Actor{}, fmt.Errorf("%w: user no longer exists", ErrUnauthenticated)
 	}
 	if err != nil {
 		return fieldwatch.Actor{}, err
 	}
-	var reaches []string
+	return s.actor(ctx, c, u)
+}
+
+// loadUser reads the user row for Authenticate and caches it, without
+// its password hash, until UserCacheTTL after the read began: a change
+// committed after that instant is seen by every read that starts after
+// it, so no entry outlives a change by more than the TTL. A read that
+// raced a local change (forgetUser) is not cached.
+func (s *Service) loadUser(ctx context.Context, id string) (fieldwatch.User, error) {
+	if s.users == nil {
+		return s.cfg.Store.UserByID(ctx, id)
+	}
+	epoch := s.users.begin()
+	start := s.now()
+	u, err := s.cfg.Store.UserByID(ctx, id)
+	if err != nil {
+		return u, err
+	}
+	u.PasswordHash = ""
+	s.users.putSince(epoch, id, u, start.Add(s.cfg.UserCacheTTL), start)
+	return u, nil
+}
+
+// forgetUser drops the cached row of a user this Service just changed,
+// so the change applies to the very next request.
+func (s *Service) forgetUser(id string) {
+	if s.users != nil {
+		s.users.remove(id)
+	}
+}
+
+// actor is NewActor with the chief's current reaches.
+func (s *Service) actor(ctx context.Context, c Claims, u fieldwatch.User) (fieldwatch.Actor, error) {
+	var (
+		reaches []string
+		err     error
+	)
 	if u.Role == fieldwatch.RoleRiverChief && s.cfg.Reaches != nil {
 		if reaches, err = s.cfg.Reaches(ctx, u.ID); err != nil {
 			return fieldwatch.Actor{}, err
@@ -221,8 +314,9 @@ type NewUser struct {
 
 // UserUpdate changes an account; nil fields stay. Setting Active to false
 // or a new Password revokes all of the user's refresh tokens at once, and
-// their access tokens fail on the next request (Authenticate reads the
-// current row).
+// their access tokens fail on the next request to this process
+// (Authenticate reads the current row) and on other replicas within
+// ServiceConfig.UserCacheTTL.
 type UserUpdate struct {
 	DisplayName *string
 	Phone       *string
@@ -313,6 +407,9 @@ func (s *Service) UpdateUser(ctx context.Context, id string, in UserUpdate) (fie
 			return fieldwatch.User{}, err
 		}
 	}
+	// Whatever was written, even if a later step fails, applies to the
+	// next request here; other replicas see it within UserCacheTTL.
+	defer s.forgetUser(id)
 	now := s.now()
 	u, err := s.cfg.Store.UpdateUser(ctx, id, p, now)
 	if err != nil {

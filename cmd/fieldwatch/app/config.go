@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fieldwatch/fieldwatch"
+	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/console"
 	"github.com/fieldwatch/fieldwatch/geo"
 )
@@ -38,6 +39,7 @@ type Config struct {
 	JWTAudience     string
 	AccessTTL       time.Duration
 	RefreshTTL      time.Duration
+	UserCacheTTL    time.Duration
 	Demo            bool
 
 	MaxPhotoBytes     int64
@@ -138,6 +140,14 @@ func Settings() []Setting {
 		{"jwt-audience", "FIELDWATCH_JWT_AUDIENCE", "fieldwatch-api", "access-token audience (aud)", str(func(c *Config) *string { return &c.JWTAudience }), false},
 		{"access-ttl", "FIELDWATCH_ACCESS_TTL", "15m", "access-token lifetime", dur(func(c *Config) *time.Duration { return &c.AccessTTL }), false},
 		{"refresh-ttl", "FIELDWATCH_REFRESH_TTL", "720h", "refresh-token lifetime", dur(func(c *Config) *time.Duration { return &c.RefreshTTL }), false},
+		{"user-cache-ttl", "FIELDWATCH_USER_CACHE_TTL", "2s", "how long a request may be authenticated against a user row read before: the bound on how late a deactivation, role or password change made on another replica takes effect (at most 1m; 0 reads the row on every request)", func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 || d > auth.MaxUserCacheTTL {
+				return fmt.Errorf("want a duration from 0 to %v, got %q", auth.MaxUserCacheTTL, v)
+			}
+			c.UserCacheTTL = d
+			return nil
+		}, false},
 		{"demo", "FIELDWATCH_DEMO", "false", "load the demo county and demo users at start (passwords printed once)", boolean(func(c *Config) *bool { return &c.Demo }), true},
 		{"max-photo-bytes", "FIELDWATCH_MAX_PHOTO_BYTES", "41943040", "largest photo accepted, in bytes (default 40 MiB)", func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)

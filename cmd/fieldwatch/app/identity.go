@@ -35,15 +35,20 @@ func newIdentity(c Config, keys *auth.KeySet, db *store.Store, atlas *fieldwatch
 			return atlas.ChiefReaches(ctx, userID, now())
 		}
 	}
+	userCache := c.UserCacheTTL
+	if userCache == 0 {
+		userCache = -1 // off, in auth's terms
+	}
 	return auth.New(db, store.ErrNotFound, auth.Options{
-		Reaches:    reaches,
-		Keys:       keys,
-		Issuer:     c.JWTIssuer,
-		Audience:   c.JWTAudience,
-		AccessTTL:  c.AccessTTL,
-		RefreshTTL: c.RefreshTTL,
-		Limits:     o.LoginLimits,
-		Clock:      o.Clock,
+		UserCacheTTL: userCache,
+		Reaches:      reaches,
+		Keys:         keys,
+		Issuer:       c.JWTIssuer,
+		Audience:     c.JWTAudience,
+		AccessTTL:    c.AccessTTL,
+		RefreshTTL:   c.RefreshTTL,
+		Limits:       o.LoginLimits,
+		Clock:        o.Clock,
 	})
 }
 
