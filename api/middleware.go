@@ -21,6 +21,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	oapimiddleware "github.com/oapi-codegen/echo-middleware"
@@ -288,9 +290,24 @@ func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
 // additionalProperties: false) and formats. The validated body value is
 // kept, and the generated handlers bind exactly that value, so a member
 // spelt "ROLE" can never slip past the schema and bind as "role".
-func (s *Server) validator() echo.MiddlewareFunc {
+//
+// The returned function gives the middleware of one operation. It checks
+// the request against the route Echo matched, not one kin-openapi's own
+// router would search for again on every request (most of the
+// validator's cost): Echo only runs this middleware on that operation's
+// route, and its path parameters are the route's.
+func (s *Server) validator() (func(op operation) echo.MiddlewareFunc, error) {
 	uuidFormat := openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562)
-	return oapimiddleware.OapiRequestValidatorWithOptions(s.spec, &oapimiddleware.Options{
+	// The spec's router is the fallback for a request Echo matched to a
+	// route without giving every path parameter of the operation a value
+	// (an empty segment, or a custom method whose verb is not the
+	// route's: Echo routes ".../2026-10:thaw" to ":month\:freeze"): the
+	// validator answers those as it always did (404, 405).
+	search, err := gorillamux.NewRouter(s.spec)
+	if err != nil {
+		return nil, fmt.Errorf("api: request validator: %w", err)
+	}
+	opts := &oapimiddleware.Options{
 		DoNotValidateServers: true,
 		Options: openapi3filter.Options{
 			MultiError:         true,
@@ -304,16 +321,73 @@ func (s *Server) validator() echo.MiddlewareFunc {
 		MultiErrorHandler: func(me openapi3.MultiError) *echo.HTTPError {
 			return &echo.HTTPError{Code: http.StatusBadRequest, Message: "invalid request", Internal: me}
 		},
-		ErrorHandler: func(_ echo.Context, he *echo.HTTPError) error {
-			var tooBig *http.MaxBytesError
-			if errors.As(he.Internal, &tooBig) {
-				return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
-					fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
+	}
+	onError := func(he *echo.HTTPError) error {
+		var tooBig *http.MaxBytesError
+		if errors.As(he.Internal, &tooBig) {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body larger than %d bytes", tooBig.Limit))
+		}
+		if he.Code == http.StatusBadRequest && he.Internal != nil {
+			return fromOpenAPIError(he.Internal)
+		}
+		return he
+	}
+	return func(op operation) echo.MiddlewareFunc {
+		r := validatorRoute(s.spec, op)
+		return func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				if he := oapimiddleware.ValidateRequestFromContext(c, matchedRoute{c: c, route: r.route, names: r.names, search: search}, opts); he != nil {
+					return onError(he)
+				}
+				return next(c)
 			}
-			if he.Code == http.StatusBadRequest && he.Internal != nil {
-				return fromOpenAPIError(he.Internal)
-			}
-			return he
-		},
-	})
+		}
+	}, nil
+}
+
+// opRoute is an operation's route as kin-openapi's router would return
+// it, and the names of its path parameters.
+type opRoute struct {
+	route *routers.Route
+	names []string
+}
+
+func validatorRoute(spec *openapi3.T, op operation) opRoute {
+	item := spec.Paths.Value(op.Path)
+	r := opRoute{route: &routers.Route{Spec: spec, Path: op.Path, PathItem: item, Method: op.Method, Operation: item.GetOperation(op.Method)}}
+	for _, seg := range strings.Split(op.Path, "/") {
+		if i, j := strings.IndexByte(seg, '{'), strings.IndexByte(seg, '}'); i >= 0 && j > i {
+			r.names = append(r.names, seg[i+1:j])
+		}
+	}
+	return r
+}
+
+// matchedRoute is the routers.Router of one request: the operation Echo
+// matched, with Echo's path parameters in escaped form, as a router
+// returns them (the validator unescapes them). Echo matched the raw path
+// when the request had one, so its values are escaped already; otherwise
+// it matched the decoded path, and they are escaped here: either way the
+// schema sees the segment of the decoded path, as with the spec's router.
+type matchedRoute struct {
+	c      echo.Context
+	route  *routers.Route
+	names  []string // the path parameters of the route's template
+	search routers.Router
+}
+
+func (m matchedRoute) FindRoute(req *http.Request) (*routers.Route, map[string]string, error) {
+	params := make(map[string]string, len(m.names))
+	for _, name := range m.names {
+		v := m.c.Param(name)
+		if v == "" {
+			return m.search.FindRoute(req)
+		}
+		if req.URL.RawPath == "" {
+			v = url.PathEscape(v)
+		}
+		params[name] = v
+	}
+	return m.route, params, nil
 }

@@ -90,7 +90,10 @@ func (s *Server) operationMiddlewares() (map[string][]echo.MiddlewareFunc, error
 }
 
 func (s *Server) operationMiddlewaresFor(rules map[string]auth.Access) (map[string][]echo.MiddlewareFunc, error) {
-	validate := s.validator()
+	validate, err := s.validator()
+	if err != nil {
+		return nil, err
+	}
 	out := map[string][]echo.MiddlewareFunc{}
 	var missing []string
 	for _, op := range specOperations(s.spec) {
@@ -117,7 +120,7 @@ func (s *Server) operationMiddlewaresFor(rules map[string]auth.Access) (map[stri
 			if largeBodyOperations[op.ID] {
 				limit = largeBodyLimit
 			}
-			mws = append(mws, s.guard(rule), checkQuery, s.limitBody(limit, largeBodyOperations[op.ID]), validate)
+			mws = append(mws, s.guard(rule), checkQuery, s.limitBody(limit, largeBodyOperations[op.ID]), validate(op))
 		}
 		out[op.ID] = mws
 	}
