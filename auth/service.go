@@ -45,7 +45,7 @@ type ServiceConfig struct {
 	// UserCacheTTL is how long Authenticate may answer from a user row it
 	// read before, instead of reading it again: the bound on how late a
 	// deactivation, role or township change or password change made
-	// elsewhere (another replica, the command line, SQL) takes effect.
+	// elsewhere (another replica, SQL) takes effect.
 	// Changes made through this Service take effect at once. Default
 	// DefaultUserCacheTTL, at most MaxUserCacheTTL; negative turns the
 	// cache off (every request reads the row).

@@ -72,7 +72,7 @@ func (s *userStore) SetPasswordHash(_ context.Context, id, hash string, now time
 }
 
 // change alters the stored row behind the Service's back, as another
-// replica, the command line or SQL would.
+// replica or SQL would.
 func (s *userStore) change(id string, fn func(*fieldwatch.User)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -156,7 +156,7 @@ func TestUserCache_ReadsOncePerTTL(t *testing.T) {
 	}
 }
 
-// A change made elsewhere (another replica, the command line) is in force
+// A change made elsewhere (another replica, SQL) is in force
 // no later than the TTL after it was committed; one made through this
 // Service, at once.
 func TestUserCache_RevocationTiming(t *testing.T) {
