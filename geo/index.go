@@ -86,27 +86,26 @@ const MaxCandidates = 3
 //
 // # Cost
 //
-// The R-tree (github.com/tidwall/rtree) holds the bounds of each polygon
-// and of each line string of a reach; within a polygon a band index finds
-// the edges at the point's latitude (see bandedPolygon), within a line
-// string bounds of runs of 16 segments prune the segments. A line string
-// of n vertices near the point costs a scan of n/16 bounds, so lines of
-// hundreds of thousands of vertices are better split into parts. Memory
-// is about 16 bytes per vertex plus the band lists (at most 32 bytes per
-// polygon edge) and 40 bytes per 16 reach segments.
+// An R-tree (github.com/tidwall/rtree) holds the bounds of each polygon,
+// and within a polygon a band index finds the edges at the point's
+// latitude (see bandedPolygon). Reach segments are bucketed in a uniform
+// grid of cells with each cell's coordinates stored contiguously (see
+// reachGrid); the search visits rings of cells around the point, nearest
+// cells first, until the rest are farther than the candidates found, and
+// a point far outside the grid starts at the grid's nearest cells. Memory
+// is about 16 bytes per township vertex plus the band lists (at most 32
+// bytes per polygon edge), and about 16 to 32 bytes per reach segment
+// (segments crossing cells are stored in each) plus 16 bytes per run of
+// segments in a cell and 4 bytes per cell.
 //
 // The index keeps its own copy of the coordinates; callers may reuse the
 // geometries passed to NewIndex.
 type Index struct {
-	townships []string        // codes, sorted; a township's id is its position
-	polygons  []indexPolygon  // every polygon of every township
-	polyTree  rtreeOf[int32]  // polygon bounds → position in polygons
-	reaches   []string        // codes, sorted
-	reachXY   []float64       // flat XY of all reach parts, one after another
-	parts     []reachPart     // the line strings of all reaches
-	chunks    []reachChunk    // runs of consecutive segments, by part
-	chunkBox  []box4          // bounds of each chunk
-	partTree  rtreeOf[uint32] // part bounds → position in parts
+	townships []string       // codes, sorted; a township's id is its position
+	polygons  []indexPolygon // every polygon of every township
+	polyTree  rtreeOf[int32] // polygon bounds → position in polygons
+	reaches   []string       // codes, sorted
+	grid      reachGrid      // the segments of all reaches
 }
 
 type rtreeOf[T any] = rtree.RTreeGN[float64, T]
@@ -116,27 +115,8 @@ type indexPolygon struct {
 	bandedPolygon
 }
 
-// A reachPart is one line string of a reach; its chunks are
-// chunks[chunk0:chunk1].
-type reachPart struct {
-	reach          int32
-	chunk0, chunk1 int32
-}
-
-// A reachChunk is up to chunkSegments consecutive segments of a part:
-// vertices first … first+segments of reachXY. The R-tree holds parts, so
-// that a nearest-reach search handles a few entries per reach (a leaf of
-// tidwall/rtree's best-first search pushes all 64 of its entries on a
-// heap); within a part, chunk bounds let the search skip most segments.
-type reachChunk struct {
-	first    int32 // vertex index into reachXY
-	segments int32 // ≥ 1
-}
-
 // box4 is a longitude/latitude bounding box: min lon, min lat, max lon, max lat.
 type box4 [4]float64
-
-const chunkSegments = 16
 
 // maxIndexVertices bounds the vertex count of an index, so vertex indices
 // fit in int32.
@@ -258,20 +238,20 @@ func (ix *Index) addReaches(reaches []IndexReach) error {
 	if err != nil {
 		return err
 	}
-	vertices, parts := 0, 0
+	vertices, nparts := 0, 0
 	for _, r := range reaches {
 		if r.Line != nil && r.Line.Stride() >= 2 {
 			vertices += len(r.Line.FlatCoords()) / r.Line.Stride()
-			parts += r.Line.NumLineStrings()
+			nparts += r.Line.NumLineStrings()
 		}
 	}
 	if vertices > maxIndexVertices {
 		return fmt.Errorf("%w: more than %d reach vertices", ErrInvalidGeometry, maxIndexVertices)
 	}
-	ix.reachXY = make([]float64, 0, 2*vertices)
-	ix.parts = make([]reachPart, 0, parts)
-	ix.chunks = make([]reachChunk, 0, vertices/chunkSegments+parts)
-	ix.chunkBox = make([]box4, 0, vertices/chunkSegments+parts)
+	// All vertices one after another, in code order: what the grid is
+	// built from (it keeps its own copies).
+	xy := make([]float64, 0, 2*vertices)
+	parts := make([]gridPart, 0, nparts)
 	ix.reaches = make([]string, 0, len(reaches))
 	for id, i := range order {
 		r := reaches[i]
@@ -292,46 +272,23 @@ func (ix *Index) addReaches(reaches []IndexReach) error {
 			if n < 2 {
 				return fmt.Errorf("%w: reach %s line %d has %d positions, want at least 2", ErrInvalidGeometry, r.Code, j, n)
 			}
-			if len(ix.reachXY)/2+n > maxIndexVertices {
+			if len(xy)/2+n > maxIndexVertices {
 				return fmt.Errorf("%w: more than %d reach vertices", ErrInvalidGeometry, maxIndexVertices)
 			}
-			first := len(ix.reachXY) / 2
+			first := len(xy) / 2
 			for k := start; k < end; k += stride {
 				q := Point{Lon: flat[k], Lat: flat[k+1]}
 				if !inRange(q) {
 					return fmt.Errorf("%w: reach %s line %d vertex %d: %s", ErrInvalidCoordinate, r.Code, j, (k-start)/stride, invalidReason(q.Lon, q.Lat))
 				}
-				ix.reachXY = append(ix.reachXY, q.Lon, q.Lat)
+				xy = append(xy, q.Lon, q.Lat)
 			}
-			part := reachPart{reach: int32(id), chunk0: int32(len(ix.chunks))}
-			for v := first; v < first+n-1; v += chunkSegments {
-				c := reachChunk{first: int32(v), segments: int32(min(chunkSegments, first+n-1-v))}
-				ix.chunks = append(ix.chunks, c)
-				ix.chunkBox = append(ix.chunkBox, ix.bounds(c.first, c.first+c.segments+1))
-			}
-			part.chunk1 = int32(len(ix.chunks))
-			ix.parts = append(ix.parts, part)
+			parts = append(parts, gridPart{reach: int32(id), first: int32(first), n: int32(n)})
 			start = end
 		}
 	}
-	for i, p := range ix.parts {
-		b := ix.chunkBox[p.chunk0]
-		for _, c := range ix.chunkBox[p.chunk0+1 : p.chunk1] {
-			b = box4{min(b[0], c[0]), min(b[1], c[1]), max(b[2], c[2]), max(b[3], c[3])}
-		}
-		ix.partTree.Insert([2]float64{b[0], b[1]}, [2]float64{b[2], b[3]}, uint32(i))
-	}
+	ix.grid = newReachGrid(xy, parts)
 	return nil
-}
-
-// bounds returns the bounding box of reach vertices v0 … v1−1.
-func (ix *Index) bounds(v0, v1 int32) box4 {
-	xy := ix.reachXY[2*v0 : 2*v1]
-	b := box4{xy[0], xy[1], xy[0], xy[1]}
-	for i := 2; i < len(xy); i += 2 {
-		b = box4{min(b[0], xy[i]), min(b[1], xy[i+1]), max(b[2], xy[i]), max(b[3], xy[i+1])}
-	}
-	return b
 }
 
 // Townships returns the number of townships in the index.
@@ -409,6 +366,9 @@ type reachSearch struct {
 	n      int
 	top    [reachPool]reachHit
 	stop2  float64 // squared planar distance beyond which nothing can rank
+	lim    float64 // squared planar distance beyond which no segment can matter, with slack
+	walks  int     // pending cell walks, heap[:walks]
+	heap   [maxWalks]cellWalk
 }
 
 // reachPool is how many reaches the planar search keeps before the final
@@ -418,7 +378,8 @@ const reachPool = 8
 
 type reachHit struct {
 	reach  int32
-	seg    int32   // vertex index of the closest segment's start
+	seg    int32   // number of the closest segment (see gridPart)
+	v      uint32  // vertex of reachGrid.xy where that segment starts
 	t      float64 // parameter of the closest point on that segment
 	d2     float64 // squared planar distance, metres²
 	metres float64 // ellipsoidal distance, set at the end
@@ -430,33 +391,20 @@ type reachHit struct {
 // for rounding.
 func planarMargin(d float64) float64 { return 1e-6 + 1e-7*d }
 
-// nearestReaches runs a best-first search over the part tree in the
-// projection centred on p. The tree yields parts in order of the planar
-// distance to their bounding boxes (a lower bound for their segments); the
-// search stops when that bound exceeds the third best reach's distance by
-// more than the projection can be off, so every reach that could rank in
-// the top three on the ellipsoid has been measured.
+// nearestReaches searches the reach grid in the projection centred on p
+// (see reachGrid.nearest). Cells are skipped, and the search stops, once
+// their planar distance exceeds the third best reach's distance by more
+// than the projection can be off, so every reach that could rank in the
+// top three on the ellipsoid has been measured; or once it exceeds the
+// pool's last entry, which nothing farther could displace.
 func (ix *Index) nearestReaches(p Point, s *reachSearch) {
-	if len(ix.parts) == 0 {
+	if len(ix.grid.runs) == 0 {
 		return
 	}
 	s.p = p
 	s.kx, s.ky = metresPerDegree(p.Lat)
-	s.stop2 = math.Inf(1)
-	ix.partTree.Nearby(
-		func(lo, hi [2]float64, _ uint32, _ bool) float64 {
-			return s.boxDist2(box4{lo[0], lo[1], hi[0], hi[1]})
-		},
-		func(_, _ [2]float64, i uint32, d2 float64) bool {
-			if d2 > s.stop2 {
-				return false
-			}
-			part := ix.parts[i]
-			if limit := s.limit(part.reach); d2 < limit {
-				ix.measurePart(s, part, limit)
-			}
-			return true
-		})
+	s.stop2, s.lim = math.Inf(1), math.Inf(1)
+	ix.grid.nearest(s)
 	ix.rankEllipsoidal(s)
 }
 
@@ -478,72 +426,18 @@ func (s *reachSearch) boxDist2(b box4) float64 {
 	return dx*dx + dy*dy
 }
 
-// limit returns the squared planar distance below which a segment of reach
-// r would change the pool: r's best so far if r is in the pool, else the
-// pool's last entry when the pool is full (entering at exactly that
-// distance depends on the code; offer decides), else +Inf.
-func (s *reachSearch) limit(r int32) float64 {
-	for i := range s.top[:s.n] {
-		if s.top[i].reach == r {
-			return s.top[i].d2
-		}
+// updateLimit sets lim from stop2 and the pool: a segment farther than
+// both the stop distance and the pool's last entry (when the pool is full)
+// changes nothing. The slack of a micrometre covers the rounding by which
+// a segment's computed distance may fall below the computed distance of a
+// cell that holds it.
+func (s *reachSearch) updateLimit() {
+	lim := s.stop2
+	if s.n == len(s.top) {
+		lim = min(lim, s.top[s.n-1].d2)
 	}
-	if s.n < len(s.top) {
-		return math.Inf(1)
-	}
-	return math.Nextafter(s.top[s.n-1].d2, math.Inf(1))
-}
-
-// measurePart finds the point of part closest to p in the plane, looking
-// only at chunks whose bounds are nearer than limit, nearest chunk first
-// so that the first measurement prunes the rest, and offers it.
-func (ix *Index) measurePart(s *reachSearch, part reachPart, limit float64) {
-	boxes := ix.chunkBox[part.chunk0:part.chunk1]
-	var cache [64]float64 // box distances of short parts, computed once
-	dist := func(i int) float64 {
-		if i < len(cache) {
-			return cache[i]
-		}
-		return s.boxDist2(boxes[i])
-	}
-	first, firstD2 := -1, limit
-	for i := range boxes {
-		d2 := s.boxDist2(boxes[i])
-		if i < len(cache) {
-			cache[i] = d2
-		}
-		if d2 < firstD2 {
-			first, firstD2 = i, d2
-		}
-	}
-	if first < 0 {
-		return
-	}
-	best := reachHit{reach: part.reach, d2: math.Inf(1)}
-	ix.measureChunk(s, ix.chunks[int(part.chunk0)+first], &best)
-	limit = min(limit, best.d2)
-	for i := range boxes {
-		if i != first && dist(i) < limit {
-			ix.measureChunk(s, ix.chunks[int(part.chunk0)+i], &best)
-			limit = min(limit, best.d2)
-		}
-	}
-	s.offer(best)
-}
-
-// measureChunk lowers best to the closest point of chunk c to p in the
-// plane, if closer.
-func (ix *Index) measureChunk(s *reachSearch, c reachChunk, best *reachHit) {
-	xy := ix.reachXY[2*c.first : 2*(c.first+c.segments+1)]
-	ax, ay := (xy[0]-s.p.Lon)*s.kx, (xy[1]-s.p.Lat)*s.ky
-	for i := 2; i < len(xy); i += 2 {
-		bx, by := (xy[i]-s.p.Lon)*s.kx, (xy[i+1]-s.p.Lat)*s.ky
-		t := closestOnSegment(ax, ay, bx, by)
-		cx, cy := ax+t*(bx-ax), ay+t*(by-ay)
-		if d2 := cx*cx + cy*cy; d2 < best.d2 {
-			best.d2, best.seg, best.t = d2, c.first+int32(i/2-1), t
-		}
-		ax, ay = bx, by
+	if d := math.Sqrt(lim) + 1e-6; d < math.Inf(1) {
+		s.lim = d * d
 	}
 }
 
@@ -552,14 +446,19 @@ func hitLess(a, b *reachHit) bool {
 	return a.d2 < b.d2 || (a.d2 == b.d2 && a.reach < b.reach)
 }
 
-// offer records h if it improves on its reach's best or makes the pool.
+// offer records h if it improves on its reach's best (nearer, or as near
+// on a segment with a lower number, so that the outcome does not depend on
+// the order in which cells are visited) or makes the pool.
 func (s *reachSearch) offer(h reachHit) {
+	if s.n == len(s.top) && h.d2 > s.top[s.n-1].d2 {
+		return // neither in the pool nor able to improve a member
+	}
 	i := 0
 	for ; i < s.n && s.top[i].reach != h.reach; i++ {
 	}
 	switch {
 	case i < s.n:
-		if !(h.d2 < s.top[i].d2) {
+		if !(h.d2 < s.top[i].d2 || h.d2 == s.top[i].d2 && h.seg < s.top[i].seg) {
 			return
 		}
 		s.top[i] = h
@@ -581,6 +480,7 @@ func (s *reachSearch) offer(h reachHit) {
 		stop := d * (1 + 2*planarMargin(d))
 		s.stop2 = stop * stop
 	}
+	s.updateLimit()
 }
 
 // rankEllipsoidal measures the pool's contenders on the ellipsoid, orders
@@ -599,8 +499,8 @@ func (ix *Index) rankEllipsoidal(s *reachSearch) {
 	}
 	for i := range s.top[:n] {
 		h := &s.top[i]
-		a := Point{Lon: ix.reachXY[2*h.seg], Lat: ix.reachXY[2*h.seg+1]}
-		b := Point{Lon: ix.reachXY[2*h.seg+2], Lat: ix.reachXY[2*h.seg+3]}
+		xy := ix.grid.xy[2*h.v : 2*h.v+4]
+		a, b := Point{Lon: xy[0], Lat: xy[1]}, Point{Lon: xy[2], Lat: xy[3]}
 		h.metres = Distance(s.p, interpolate(a, b, h.t))
 	}
 	top := s.top[:n]

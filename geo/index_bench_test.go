@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/twpayne/go-geom"
 
@@ -152,30 +153,46 @@ func BenchmarkLocate(b *testing.B) {
 	b.Run("Synthetic", func(b *testing.B) {
 		b.ReportAllocs()
 		i, found := 0, 0
+		cpu := cpuTime()
 		for b.Loop() {
 			if ix.Locate(points[i%len(points)], 50).Township != "" {
 				found++
 			}
 			i++
 		}
+		reportCPU(b, cpu, i)
 		b.ReportMetric(float64(found)/float64(i), "in-township/op")
 	})
 	b.Run("SyntheticFar", func(b *testing.B) {
 		b.ReportAllocs()
+		i := 0
+		cpu := cpuTime()
 		for b.Loop() {
 			ix.Locate(geo.Point{Lon: 116.397, Lat: 39.909}, 50)
+			i++
 		}
+		reportCPU(b, cpu, i)
 	})
 	b.Run("Demo", func(b *testing.B) {
 		demo := demoIndex(b)
 		dp := []geo.Point{{Lon: 118.3, Lat: 40.14}, {Lon: 118.56, Lat: 40.3}, {Lon: 118.27779, Lat: 40.253348}, {Lon: 118.453357, Lat: 40.210197}}
 		b.ReportAllocs()
 		i := 0
+		cpu := cpuTime()
 		for b.Loop() {
 			demo.Locate(dp[i%len(dp)], 50)
 			i++
 		}
+		reportCPU(b, cpu, i)
 	})
+}
+
+// reportCPU reports the CPU time per operation since start (see cpuTime),
+// if the platform measures it.
+func reportCPU(b *testing.B, start time.Duration, ops int) {
+	if d := cpuTime() - start; d > 0 && ops > 0 {
+		b.ReportMetric(float64(d.Nanoseconds())/float64(ops), "cpu-ns/op")
+	}
 }
 
 func BenchmarkNewIndex(b *testing.B) {
