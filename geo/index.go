@@ -379,7 +379,7 @@ const reachPool = 8
 type reachHit struct {
 	reach  int32
 	seg    int32   // number of the closest segment (see gridPart)
-	v      uint32  // vertex of reachGrid.xy where that segment starts
+	v      uint32  // word of reachGrid.data where that segment starts
 	t      float64 // parameter of the closest point on that segment
 	d2     float64 // squared planar distance, metres²
 	metres float64 // ellipsoidal distance, set at the end
@@ -398,7 +398,7 @@ func planarMargin(d float64) float64 { return 1e-6 + 1e-7*d }
 // top three on the ellipsoid has been measured; or once it exceeds the
 // pool's last entry, which nothing farther could displace.
 func (ix *Index) nearestReaches(p Point, s *reachSearch) {
-	if len(ix.grid.runs) == 0 {
+	if len(ix.grid.data) == 0 {
 		return
 	}
 	s.p = p
@@ -499,7 +499,7 @@ func (ix *Index) rankEllipsoidal(s *reachSearch) {
 	}
 	for i := range s.top[:n] {
 		h := &s.top[i]
-		xy := ix.grid.xy[2*h.v : 2*h.v+4]
+		xy := ix.grid.data[h.v : h.v+4]
 		a, b := Point{Lon: xy[0], Lat: xy[1]}, Point{Lon: xy[2], Lat: xy[3]}
 		h.metres = Distance(s.p, interpolate(a, b, h.t))
 	}

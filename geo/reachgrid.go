@@ -8,11 +8,11 @@ import (
 // A reachGrid finds the segments of reaches near a point. It is a uniform
 // grid of cells over the bounding box of all reach vertices, in degrees;
 // each cell lists the segments that pass through it as runs of
-// consecutive segments of one line string, and the coordinates of a
-// cell's runs lie one after another in xy, so that measuring a cell reads
-// memory sequentially instead of chasing tree nodes and chunks spread over
-// the whole index (which is what made the nearest-reach search wait on
-// cache misses).
+// consecutive segments of one line string, and a cell's runs (a header
+// and the coordinates of each) lie one after another in data, so that
+// measuring a cell reads memory sequentially instead of chasing tree
+// nodes and chunks spread over the whole index (which is what made the
+// nearest-reach search wait on cache misses).
 //
 // A segment through several cells is listed in each of them: its
 // coordinates are stored once per cell. The cell size is chosen for a few
@@ -23,28 +23,51 @@ import (
 type reachGrid struct {
 	x0, y0 float64 // south-west corner of cell (0, 0), degrees
 	w, h   float64 // cell width and height, degrees, > 0
-	nx, ny int     // columns and rows; cell (x, y) is number y*nx + x
+	nx, ny int     // columns and rows; see cell for the numbering
 
-	// The runs of cell c are runs[cells[c]:cells[c+1]].
+	// The runs of cell c are data[cells[c]:cells[c+1]]. A run of n
+	// segments is a header of two words (see runHeader) followed by the
+	// longitude and latitude of its n+1 vertices.
 	cells []uint32
+	data  []float64
 
 	// Occupied cells: bit x of row y at rowBits[y*rowWords:], bit y of
 	// column x at colBits[x*colWords:], so that a search skips empty cells
 	// without visiting them.
 	rowBits, colBits   []uint64
 	rowWords, colWords int
-
-	runs []segRun
-	xy   []float64 // longitude, latitude of the vertices of every run
 }
 
-// A segRun is n consecutive segments of one line string of a reach, all
-// passing through the same cell: vertices v … v+n of xy.
-type segRun struct {
-	v     uint32 // first vertex in xy
-	n     uint32 // segments, ≥ 1
-	reach int32  // position in Index.reaches
-	seg   int32  // number of the first segment (see gridPart)
+// tileBits is the log2 of the side of the square tiles in which cells are
+// numbered: the cells of a 4 × 4 tile, row by row, then the next tile. A
+// point's neighbourhood then lies in one to four stretches of data rather
+// than one per row, which the processor's prefetching follows.
+const tileBits = 2
+
+// cell returns the number of cell (x, y).
+func (g *reachGrid) cell(x, y int) int {
+	const m = 1<<tileBits - 1
+	tilesX := (g.nx + m) >> tileBits
+	return ((y>>tileBits)*tilesX+x>>tileBits)<<(2*tileBits) | (y&m)<<tileBits | x&m
+}
+
+// numCells returns the number of cell numbers, including those of the
+// tiles' parts beyond the grid, which stay empty.
+func (g *reachGrid) numCells() int {
+	const m = 1<<tileBits - 1
+	return ((g.nx + m) >> tileBits) * ((g.ny + m) >> tileBits) << (2 * tileBits)
+}
+
+// runHeader returns the two header words of a run of n segments of reach
+// from segment seg on: bit patterns, never read as numbers.
+func runHeader(reach int32, n uint32, seg int32) (float64, float64) {
+	return math.Float64frombits(uint64(uint32(reach))<<32 | uint64(n)), math.Float64frombits(uint64(uint32(seg)))
+}
+
+// readRunHeader is the inverse of runHeader.
+func readRunHeader(w0, w1 float64) (reach int32, n uint32, seg int32) {
+	b0 := math.Float64bits(w0)
+	return int32(uint32(b0 >> 32)), uint32(b0), int32(uint32(math.Float64bits(w1)))
 }
 
 // A gridPart is one line string of a reach: vertices first … first+n−1 of
@@ -122,7 +145,7 @@ func newReachGrid(xy []float64, parts []gridPart) reachGrid {
 	coarsened := false
 	for range 32 {
 		st = g.count(xy, parts)
-		if (st.entries > maxCopies*segs+1024 || st.slots > math.MaxUint32) && g.nx*g.ny > 1 {
+		if (st.entries > maxCopies*segs+1024 || st.words > math.MaxUint32) && g.nx*g.ny > 1 {
 			g.coarsen(maxX-minX, maxY-minY)
 			coarsened = true
 			continue
@@ -186,7 +209,7 @@ func (g *reachGrid) segmentCells(ax, ay, bx, by float64, visit func(c int)) {
 	if x1-x0 <= 1 || y1-y0 <= 1 {
 		for y := y0; y <= y1; y++ {
 			for x := x0; x <= x1; x++ {
-				visit(y*g.nx + x)
+				visit(g.cell(x, y))
 			}
 		}
 		return
@@ -199,19 +222,17 @@ func (g *reachGrid) segmentCells(ax, ay, bx, by float64, visit func(c int)) {
 		latA, latB := ay+ta*(by-ay), ay+tb*(by-ay)
 		r0, r1 := cellRange(latA, latB, g.y0, g.h, g.ny)
 		for y := max(r0-1, y0); y <= min(r1+1, y1); y++ {
-			visit(y*g.nx + x)
+			visit(g.cell(x, y))
 		}
 	}
 }
 
-// gridCount is the outcome of counting the cells of every segment:
-// cellRuns and cellSlots per cell, and totals.
+// gridCount is the outcome of counting the cells of every segment.
 type gridCount struct {
-	cellRuns  []uint32 // runs per cell
-	cellSlots []uint32 // vertices per cell (segments plus runs)
+	cellWords []uint32 // words of data per cell
 	entries   int      // segments summed over cells
 	occupied  int      // cells with at least one segment
-	slots     int      // vertices summed over cells
+	words     int      // words of data summed over cells
 }
 
 // forEachSegment calls f with every segment of the parts: its number, its
@@ -224,12 +245,13 @@ func forEachSegment(xy []float64, parts []gridPart, f func(seg, reach int32, ax,
 	}
 }
 
-// count counts the runs and vertices each cell will hold. A segment
+// count counts the words of data each cell will hold. A segment
 // continues a run of its cell if the previous segment of the same line
-// string is the last one listed there.
+// string is the last one listed there; otherwise it starts a run (a
+// header and two vertices).
 func (g *reachGrid) count(xy []float64, parts []gridPart) gridCount {
-	n := g.nx * g.ny
-	st := gridCount{cellRuns: make([]uint32, n), cellSlots: make([]uint32, n)}
+	n := g.numCells()
+	st := gridCount{cellWords: make([]uint32, n)}
 	last := make([]int32, n)
 	for i := range last {
 		last[i] = -2
@@ -237,66 +259,64 @@ func (g *reachGrid) count(xy []float64, parts []gridPart) gridCount {
 	forEachSegment(xy, parts, func(seg, _ int32, ax, ay, bx, by float64) {
 		g.segmentCells(ax, ay, bx, by, func(c int) {
 			st.entries++
-			if last[c] == seg-1 {
-				st.cellSlots[c]++
-				st.slots++
-			} else {
-				if st.cellRuns[c] == 0 {
+			words := uint32(2)
+			if last[c] != seg-1 {
+				if st.cellWords[c] == 0 {
 					st.occupied++
 				}
-				st.cellRuns[c]++
-				st.cellSlots[c] += 2
-				st.slots += 2
+				words = 6
 			}
+			st.cellWords[c] += words
+			st.words += int(words)
 			last[c] = seg
 		})
 	})
 	return st
 }
 
-// fill lays out the runs and coordinates counted by st.
+// fill lays out the runs counted by st.
 func (g *reachGrid) fill(xy []float64, parts []gridPart, st gridCount) {
-	n := g.nx * g.ny
+	n := g.numCells()
 	g.cells = make([]uint32, n+1)
-	runAt := st.cellRuns // reused as each cell's next run
-	slotAt := st.cellSlots
-	runs, slots := uint32(0), uint32(0)
+	at := st.cellWords // reused as each cell's next word
+	words := uint32(0)
 	for c := range n {
-		g.cells[c] = runs
-		nr, ns := runAt[c], slotAt[c]
-		runAt[c], slotAt[c] = runs, slots
-		runs += nr
-		slots += ns
+		g.cells[c] = words
+		words, at[c] = words+at[c], words
 	}
-	g.cells[n] = runs
+	g.cells[n] = words
 	g.rowWords, g.colWords = (g.nx+63)/64, (g.ny+63)/64
 	g.rowBits = make([]uint64, g.ny*g.rowWords)
 	g.colBits = make([]uint64, g.nx*g.colWords)
-	for c := range n {
-		if g.cells[c+1] > g.cells[c] {
-			x, y := c%g.nx, c/g.nx
+	for y := range g.ny {
+		for x := range g.nx {
+			if c := g.cell(x, y); g.cells[c+1] == g.cells[c] {
+				continue
+			}
 			g.rowBits[y*g.rowWords+x/64] |= 1 << (x % 64)
 			g.colBits[x*g.colWords+y/64] |= 1 << (y % 64)
 		}
 	}
-	g.runs = make([]segRun, runs)
-	g.xy = make([]float64, 2*int(slots))
+	g.data = make([]float64, words)
 	last := make([]int32, n)
+	run := make([]uint32, n) // header of the cell's last run
 	for i := range last {
 		last[i] = -2
 	}
 	forEachSegment(xy, parts, func(seg, reach int32, ax, ay, bx, by float64) {
 		g.segmentCells(ax, ay, bx, by, func(c int) {
-			s := slotAt[c]
+			w := at[c]
 			if last[c] == seg-1 {
-				g.runs[runAt[c]-1].n++
-				g.xy[2*s], g.xy[2*s+1] = bx, by
-				slotAt[c]++
+				h := run[c]
+				r, k, first := readRunHeader(g.data[h], g.data[h+1])
+				g.data[h], g.data[h+1] = runHeader(r, k+1, first)
+				g.data[w], g.data[w+1] = bx, by
+				at[c] += 2
 			} else {
-				g.runs[runAt[c]] = segRun{v: s, n: 1, reach: reach, seg: seg}
-				runAt[c]++
-				g.xy[2*s], g.xy[2*s+1], g.xy[2*s+2], g.xy[2*s+3] = ax, ay, bx, by
-				slotAt[c] += 2
+				run[c] = w
+				g.data[w], g.data[w+1] = runHeader(reach, 1, seg)
+				g.data[w+2], g.data[w+3], g.data[w+4], g.data[w+5] = ax, ay, bx, by
+				at[c] += 6
 			}
 			last[c] = seg
 		})
@@ -305,7 +325,7 @@ func (g *reachGrid) fill(xy []float64, parts []gridPart, st gridCount) {
 
 // bytes returns the memory held by the grid.
 func (g *reachGrid) bytes() int {
-	return 4*cap(g.cells) + 16*cap(g.runs) + 8*cap(g.xy) + 8*(cap(g.rowBits)+cap(g.colBits))
+	return 4*cap(g.cells) + 8*cap(g.data) + 8*(cap(g.rowBits)+cap(g.colBits))
 }
 
 // gridIndex converts a cell coordinate to an int, clamped far beyond any
@@ -540,40 +560,47 @@ func (g *reachGrid) cellDist2(s *reachSearch, x, y int) float64 {
 	return s.boxDist2(box4{lon, lat, lon + g.w, lat + g.h})
 }
 
-// scanCell measures every run of cell (x, y): each run's closest point to
-// p in the plane (the first of its segments on a tie) is offered to the
-// search.
+// scanCell measures every run of cell (x, y), at squared planar distance
+// d2 from p: each run's closest point to p in the plane (the first of its
+// segments on a tie) is offered to the search, unless the run's reach
+// already has a point nearer than the cell.
 func (g *reachGrid) scanCell(s *reachSearch, x, y int, d2 float64) {
-	c := y*g.nx + x
-	runs := g.runs[g.cells[c]:g.cells[c+1]]
-	if len(runs) == 0 {
-		return
-	}
+	c := g.cell(x, y)
+	data := g.data[g.cells[c]:g.cells[c+1]]
 	lb := 0.0 // a lower bound of the distance of every segment of the cell
 	if d := math.Sqrt(d2) - 1e-6; d > 0 {
 		lb = d * d
 	}
-runs:
-	for _, r := range runs {
-		if lb > 0 {
-			for i := range s.top[:s.n] {
-				if s.top[i].reach == r.reach && s.top[i].d2 < lb {
-					continue runs // nothing here can improve that reach
-				}
-			}
+	for i := 0; i < len(data); {
+		reach, n, seg := readRunHeader(data[i], data[i+1])
+		v := i + 2
+		xy := data[v : v+2*int(n+1)]
+		i = v + len(xy)
+		if lb > 0 && s.hasBelow(reach, lb) {
+			continue // nothing here can improve that reach
 		}
-		xy := g.xy[2*r.v : 2*(r.v+r.n+1)]
 		ax, ay := (xy[0]-s.p.Lon)*s.kx, (xy[1]-s.p.Lat)*s.ky
 		best, at, bt := math.Inf(1), 0, 0.0
-		for i := 2; i < len(xy); i += 2 {
-			bx, by := (xy[i]-s.p.Lon)*s.kx, (xy[i+1]-s.p.Lat)*s.ky
+		for j := 2; j < len(xy); j += 2 {
+			bx, by := (xy[j]-s.p.Lon)*s.kx, (xy[j+1]-s.p.Lat)*s.ky
 			t := closestOnSegment(ax, ay, bx, by)
 			cx, cy := ax+t*(bx-ax), ay+t*(by-ay)
 			if d2 := cx*cx + cy*cy; d2 < best {
-				best, at, bt = d2, i/2-1, t
+				best, at, bt = d2, j/2-1, t
 			}
 			ax, ay = bx, by
 		}
-		s.offer(reachHit{reach: r.reach, seg: r.seg + int32(at), v: r.v + uint32(at), t: bt, d2: best})
+		s.offer(reachHit{reach: reach, seg: seg + int32(at), v: g.cells[c] + uint32(v+2*at), t: bt, d2: best})
 	}
+}
+
+// hasBelow reports whether the pool holds reach at a squared distance
+// below d2.
+func (s *reachSearch) hasBelow(reach int32, d2 float64) bool {
+	for i := range s.top[:s.n] {
+		if s.top[i].reach == reach {
+			return s.top[i].d2 < d2
+		}
+	}
+	return false
 }
