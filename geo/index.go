@@ -367,6 +367,7 @@ type reachSearch struct {
 	top    [reachPool]reachHit
 	stop2  float64 // squared planar distance beyond which nothing can rank
 	lim    float64 // squared planar distance beyond which no segment can matter, with slack
+	cells  int     // cells scanned, for tests
 	walks  int     // pending cell walks, heap[:walks]
 	heap   [maxWalks]cellWalk
 }

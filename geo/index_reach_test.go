@@ -239,3 +239,68 @@ func TestLocateCandidatesMatchReference(t *testing.T) {
 		}
 	})
 }
+
+// TestReachGridBounds checks the grid's limits on memory and work: long
+// segments across the whole area are not copied into every cell they
+// span beyond maxCopies, the cells stay within maxCellsPerSeg per segment,
+// and a point far outside the grid scans only cells near the grid's
+// nearest edge, not the grid cell by cell.
+func TestReachGridBounds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	area := Box{MinLon: 117.5, MinLat: 39.5, MaxLon: 119.5, MaxLat: 40.75}
+	t.Run("LongSegments", func(t *testing.T) {
+		// 2,000 diagonals across the area: a cell size chosen for the
+		// segment count would copy each into hundreds of cells.
+		var rs []IndexReach
+		for k := range 2000 {
+			f := rng.Float64()
+			rs = append(rs, lineReach(fmt.Sprintf("D-%04d", k), []float64{
+				area.MinLon, area.MinLat + f*(area.MaxLat-area.MinLat), area.MaxLon, area.MaxLat - f*(area.MaxLat-area.MinLat),
+			}))
+		}
+		ix, err := NewIndex(nil, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &ix.grid
+		segs := len(rs)
+		// Every copy of a segment takes at least 6 words (header and two
+		// vertices).
+		if copies := len(g.data) / 6; copies > maxCopies*segs+1024 {
+			t.Errorf("%d segment copies for %d segments, want at most %d", copies, segs, maxCopies*segs+1024)
+		}
+		if cells := g.nx * g.ny; cells > maxCellsPerSeg*segs+1024 {
+			t.Errorf("%d cells for %d segments", cells, segs)
+		}
+		for _, p := range randomPoints(rng, 50, area) {
+			if got, want := ix.Locate(p, 100).Candidates, bruteReaches(rs, p); !slices.Equal(got, want) {
+				t.Fatalf("Locate(%v).Candidates = %v, reference %v", p, got, want)
+			}
+		}
+	})
+	t.Run("FarPoint", func(t *testing.T) {
+		rs := walkReaches(rng, "R", 3000, 60, 0.000225, area)
+		ix, err := NewIndex(nil, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &ix.grid
+		occupied := 0
+		for c := range g.numCells() {
+			if g.cells[c+1] > g.cells[c] {
+				occupied++
+			}
+		}
+		for _, p := range []Point{{Lon: 116.397, Lat: 39.909}, {Lon: 121, Lat: 42}, {Lon: 118.5, Lat: 38}} {
+			var s reachSearch
+			ix.nearestReaches(p, &s)
+			if s.cells == 0 || s.cells > occupied/20 {
+				t.Errorf("Locate(%v) scanned %d of %d occupied cells", p, s.cells, occupied)
+			}
+			if got, want := ix.Locate(p, 100).Candidates, bruteReaches(rs, p); !slices.Equal(got, want) {
+				t.Errorf("Locate(%v).Candidates = %v, reference %v", p, got, want)
+			}
+			t.Logf("%v: %d of %d occupied cells scanned", p, s.cells, occupied)
+		}
+	})
+}

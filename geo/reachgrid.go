@@ -566,6 +566,7 @@ func (g *reachGrid) cellDist2(s *reachSearch, x, y int) float64 {
 // already has a point nearer than the cell.
 func (g *reachGrid) scanCell(s *reachSearch, x, y int, d2 float64) {
 	c := g.cell(x, y)
+	s.cells++
 	data := g.data[g.cells[c]:g.cells[c+1]]
 	lb := 0.0 // a lower bound of the distance of every segment of the cell
 	if d := math.Sqrt(d2) - 1e-6; d > 0 {
