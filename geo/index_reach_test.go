@@ -109,6 +109,23 @@ func walkReaches(rng *rand.Rand, prefix string, n, v int, step float64, b Box) [
 	return out
 }
 
+// zigzag returns a reach that sweeps the 0.2° square from (lon, lat) in
+// 200 rows 0.001° apart (offset by dy), each of 300 vertices, so that it
+// lies in every cell of its grid.
+func zigzag(code string, lon, lat, dy float64) IndexReach {
+	var flat []float64
+	for r := range 200 {
+		for i := range 300 {
+			x := float64(i) * 0.2 / 299
+			if r%2 == 1 {
+				x = 0.2 - x
+			}
+			flat = append(flat, lon+x, lat+dy+float64(r)*0.001)
+		}
+	}
+	return lineReach(code, flat)
+}
+
 // vertexPoints returns every vertex of the reaches and the midpoints of
 // their first segments: points exactly on a reach.
 func vertexPoints(reaches []IndexReach, every int) []Point {
@@ -192,6 +209,11 @@ func reachSets(short bool) []reachSet {
 		}, slices.Concat(
 			[]Point{{Lon: 118, Lat: 40.0625}, {Lon: 118, Lat: 40.05}, {Lon: 118, Lat: 40}, {Lon: 118, Lat: 40.1875}, {Lon: 118.0625, Lat: 40.0625}},
 			randomPoints(rng, 300, Box{MinLon: 117.7, MinLat: 39.9, MaxLon: 118.3, MaxLat: 40.4}), farPoints)},
+		// Two long reaches over many cells: with fewer than three
+		// reaches the search has no limit and visits every occupied cell,
+		// more walks than the heap holds.
+		{"TwoReaches", []IndexReach{zigzag("Z-1", 118, 40, 0), zigzag("Z-2", 118, 40, 0.0005)},
+			slices.Concat([]Point{{Lon: 118.1, Lat: 40.1}}, randomPoints(rng, 30, Box{MinLon: 117.9, MinLat: 39.9, MaxLon: 118.3, MaxLat: 40.3}), farPoints[:2])},
 		// All on one meridian: a grid one cell wide.
 		{"Meridian", walkReaches(rng, "M", 30, 2, 0, Box{MinLon: 118, MinLat: 40, MaxLon: 118, MaxLat: 40.5}),
 			slices.Concat(randomPoints(rng, 300, around), farPoints)},
