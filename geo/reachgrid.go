@@ -79,9 +79,10 @@ type gridPart struct {
 	first, n int32
 }
 
-// Grid tuning: segsPerCell is the mean number of segments per occupied
-// cell aimed at (the measured optimum of Locate on the synthetic county of
-// BenchmarkLocate lies between 4 and 16); a segment list may hold at most
+// Grid tuning: segsPerCell is the mean number of segments per cell aimed
+// at (on BenchmarkLocate, 4 was slower for every case and 8, 16 and 32
+// alike within the noise of the measurement; finer grids for thin river
+// data were slower on the demo county); a segment list may hold at most
 // maxCopies times as many segments as there are, and the grid at most
 // maxCellsPerSeg cells per segment.
 const (
