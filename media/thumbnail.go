@@ -13,6 +13,8 @@ import (
 	"slices"
 
 	"golang.org/x/image/webp"
+
+	"github.com/fieldwatch/fieldwatch/media/internal/scaledjpeg"
 )
 
 // ErrThumbnailUnsupported means no thumbnail is made for this format:
@@ -58,17 +60,22 @@ func MakeThumbnail(r io.Reader, f Format, orientation, maxSide int, maxPixels in
 // into each thumbnail pixel. Transparent pixels are put on white.
 //
 // It is a pure function for a background worker, not for the request
-// path: it fully decodes the image. The header is read first and an
-// image with more than maxPixels pixels (<= 0 means DefaultMaxPixels) is
-// refused with ErrTooManyPixels before anything its size is allocated
-// (D1). Peak memory is that of the decoded image, width×height×B bytes
-// with B about 1.5 for a baseline phone JPEG (YCbCr 4:2:0), 3 for 4:4:4,
-// 7.5 for a progressive JPEG (Go's decoder keeps every DCT coefficient as
-// an int32), 4 for an 8-bit PNG or WebP with alpha, 8 for a 16-bit PNG;
-// plus the largest thumbnail twice (4 bytes per thumbnail pixel) and up
-// to 4 MiB of header. A worker pool that budgets 8 bytes per pixel of the
-// Info from Inspect is safe for every format. Time is mostly decoding:
-// about 0.3 s for a 6.75 MP JPEG on one core.
+// path: it decodes the whole image, a JPEG at the smallest scale of its
+// DCT (1/2, 1/4 or 1/8) that still holds the largest thumbnail. The
+// header is read first and an image with more than maxPixels pixels
+// (<= 0 means DefaultMaxPixels) is refused with ErrTooManyPixels before
+// anything its size is allocated (D1). Peak memory is that of the
+// decoded image, width×height×B bytes with B about 1.5 for a baseline
+// phone JPEG (YCbCr 4:2:0; a quarter of that decoded at 1/2 scale), 3
+// for 4:4:4, 7.5 for a progressive JPEG (the decoder keeps every DCT
+// coefficient as an int32, whatever the scale), 4 for an 8-bit PNG or
+// WebP with alpha, 8 for a 16-bit PNG; plus the largest thumbnail twice
+// (4 bytes per thumbnail pixel) and up to 4 MiB of header. A worker pool
+// that budgets 8 bytes per pixel of the Info from Inspect is safe for
+// every format. Time, for a 12 MP phone JPEG on one core
+// (BenchmarkThumbnails12MP): about 70 ms decoding at 1/2 scale (most of
+// it entropy decoding, which no scale avoids), 20 ms scaling, 30 ms
+// encoding the two thumbnails.
 //
 // Errors: ErrThumbnailUnsupported for HEIC/HEIF, ErrUnsupportedFormat for
 // FormatUnknown, ErrTooManyPixels, ErrCorruptImage for an image that
@@ -93,7 +100,7 @@ func MakeThumbnails(r io.Reader, f Format, orientation int, maxSides []int, maxP
 	)
 	switch f {
 	case FormatJPEG:
-		decodeConfig, decode = jpeg.DecodeConfig, jpeg.Decode
+		decodeConfig = jpeg.DecodeConfig // decode is set once the size is known
 	case FormatPNG:
 		decodeConfig, decode = png.DecodeConfig, png.Decode
 	case FormatWebP:
@@ -123,6 +130,15 @@ func MakeThumbnails(r io.Reader, f Format, orientation int, maxSides []int, maxP
 	if err := checkPixels(cfg.Width, cfg.Height, maxPixels); err != nil {
 		return nil, opErr(op, ErrTooManyPixels, err)
 	}
+	// A JPEG is decoded at the smallest scale (1/2, 1/4, 1/8) that still
+	// holds the largest thumbnail: its inverse DCT then computes a
+	// quarter of the pixels or fewer, and no full-size image is held.
+	shift := 0
+	if f == FormatJPEG {
+		tw, th := fitWithin(cfg.Width, cfg.Height, slices.Max(maxSides))
+		shift = decodeShift(cfg.Width, cfg.Height, tw, th)
+		decode = func(r io.Reader) (image.Image, error) { return scaledjpeg.Decode(r, shift) }
+	}
 	img, err := decode(io.MultiReader(bytes.NewReader(head.buf.Bytes()), tr))
 	switch {
 	case tr.err != nil:
@@ -131,8 +147,18 @@ func MakeThumbnails(r io.Reader, f Format, orientation int, maxSides []int, maxP
 		return nil, opErr(op, ErrCorruptImage, fmt.Errorf("decoding %v: %w", f, err))
 	}
 	b := img.Bounds()
-	if int64(b.Dx())*int64(b.Dy()) > maxPixels { // the header lied
+	if shift > 0 {
+		// Only the scaled size is seen: it must be the header's, scaled
+		// (the same bytes of the same SOF give both).
+		if b.Dx() != scaledSide(cfg.Width, shift) || b.Dy() != scaledSide(cfg.Height, shift) {
+			return nil, opErr(op, ErrCorruptImage, fmt.Errorf("decoded %v at 1/%d from a %d×%d header", b, 1<<shift, cfg.Width, cfg.Height))
+		}
+	} else if int64(b.Dx())*int64(b.Dy()) > maxPixels { // the header lied
 		return nil, opErr(op, ErrTooManyPixels, checkPixels(b.Dx(), b.Dy(), maxPixels))
+	}
+	fullW, fullH := b.Dx(), b.Dy()
+	if shift > 0 {
+		fullW, fullH = cfg.Width, cfg.Height
 	}
 
 	// Largest first: a smaller thumbnail is averaged from a larger one
@@ -144,14 +170,15 @@ func MakeThumbnails(r io.Reader, f Format, orientation int, maxSides []int, maxP
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return maxSides[b] - maxSides[a] })
 	out := make([]Thumbnail, len(maxSides))
-	var prev *image.RGBA // the last thumbnail made, before orientation
+	var prev image.Image // the last thumbnail made, before orientation
 	for _, i := range order {
-		tw, th := fitWithin(b.Dx(), b.Dy(), maxSides[i])
-		var small *image.RGBA
-		if prev != nil && prev.Rect.Dx() >= 2*tw && prev.Rect.Dy() >= 2*th {
-			small = boxResize(prev, tw, th)
+		// Sizes are the full image's, whatever scale it was decoded at.
+		tw, th := fitWithin(fullW, fullH, maxSides[i])
+		var small image.Image
+		if pb := bounds(prev); prev != nil && pb.Dx() >= 2*tw && pb.Dy() >= 2*th {
+			small = resize(prev, tw, th)
 		} else {
-			small = boxResize(img, tw, th)
+			small = resize(img, tw, th)
 		}
 		prev = small
 		shown := orient(small, orientation)
@@ -159,10 +186,34 @@ func MakeThumbnails(r io.Reader, f Format, orientation int, maxSides []int, maxP
 		if err := jpeg.Encode(&buf, shown, &jpeg.Options{Quality: ThumbnailQuality}); err != nil {
 			return nil, opErr(op, nil, fmt.Errorf("encoding: %w", err))
 		}
-		out[i] = Thumbnail{JPEG: buf.Bytes(), Width: shown.Rect.Dx(), Height: shown.Rect.Dy()}
+		sb := shown.Bounds()
+		out[i] = Thumbnail{JPEG: buf.Bytes(), Width: sb.Dx(), Height: sb.Dy()}
 	}
 	return out, nil
 }
+
+func bounds(img image.Image) image.Rectangle {
+	if img == nil {
+		return image.Rectangle{}
+	}
+	return img.Bounds()
+}
+
+// decodeShift is the largest scale-down 2^shift (shift at most 3, the
+// most a JPEG's DCT gives) at which a w×h image still has at least
+// tw×th pixels: a thumbnail is then always made by shrinking, never by
+// enlarging.
+func decodeShift(w, h, tw, th int) int {
+	shift := 0
+	for shift < 3 && scaledSide(w, shift+1) >= tw && scaledSide(h, shift+1) >= th {
+		shift++
+	}
+	return shift
+}
+
+// scaledSide is a side of n pixels scaled by 1/2^shift, rounded up as
+// scaledjpeg rounds it.
+func scaledSide(n, shift int) int { return (n + 1<<shift - 1) >> shift }
 
 // errHeaderTooLong means a decoder read more than maxHeaderBytes before
 // it found the image's dimensions.
@@ -206,6 +257,143 @@ func fitWithin(w, h, side int) (int, int) {
 		return side, max(1, int(math.Round(float64(h)*float64(side)/float64(w))))
 	}
 	return max(1, int(math.Round(float64(w)*float64(side)/float64(h)))), side
+}
+
+// resize scales img to tw×th (each at most the source's). A YCbCr image,
+// what JPEG and lossy WebP decode to, is scaled plane by plane to a
+// 4:2:0 YCbCr thumbnail, the layout the JPEG encoder writes, so no pixel
+// is converted to RGB and back; any other image, or chroma too coarse
+// for a 4:2:0 thumbnail (4:1:1), goes through boxResize.
+func resize(img image.Image, tw, th int) image.Image {
+	if m, ok := img.(*image.YCbCr); ok {
+		if t := resizeYCbCr(m, tw, th); t != nil {
+			return t
+		}
+	}
+	return boxResize(img, tw, th)
+}
+
+// resizeYCbCr is resize for m, or nil when m's chroma planes are smaller
+// than a 4:2:0 thumbnail's. Averaging Y, Cb and Cr separately is
+// averaging R, G and B: the conversion between them is affine.
+func resizeYCbCr(m *image.YCbCr, tw, th int) *image.YCbCr {
+	r := m.Rect
+	var hs, vs int // chroma subsampling shifts
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio444:
+	case image.YCbCrSubsampleRatio422:
+		hs = 1
+	case image.YCbCrSubsampleRatio420:
+		hs, vs = 1, 1
+	case image.YCbCrSubsampleRatio440:
+		vs = 1
+	default:
+		return nil
+	}
+	// The chroma samples that the luma rectangle touches (COffset's
+	// rounding: x>>hs).
+	cx0, cy0 := r.Min.X>>hs, r.Min.Y>>vs
+	cw, ch := (r.Max.X-1)>>hs-cx0+1, (r.Max.Y-1)>>vs-cy0+1
+	dst := image.NewYCbCr(image.Rect(0, 0, tw, th), image.YCbCrSubsampleRatio420)
+	tcw, tch := (tw+1)/2, (th+1)/2
+	if cw < tcw || ch < tch {
+		return nil
+	}
+	var s resizeScratch
+	yo, co := m.YOffset(r.Min.X, r.Min.Y), m.COffset(r.Min.X, r.Min.Y)
+	s.plane(m.Y[yo:], r.Dx(), r.Dy(), m.YStride, dst.Y, tw, th, dst.YStride)
+	s.plane(m.Cb[co:], cw, ch, m.CStride, dst.Cb, tcw, tch, dst.CStride)
+	s.plane(m.Cr[co:], cw, ch, m.CStride, dst.Cr, tcw, tch, dst.CStride)
+	return dst
+}
+
+// resizeScratch holds the buffers of one plane resize, reused for the
+// next plane of the same image.
+type resizeScratch struct {
+	xmap      []areaStep
+	row, acc0 []float32
+	acc1      []float32
+}
+
+// areaStep says where one source pixel goes along one axis: all of it
+// into output pixel i with weight a, or split between i (a) and i+1
+// (b), the weights being the fraction of the output pixel it covers.
+type areaStep struct {
+	i    int32
+	a, b float32
+}
+
+// areaSteps maps n source pixels onto m ≤ n output pixels by area: the
+// output pixel i covers source [i·n/m, (i+1)·n/m), so a source pixel
+// falls into one output pixel or straddles two, and each output pixel's
+// weights add up to 1.
+func areaSteps(steps []areaStep, n, m int) []areaStep {
+	steps = slices.Grow(steps[:0], n)[:n]
+	inv := 1 / float32(n)
+	for j := range n {
+		// In units of 1/(n·m) of the image: source j covers [j·m,
+		// (j+1)·m), output i covers [i·n, (i+1)·n).
+		i := j * m / n
+		end := (i + 1) * n
+		if (j+1)*m <= end {
+			steps[j] = areaStep{i: int32(i), a: float32(m) * inv}
+		} else {
+			steps[j] = areaStep{i: int32(i), a: float32(end-j*m) * inv, b: float32((j+1)*m-end) * inv}
+		}
+	}
+	return steps
+}
+
+// plane scales the sw×sh plane src (rows stride bytes apart) to the
+// dw×dh plane dst by area averaging (each at most the source's). It is
+// separable: each source row is spread over a row of dw sums, which is
+// spread over the one or two output rows the source row falls in; an
+// output row is written once no later source row reaches it. Unlike
+// boxResize it weighs source pixels that straddle two output pixels, so
+// ratios under 2 (a 1/2-scale decode to the largest thumbnail) do not
+// alias.
+func (s *resizeScratch) plane(src []uint8, sw, sh, sstride int, dst []uint8, dw, dh, dstride int) {
+	s.xmap = areaSteps(s.xmap, sw, dw)
+	ymap := areaSteps(nil, sh, dh)
+	s.row = slices.Grow(s.row[:0], dw+1)[:dw+1]
+	s.acc0 = slices.Grow(s.acc0[:0], dw+1)[:dw+1]
+	s.acc1 = slices.Grow(s.acc1[:0], dw+1)[:dw+1]
+	row, cur, next := s.row, s.acc0, s.acc1
+	clear(cur)
+	clear(next)
+	curY := 0
+	for y := range sh {
+		st := ymap[y]
+		if int(st.i) != curY {
+			writeRow(dst[curY*dstride:curY*dstride+dw], cur)
+			cur, next = next, cur
+			clear(next)
+			curY = int(st.i)
+		}
+		clear(row)
+		for x, p := range src[y*sstride : y*sstride+sw] {
+			xs := s.xmap[x]
+			v := float32(p)
+			row[xs.i] += v * xs.a
+			row[xs.i+1] += v * xs.b
+		}
+		for x, v := range row[:dw] {
+			cur[x] += v * st.a
+		}
+		if st.b != 0 {
+			for x, v := range row[:dw] {
+				next[x] += v * st.b
+			}
+		}
+	}
+	writeRow(dst[curY*dstride:curY*dstride+dw], cur)
+}
+
+// writeRow rounds a row of averages to bytes.
+func writeRow(dst []uint8, sums []float32) {
+	for x := range dst {
+		dst[x] = uint8(min(sums[x]+0.5, 255))
+	}
 }
 
 // boxResize scales img to tw×th (each at most the source's) by area
@@ -356,9 +544,10 @@ func overWhite(c, a uint8) uint8 {
 	return uint8((uint32(c)*uint32(a) + 255*uint32(255-a) + 127) / 255)
 }
 
-// orient returns src turned upright for an EXIF orientation (TIFF/EXIF
-// 2.3, tag 0x0112). For each displayed pixel (dx, dy) it picks the stored
-// pixel (sx, sy) of a W×H source:
+// orient returns img (an *image.RGBA or *image.YCbCr from resize) turned
+// upright for an EXIF orientation (TIFF/EXIF 2.3, tag 0x0112). For each
+// displayed pixel (dx, dy) it picks the stored pixel (sx, sy) of a W×H
+// source:
 //
 //	1: as stored                 sx = dx,      sy = dy
 //	2: mirrored left-right       sx = W-1-dx,  sy = dy
@@ -369,39 +558,77 @@ func overWhite(c, a uint8) uint8 {
 //	7: transversed               sx = W-1-dy,  sy = H-1-dx
 //	8: turned 90° anticlockwise  sx = W-1-dy,  sy = dx
 //
-// Orientations 5 to 8 swap width and height. Any other value returns src.
-func orient(src *image.RGBA, o int) *image.RGBA {
+// Orientations 5 to 8 swap width and height. Any other value returns img.
+// A YCbCr image's chroma planes turn with its luma plane.
+func orient(img image.Image, o int) image.Image {
 	if o < 2 || o > 8 {
-		return src
+		return img
 	}
-	w, h := src.Rect.Dx(), src.Rect.Dy()
-	dw, dh := w, h
+	switch m := img.(type) {
+	case *image.RGBA:
+		pix, dw, dh, stride := orientPlane(m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Rect.Dx(), m.Rect.Dy(), m.Stride, 4, o)
+		return &image.RGBA{Pix: pix, Stride: stride, Rect: image.Rect(0, 0, dw, dh)}
+	case *image.YCbCr: // 4:4:4 or 4:2:0, as resize makes them, at (0, 0)
+		w, h := m.Rect.Dx(), m.Rect.Dy()
+		cw, ch := w, h
+		if m.SubsampleRatio == image.YCbCrSubsampleRatio420 {
+			cw, ch = (w+1)/2, (h+1)/2
+		}
+		y, dw, dh, ys := orientPlane(m.Y, w, h, m.YStride, 1, o)
+		cb, _, _, cs := orientPlane(m.Cb, cw, ch, m.CStride, 1, o)
+		cr, _, _, _ := orientPlane(m.Cr, cw, ch, m.CStride, 1, o)
+		return &image.YCbCr{Y: y, Cb: cb, Cr: cr, YStride: ys, CStride: cs, SubsampleRatio: m.SubsampleRatio, Rect: image.Rect(0, 0, dw, dh)}
+	}
+	panic(fmt.Sprintf("media: orient of %T", img))
+}
+
+// orientPlane turns a w×h plane of bpp-byte pixels (row stride bytes)
+// by orientation o (2 to 8, see orient), returning the new plane, its
+// size and its stride. Each mapping of orient is linear in (dx, dy), so
+// the source offset advances by a fixed step along a displayed row and
+// another along a column.
+func orientPlane(src []uint8, w, h, stride, bpp, o int) (dst []uint8, dw, dh, dstride int) {
+	// sx = ax + bx·dx + cx·dy, sy = ay + by·dx + cy·dy.
+	var ax, bx, cx, ay, by, cy int
+	switch o {
+	case 2:
+		ax, bx, cy = w-1, -1, 1
+	case 3:
+		ax, bx, ay, cy = w-1, -1, h-1, -1
+	case 4:
+		bx, ay, cy = 1, h-1, -1
+	case 5:
+		cx, by = 1, 1
+	case 6:
+		cx, ay, by = 1, h-1, -1
+	case 7:
+		ax, cx, ay, by = w-1, -1, h-1, -1
+	case 8:
+		ax, cx, by = w-1, -1, 1
+	default:
+		ax, bx, cy = 0, 1, 1
+	}
+	dw, dh = w, h
 	if o >= 5 {
 		dw, dh = h, w
 	}
-	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
+	dstride = dw * bpp
+	dst = make([]uint8, dstride*dh)
+	stepX, stepY := by*stride+bx*bpp, cy*stride+cx*bpp
+	base := ay*stride + ax*bpp
 	for dy := range dh {
-		for dx := range dw {
-			var sx, sy int
-			switch o {
-			case 2:
-				sx, sy = w-1-dx, dy
-			case 3:
-				sx, sy = w-1-dx, h-1-dy
-			case 4:
-				sx, sy = dx, h-1-dy
-			case 5:
-				sx, sy = dy, dx
-			case 6:
-				sx, sy = dy, h-1-dx
-			case 7:
-				sx, sy = w-1-dy, h-1-dx
-			case 8:
-				sx, sy = w-1-dy, dx
+		si, d := base+dy*stepY, dst[dy*dstride:(dy+1)*dstride]
+		if bpp == 1 {
+			for dx := range d {
+				d[dx] = src[si]
+				si += stepX
 			}
-			si, di := src.PixOffset(sx, sy), dst.PixOffset(dx, dy)
-			copy(dst.Pix[di:di+4], src.Pix[si:si+4])
+			continue
+		}
+		for di := 0; di < len(d); di += bpp {
+			copy(d[di:di+bpp], src[si:si+bpp])
+			si += stepX
 		}
 	}
-	return dst
+	return dst, dw, dh, dstride
 }

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -322,6 +323,133 @@ func BenchmarkMakeThumbnails1280And320(b *testing.B) {
 	for b.Loop() {
 		if _, err := MakeThumbnails(bytes.NewReader(data), FormatJPEG, 6, []int{1280, 320}, 0); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestThumbnailMatchesReference compares each thumbnail with a reference
+// made the slow, plain way: the photo fully decoded by image/jpeg,
+// averaged down at full size (boxResize on RGB) and turned. The
+// thumbnail is made from a scaled decode, scaled by area in YCbCr and
+// JPEG-encoded, so it differs by rounding, filtering and compression,
+// but a swapped plane, a shifted or mis-turned picture or a wrong scale
+// costs far more than the bound.
+func TestThumbnailMatchesReference(t *testing.T) {
+	tests := []struct {
+		file        string
+		orientation int
+		sides       []int
+	}{
+		{"rotated-dust-baimiaozi.jpg", 6, []int{1280, 320}}, // 3000×2250: 1/2 decode
+		{"no-exif.jpg", 3, []int{1000, 333}},                // 1600×1200: full decode, ratio 1.6
+		{"no-exif.jpg", 8, []int{700}},                      // 1/2 decode, ratio 1.14
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			data := readPhoto(t, tt.file)
+			full, err := jpeg.Decode(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts, err := MakeThumbnails(bytes.NewReader(data), FormatJPEG, tt.orientation, tt.sides, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, th := range ts {
+				b := full.Bounds()
+				tw, tht := fitWithin(b.Dx(), b.Dy(), tt.sides[i])
+				want := orient(boxResize(full, tw, tht), tt.orientation)
+				got := decodeThumb(t, th)
+				if got.Bounds().Size() != want.Bounds().Size() {
+					t.Fatalf("size %d: %v, want %v", tt.sides[i], got.Bounds().Size(), want.Bounds().Size())
+				}
+				if p := psnr(got, want); p < 30 {
+					t.Errorf("size %d: PSNR %.1f dB against the reference, want ≥ 30", tt.sides[i], p)
+				} else {
+					t.Logf("size %d: PSNR %.1f dB", tt.sides[i], p)
+				}
+			}
+		})
+	}
+}
+
+// psnr is the peak signal-to-noise ratio of a against b (same size) over
+// their R, G and B values, in dB.
+func psnr(a, b image.Image) float64 {
+	ab, bb := a.Bounds(), b.Bounds()
+	var sum float64
+	for y := range ab.Dy() {
+		for x := range ab.Dx() {
+			r1, g1, b1, _ := a.At(ab.Min.X+x, ab.Min.Y+y).RGBA()
+			r2, g2, b2, _ := b.At(bb.Min.X+x, bb.Min.Y+y).RGBA()
+			for _, d := range []float64{float64(r1>>8) - float64(r2>>8), float64(g1>>8) - float64(g2>>8), float64(b1>>8) - float64(b2>>8)} {
+				sum += d * d
+			}
+		}
+	}
+	mse := sum / float64(3*ab.Dx()*ab.Dy())
+	if mse == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(255*255/mse)
+}
+
+// TestResizeYCbCrFlat checks the plane resizer on exact cases: a flat
+// colour stays that colour at every ratio (the weights add up to 1), and
+// halves of black and white keep their sides, with the one straddling
+// pixel mid grey.
+func TestResizeYCbCrFlat(t *testing.T) {
+	for _, size := range [][4]int{{7, 5, 3, 2}, {2000, 1500, 1280, 960}, {33, 17, 32, 16}, {9, 9, 9, 9}} {
+		m := image.NewYCbCr(image.Rect(0, 0, size[0], size[1]), image.YCbCrSubsampleRatio420)
+		for i := range m.Y {
+			m.Y[i] = 200
+		}
+		for i := range m.Cb {
+			m.Cb[i], m.Cr[i] = 90, 160
+		}
+		got := resize(m, size[2], size[3]).(*image.YCbCr)
+		if got.Rect.Dx() != size[2] || got.Rect.Dy() != size[3] {
+			t.Fatalf("%v: resized to %v", size, got.Rect)
+		}
+		for _, p := range []struct {
+			plane []uint8
+			want  uint8
+		}{{got.Y, 200}, {got.Cb, 90}, {got.Cr, 160}} {
+			for i, v := range p.plane {
+				if v != p.want {
+					t.Fatalf("%v: sample %d is %d, want %d", size, i, v, p.want)
+				}
+			}
+		}
+	}
+	halves := image.NewYCbCr(image.Rect(0, 0, 6, 2), image.YCbCrSubsampleRatio444)
+	for i := range halves.Y {
+		if i%6 >= 3 {
+			halves.Y[i] = 255
+		}
+	}
+	got := resize(halves, 3, 1).(*image.YCbCr)
+	if want := []uint8{0, 128, 255}; !bytes.Equal(got.Y[:3], want) {
+		t.Errorf("halves resized to %v, want %v", got.Y[:3], want)
+	}
+}
+
+// TestDecodeShift checks the scale a JPEG is decoded at: the smallest
+// that still holds the largest thumbnail, at most 1/8.
+func TestDecodeShift(t *testing.T) {
+	tests := []struct{ w, h, tw, th, want int }{
+		{4000, 3000, 1280, 960, 1},
+		{4000, 3000, 320, 240, 3},
+		{4000, 3000, 1000, 750, 2},
+		{4000, 3000, 1001, 751, 1},
+		{1600, 1200, 1280, 960, 0},
+		{2561, 1921, 1280, 960, 1}, // 1281×961 rounded up
+		{20000, 100, 320, 2, 3},
+		{64, 32, 64, 32, 0},
+	}
+	for _, tt := range tests {
+		if got := decodeShift(tt.w, tt.h, tt.tw, tt.th); got != tt.want {
+			t.Errorf("decodeShift(%d, %d, %d, %d) = %d, want %d", tt.w, tt.h, tt.tw, tt.th, got, tt.want)
 		}
 	}
 }
