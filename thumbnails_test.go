@@ -16,6 +16,7 @@ import (
 
 	"github.com/fieldwatch/fieldwatch"
 	"github.com/fieldwatch/fieldwatch/blob"
+	"github.com/fieldwatch/fieldwatch/internal/testclock"
 	"github.com/fieldwatch/fieldwatch/media"
 )
 
@@ -309,5 +310,90 @@ func TestThumbnailState(t *testing.T) {
 	}
 	if fieldwatch.ThumbnailState("done").Valid() || len(fieldwatch.ThumbnailStates()) != 4 {
 		t.Fatal("ThumbnailStates")
+	}
+}
+
+// busyFor is a RequestLoad with requests in flight for its first calls.
+type busyFor struct {
+	mu          sync.Mutex
+	busy, calls int
+}
+
+func (b *busyFor) InFlight() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls++
+	if b.calls <= b.busy {
+		return 3
+	}
+	return 0
+}
+
+func TestThumbnailYield(t *testing.T) {
+	const poll, most = 20 * time.Millisecond, 70 * time.Millisecond
+	tests := []struct {
+		name       string
+		load       *busyFor // nil: no Load
+		cancel     bool
+		wantWaited time.Duration
+		wantErr    bool
+	}{
+		{"NoLoad", nil, false, 0, false},
+		{"Idle", &busyFor{}, false, 0, false},
+		{"BusyTwoPolls", &busyFor{busy: 2}, false, 2 * poll, false},
+		// Busy throughout: waits MaxYield in all, the last wait cut short.
+		{"BusyAlways", &busyFor{busy: 1000}, false, most, false},
+		{"Cancelled", &busyFor{busy: 1000}, true, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := testclock.New(time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC))
+			cfg := fieldwatch.ThumbnailConfig{YieldPoll: poll, MaxYield: most, Clock: clock.Now, Sleep: clock.Sleep}
+			if tt.load != nil {
+				cfg.Load = tt.load
+			}
+			th := fieldwatch.NewThumbnailer(nil, nil, cfg)
+			ctx, cancel := context.WithCancel(t.Context())
+			if tt.cancel {
+				cancel()
+			}
+			defer cancel()
+			waited, err := th.Yield(ctx)
+			if waited != tt.wantWaited || (err != nil) != tt.wantErr {
+				t.Errorf("Yield = %v, %v; want %v, error %v", waited, err, tt.wantWaited, tt.wantErr)
+			}
+			if clock.Slept() != waited {
+				t.Errorf("slept %v, reported %v", clock.Slept(), waited)
+			}
+		})
+	}
+}
+
+// TestThumbnailWorkerYields checks that a worker gives way to requests
+// before making a photo's previews, and still makes them when the
+// requests never stop.
+func TestThumbnailWorkerYields(t *testing.T) {
+	r := newThumbRig(t, fieldwatch.ThumbnailConfig{}, smallJPEG(t))
+	made := make(chan struct{}, 1)
+	r.st.fail = func(m string) error {
+		if m == "SetThumbnails" {
+			made <- struct{}{}
+		}
+		return nil
+	}
+	load := &busyFor{busy: 1 << 30}
+	th := fieldwatch.NewThumbnailer(r.st, r.blobs, fieldwatch.ThumbnailConfig{
+		Workers: 1, Load: load, YieldPoll: time.Second, MaxYield: 5 * time.Second, Clock: r.clock.Now, Sleep: r.clock.Sleep,
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	th.Start(ctx, time.Hour)
+	<-made
+	cancel()
+	th.Wait()
+	if got := r.clock.Slept(); got != 5*time.Second {
+		t.Errorf("the worker waited %v for requests before the photo, want MaxYield 5s", got)
+	}
+	if s := r.st.get("ev-001").ThumbnailState(); s != fieldwatch.ThumbnailReady {
+		t.Errorf("previews %s after yielding", s)
 	}
 }

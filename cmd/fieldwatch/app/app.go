@@ -161,8 +161,11 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 	a.Assessments = fieldwatch.NewAssessor(db, a.Patrols, c.Timezone, o.Clock)
 	// Every replica sweeps for missing previews; a worker claims each
 	// photo before making them.
+	// Previews wait while requests are in flight: they compete for the
+	// same cores.
+	load := &requestLoad{}
 	a.Thumbnails = fieldwatch.NewThumbnailer(db, countedThumbnails{a.Photos, a.jobs.thumbnails},
-		fieldwatch.ThumbnailConfig{Workers: c.ThumbnailWorkers, Logger: log, Clock: o.Clock})
+		fieldwatch.ThumbnailConfig{Workers: c.ThumbnailWorkers, Logger: log, Clock: o.Clock, Load: load})
 
 	// Cursors are signed with secrets derived from the JWT keys (read
 	// above), which every replica shares already.
@@ -200,6 +203,7 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 	if a.Handler, err = api.New(ac); err != nil {
 		return nil, err
 	}
+	a.Handler = load.wrap(a.Handler)
 	return a, nil
 }
 
