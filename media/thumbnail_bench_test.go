@@ -121,3 +121,32 @@ func BenchmarkScaledDecode12MP(b *testing.B) {
 	}
 	cpu()
 }
+
+// BenchmarkEncode1280 is the JPEG encoding of a 1280×960 4:2:0 thumbnail.
+func BenchmarkEncode1280(b *testing.B) {
+	img, err := jpeg.Decode(bytes.NewReader(readPhoto(b, "dust-xingcheng.jpg")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	small := resize(img, 1280, 960)
+	cpu := cpuTimer(b)
+	for b.Loop() {
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, small, &jpeg.Options{Quality: ThumbnailQuality}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu()
+}
+
+func BenchmarkResizePlanes12MP(b *testing.B) {
+	img, err := scaledjpeg.Decode(bytes.NewReader(photo12MP(b)), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu := cpuTimer(b)
+	for b.Loop() {
+		resize(resize(img, 1280, 960), 320, 240)
+	}
+	cpu()
+}

@@ -122,6 +122,7 @@ type decoder struct {
 	shift   int
 	idctTab [4][4]float32
 	zigOf   [blockSize]uint8
+	ones    block // the quantization of coefficients already dequantized
 
 	img1        *image.Gray
 	img3        *image.YCbCr

@@ -27,6 +27,7 @@ func scaled(n, shift int) int { return (n + 1<<shift - 1) >> shift }
 func (d *decoder) initScaled() {
 	for zig, nat := range unzig {
 		d.zigOf[nat] = uint8(zig)
+		d.ones[zig] = 1
 	}
 	n := 8 >> d.shift
 	if n > 4 {
@@ -43,26 +44,24 @@ func (d *decoder) initScaled() {
 	}
 }
 
-// reconstructScaled dequantizes the n×n low-frequency corner of b
-// (natural order, quantizers qt in zig-zag order), computes the scaled
-// inverse DCT of initScaled and writes the n×n level-shifted, clipped
-// pixels to dst.
-func (d *decoder) reconstructScaled(b *block, qt *block, dst []byte, stride int) {
+// reconstructScaled computes the scaled inverse DCT of initScaled from
+// the n×n low-frequency corner of b (natural order, dequantized) and
+// writes the n×n level-shifted, clipped pixels to dst.
+func (d *decoder) reconstructScaled(b *block, dst []byte, stride int) {
 	n := 8 >> d.shift
 	if n == 1 { // the DC term alone: the block's mean
-		c := (b[0]*qt[0] + 4) >> 3
+		c := (b[0] + 4) >> 3
 		dst[0] = clip(float32(c))
 		return
 	}
 	if n == 4 {
-		d.reconstruct4(b, qt, dst, stride)
+		reconstruct4(b, dst, stride)
 		return
 	}
 	var f, tmp [4][4]float32
 	for v := range n {
 		for u := range n {
-			p := 8*v + u
-			f[v][u] = float32(b[p] * qt[d.zigOf[p]])
+			f[v][u] = float32(b[8*v+u])
 		}
 	}
 	t := &d.idctTab
@@ -116,10 +115,9 @@ const (
 // multiplications per 4-point transform instead of 16. A block whose
 // kept AC coefficients are all zero (smooth areas, most of a photo's
 // chroma) is its DC value.
-func (d *decoder) reconstruct4(b *block, qt *block, dst []byte, stride int) {
-	z := &d.zigOf
+func reconstruct4(b *block, dst []byte, stride int) {
 	if b[1]|b[2]|b[3]|b[8]|b[9]|b[10]|b[11]|b[16]|b[17]|b[18]|b[19]|b[24]|b[25]|b[26]|b[27] == 0 {
-		c := clip(float32((b[0]*qt[0] + 4) >> 3))
+		c := clip(float32((b[0] + 4) >> 3))
 		for y := range 4 {
 			row := dst[y*stride : y*stride+4]
 			row[0], row[1], row[2], row[3] = c, c, c, c
@@ -129,10 +127,7 @@ func (d *decoder) reconstruct4(b *block, qt *block, dst []byte, stride int) {
 	var tmp [4][4]float32 // tmp[v][x]
 	for v := range 4 {
 		p := 8 * v
-		f0 := float32(b[p] * qt[z[p]])
-		f1 := float32(b[p+1] * qt[z[p+1]])
-		f2 := float32(b[p+2] * qt[z[p+2]])
-		f3 := float32(b[p+3] * qt[z[p+3]])
+		f0, f1, f2, f3 := float32(b[p]), float32(b[p+1]), float32(b[p+2]), float32(b[p+3])
 		e0, e1 := k0*(f0+f2), k0*(f0-f2)
 		o0, o1 := k1*f1+k3*f3, k3*f1-k1*f3
 		tmp[v] = [4]float32{e0 + o0, e1 + o1, e1 - o1, e0 - o0}

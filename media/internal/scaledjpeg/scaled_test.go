@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -171,5 +172,73 @@ func TestDecodePhotoScaled(t *testing.T) {
 	}
 	if mad := sum / float64((gb.Dx()-1)*(gb.Dy()-1)); mad > 3 {
 		t.Errorf("mean absolute difference %.2f, want ≤ 3", mad)
+	}
+}
+
+// TestDecodeScaledLayouts decodes Go's own test images of every layout
+// the decoder takes (progressive, subsamplings, CMYK, RGB, restart
+// markers) at each scale and compares them, as RGB, with image/jpeg's
+// full decode averaged over the same cells.
+func TestDecodeScaledLayouts(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.jpeg"))
+	if err != nil || len(files) == 0 {
+		t.Fatal(files, err)
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for shift := 0; shift <= 3; shift++ {
+			t.Run(filepath.Base(file)+"/"+string(rune('0'+shift)), func(t *testing.T) {
+				got, err := Decode(bytes.NewReader(data), shift)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, fb, gb := 1<<shift, full.Bounds(), got.Bounds()
+				if gb.Dx() != (fb.Dx()+m-1)/m || gb.Dy() != (fb.Dy()+m-1)/m {
+					t.Fatalf("bounds %v from %v at 1/%d", gb, fb, m)
+				}
+				var sum float64
+				for y := range gb.Dy() - 1 {
+					for x := range gb.Dx() - 1 {
+						var mean [3]float64
+						for dy := range m {
+							for dx := range m {
+								r, g, b, _ := full.At(x*m+dx, y*m+dy).RGBA()
+								mean[0] += float64(r >> 8)
+								mean[1] += float64(g >> 8)
+								mean[2] += float64(b >> 8)
+							}
+						}
+						r, g, b, _ := got.At(gb.Min.X+x, gb.Min.Y+y).RGBA()
+						for c, v := range []uint32{r, g, b} {
+							sum += math.Abs(mean[c]/float64(m*m) - float64(v>>8))
+						}
+					}
+				}
+				mad := sum / float64(3*(gb.Dx()-1)*(gb.Dy()-1))
+				// A scaled cell is the block's low frequencies, not the mean
+				// of the full decode's pixels, and a subsampled plane loses
+				// resolution with the rest: on this small, detailed frame
+				// that is 2-7 levels, more where the subsampled planes carry
+				// the luminance (an RGB JPEG with G and B at half size). A
+				// misplaced block or swapped plane costs tens.
+				limit := 7.5
+				switch {
+				case shift == 0:
+					limit = 0
+				case strings.Contains(file, ".rgb."):
+					limit = 15
+				}
+				if mad > limit {
+					t.Errorf("mean absolute difference %.2f, want ≤ %.0f", mad, limit)
+				}
+			})
+		}
 	}
 }

@@ -218,6 +218,13 @@ func (d *decoder) processSOS(n int) error {
 						}
 					}
 
+					// A scaled sequential decode dequantizes each coefficient as
+					// it is decoded (see reconstructBlock); 1 otherwise.
+					qt := &d.ones
+					if d.shift > 0 && !d.progressive {
+						qt = &d.quant[d.comp[compIndex].tq]
+					}
+
 					// Load the previous partially decoded coefficients, if applicable.
 					if d.progressive {
 						b = d.progCoeffs[compIndex][by*mxx*hi+bx]
@@ -246,7 +253,7 @@ func (d *decoder) processSOS(n int) error {
 								return err
 							}
 							dc[compIndex] += dcDelta
-							b[0] = dc[compIndex] << al
+							b[0] = dc[compIndex] << al * qt[0]
 						}
 
 						if zig <= zigEnd && d.eobRun > 0 {
@@ -270,7 +277,7 @@ func (d *decoder) processSOS(n int) error {
 									if err != nil {
 										return err
 									}
-									b[unzig[zig]] = ac << al
+									b[unzig[zig]] = ac << al * qt[zig]
 								} else {
 									if val0 != 0x0f {
 										d.eobRun = uint16(1 << val0)
@@ -488,7 +495,18 @@ func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 	}
 	qt := &d.quant[d.comp[compIndex].tq]
 	if d.shift > 0 {
-		d.reconstructScaled(b, qt, dst, stride)
+		// Sequential scans dequantized the coefficients as they were
+		// decoded; progressive ones leave it to here, and only the
+		// corner the scaled inverse DCT reads is needed.
+		if d.progressive {
+			n := 8 >> d.shift
+			for v := range n {
+				for u := range n {
+					b[8*v+u] *= qt[d.zigOf[8*v+u]]
+				}
+			}
+		}
+		d.reconstructScaled(b, dst, stride)
 		return nil
 	}
 	for zig := 0; zig < blockSize; zig++ {
