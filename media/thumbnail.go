@@ -183,7 +183,7 @@ func MakeThumbnails(r io.Reader, f Format, orientation int, maxSides []int, maxP
 		prev = small
 		shown := orient(small, orientation)
 		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, shown, &jpeg.Options{Quality: ThumbnailQuality}); err != nil {
+		if err := scaledjpeg.Encode(&buf, shown, &scaledjpeg.Options{Quality: ThumbnailQuality}); err != nil {
 			return nil, opErr(op, nil, fmt.Errorf("encoding: %w", err))
 		}
 		sb := shown.Bounds()

@@ -122,21 +122,34 @@ func BenchmarkScaledDecode12MP(b *testing.B) {
 	cpu()
 }
 
-// BenchmarkEncode1280 is the JPEG encoding of a 1280×960 4:2:0 thumbnail.
+// BenchmarkEncode1280 is the JPEG encoding of a 1280×960 4:2:0
+// thumbnail, by image/jpeg and by the copy in scaledjpeg (same bytes).
 func BenchmarkEncode1280(b *testing.B) {
 	img, err := jpeg.Decode(bytes.NewReader(readPhoto(b, "dust-xingcheng.jpg")))
 	if err != nil {
 		b.Fatal(err)
 	}
 	small := resize(img, 1280, 960)
-	cpu := cpuTimer(b)
-	for b.Loop() {
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, small, &jpeg.Options{Quality: ThumbnailQuality}); err != nil {
-			b.Fatal(err)
-		}
+	for _, enc := range []struct {
+		name   string
+		encode func(*bytes.Buffer) error
+	}{
+		{"std", func(w *bytes.Buffer) error { return jpeg.Encode(w, small, &jpeg.Options{Quality: ThumbnailQuality}) }},
+		{"copy", func(w *bytes.Buffer) error {
+			return scaledjpeg.Encode(w, small, &scaledjpeg.Options{Quality: ThumbnailQuality})
+		}},
+	} {
+		b.Run(enc.name, func(b *testing.B) {
+			cpu := cpuTimer(b)
+			for b.Loop() {
+				var buf bytes.Buffer
+				if err := enc.encode(&buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu()
+		})
 	}
-	cpu()
 }
 
 func BenchmarkResizePlanes12MP(b *testing.B) {
