@@ -228,6 +228,14 @@ func (d *decoder) processSOS(n int) error {
 					// Load the previous partially decoded coefficients, if applicable.
 					if d.progressive {
 						b = d.progCoeffs[compIndex][by*mxx*hi+bx]
+					} else if d.shift > 0 {
+						// A scaled inverse DCT reads only the 4×4 (or
+						// smaller) corner: what the previous block left
+						// elsewhere is never read.
+						b[0], b[1], b[2], b[3] = 0, 0, 0, 0
+						b[8], b[9], b[10], b[11] = 0, 0, 0, 0
+						b[16], b[17], b[18], b[19] = 0, 0, 0, 0
+						b[24], b[25], b[26], b[27] = 0, 0, 0, 0
 					} else {
 						b = block{}
 					}
