@@ -98,7 +98,7 @@ type ThumbnailConfig struct {
 	// worker waits while requests are in flight, looking again every
 	// YieldPoll (default 20 ms), for at most MaxYield (default 10 s).
 	// Previews compete with uploads for the same cores (a 12 MP photo
-	// costs about 0.12 s of CPU, a 4 MiB upload about 0.02 s), so while
+	// costs about 0.13 s of CPU, a 4 MiB upload about 0.02 s), so while
 	// uploads arrive a backlog waits for a gap instead of slowing them;
 	// MaxYield bounds the wait, so under constant load a backlog still
 	// drains, at one photo per worker per MaxYield. A photo already being
