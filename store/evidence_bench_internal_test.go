@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fieldwatch/fieldwatch"
+	"github.com/fieldwatch/fieldwatch/geo"
+	"github.com/fieldwatch/fieldwatch/internal/testservice"
+)
+
+// benchBox is the box the list benchmarks page through: every row that
+// fillEvidence puts inBox rows in it, the rest outside.
+var benchBox = geo.Box{MinLon: 118.20, MinLat: 40.20, MaxLon: 118.22, MaxLat: 40.22}
+
+// benchEvidence is a realistic stored row: full EXIF, a device fix, a
+// responsibility record with chiefs and candidates, two flags.
+func benchEvidence(tb testing.TB, uploader string, i int, at time.Time, loc geo.Point) fieldwatch.Evidence {
+	tb.Helper()
+	alt, dir, acc, dist := 52.5, 181.25, 8.0, 12.75
+	gps := at.Add(-time.Hour)
+	taken := at.Add(-time.Hour - time.Second)
+	id, err := newID()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fieldwatch.Evidence{
+		ID: id, UploaderID: uploader, Category: fieldwatch.Category("dust_site"), Subcategory: "stockpile",
+		Note: "covered on the north side only", SHA256: fmt.Sprintf("%064x", i), Size: 4 << 20,
+		ContentType: "image/jpeg", ObjectKey: fmt.Sprintf("photos/%064x", i), Width: 4000, Height: 3000,
+		ReceivedAt: at, CapturedAt: &taken, CaptureTimeSource: fieldwatch.SourceEXIF,
+		Location: &loc, LocationSource: fieldwatch.SourceEXIF,
+		EXIF: fieldwatch.PhotoEXIF{Position: &loc, AltitudeM: &alt, GPSTime: &gps, TakenAt: &taken, TakenAtZoned: true,
+			Orientation: 6, Make: "Xiaomi", Model: "Redmi Note 12", DirectionDeg: &dir, Problems: []string{"gps_dop missing"}},
+		Device: &fieldwatch.DeviceFix{Lon: loc.Lon + 0.0001, Lat: loc.Lat, CRS: "gcj02",
+			WGS84: geo.Point{Lon: loc.Lon + 0.0001, Lat: loc.Lat}, AccuracyM: &acc, Provider: "fused"},
+		EXIFDeviceDistanceM: &dist,
+		Flags:               []fieldwatch.Flag{fieldwatch.FlagCaptureStale, fieldwatch.FlagEXIFDeviceMismatch},
+		TownshipCode:        "130102001", ReachCode: "R-0042",
+		Responsibility: &fieldwatch.Responsibility{TownshipCode: "130102001", TownshipName: "Dongguan Town",
+			Zone: fieldwatch.ZoneCore, ReachCode: "R-0042", ReachName: "Hutuo River, section 4", ReachDistM: 37.5,
+			Chiefs: []fieldwatch.ChiefRef{
+				{UserID: "0196f3a0-0000-7000-8000-000000000001", Name: "Wang Lei", Level: fieldwatch.ChiefTownship},
+				{UserID: "0196f3a0-0000-7000-8000-000000000002", Name: "Li Na", Level: fieldwatch.ChiefVillage}},
+			Candidates: []fieldwatch.ReachCandidate{{Code: "R-0042", DistanceM: 37.5}, {Code: "R-0043", DistanceM: 212.25},
+				{Code: "R-0017", DistanceM: 640}},
+			Method: "exif-point-in-polygon", Version: 3},
+		Thumbnails: []int{320, 1280},
+	}
+}
+
+// fillEvidence inserts inBox rows inside benchBox and outside rows around
+// it, one a minute back in time, the rows in the box spread evenly among
+// the others, with their flags, bypassing submissions.
+func fillEvidence(tb testing.TB, s *Store, inBox, outside int) {
+	tb.Helper()
+	ctx := context.Background()
+	u := fieldwatch.User{Username: "bench", Role: fieldwatch.RoleInspector}
+	if err := s.CreateUser(ctx, &u); err != nil {
+		tb.Fatal(err)
+	}
+	start := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		every := (inBox + outside) / inBox
+		for i := range inBox + outside {
+			loc := geo.Point{Lon: 118.2 + float64(i%97)*0.0002, Lat: 40.2 + float64(i%89)*0.0002}
+			if i%every != 0 || i/every >= inBox {
+				loc.Lon += 0.05 + float64(i%13)*0.03
+			}
+			e := benchEvidence(tb, u.ID, i, start.Add(-time.Duration(i)*time.Minute), loc)
+			if err := insertEvidenceRow(ctx, s, tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if s.d.name == "postgres" {
+		if _, err := s.db.ExecContext(ctx, `ANALYZE`); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// insertEvidenceRow stores e with its flags, as CommitEvidence does,
+// without a submission.
+func insertEvidenceRow(ctx context.Context, s *Store, tx *sql.Tx, e fieldwatch.Evidence) error {
+	ne, err := s.normEvidence(e)
+	if err != nil {
+		return err
+	}
+	details, err := json.Marshal(toDetails(ne))
+	if err != nil {
+		return err
+	}
+	var resp any
+	if ne.Responsibility != nil {
+		if resp, err = responsibilityJSON(*ne.Responsibility); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO evidence (`+evidenceInsertCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		ne.ID, ne.UploaderID, string(ne.Category), ne.Subcategory, ne.Note, ne.SHA256, ne.Size,
+		ne.ContentType, ne.ObjectKey, ne.Width, ne.Height, s.d.timeArg(ne.ReceivedAt), s.d.nullTimeArg(ne.CapturedAt),
+		string(ne.CaptureTimeSource), ne.Location.Lon, ne.Location.Lat, string(ne.LocationSource), *ne.EXIFDeviceDistanceM, nil,
+		nullText(ne.TownshipCode), nullText(ne.ReachCode), thumbnailsText(ne.Thumbnails), string(details), resp)
+	if err != nil {
+		return err
+	}
+	for _, f := range ne.Flags {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO evidence_flags (evidence_id, flag) VALUES (?, ?)`), ne.ID, string(f)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BenchmarkListEvidenceBBox lists the newest 50 of 3,000 rows in a box
+// (among 24,000), the API's bbox listing, on both backends.
+//
+//	source /tmp/fw-services.env; go test -run '^$' -bench ListEvidenceBBox -benchmem ./store
+func BenchmarkListEvidenceBBox(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		open func(b *testing.B) *Store
+	}{
+		{"SQLite", func(b *testing.B) *Store {
+			s, err := OpenSQLite(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			return s
+		}},
+		{"Postgres", func(b *testing.B) *Store {
+			s, err := OpenPostgres(b.Context(), testservice.PostgresDB(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			return s
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := bc.open(b)
+			if _, err := s.Migrate(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+			fillEvidence(b, s, 3000, 21000)
+			f := fieldwatch.EvidenceFilter{BBox: &benchBox, Limit: 50}
+			if testing.Verbose() {
+				p, err := s.ExplainListEvidence(b.Context(), f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Logf("%s\n%s", p.Query, p.Plan)
+			}
+			cpu := startCPU(b, s)
+			for b.Loop() {
+				list, err := s.ListEvidence(b.Context(), f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(list) != 50 || len(list[0].Flags) != 2 {
+					b.Fatalf("got %d items", len(list))
+				}
+			}
+			cpu.report(b)
+		})
+	}
+}
+
+// cpuMeter measures CPU time rather than wall time, which the machine's
+// other work inflates: this process's (getrusage) and, on PostgreSQL,
+// that of the server backends connected to the store's database.
+type cpuMeter struct {
+	s        *Store
+	self, pg time.Duration
+}
+
+func startCPU(b *testing.B, s *Store) *cpuMeter {
+	b.Helper()
+	m := &cpuMeter{s: s}
+	m.self, m.pg = selfCPU(b), m.backendCPU(b)
+	return m
+}
+
+func (m *cpuMeter) report(b *testing.B) {
+	b.Helper()
+	self, pg := selfCPU(b)-m.self, m.backendCPU(b)-m.pg
+	b.ReportMetric(float64(self.Microseconds())/float64(b.N), "cpu-µs/op")
+	if m.s.d.name == "postgres" {
+		b.ReportMetric(float64(pg.Microseconds())/float64(b.N), "pg-cpu-µs/op")
+	}
+}
+
+func selfCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendCPU sums user and system time of the PostgreSQL backends
+// serving this database, from /proc (the server runs on this machine in
+// tests); 0 on SQLite.
+func (m *cpuMeter) backendCPU(b *testing.B) time.Duration {
+	b.Helper()
+	if m.s.d.name != "postgres" {
+		return 0
+	}
+	rows, err := m.s.db.QueryContext(b.Context(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	var total time.Duration
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			b.Fatal(err)
+		}
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			b.Skipf("cannot read PostgreSQL backend CPU: %v", err)
+		}
+		// Fields after the command's closing parenthesis; utime and
+		// stime are the 14th and 15th of the line, in clock ticks
+		// (100 a second on Linux).
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return total
+}
