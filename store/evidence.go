@@ -381,11 +381,22 @@ func toDetails(e fieldwatch.Evidence) detailsDoc {
 	return d
 }
 
+// fromDetails reads the details column into e. Most documents take the
+// hand-written decoder; the rest, encoding/json, with the same result.
 func fromDetails(raw string, e *fieldwatch.Evidence) error {
-	var d detailsDoc
-	if err := json.Unmarshal([]byte(raw), &d); err != nil {
-		return fmt.Errorf("store: bad stored evidence details: %w", err)
+	d, ok := decodeDetails(raw)
+	if !ok {
+		d = detailsDoc{}
+		if err := json.Unmarshal([]byte(raw), &d); err != nil {
+			return fmt.Errorf("store: bad stored evidence details: %w", err)
+		}
 	}
+	setDetails(d, e)
+	return nil
+}
+
+// setDetails sets the fields of e that the details document holds.
+func setDetails(d detailsDoc, e *fieldwatch.Evidence) {
 	x := d.EXIF
 	utc := func(t *time.Time) *time.Time {
 		if t == nil {
@@ -408,7 +419,6 @@ func fromDetails(raw string, e *fieldwatch.Evidence) error {
 		e.Device = &fieldwatch.DeviceFix{Lon: v.Lon, Lat: v.Lat, CRS: geo.CRS(v.CRS), WGS84: geo.Point{Lon: v.WGS84.Lon, Lat: v.WGS84.Lat},
 			AccuracyM: v.AccuracyM, Provider: v.Provider, Mock: v.Mock}
 	}
-	return nil
 }
 
 func scanEvidence(r rowScanner, extra ...any) (fieldwatch.Evidence, error) {
@@ -439,8 +449,12 @@ func scanEvidence(r rowScanner, extra ...any) (fieldwatch.Evidence, error) {
 	}
 	e.DuplicateOf = dup.String
 	e.TownshipCode, e.ReachCode = town.String, reach.String
-	if err := json.Unmarshal([]byte(thumbnails), &e.Thumbnails); err != nil {
-		return fieldwatch.Evidence{}, fmt.Errorf("store: bad stored thumbnails %q: %w", thumbnails, err)
+	var ok bool
+	if e.Thumbnails, ok = decodeThumbnails(thumbnails); !ok {
+		e.Thumbnails = nil
+		if err := json.Unmarshal([]byte(thumbnails), &e.Thumbnails); err != nil {
+			return fieldwatch.Evidence{}, fmt.Errorf("store: bad stored thumbnails %q: %w", thumbnails, err)
+		}
 	}
 	if e.Thumbnails == nil {
 		e.Thumbnails = []int{}
@@ -458,8 +472,40 @@ func scanEvidence(r rowScanner, extra ...any) (fieldwatch.Evidence, error) {
 	return e, nil
 }
 
-// queryEvidence runs a query selecting evidenceCols and loads the flags of
-// the rows, all in q's snapshot.
+// flagsCol is the column that follows evidenceCols in every evidence
+// query: the row's flags aggregated into one comma-separated text (flag
+// names have no commas), NULL for none. Fetching them with the row keeps
+// a read to one statement and one round trip.
+func (s *Store) flagsCol() string {
+	return `(SELECT ` + s.d.joinText("f.flag") + ` FROM evidence_flags f WHERE f.evidence_id = e.id)`
+}
+
+// scanEvidenceFlags scans a row of evidenceCols followed by flagsCol.
+func scanEvidenceFlags(r rowScanner) (fieldwatch.Evidence, error) {
+	var flags sql.NullString
+	e, err := scanEvidence(r, &flags)
+	if err != nil {
+		return e, err
+	}
+	e.Flags = parseFlags(flags.String)
+	return e, nil
+}
+
+// parseFlags reads flagsCol's text into flags in name order, never nil.
+func parseFlags(joined string) []fieldwatch.Flag {
+	if joined == "" {
+		return []fieldwatch.Flag{}
+	}
+	flags := make([]fieldwatch.Flag, 0, strings.Count(joined, ",")+1)
+	for f := range strings.SplitSeq(joined, ",") {
+		flags = append(flags, fieldwatch.Flag(f))
+	}
+	slices.Sort(flags)
+	return flags
+}
+
+// queryEvidence runs a query selecting evidenceCols and flagsCol: one
+// statement, so one snapshot without a transaction.
 func (s *Store) queryEvidence(ctx context.Context, q querier, query string, args ...any) ([]fieldwatch.Evidence, error) {
 	rows, err := q.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
@@ -468,46 +514,13 @@ func (s *Store) queryEvidence(ctx context.Context, q querier, query string, args
 	defer rows.Close()
 	out := []fieldwatch.Evidence{}
 	for rows.Next() {
-		e, err := scanEvidence(rows)
+		e, err := scanEvidenceFlags(rows)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows.Close()
-	return out, s.loadFlags(ctx, q, out)
-}
-
-// loadFlags fills in the flags of list, in name order.
-func (s *Store) loadFlags(ctx context.Context, q querier, list []fieldwatch.Evidence) error {
-	if len(list) == 0 {
-		return nil
-	}
-	idx := make(map[string]int, len(list))
-	args := make([]any, len(list))
-	for i, e := range list {
-		idx[e.ID] = i
-		args[i] = e.ID
-	}
-	rows, err := q.QueryContext(ctx, s.q(`SELECT evidence_id, flag FROM evidence_flags
-		WHERE evidence_id IN (`+marks(len(list))+`) ORDER BY evidence_id, flag`), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, flag string
-		if err := rows.Scan(&id, &flag); err != nil {
-			return err
-		}
-		if i, ok := idx[id]; ok {
-			list[i].Flags = append(list[i].Flags, fieldwatch.Flag(flag))
-		}
-	}
-	return rows.Err()
+	return out, rows.Err()
 }
 
 // marks returns n comma-separated placeholders.
@@ -540,21 +553,13 @@ func (s *Store) ScopedEvidenceByID(ctx context.Context, id string, scope *fieldw
 	}
 	// One statement with the flags aggregated: one snapshot and one round
 	// trip for the API's most frequent read.
-	var flags sql.NullString
-	e, err := scanEvidence(s.db.QueryRowContext(ctx, s.q(`SELECT `+evidenceCols+`,
-		(SELECT `+s.d.joinText("f.flag")+` FROM evidence_flags f WHERE f.evidence_id = e.id)
-		FROM evidence e WHERE `+strings.Join(where, " AND ")), args...), &flags)
+	e, err := scanEvidenceFlags(s.db.QueryRowContext(ctx, s.q(`SELECT `+evidenceCols+`, `+s.flagsCol()+`
+		FROM evidence e WHERE `+strings.Join(where, " AND ")), args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return fieldwatch.Evidence{}, fmt.Errorf("store: evidence by id: %w", ErrNotFound)
 	}
 	if err != nil {
 		return fieldwatch.Evidence{}, s.fail("evidence by id", err)
-	}
-	if flags.String != "" {
-		for _, f := range strings.Split(flags.String, ",") {
-			e.Flags = append(e.Flags, fieldwatch.Flag(f))
-		}
-		slices.Sort(e.Flags)
 	}
 	return e, nil
 }
@@ -585,12 +590,8 @@ func (s *Store) ListEvidence(ctx context.Context, f fieldwatch.EvidenceFilter) (
 	if err != nil {
 		return nil, err
 	}
-	var list []fieldwatch.Evidence
-	err = s.readTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		list, err = s.queryEvidence(ctx, tx, query, args...)
-		return err
-	})
+	// One statement, flags included: consistent without a transaction.
+	list, err := s.queryEvidence(ctx, s.db, query, args...)
 	if err != nil {
 		return nil, s.fail("list evidence", err)
 	}
@@ -599,6 +600,14 @@ func (s *Store) ListEvidence(ctx context.Context, f fieldwatch.EvidenceFilter) (
 
 // listEvidenceQuery builds ListEvidence's query ('?' placeholders) and its
 // arguments.
+//
+// The page is chosen first by an inner query that reads only id and
+// received_at (and what the filters test), then joined back to its rows
+// for the full columns and flags. The database then sorts narrow tuples
+// and converts and sends the wide columns (details and responsibility
+// turned from jsonb into text) for the page's rows only, not for every
+// row in a box before the sort; PostgreSQL's generic plan for a bbox,
+// which prepared statements end up with, sorts all of them.
 func (s *Store) listEvidenceQuery(f fieldwatch.EvidenceFilter) (string, []any, error) {
 	var (
 		where []string
@@ -714,12 +723,15 @@ func (s *Store) listEvidenceQuery(f fieldwatch.EvidenceFilter) (string, []any, e
 		return "", nil, invalid("after id without after time")
 	}
 
-	query := `SELECT ` + evidenceCols + ` FROM evidence e`
+	page := `SELECT e.id, e.received_at FROM evidence e`
 	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
+		page += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	query += ` ORDER BY e.received_at DESC, e.id DESC LIMIT ?`
+	page += ` ORDER BY e.received_at DESC, e.id DESC LIMIT ?`
 	args = append(args, clampLimit(f.Limit, DefaultEvidenceLimit, MaxEvidenceLimit))
+	query := `SELECT ` + evidenceCols + `, ` + s.flagsCol() + `
+	FROM (` + page + `) p JOIN evidence e ON e.id = p.id
+	ORDER BY p.received_at DESC, p.id DESC`
 	return query, args, nil
 }
 
@@ -958,7 +970,7 @@ func (s *Store) EvidenceNeedingThumbnails(ctx context.Context, sizes []int, now 
 			list = []fieldwatch.Evidence{}
 			return nil
 		}
-		list, err = s.queryEvidence(ctx, tx, `SELECT `+evidenceCols+` FROM evidence e
+		list, err = s.queryEvidence(ctx, tx, `SELECT `+evidenceCols+`, `+s.flagsCol()+` FROM evidence e
 			WHERE `+thumbnailable+` AND e.thumbnails IN (`+marks(len(lacking))+`)
 				AND (e.thumbnail_next_at IS NULL OR e.thumbnail_next_at <= ?)
 			ORDER BY e.thumbnail_attempts, e.received_at, e.id LIMIT ?`,

@@ -15,7 +15,8 @@ import (
 // filters through the GiST index on geom and keyset pages through the
 // listing index. Sequential scans are disabled for the spatial cases so
 // that the check does not depend on the cost model's mood at this size;
-// an index scan on another index would still fail it.
+// an index scan on another index would still fail it. A keyset page's ids
+// come from the listing index alone, before their rows are read.
 func TestPostgresEvidenceQueryPlans(t *testing.T) {
 	ctx := t.Context()
 	s := migratedPostgres(t)
@@ -48,7 +49,7 @@ func TestPostgresEvidenceQueryPlans(t *testing.T) {
 		{"BBox", fieldwatch.EvidenceFilter{BBox: &geo.Box{MinLon: 114.49, MinLat: 40.49, MaxLon: 114.51, MaxLat: 40.51}}, true, "evidence_geom"},
 		{"Near", fieldwatch.EvidenceFilter{Near: &centre, RadiusM: 800}, true, "evidence_geom"},
 		{"KeysetPage", fieldwatch.EvidenceFilter{AfterTime: &after, AfterID: "0196f3a0-0000-7000-8000-000000000000"}, false,
-			"Index Scan using evidence_received"},
+			"Index Only Scan using evidence_received"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

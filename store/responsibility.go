@@ -107,11 +107,15 @@ func responsibilityJSON(r fieldwatch.Responsibility) (string, error) {
 	return string(b), nil
 }
 
-// fromResponsibilityJSON reads the stored form.
+// fromResponsibilityJSON reads the stored form: by the hand-written
+// decoder where it can, else by encoding/json, with the same result.
 func fromResponsibilityJSON(raw string) (*fieldwatch.Responsibility, error) {
-	var d responsibilityDoc
-	if err := json.Unmarshal([]byte(raw), &d); err != nil {
-		return nil, fmt.Errorf("store: bad stored responsibility: %w", err)
+	d, ok := decodeResponsibility(raw)
+	if !ok {
+		d = responsibilityDoc{}
+		if err := json.Unmarshal([]byte(raw), &d); err != nil {
+			return nil, fmt.Errorf("store: bad stored responsibility: %w", err)
+		}
 	}
 	r := &fieldwatch.Responsibility{
 		TownshipCode: d.TownshipCode, TownshipName: d.TownshipName, Zone: fieldwatch.Zone(d.Zone),

@@ -120,7 +120,8 @@ func sqlitePlan(t *testing.T, s *Store, f fieldwatch.EvidenceFilter) string {
 
 // TestSQLiteEvidenceQueryPlans checks that the spatial filters go through
 // the R*Tree and that keyset pages seek in the listing index instead of
-// sorting the table.
+// sorting the table; the page of ids is chosen from the index alone
+// (covering) before its rows are read.
 func TestSQLiteEvidenceQueryPlans(t *testing.T) {
 	s, err := OpenSQLite(t.Context(), t.TempDir()+"/plan.db")
 	if err != nil {
@@ -144,9 +145,9 @@ func TestSQLiteEvidenceQueryPlans(t *testing.T) {
 		{"Near", fieldwatch.EvidenceFilter{Near: &centre, RadiusM: 500},
 			[]string{"SCAN evidence_rtree VIRTUAL TABLE INDEX", "USING INTEGER PRIMARY KEY"}, nil},
 		{"KeysetPage", fieldwatch.EvidenceFilter{AfterTime: &after, AfterID: id},
-			[]string{"SEARCH e USING INDEX evidence_received ((received_at,id)<(?,?))"}, []string{"TEMP B-TREE"}},
+			[]string{"SEARCH e USING COVERING INDEX evidence_received ((received_at,id)<(?,?))"}, []string{"TEMP B-TREE"}},
 		{"CategoryKeysetPage", fieldwatch.EvidenceFilter{Category: ptrTo(fieldwatch.CategoryDustSite), AfterTime: &after, AfterID: id},
-			[]string{"SEARCH e USING INDEX evidence_category (category=? AND (received_at,id)<(?,?))"}, []string{"TEMP B-TREE"}},
+			[]string{"SEARCH e USING COVERING INDEX evidence_category (category=? AND (received_at,id)<(?,?))"}, []string{"TEMP B-TREE"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
