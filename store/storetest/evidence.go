@@ -1095,6 +1095,13 @@ func testListEvidence(t *testing.T, s *store.Store) {
 			{"All500", 500, fieldwatch.EvidenceFilter{}, all},
 			{"TiesOneByOne", 1, fieldwatch.EvidenceFilter{From: ptr(T.Add(5 * time.Hour))}, only("b2", "b3", "c1", "c2", "c3", "d1")},
 			{"BulkTies2", 2, fieldwatch.EvidenceFilter{UploaderID: &bulkUser.ID}, all[len(fixtures):]},
+			// The page's ids are chosen before its rows are read: the
+			// order and the cursor must hold through ties there too.
+			{"BBoxOneByOne", 1, fieldwatch.EvidenceFilter{BBox: box(centre.Lon-edge, centre.Lat-edge, centre.Lon+edge, centre.Lat+edge)},
+				only("a1", "a2", "b1", "b2", "b3", "c2", "c3")},
+			{"BBoxByTwo", 2, fieldwatch.EvidenceFilter{BBox: box(centre.Lon-edge, centre.Lat-edge, centre.Lon+edge, centre.Lat+edge)},
+				only("a1", "a2", "b1", "b2", "b3", "c2", "c3")},
+			{"BulkScope3", 3, fieldwatch.EvidenceFilter{Scope: &fieldwatch.Scope{UserID: bulkUser.ID}}, all[len(fixtures):]},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				var got []fieldwatch.Evidence
