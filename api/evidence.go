@@ -235,7 +235,7 @@ func (s *Server) GetEvidence(ctx context.Context, req GetEvidenceRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	return GetEvidence200JSONResponse(evidenceOut(e)), nil
+	return evidenceResponse{e}, nil
 }
 
 // GetEvidencePhoto serves the original bytes: a presigned redirect where
@@ -471,11 +471,9 @@ func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject
 		}
 		return ListEvidence200ApplicationGeoPlusJSONResponse(fc), nil
 	}
-	page := EvidencePage{Items: make([]Evidence, 0, len(items)), NextCursor: next}
-	for _, e := range items {
-		page.Items = append(page.Items, evidenceOut(e))
-	}
-	return ListEvidence200JSONResponse(page), nil
+	// Written by hand (evidence_encode.go): the same bytes as an
+	// EvidencePage through encoding/json, at a fraction of the cost.
+	return evidencePageResponse{items: items, next: next}, nil
 }
 
 // featureProperties are the flat attributes a GIS shows for a point.
@@ -589,7 +587,9 @@ func checkTimeRange(from, to *time.Time) error {
 	return nil
 }
 
-// evidenceOut is the API view of evidence.
+// evidenceOut is the API view of evidence. GetEvidence and ListEvidence
+// write the same JSON by hand (appendEvidenceJSON); a change here must be
+// made there too, which TestEvidenceJSONMatchesEncodingJSON checks.
 func evidenceOut(e fieldwatch.Evidence) Evidence {
 	out := Evidence{
 		Id:                mustUUID(e.ID),
