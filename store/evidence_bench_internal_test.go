@@ -127,15 +127,15 @@ func insertEvidenceRow(ctx context.Context, s *Store, tx *sql.Tx, e fieldwatch.E
 	return nil
 }
 
-// BenchmarkListEvidenceBBox lists the newest 50 of 3,000 rows in a box
-// (among 24,000), the API's bbox listing, on both backends.
-//
-//	source /tmp/fw-services.env; go test -run '^$' -bench ListEvidenceBBox -benchmem ./store
-func BenchmarkListEvidenceBBox(b *testing.B) {
-	for _, bc := range []struct {
-		name string
-		open func(b *testing.B) *Store
-	}{
+// benchBackend opens a fresh store on one backend for a benchmark.
+type benchBackend struct {
+	name string
+	open func(b *testing.B) *Store
+}
+
+// benchBackends are SQLite and PostgreSQL.
+func benchBackends() []benchBackend {
+	return []benchBackend{
 		{"SQLite", func(b *testing.B) *Store {
 			s, err := OpenSQLite(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
 			if err != nil {
@@ -152,7 +152,15 @@ func BenchmarkListEvidenceBBox(b *testing.B) {
 			b.Cleanup(func() { s.Close() })
 			return s
 		}},
-	} {
+	}
+}
+
+// BenchmarkListEvidenceBBox lists the newest 50 of 3,000 rows in a box
+// (among 24,000), the API's bbox listing, on both backends.
+//
+//	source /tmp/fw-services.env; go test -run '^$' -bench ListEvidenceBBox -benchmem ./store
+func BenchmarkListEvidenceBBox(b *testing.B) {
+	for _, bc := range benchBackends() {
 		b.Run(bc.name, func(b *testing.B) {
 			s := bc.open(b)
 			if _, err := s.Migrate(b.Context()); err != nil {
@@ -249,4 +257,32 @@ func (m *cpuMeter) backendCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return total
+}
+
+// BenchmarkEvidenceByID reads single evidence rows by id, as GET
+// /v1/evidence/{id} does, from the same rows as BenchmarkListEvidenceBBox.
+func BenchmarkEvidenceByID(b *testing.B) {
+	for _, bc := range benchBackends() {
+		b.Run(bc.name, func(b *testing.B) {
+			s := bc.open(b)
+			if _, err := s.Migrate(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+			fillEvidence(b, s, 1000, 1000)
+			list, err := s.ListEvidence(b.Context(), fieldwatch.EvidenceFilter{Limit: 100})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cpu := startCPU(b, s)
+			i := 0
+			for b.Loop() {
+				e, err := s.EvidenceByID(b.Context(), list[i%len(list)].ID)
+				if err != nil || len(e.Flags) != 2 {
+					b.Fatalf("EvidenceByID: %d flags, %v", len(e.Flags), err)
+				}
+				i++
+			}
+			cpu.report(b)
+		})
+	}
 }
