@@ -15,7 +15,11 @@ type ListPlan struct {
 	Query string
 	// Plan is the database's account of it: EXPLAIN (ANALYZE, BUFFERS) on
 	// PostgreSQL (the query runs), EXPLAIN QUERY PLAN on SQLite, one step
-	// a line, indented by depth.
+	// a line, indented by depth. On PostgreSQL it is the plan for these
+	// arguments (a custom plan); the driver's cached prepared statement
+	// may settle on a generic plan after five runs, which can differ (in
+	// a bbox list, it scans the box through evidence_geom and sorts the
+	// page's ids; TestPostgresListPageBeforeDocuments checks both).
 	Plan string
 }
 
