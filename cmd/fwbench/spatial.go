@@ -154,7 +154,7 @@ func runSpatial(ctx context.Context, c spatialConfig, stdout io.Writer) error {
 	}
 	res := SpatialResult{StartedAt: time.Now().UTC(), Machine: describeMachine(), Rows: c.Rows, Boxes: c.Boxes,
 		Warmup: c.Warmup, SideM: [2]float64{c.MinSideM, c.MaxSideM}, CountyBox: boxString(county),
-		Via: "store.Store.ListEvidence(EvidenceFilter{BBox}) called in process by fwbench (no HTTP): one read transaction with the list query and the flags query; default page of 50"}
+		Via: "store.Store.ListEvidence(EvidenceFilter{BBox}) called in process by fwbench (no HTTP): one statement, no transaction: the page's ids chosen first, then their rows with their flags; default page of 50"}
 
 	var pg, lite SpatialBackend
 	g, gctx := errgroup.WithContext(ctx)
