@@ -805,7 +805,10 @@ func TestProfileRun(t *testing.T) {
 		t.Skipf("perf cannot profile here: %v", err)
 	}
 	st := findStages(prof.incl, []stageDef{stage("writes", `any:^(ksys_write|__x64_sys_write)$`)}, 100)[0]
-	if !st.Found || st.Pct < 10 {
+	// Only that the writes were sampled at all: had perf attached after
+	// the load, there would be none. Their share depends on the race
+	// detector and on what else shares the cores, so it is not asserted.
+	if !st.Found {
 		t.Fatalf("writes: %+v (profile %.3f CPU s over %.3f s; top %v)", st, prof.CPUSeconds, prof.Seconds, prof.Top)
 	}
 }
