@@ -80,6 +80,18 @@ type PutOptions struct {
 	// ContentType is stored with the object; empty means
 	// application/octet-stream.
 	ContentType string
+	// Prehashed says that SHA256 was computed by the caller over these
+	// very bytes (a spool file it wrote and hashed itself), so an adapter
+	// whose store verifies SHA256 over the body it receives need not hash
+	// the bytes a second time: s3blob then leaves the comparison to the
+	// store's x-amz-checksum-sha256 check and still refuses a short or
+	// long body itself. Put's promise is unchanged (nothing is stored
+	// unless it hashes to SHA256), but a mismatch found by the store is
+	// reported as ErrUnavailable, since it means the bytes changed after
+	// the caller hashed them or on the way, not that the caller declared
+	// a wrong hash. Adapters that have nobody else to check (fileblob)
+	// hash anyway. Ignored without SHA256.
+	Prehashed bool
 }
 
 // Object describes a stored object.

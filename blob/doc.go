@@ -24,8 +24,20 @@
 // only after the checks; s3blob: size and recorded hash re-read with a
 // HEAD). A Put that returns an error leaves nothing visible under the key.
 // Both adapters read the body through the same checker, PutReader, which
-// refuses a short, long or wrong body before its last byte leaves, so no
-// adapter can commit one.
+// refuses a short, long or wrong body, or one whose Put was cancelled,
+// before its last byte leaves, so no adapter can commit one. A caller that
+// hashed the bytes itself may say so (PutOptions.Prehashed); s3blob then
+// leaves the hash comparison to the store, which verifies the signed
+// x-amz-checksum-sha256 over the body, instead of hashing a second time.
+//
+// # Optional capabilities
+//
+// A Bucket may offer more than the interface, discovered by a type
+// assertion against a small interface declared where it is used.
+// PutFile(ctx, key, name, size, opts) takes over a finished file the
+// caller wrote and hashed itself, moving it under key instead of copying
+// it (fileblob; the upload path's spool file). Its contract is in
+// blobtest.FilePutter and tested by the suite.
 //
 // # Errors
 //

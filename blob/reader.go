@@ -25,11 +25,11 @@ type PutReader struct {
 	size int64
 	want []byte // declared SHA-256, or nil
 
-	h       hash.Hash
-	n       int64  // bytes handed out
-	sum     []byte // set once all size bytes were read and checked
-	err     error  // sticky
-	started bool   // Read was called: some bytes may have reached the store
+	h       hash.Hash // nil for a prehashed body: want is trusted, the store checks it
+	n       int64     // bytes handed out
+	sum     []byte    // set once all size bytes were read and checked
+	err     error     // sticky
+	started bool      // Read was called: some bytes may have reached the store
 }
 
 // NewPutReader reads exactly size bytes from r, which must hash to want
@@ -64,12 +64,17 @@ func (p *PutReader) Read(b []byte) (int, error) {
 	}
 	n, err := p.r.Read(b)
 	if n > 0 {
-		p.h.Write(b[:n])
+		if p.h != nil {
+			p.h.Write(b[:n])
+		}
 		p.n += int64(n)
 	}
 	switch {
 	case p.n == p.size:
-		// Withhold these last bytes unless the whole body checks out.
+		// Withhold these last bytes unless the whole body checks out and
+		// the caller still wants it stored: with a plain Content-Length
+		// (no signed chunks, no trailer) the last byte is the commit, so
+		// a Put cancelled while it read the rest must not send it.
 		if ferr := p.finish(); ferr != nil {
 			p.err = ferr
 			return 0, ferr
@@ -88,6 +93,9 @@ func (p *PutReader) Read(b []byte) (int, error) {
 // finish runs once all size bytes are in: the reader must be exhausted and
 // the hash must match the declared one.
 func (p *PutReader) finish() error {
+	if err := p.ctx.Err(); err != nil {
+		return err
+	}
 	var one [1]byte
 	n, err := io.ReadFull(p.r, one[:])
 	switch {
@@ -96,12 +104,27 @@ func (p *PutReader) finish() error {
 	case err != io.EOF:
 		return fmt.Errorf("reading body at its end (%d bytes): %w", p.size, err)
 	}
+	if p.h == nil {
+		// Prehashed: the caller's hash stands, and the store checks it.
+		p.sum = p.want
+		return nil
+	}
 	sum := p.h.Sum(nil)
 	if p.want != nil && !bytes.Equal(sum, p.want) {
 		return detailf(ErrChecksumMismatch, "body has SHA-256 %x, declared %x", sum, p.want)
 	}
 	p.sum = sum
 	return nil
+}
+
+// NewPrehashedPutReader is NewPutReader for a body the caller has
+// already hashed to want (PutOptions.Prehashed): it counts the bytes and
+// watches ctx exactly as NewPutReader does, withholding the last byte on
+// a short or long body or a done ctx, but does not hash them again. Use it
+// only when the store itself verifies want over the body it receives, so
+// that the one check that is skipped here still happens there.
+func NewPrehashedPutReader(ctx context.Context, r io.Reader, size int64, want []byte) *PutReader {
+	return &PutReader{ctx: ctx, r: r, size: size, want: want}
 }
 
 // Complete reports whether all bytes were read and verified in the
@@ -134,6 +157,12 @@ func NewSeekPutReader(ctx context.Context, rs io.ReadSeeker, start, size int64, 
 	return &SeekPutReader{PutReader: NewPutReader(ctx, rs, size, want), s: rs, start: start}
 }
 
+// NewPrehashedSeekPutReader is NewSeekPutReader over a body the caller has
+// already hashed to want: see NewPrehashedPutReader.
+func NewPrehashedSeekPutReader(ctx context.Context, rs io.ReadSeeker, start, size int64, want []byte) *SeekPutReader {
+	return &SeekPutReader{PutReader: NewPrehashedPutReader(ctx, rs, size, want), s: rs, start: start}
+}
+
 // Seek implements io.Seeker for the two calls minio-go makes: rewinding
 // to the start and asking for the current position.
 func (p *SeekPutReader) Seek(offset int64, whence int) (int64, error) {
@@ -146,7 +175,9 @@ func (p *SeekPutReader) Seek(offset int64, whence int) (int64, error) {
 			p.err = fmt.Errorf("rewinding body: %w", err)
 			return 0, p.err
 		}
-		p.h.Reset()
+		if p.h != nil {
+			p.h.Reset()
+		}
 		p.n, p.sum = 0, nil
 		return 0, nil
 	case offset == 0 && whence == io.SeekCurrent:

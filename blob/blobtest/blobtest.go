@@ -17,6 +17,8 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -47,6 +49,145 @@ func Run(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	t.Run("ConcurrentSameKey", func(t *testing.T) { testConcurrentSameKey(t, open) })
 	t.Run("Ping", func(t *testing.T) { testPing(t, open) })
 	t.Run("Large", func(t *testing.T) { testLarge(t, open) })
+	t.Run("PutFile", func(t *testing.T) { testPutFile(t, open) })
+}
+
+// FilePutter is the optional capability of a Bucket that can take over a
+// finished file instead of copying it (fileblob.Dir.PutFile): the caller
+// wrote and hashed the file itself, and vouches for opts.SHA256. The
+// contract: a regular file of exactly size bytes ends up under key with
+// opts.SHA256 recorded, durably, as a Put would leave it; a file of
+// another size fails with ErrSizeMismatch before anything moves; a done
+// ctx fails; a failure leaves nothing new under key and what it held
+// before intact. name is gone after success, and may or may not be after
+// a failure (the caller removes what is left).
+type FilePutter interface {
+	PutFile(ctx context.Context, key, name string, size int64, opts blob.PutOptions) (blob.Object, error)
+}
+
+func testPutFile(t *testing.T, open func(t *testing.T) blob.Bucket) {
+	if _, ok := open(t).(FilePutter); !ok {
+		t.Skip("the store cannot take over files")
+	}
+	write := func(t *testing.T, data []byte) string {
+		t.Helper()
+		name := filepath.Join(t.TempDir(), "spool.part")
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return name
+	}
+	t.Run("RoundTrip", func(t *testing.T) {
+		for _, size := range []int64{0, 1, 1000, 1<<20 + 7} {
+			t.Run(fmt.Sprint(size), func(t *testing.T) {
+				ctx := testCtx(t)
+				s := open(t)
+				data := Bytes(size, uint64(size)+5)
+				name := write(t, data)
+				key := fmt.Sprintf("pf/%d", size)
+				obj, err := s.(FilePutter).PutFile(ctx, key, name, size, blob.PutOptions{SHA256: hashOf(data), ContentType: "image/jpeg"})
+				if err != nil {
+					t.Fatalf("PutFile: %v", err)
+				}
+				if obj.Key != key || obj.Size != size || !bytes.Equal(obj.SHA256, hashOf(data)) {
+					t.Errorf("PutFile returned %+v", obj)
+				}
+				if _, err := os.Stat(name); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("after PutFile the file is still at its name: %v", err)
+				}
+				got, gobj := MustGet(t, s, key)
+				if !bytes.Equal(got, data) {
+					t.Fatalf("Get returned %d bytes that differ from the %d put", len(got), len(data))
+				}
+				checkHash(t, "Get", gobj.SHA256, hashOf(data), true)
+				if gobj.ContentType != "image/jpeg" {
+					t.Errorf("content type %q", gobj.ContentType)
+				}
+				st, err := s.Stat(ctx, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkHash(t, "Stat", st.SHA256, hashOf(data), true)
+			})
+		}
+	})
+	t.Run("Replaces", func(t *testing.T) {
+		ctx := testCtx(t)
+		s := open(t)
+		MustPut(t, s, "pf/x", Bytes(500, 1), blob.PutOptions{})
+		data := Bytes(700, 2)
+		if _, err := s.(FilePutter).PutFile(ctx, "pf/x", write(t, data), 700, blob.PutOptions{SHA256: hashOf(data)}); err != nil {
+			t.Fatalf("PutFile: %v", err)
+		}
+		got, gobj := MustGet(t, s, "pf/x")
+		if !bytes.Equal(got, data) {
+			t.Errorf("PutFile over an object left %d other bytes", len(got))
+		}
+		checkHash(t, "Get", gobj.SHA256, hashOf(data), true)
+	})
+	fails := []struct {
+		name    string
+		size    int64 // the file holds 1000 bytes
+		cancel  bool
+		want    error
+		stays   bool // the file is refused before it moves
+		noHash  bool
+		keyless bool
+	}{
+		{name: "Short", size: 1010, want: blob.ErrSizeMismatch, stays: true},
+		{name: "Long", size: 990, want: blob.ErrSizeMismatch, stays: true},
+		{name: "Cancelled", size: 1000, cancel: true, want: context.Canceled},
+		{name: "NoHash", size: 1000, noHash: true},
+		{name: "InvalidKey", size: 1000, keyless: true, want: blob.ErrInvalidKey, stays: true},
+	}
+	for _, tt := range fails {
+		for _, existing := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/existing=%v", tt.name, existing), func(t *testing.T) {
+				ctx := testCtx(t)
+				s := open(t)
+				key := "pf/fail"
+				before := Bytes(1000, 9)
+				if existing {
+					MustPut(t, s, key, before, blob.PutOptions{SHA256: hashOf(before)})
+				}
+				data := Bytes(1000, 8)
+				name := write(t, data)
+				putCtx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				if tt.cancel {
+					cancel()
+				}
+				opts := blob.PutOptions{SHA256: hashOf(data)}
+				if tt.noHash {
+					opts.SHA256 = nil
+				}
+				k := key
+				if tt.keyless {
+					k = "../escape"
+				}
+				_, err := s.(FilePutter).PutFile(putCtx, k, name, tt.size, opts)
+				if err == nil || tt.want != nil && !errors.Is(err, tt.want) {
+					t.Fatalf("PutFile error = %v, want %v", err, tt.want)
+				}
+				if tt.stays {
+					if got, err := os.ReadFile(name); err != nil || !bytes.Equal(got, data) {
+						t.Errorf("a refused file was moved or changed: %v", err)
+					}
+				}
+				if !existing {
+					MustNotExist(t, s, key)
+					if keys := ListKeys(t, s, ""); len(keys) != 0 {
+						t.Errorf("after a failed PutFile the store lists %q", keys)
+					}
+					return
+				}
+				got, obj := MustGet(t, s, key)
+				if !bytes.Equal(got, before) || !bytes.Equal(obj.SHA256, hashOf(before)) {
+					t.Errorf("a failed PutFile changed the existing object (%d bytes, hash %x)", len(got), obj.SHA256)
+				}
+			})
+		}
+	}
 }
 
 // testCtx bounds every store call of a test, so that a hung store fails
@@ -65,17 +206,25 @@ func testRoundTrip(t *testing.T, open func(t *testing.T) blob.Bucket) {
 		seekable bool
 		declare  bool
 		skip     int // bytes before the body in a seekable reader, already read
+		// prehashed: declared and PutOptions.Prehashed, as the upload
+		// path puts its own spool file.
+		prehashed bool
 	}{
-		{"Empty", 0, true, true, 0},
-		{"EmptyStream", 0, false, false, 0},
-		{"OneByte", 1, true, false, 0},
-		{"SmallDeclared", 1000, true, true, 0},
-		{"SmallUndeclared", 1000, true, false, 0},
-		{"SmallStreamDeclared", 1000, false, true, 0},
-		{"SmallStreamUndeclared", 1000, false, false, 0},
-		{"SeekableNotAtStart", 1000, true, false, 77},
-		{"SeekableNotAtStartDeclared", 1000, true, true, 77},
-		{"OddMiB", 1<<20 + 7, true, true, 0},
+		{"Empty", 0, true, true, 0, false},
+		{"EmptyStream", 0, false, false, 0, false},
+		{"OneByte", 1, true, false, 0, false},
+		{"SmallDeclared", 1000, true, true, 0, false},
+		{"SmallUndeclared", 1000, true, false, 0, false},
+		{"SmallStreamDeclared", 1000, false, true, 0, false},
+		{"SmallStreamUndeclared", 1000, false, false, 0, false},
+		{"SeekableNotAtStart", 1000, true, false, 77, false},
+		{"SeekableNotAtStartDeclared", 1000, true, true, 77, false},
+		{"OddMiB", 1<<20 + 7, true, true, 0, false},
+		{"Prehashed", 1000, true, true, 0, true},
+		{"PrehashedStream", 1000, false, true, 0, true},
+		{"PrehashedNotAtStart", 1000, true, true, 77, true},
+		{"PrehashedOddMiB", 1<<20 + 7, true, true, 0, true},
+		{"PrehashedEmpty", 0, true, true, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +232,7 @@ func testRoundTrip(t *testing.T, open func(t *testing.T) blob.Bucket) {
 			s := open(t)
 			data := Bytes(int64(tt.size), uint64(tt.size))
 			sum := sha256.Sum256(data)
-			opts := blob.PutOptions{ContentType: "image/jpeg"}
+			opts := blob.PutOptions{ContentType: "image/jpeg", Prehashed: tt.prehashed}
 			if tt.declare {
 				opts.SHA256 = sum[:]
 			}
@@ -305,9 +454,25 @@ func putFailures() []putFailure {
 	}
 }
 
+// prehashedCases runs a put failure as is and again with
+// PutOptions.Prehashed (when it declares a hash): an adapter that leaves
+// the hash to its store must still store nothing. A wrong hash found by
+// the store may then be reported as ErrUnavailable (see
+// PutOptions.Prehashed).
+func prehashedCases(t *testing.T, tt putFailure, run func(t *testing.T, prehashed bool, wantErr func(error) bool)) {
+	t.Run(tt.name, func(t *testing.T) {
+		run(t, false, func(err error) bool { return errors.Is(err, tt.want) })
+	})
+	t.Run(tt.name+"/Prehashed", func(t *testing.T) {
+		run(t, true, func(err error) bool {
+			return errors.Is(err, tt.want) || tt.want == blob.ErrChecksumMismatch && errors.Is(err, blob.ErrUnavailable)
+		})
+	})
+}
+
 func testPutFails(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	for _, tt := range putFailures() {
-		t.Run(tt.name, func(t *testing.T) {
+		prehashedCases(t, tt, func(t *testing.T, prehashed bool, wantErr func(error) bool) {
 			if tt.size >= large && testing.Short() {
 				t.Skip("large body; skipped in -short mode")
 			}
@@ -317,8 +482,11 @@ func testPutFails(t *testing.T, open func(t *testing.T) blob.Bucket) {
 			putCtx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			r, sum := tt.body(tt.size, cancel)
-			_, err := s.Put(putCtx, key, r, tt.size, blob.PutOptions{SHA256: sum})
-			if !errors.Is(err, tt.want) {
+			if prehashed && sum == nil {
+				t.Skip("Prehashed means nothing without a declared hash")
+			}
+			_, err := s.Put(putCtx, key, r, tt.size, blob.PutOptions{SHA256: sum, Prehashed: prehashed})
+			if !wantErr(err) {
 				t.Fatalf("Put error = %v, want %v", err, tt.want)
 			}
 			MustNotExist(t, s, key)
@@ -341,7 +509,7 @@ func testPutFails(t *testing.T, open func(t *testing.T) blob.Bucket) {
 // failed or cancelled attempt must never take it away.
 func testPutFailsKeepsExisting(t *testing.T, open func(t *testing.T) blob.Bucket) {
 	for _, tt := range putFailures() {
-		t.Run(tt.name, func(t *testing.T) {
+		prehashedCases(t, tt, func(t *testing.T, prehashed bool, wantErr func(error) bool) {
 			if tt.size >= large && testing.Short() {
 				t.Skip("large body; skipped in -short mode")
 			}
@@ -353,7 +521,10 @@ func testPutFailsKeepsExisting(t *testing.T, open func(t *testing.T) blob.Bucket
 			putCtx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			r, sum := tt.body(tt.size, cancel)
-			if _, err := s.Put(putCtx, key, r, tt.size, blob.PutOptions{SHA256: sum}); !errors.Is(err, tt.want) {
+			if prehashed && sum == nil {
+				t.Skip("Prehashed means nothing without a declared hash")
+			}
+			if _, err := s.Put(putCtx, key, r, tt.size, blob.PutOptions{SHA256: sum, Prehashed: prehashed}); !wantErr(err) {
 				t.Fatalf("Put error = %v, want %v", err, tt.want)
 			}
 			got, obj := MustGet(t, s, key)

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -52,6 +53,11 @@ import (
 // removed, so that Delete cannot race a Put into the same directory.
 type Dir struct {
 	root *os.Root
+	// path is the directory's absolute path, for PutFile's one rename
+	// from outside the root into .tmp (os.Root cannot reach outside).
+	path string
+	// rename is os.Rename; tests make it fail as across file systems.
+	rename func(oldpath, newpath string) error
 	// commits serialises the two renames that commit a Put (sidecar,
 	// then file) per key stripe. Two Puts of the same key (content
 	// addressed: the same bytes) that interleaved them would leave the
@@ -91,6 +97,10 @@ func Open(path string) (*Dir, error) {
 	if err := os.MkdirAll(path, dirPerm); err != nil {
 		return nil, blob.NewError("open dir", "", nil, err)
 	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, blob.NewError("open dir", "", nil, err)
+	}
 	root, err := os.OpenRoot(path)
 	if err != nil {
 		return nil, blob.NewError("open dir", "", nil, err)
@@ -101,7 +111,7 @@ func Open(path string) (*Dir, error) {
 			return nil, blob.NewError("open dir", "", nil, err)
 		}
 	}
-	return &Dir{root: root}, nil
+	return &Dir{root: root, path: abs, rename: os.Rename}, nil
 }
 
 // Close releases the directory handle. The Dir must not be used after.
@@ -158,26 +168,40 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, opts
 	if err != nil {
 		return blob.Object{}, putFSErr(op, key, err)
 	}
+	obj, renamed, err := d.commit(ctx, key, tmp, size, pr.Sum(), opts.ContentType)
+	committed = renamed
+	return obj, err
+}
+
+// commit renames tmp, a complete and fsynced file of size bytes hashing
+// to sum, to key, with its sidecar, and fsyncs the directories. renamed
+// says whether tmp is gone (renamed to key; after an error, with its
+// durability unknown); if not, tmp is the caller's to remove.
+func (d *Dir) commit(ctx context.Context, key, tmp string, size int64, sum []byte, contentType string) (obj blob.Object, renamed bool, err error) {
+	const op = "put"
 	// Read the time back rather than take time.Now: it is what the file
 	// system stores, at its own resolution, and what Stat will compare.
 	fi, err := d.root.Stat(tmp)
 	if err != nil {
-		return blob.Object{}, putFSErr(op, key, err)
+		return blob.Object{}, false, putFSErr(op, key, err)
+	}
+	if fi.Size() != size {
+		return blob.Object{}, false, blob.NewError(op, key, blob.ErrSizeMismatch, fmt.Errorf("file has %d bytes, want %d", fi.Size(), size))
 	}
 	meta := sidecar{
-		SHA256:      hex.EncodeToString(pr.Sum()),
-		ContentType: blob.ContentTypeOrDefault(opts.ContentType),
+		SHA256:      hex.EncodeToString(sum),
+		ContentType: blob.ContentTypeOrDefault(contentType),
 		Size:        fi.Size(),
 		MTimeNS:     fi.ModTime().UnixNano(),
 	}
 	parent := path.Dir(key)
 	if parent != "." {
 		if err := d.root.MkdirAll(parent, dirPerm); err != nil {
-			return blob.Object{}, putFSErr(op, key, err)
+			return blob.Object{}, false, putFSErr(op, key, err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return blob.Object{}, blob.NewError(op, key, nil, err)
+		return blob.Object{}, false, blob.NewError(op, key, nil, err)
 	}
 	// Sidecar first, then the commit: a crash in between leaves a sidecar
 	// that describes no file, which readSidecar ignores. If the rename
@@ -188,24 +212,101 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, opts
 	previous, _ := d.root.ReadFile(path.Join(metaDir, key))
 	if err := d.writeSidecar(key, meta); err != nil {
 		lock.Unlock()
-		return blob.Object{}, putFSErr(op, key, err)
+		return blob.Object{}, false, putFSErr(op, key, err)
 	}
 	if err := d.root.Rename(tmp, key); err != nil {
 		if previous != nil {
 			d.restoreSidecar(key, previous)
 		}
 		lock.Unlock()
-		return blob.Object{}, putFSErr(op, key, err)
+		return blob.Object{}, false, putFSErr(op, key, err)
 	}
 	lock.Unlock()
-	committed = true
+	obj = blob.Object{Key: key, Size: size, SHA256: sum, ContentType: meta.ContentType, ModTime: fi.ModTime()}
 	if err := d.syncDirChain(parent); err != nil {
 		// Durability unknown: fail rather than answer success for bytes a
 		// crash could lose. The file stays: it holds the right bytes, and
 		// may be what a committed row points to.
+		return blob.Object{}, true, putFSErr(op, key, err)
+	}
+	return obj, true, nil
+}
+
+// PutFile stores the file at name under key by moving it there rather
+// than copying its bytes: the capability a caller that has already
+// written and hashed the bytes to a file of its own (the upload path's
+// spool) uses to save a copy and a second hash. The caller vouches for
+// opts.SHA256 (required), which is recorded unread, as there is nobody
+// else here to check it; Get still checks the bytes against it. The file
+// must be a regular file of exactly size bytes, or PutFile fails with
+// ErrSizeMismatch before moving it. Durability is Put's: the file is
+// fsynced before it is renamed, the directories after.
+//
+// When name is on another file system than the directory (EXDEV),
+// PutFile falls back to Put from the file, which copies and hashes it.
+// On success name is gone; on failure it may be gone or not, and the
+// caller removes whatever is left. Nothing is left under key either way
+// unless the Put succeeded, and what the key held before stays on failure.
+func (d *Dir) PutFile(ctx context.Context, key, name string, size int64, opts blob.PutOptions) (blob.Object, error) {
+	const op = "put"
+	if err := blob.CheckKey(op, key); err != nil {
+		return blob.Object{}, err
+	}
+	if err := blob.CheckPut(op, key, size, opts); err != nil {
+		return blob.Object{}, err
+	}
+	if opts.SHA256 == nil {
+		return blob.Object{}, blob.NewError(op, key, nil, errors.New("PutFile needs the file's SHA-256"))
+	}
+	if err := ctx.Err(); err != nil {
+		return blob.Object{}, blob.NewError(op, key, nil, err)
+	}
+	f, err := os.Open(name)
+	if err != nil {
 		return blob.Object{}, putFSErr(op, key, err)
 	}
-	return blob.Object{Key: key, Size: size, SHA256: pr.Sum(), ContentType: meta.ContentType, ModTime: fi.ModTime()}, nil
+	defer f.Close()
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		return blob.Object{}, putFSErr(op, key, err)
+	case !fi.Mode().IsRegular():
+		return blob.Object{}, blob.NewError(op, key, nil, fmt.Errorf("%s is not a regular file", name))
+	case fi.Size() != size:
+		return blob.Object{}, blob.NewError(op, key, blob.ErrSizeMismatch, fmt.Errorf("file has %d bytes, want %d", fi.Size(), size))
+	}
+	// The bytes must be on disk before any rename makes them the key's.
+	if err := f.Sync(); err != nil {
+		return blob.Object{}, putFSErr(op, key, err)
+	}
+	if err := f.Chmod(filePerm); err != nil {
+		return blob.Object{}, putFSErr(op, key, err)
+	}
+	tmp := path.Join(tmpDir, randomName()+".part")
+	err = d.rename(name, filepath.Join(d.path, filepath.FromSlash(tmp)))
+	if errors.Is(err, syscall.EXDEV) {
+		// Another file system: copy (and hash) after all, then remove
+		// name as a move would have.
+		obj, err := d.Put(ctx, key, f, size, opts)
+		if err == nil {
+			os.Remove(name)
+		}
+		return obj, err
+	}
+	if err != nil {
+		return blob.Object{}, putFSErr(op, key, err)
+	}
+	// Renamed by path, so make sure it landed in this Dir's .tmp (not in
+	// a directory swapped in under the same path since Open).
+	if landed, err := d.root.Stat(tmp); err != nil || !os.SameFile(fi, landed) {
+		os.Remove(filepath.Join(d.path, filepath.FromSlash(tmp)))
+		return blob.Object{}, blob.NewError(op, key, nil, fmt.Errorf("the file moved into .tmp is not there (%v)", err))
+	}
+	obj, renamed, err := d.commit(ctx, key, tmp, size, opts.SHA256, opts.ContentType)
+	if !renamed {
+		d.root.Remove(tmp)
+	}
+	return obj, err
 }
 
 // writeSidecar writes meta to .meta/<key> through a temp file, so that a

@@ -2,11 +2,13 @@ package fileblob_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -222,4 +224,79 @@ func TestNewDirRejectsFile(t *testing.T) {
 		d.Close()
 		t.Errorf("Open on a regular file succeeded")
 	}
+}
+
+// TestDirPutFileMoves: PutFile on the same file system moves the file (the
+// stored object is the very inode written, no copy) and gives it the
+// store's permissions.
+func TestDirPutFileMoves(t *testing.T) {
+	root := t.TempDir()
+	d := newDir(t, root)
+	data := blobtest.Bytes(4<<10, 1)
+	name := filepath.Join(t.TempDir(), "spool.part")
+	if err := os.WriteFile(name, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if _, err := d.PutFile(t.Context(), "a/b", name, int64(len(data)), blob.PutOptions{SHA256: sum[:]}); err != nil {
+		t.Fatalf("PutFile: %v", err)
+	}
+	after, err := os.Stat(filepath.Join(root, "a", "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Errorf("PutFile copied the file instead of moving it")
+	}
+	if got := after.Mode().Perm(); got != 0o640 {
+		t.Errorf("stored file has mode %v, want 0640", got)
+	}
+	noFiles(t, root, ".tmp")
+}
+
+// TestDirPutFileAcrossFileSystems: when the file cannot be renamed into
+// the directory (EXDEV), PutFile copies it, checking its hash as Put does,
+// and removes it.
+func TestDirPutFileAcrossFileSystems(t *testing.T) {
+	root := t.TempDir()
+	d := newDir(t, root)
+	renames := 0
+	d.SetRename(func(string, string) error { renames++; return &os.LinkError{Op: "rename", Err: syscall.EXDEV} })
+	data := blobtest.Bytes(70<<10, 2)
+	sum := sha256.Sum256(data)
+	write := func() string {
+		name := filepath.Join(t.TempDir(), "spool.part")
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return name
+	}
+
+	name := write()
+	if _, err := d.PutFile(t.Context(), "x/y", name, int64(len(data)), blob.PutOptions{SHA256: sum[:]}); err != nil {
+		t.Fatalf("PutFile: %v", err)
+	}
+	if renames != 1 {
+		t.Errorf("rename tried %d times, want 1", renames)
+	}
+	if _, err := os.Stat(name); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the copied file was not removed: %v", err)
+	}
+	got, obj := blobtest.MustGet(t, d, "x/y")
+	if !bytes.Equal(got, data) || !bytes.Equal(obj.SHA256, sum[:]) {
+		t.Errorf("copied object differs")
+	}
+
+	// The copy is a Put: a wrong declared hash is caught.
+	wrong := sha256.Sum256([]byte("other"))
+	name = write()
+	if _, err := d.PutFile(t.Context(), "x/z", name, int64(len(data)), blob.PutOptions{SHA256: wrong[:]}); !errors.Is(err, blob.ErrChecksumMismatch) {
+		t.Fatalf("PutFile with a wrong hash across file systems: %v, want ErrChecksumMismatch", err)
+	}
+	blobtest.MustNotExist(t, d, "x/z")
+	noFiles(t, root, ".tmp")
 }

@@ -89,15 +89,20 @@ const (
 // Put hashes the body first, reading a seekable reader twice and holding
 // a plain one in memory. A larger object goes up in parts of PartSize
 // bytes, buffered by minio-go, each carrying its own x-amz-checksum-sha256;
-// it is completed only after the checker has seen the last byte. Over plain
-// HTTP minio-go also signs every 64 KiB chunk. The hex SHA-256 is stored as
+// it is completed only after the checker has seen the last byte. The body
+// itself is not signed (UNSIGNED-PAYLOAD, no 64 KiB chunk signatures over
+// plain HTTP): the signed checksum header already binds it, and a
+// cancelled or failed body never completes its Content-Length because the
+// checker withholds the last byte. With PutOptions.Prehashed a single PUT
+// is not hashed on our side at all: the store's check of
+// x-amz-checksum-sha256 is the one comparison. The hex SHA-256 is stored as
 // the user metadata x-amz-meta-sha256, for Stat. After the upload Put
 // reads back the object's size, recorded hash and, for single PUTs, the
 // store's own full-object SHA-256, and fails if any differs. A failed Put
 // never deletes the object under key: it may be another upload's (see
 // blob.Bucket.Put); only an unfinished multipart upload of key is aborted.
 //
-// Memory per Put: none for the body beyond minio-go's 64 KiB chunk, except
+// Memory per Put: none for the body beyond net/http's copy buffer, except
 // PartSize bytes for a multipart upload and size bytes for a plain reader
 // of at most PartSize bytes without a declared hash. The API declares the
 // hash and passes a seekable spool file, so it pays neither for photos.
@@ -197,6 +202,10 @@ func (s *Bucket) Put(ctx context.Context, key string, r io.Reader, size int64, o
 	}
 	want := opts.SHA256
 	multipart := size > s.partSize
+	// The store checks the whole body against x-amz-checksum-sha256 only
+	// in a single PUT; a multipart upload's parts are checked one by one,
+	// so there the whole-object hash stays ours to compute.
+	prehashed := opts.Prehashed && want != nil && !multipart
 	if _, seekable := r.(io.ReadSeeker); !seekable && want == nil && !multipart {
 		// Without a hash in its headers, a single PUT cut off midway may be
 		// committed truncated (versitygw over TLS does). Hold the body, at
@@ -222,8 +231,16 @@ func (s *Bucket) Put(ctx context.Context, key string, r io.Reader, size int64, o
 				return blob.Object{}, bodyErr(op, key, err)
 			}
 		}
-		sp := blob.NewSeekPutReader(ctx, rs, start, size, want)
+		var sp *blob.SeekPutReader
+		if prehashed {
+			sp = blob.NewPrehashedSeekPutReader(ctx, rs, start, size, want)
+		} else {
+			sp = blob.NewSeekPutReader(ctx, rs, start, size, want)
+		}
 		pr, body = sp.PutReader, sp
+	} else if prehashed {
+		pr = blob.NewPrehashedPutReader(ctx, r, size, want)
+		body = pr
 	} else {
 		pr = blob.NewPutReader(ctx, r, size, want)
 		body = pr
@@ -242,6 +259,15 @@ func (s *Bucket) Put(ctx context.Context, key string, r io.Reader, size int64, o
 		ContentType:  blob.ContentTypeOrDefault(opts.ContentType),
 		PartSize:     uint64(s.partSize),
 		UserMetadata: map[string]string{},
+		// No streaming signature: over plain HTTP minio-go would hash the
+		// body once more and sign every 64 KiB chunk (~1 ms per MiB, and a
+		// growing buffer per upload). The body is still verified: a single
+		// PUT carries the signed x-amz-checksum-sha256 header, which the
+		// store checks over the whole body, and each part of a multipart
+		// upload carries its own. A body cut short never completes its
+		// Content-Length, as pr withholds the last byte on any failure,
+		// cancellation included.
+		DisableContentSha256: true,
 	}
 	if want != nil {
 		po.UserMetadata[metaSHA256] = hex.EncodeToString(want)
@@ -302,8 +328,9 @@ func (s *Bucket) putFailed(ctx context.Context, key string, pr *blob.PutReader, 
 		kind = classify(err)
 		switch code := minio.ToErrorResponse(err).Code; {
 		case kind == blob.ErrChecksumMismatch:
-			// pr verified the body, so the store received other bytes
-			// than we sent: corruption on the way, not the caller's fault.
+			// pr verified the body, or the caller hashed it itself
+			// (Prehashed), so the store received other bytes than were
+			// hashed: corruption on the way, not the caller's fault.
 			kind = blob.ErrUnavailable
 			cause = fmt.Errorf("body corrupted on the way to the store: %w", err)
 		case code == "SignatureDoesNotMatch":
