@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -61,6 +62,14 @@ type BlobStore interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts blob.PutOptions) (blob.Object, error)
 }
 
+// filePutter is a BlobStore that can take over a finished file instead of
+// copying it (fileblob.Dir; contract in blobtest.FilePutter): the spool
+// file is moved into the photo directory when both are on one file
+// system, sparing a copy of every byte, and copied otherwise.
+type filePutter interface {
+	PutFile(ctx context.Context, key, name string, size int64, opts blob.PutOptions) (blob.Object, error)
+}
+
 // IntakeConfig tunes the upload path. Zero values take the defaults.
 type IntakeConfig struct {
 	MaxPhotoBytes int64         // default 40 MiB
@@ -86,6 +95,12 @@ type IntakeConfig struct {
 	// Linker, when set, links each evidence to the township and reach
 	// that answer for its place (an *Atlas).
 	Linker Linker
+	// MaxStoring bounds how many uploads store their bytes and commit
+	// their row at once; default 16 (DefaultMaxStoring). An upload whose
+	// body has arrived waits here with the body in its spool file, costing
+	// a file rather than memory, a store connection or a database
+	// connection; it waits as long as its request lives.
+	MaxStoring int
 	// Failpoint, when set, is called at named points of the upload path
 	// so fault tests can crash the process there ("after-object-put":
 	// bytes stored, row not committed). Production leaves it nil.
@@ -107,7 +122,19 @@ type Intake struct {
 	blobs BlobStore
 	now   func() time.Time
 	log   *slog.Logger
+	// storing holds one token per upload in the store-and-commit stage
+	// (IntakeConfig.MaxStoring).
+	storing chan struct{}
 }
+
+// DefaultMaxStoring is IntakeConfig.MaxStoring's default. Storing is
+// bounded by the photo store and the database, not by the number of
+// phones: 16 at a time keep both busy (a 4 MiB PUT takes a few ms of CPU
+// here), leave most of the database pool (25 connections with
+// PostgreSQL) to reads, and keep the memory of the PUTs in progress
+// small however many bodies finish together: 500 finishing together
+// otherwise all store at once.
+const DefaultMaxStoring = 16
 
 // NewIntake returns an Intake with defaults filled in; it creates the spool
 // directory.
@@ -148,10 +175,14 @@ func NewIntake(st EvidenceStore, blobs BlobStore, cfg IntakeConfig) (*Intake, er
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxStoring <= 0 {
+		cfg.MaxStoring = DefaultMaxStoring
+	}
 	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("fieldwatch: spool dir: %w", err)
 	}
-	return &Intake{cfg: cfg, store: st, blobs: blobs, now: cfg.Clock, log: cfg.Logger}, nil
+	return &Intake{cfg: cfg, store: st, blobs: blobs, now: cfg.Clock, log: cfg.Logger,
+		storing: make(chan struct{}, cfg.MaxStoring)}, nil
 }
 
 // defaultHeartbeat is IntakeConfig.Heartbeat's default: one short UPDATE
@@ -268,6 +299,9 @@ type Spool struct {
 	size int64
 	sum  [sha256.Size]byte
 	head []byte
+	// moved: the photo store took the file over (filePutter), so its
+	// name is no longer ours to remove.
+	moved bool
 }
 
 // spoolHead is how many leading bytes are kept in memory for sniffing.
@@ -314,8 +348,15 @@ func (s *Spool) SHA256() string { return hex.EncodeToString(s.sum[:]) }
 
 // Close removes the spool file.
 func (s *Spool) Close() error {
-	name := s.f.Name()
-	return errors.Join(s.f.Close(), os.Remove(name))
+	err := s.f.Close()
+	if s.moved {
+		return err
+	}
+	rerr := os.Remove(s.f.Name())
+	if errors.Is(rerr, fs.ErrNotExist) {
+		rerr = nil // a photo store that failed may have taken it anyway
+	}
+	return errors.Join(err, rerr)
 }
 
 // spoolWriter remembers a failed write, so Receive can tell the server's
@@ -425,6 +466,11 @@ func (in *Intake) Submit(ctx context.Context, c *Claim, meta EvidenceMeta, rawMe
 	if err := in.link(ctx, &e); err != nil {
 		return Evidence{}, false, err
 	}
+	release, err := in.waitToStore(ctx)
+	if err != nil {
+		return Evidence{}, false, err
+	}
+	defer release()
 	if err := in.storeBytes(ctx, c, &e, sp); err != nil {
 		return Evidence{}, false, err
 	}
@@ -438,6 +484,20 @@ func (in *Intake) Submit(ctx context.Context, c *Claim, meta EvidenceMeta, rawMe
 	<-c.done
 	c.stop = nil // committed: nothing to release
 	return e, false, nil
+}
+
+// waitToStore takes a place in the store-and-commit stage, waiting while
+// MaxStoring uploads hold one, for as long as ctx lives. Giving up is the
+// server's "not now": 503 with Retry-After and nothing stored, or 499 when
+// it was the client that left (the error still wraps ctx's).
+func (in *Intake) waitToStore(ctx context.Context) (release func(), err error) {
+	select {
+	case in.storing <- struct{}{}:
+		return func() { <-in.storing }, nil
+	case <-ctx.Done():
+		return nil, Wrap(EUNAVAILABLE, ErrUnavailable.Message,
+			fmt.Errorf("fieldwatch: waiting to store the photo (%d uploads storing): %w", cap(in.storing), ctx.Err()))
+	}
 }
 
 // link records who answers for the evidence's place. Once boundaries are
@@ -482,10 +542,22 @@ func (in *Intake) storeBytes(ctx context.Context, c *Claim, e *Evidence, sp *Spo
 	if err != nil {
 		return err
 	}
+	// The spool's hash was computed over these very bytes as they were
+	// received: the photo store need not hash them again where it can
+	// have them checked on its side (Prehashed), nor copy them where it
+	// can take the file over.
+	opts := blob.PutOptions{SHA256: sp.sum[:], ContentType: e.ContentType, Prehashed: true}
+	if fp, ok := in.blobs.(filePutter); ok {
+		if _, err := fp.PutFile(ctx, e.ObjectKey, sp.f.Name(), sp.size, opts); err != nil {
+			return err
+		}
+		sp.moved = true
+		return nil
+	}
 	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("fieldwatch: rewind spool: %w", err)
 	}
-	_, err = in.blobs.Put(ctx, e.ObjectKey, sp.f, sp.size, blob.PutOptions{SHA256: sp.sum[:], ContentType: e.ContentType})
+	_, err = in.blobs.Put(ctx, e.ObjectKey, sp.f, sp.size, opts)
 	return err
 }
 

@@ -262,6 +262,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// PoolSize is how many connections the store opens at most, so that the
+// application can keep its bounded stages (uploads committing) below it
+// and leave connections for reads.
+func (s *Store) PoolSize() int { return s.db.Stats().MaxOpenConnections }
+
 // Backend names the database behind the store: "sqlite" or "postgres".
 func (s *Store) Backend() string { return s.d.name }
 

@@ -22,6 +22,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return usageError{fmt.Errorf("serve takes no arguments, got %q", rest)}
 	}
 	log := app.NewLogger(c, stderr)
+	log.Info("memory limit", slog.String("limit", app.ApplyMemoryLimit(c, getenv)))
 	a, err := app.New(ctx, c, app.Options{Version: version(), Logger: log, Failpoint: app.Failpoints(getenv, stderr)})
 	if err != nil {
 		return err

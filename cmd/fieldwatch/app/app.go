@@ -134,6 +134,7 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 	a.Intake, err = fieldwatch.NewIntake(db, a.Photos, fieldwatch.IntakeConfig{
 		MaxPhotoBytes: c.MaxPhotoBytes, SpoolDir: c.SpoolDir, County: county, Logger: log,
 		StaleAfter: c.UploadStaleAfter, Failpoint: o.Failpoint, Linker: a.Atlas, Clock: o.Clock,
+		MaxStoring: uploadsStoring(c.UploadsStoring, db.PoolSize()),
 	})
 	if err != nil {
 		return nil, err

@@ -47,6 +47,8 @@ type Config struct {
 	CountyBBox        *geo.Box
 	UploadsPerUser    int
 	UploadsTotal      int
+	UploadsStoring    int
+	MemoryLimit       int64
 	UploadIdle        time.Duration
 	BodyTimeout       time.Duration
 	MaxConnsPerAddr   int
@@ -184,6 +186,15 @@ func Settings() []Setting {
 		}, false},
 		{"uploads-per-user", "FIELDWATCH_UPLOADS_PER_USER", "8", "uploads one user may have in flight (429 beyond)", integer(func(c *Config) *int { return &c.UploadsPerUser }), false},
 		{"uploads-total", "FIELDWATCH_UPLOADS_TOTAL", "1000", "uploads in flight in all (503 beyond)", integer(func(c *Config) *int { return &c.UploadsTotal }), false},
+		{"uploads-storing", "FIELDWATCH_UPLOADS_STORING", "16", "uploads storing their photo and committing at once; the others wait with their body in the spool (at most the database pool less a third)", integer(func(c *Config) *int { return &c.UploadsStoring }), false},
+		{"memory-limit", "FIELDWATCH_MEMORY_LIMIT", "192MiB", "the Go runtime's soft memory limit, bytes or with KiB/MiB/GiB; 0: none; GOMEMLIMIT, when set, wins", func(c *Config, v string) error {
+			n, err := ParseBytes(v)
+			if err != nil {
+				return err
+			}
+			c.MemoryLimit = n
+			return nil
+		}, false},
 		{"upload-idle", "FIELDWATCH_UPLOAD_IDLE", "60s", "an upload that receives nothing for this long is cut", dur(func(c *Config) *time.Duration { return &c.UploadIdle }), false},
 		{"body-timeout", "FIELDWATCH_BODY_TIMEOUT", "30s", "a request body other than an upload must arrive within this long (408 and the connection closed beyond)", dur(func(c *Config) *time.Duration { return &c.BodyTimeout }), false},
 		{"max-conns-per-addr", "FIELDWATCH_MAX_CONNS_PER_ADDR", "128", "open connections one client address may hold (429 and closed beyond; 0: no cap; trusted proxies are exempt)", func(c *Config, v string) error {
