@@ -20,7 +20,8 @@ type Bucket interface {
 	// was stored, with Object.SHA256 set to the hash of those bytes.
 	//
 	// If opts.SHA256 is set (32 raw bytes) the bytes must hash to it, or
-	// Put fails with ErrChecksumMismatch. A reader that ends early or holds
+	// Put fails with ErrChecksumMismatch (or ErrUnavailable when the
+	// caller said opts.Prehashed and the store found the mismatch). A reader that ends early or holds
 	// more than size bytes fails with ErrSizeMismatch. On any error nothing
 	// is visible under key. When r is also an io.ReadSeeker, a backend may
 	// seek it back to where it was when Put was called and read it again

@@ -12,8 +12,10 @@ import (
 
 // PutReader is what every adapter reads a Put body through. It yields at
 // most size bytes, hashes and counts them, and checks the end of the input
-// (exact size, declared SHA-256) *before* handing out the last byte: a body
-// that is too short, too long or wrong never reaches a store in full. (A
+// (exact size, declared SHA-256, ctx still live) *before* handing out the
+// last byte: a body that is too short, too long or wrong, or whose Put
+// was cancelled, never reaches a store in full. (A prehashed one,
+// NewPrehashedPutReader, is counted but not hashed: its store checks it.) (A
 // store may still commit the part it got: versitygw does, for a PUT over
 // TLS without x-amz-checksum-sha256. So s3blob always sends one.)
 //

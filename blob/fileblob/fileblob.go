@@ -37,6 +37,8 @@ import (
 // declared SHA-256, fsyncs the file, writes the sidecar, renames the file
 // to its key (the commit point) and fsyncs the directories on the way, so
 // that after a crash a key holds either nothing or all of its bytes.
+// PutFile does the same with a file the caller already wrote and hashed,
+// moving it into .tmp instead of copying it there.
 //
 // The sidecar is a cache, not a source of truth, and is never trusted
 // blindly: it records the size and modification time the file had when it
