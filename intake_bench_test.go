@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fieldwatch/fieldwatch"
+	"github.com/fieldwatch/fieldwatch/blob"
 	"github.com/fieldwatch/fieldwatch/blob/fileblob"
 	"github.com/fieldwatch/fieldwatch/blob/s3blob"
 	"github.com/fieldwatch/fieldwatch/internal/testservice"
@@ -46,6 +47,7 @@ func BenchmarkIntakeUpload4MiB(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		b.Cleanup(func() { emptyBucket(b, photos) })
 		benchIntake(b, photos, b.TempDir())
 	})
 }
@@ -91,4 +93,19 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// emptyBucket deletes what the benchmark stored (the bucket itself stays,
+// empty).
+func emptyBucket(b *testing.B, photos *s3blob.Bucket) {
+	ctx := context.WithoutCancel(b.Context())
+	var keys []string
+	if err := photos.List(ctx, "", func(o blob.Object) error { keys = append(keys, o.Key); return nil }); err != nil {
+		b.Logf("listing the benchmark's objects: %v", err)
+	}
+	for _, k := range keys {
+		if err := photos.Delete(ctx, k); err != nil {
+			b.Logf("deleting %s: %v", k, err)
+		}
+	}
 }
