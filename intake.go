@@ -319,7 +319,7 @@ func (in *Intake) Receive(ctx context.Context, r io.Reader) (*Spool, error) {
 	head := &headWriter{max: spoolHead}
 	limited := io.LimitReader(r, in.cfg.MaxPhotoBytes+1)
 	file := &spoolWriter{f: f}
-	n, err := io.CopyBuffer(io.MultiWriter(file, h, head), ctxReader{ctx, limited}, make([]byte, 32<<10))
+	n, err := io.CopyBuffer(io.MultiWriter(file, h, head), fillReader{ctxReader{ctx, limited}}, make([]byte, 32<<10))
 	if file.err != nil {
 		// The copy stopped on our side (a full disk), not the phone's.
 		err = fmt.Errorf("%w: %w", ErrSpoolWrite, file.err)
@@ -384,6 +384,27 @@ func (w *headWriter) Write(p []byte) (int, error) {
 		w.buf = append(w.buf, p[:min(room, len(p))]...)
 	}
 	return len(p), nil
+}
+
+// fillReader fills the copy buffer before it is written: a multipart
+// part hands over at most 4 KiB per read, and writing each of those to the
+// spool file would cost a system call per 4 KiB. A slow upload only waits
+// as long as it would anyway: it is the same bytes, written later.
+type fillReader struct{ r io.Reader }
+
+// Unlike io.ReadFull it passes on the reader's own error unchanged: a
+// multipart body cut short ends in io.ErrUnexpectedEOF, which must not be
+// mistaken for the end of a whole photo.
+func (f fillReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := f.r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // ctxReader stops a copy when the request is cancelled.

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -115,6 +116,8 @@ type Server struct {
 	// for the meta part and multipart framing.
 	maxUpload int64
 	cursors   cursorSigner
+	// chunks are the upload bodies' read-ahead buffers (idleReader).
+	chunks *sync.Pool
 }
 
 // ThumbnailQueue takes newly stored evidence for background thumbnails.
@@ -192,7 +195,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: m, spec: spec, now: cfg.Clock,
 		metaSchema: metaRef.Value, idempotent: idempotentOperations(spec), uploads: newUploadSlots(cfg.UploadsPerUser, cfg.UploadsTotal),
 		maxUpload: cfg.Intake.MaxPhotoBytes() + maxMetaBytes + 64<<10,
-		cursors:   cursorSigner{keys: cfg.CursorKeys}}
+		cursors:   cursorSigner{keys: cfg.CursorKeys}, chunks: newChunkPool()}
 	return s.routes()
 }
 
