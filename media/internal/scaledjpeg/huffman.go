@@ -15,7 +15,12 @@ const maxCodeLength = 16
 const maxNCodes = 256
 
 // lutSize is the log-2 size of the Huffman decoder's look-up table.
-const lutSize = 8
+// Image/jpeg's is 8; with 10 bits nearly every code of a photo's tables
+// (AC codes of up to 10 bits cover most symbols) is found in one look-up.
+const lutSize = 10
+
+// lutMask selects the lutSize bits of a look-up.
+const lutMask = 1<<lutSize - 1
 
 // huffman is a Huffman decoder, specified in section C.
 type huffman struct {
@@ -26,6 +31,9 @@ type huffman struct {
 	// are 1 plus the code length, or 0 if the value is too large to fit in
 	// lutSize bits.
 	lut [1 << lutSize]uint16
+	// lut8 is image/jpeg's 8-bit look-up table, which lut extends: it
+	// decides a code near the end of a segment with 8 or 9 bits left.
+	lut8 [256]uint16
 	// vals are the decoded values, sorted by their encoding.
 	vals [maxNCodes]uint8
 	// minCodes[i] is the minimum code of length i, or -1 if there are no
@@ -45,8 +53,13 @@ var errShortHuffmanData = FormatError("short Huffman data")
 // ensureNBits reads bytes from the byte buffer to ensure that d.bits.n is at
 // least n. For best performance (avoiding function calls inside hot loops),
 // the caller is the one responsible for first checking that d.bits.n < n.
+//
+// It first tops the accumulator up with refill, which takes the buffered
+// bytes up to the next 0xff; an 0xff (a stuffed 0xff00 or a marker) and
+// the end of the buffer are read a byte at a time as image/jpeg does.
 func (d *decoder) ensureNBits(n int32) error {
-	for {
+	d.refill()
+	for d.bits.n < n {
 		c, err := d.readByteStuffedByte()
 		if err != nil {
 			if err == io.ErrUnexpectedEOF {
@@ -54,18 +67,33 @@ func (d *decoder) ensureNBits(n int32) error {
 			}
 			return err
 		}
-		d.bits.a = d.bits.a<<8 | uint32(c)
+		d.bits.a = d.bits.a<<8 | uint64(c)
 		d.bits.n += 8
-		if d.bits.m == 0 {
-			d.bits.m = 1 << 7
-		} else {
-			d.bits.m <<= 8
-		}
-		if d.bits.n >= n {
-			break
-		}
 	}
 	return nil
+}
+
+// refill moves buffered bytes into the bit accumulator, up to 56 bits or
+// the first 0xff byte, whichever comes first: no byte-stuffing or marker
+// is ever taken here, so no byte refill takes needs to be given back (a
+// whole byte left in the accumulator at the end of a scan was entropy-
+// coded data, not part of the marker after it).
+func (d *decoder) refill() {
+	a, n, i := d.bits.a, d.bits.n, d.bytes.i
+	buf := d.bytes.buf[:d.bytes.j]
+	for n <= 56 && uint(i) < uint(len(buf)) {
+		c := buf[i]
+		if c == 0xff {
+			break
+		}
+		a = a<<8 | uint64(c)
+		n += 8
+		i++
+	}
+	if i != d.bytes.i {
+		d.bytes.nUnreadable = 0
+	}
+	d.bits.a, d.bits.n, d.bytes.i = a, n, i
 }
 
 // receiveExtend is the composition of RECEIVE and EXTEND, specified in section
@@ -77,13 +105,16 @@ func (d *decoder) receiveExtend(t uint8) (int32, error) {
 		}
 	}
 	d.bits.n -= int32(t)
-	d.bits.m >>= t
+	return extend(int32(d.bits.a>>uint8(d.bits.n)), t), nil
+}
+
+// extend is EXTEND of section F.2.2.1 on the low t bits of x (t ≤ 16),
+// without a branch: the sign of a coefficient is a coin toss.
+func extend(x int32, t uint8) int32 {
 	s := int32(1) << t
-	x := int32(d.bits.a>>uint8(d.bits.n)) & (s - 1)
-	if x < s>>1 {
-		x += ((-1) << t) + 1
-	}
-	return x, nil
+	x &= s - 1
+	// x < s/2 is a negative value: x - (s-1).
+	return x + ((x-s>>1)>>31)&(1-s)
 }
 
 // processDHT processes a Define Huffman Table marker, and initializes a huffman
@@ -130,10 +161,14 @@ func (d *decoder) processDHT(n int) error {
 			return err
 		}
 
-		// Derive the look-up table.
-		clear(h.lut[:])
+		// Derive the look-up table: image/jpeg's 8-bit table, exactly
+		// (an overfull table's codes wrap around in it as they do there),
+		// with each entry it leaves empty filled, for 9- and 10-bit
+		// prefixes, with what image/jpeg's bit-by-bit slow path finds.
+		// So any table, valid or not, decodes as image/jpeg decodes it.
+		clear(h.lut8[:])
 		var x, code uint32
-		for i := uint32(0); i < lutSize; i++ {
+		for i := uint32(0); i < 8; i++ {
 			code <<= 1
 			for j := int32(0); j < nCodes[i]; j++ {
 				// The codeLength is 1+i, so shift code by 8-(1+i) to
@@ -144,7 +179,7 @@ func (d *decoder) processDHT(n int) error {
 				base := uint8(code << (7 - i))
 				lutValue := uint16(h.vals[x])<<8 | uint16(2+i)
 				for k := uint8(0); k < 1<<(7-i); k++ {
-					h.lut[base|k] = lutValue
+					h.lut8[base|k] = lutValue
 				}
 				code++
 				x++
@@ -167,6 +202,23 @@ func (d *decoder) processDHT(n int) error {
 			}
 			c <<= 1
 		}
+
+		for k := range h.lut {
+			if v := h.lut8[k>>(lutSize-8)]; v != 0 {
+				h.lut[k] = v
+				continue
+			}
+			h.lut[k] = 0
+			for i, code := 0, int32(0); i < lutSize; i++ {
+				code |= int32(k>>(lutSize-1-i)) & 1
+				if code <= h.maxCodes[i] {
+					h.lut[k] = uint16(h.vals[h.valsIndices[i]+code-h.minCodes[i]])<<8 | uint16(2+i)
+					break
+				}
+				code <<= 1
+			}
+		}
+
 	}
 	return nil
 }
@@ -178,24 +230,32 @@ func (d *decoder) decodeHuffman(h *huffman) (uint8, error) {
 		return 0, FormatError("uninitialized Huffman table")
 	}
 
-	if d.bits.n < 8 {
-		if err := d.ensureNBits(8); err != nil {
+	if d.bits.n < lutSize {
+		if err := d.ensureNBits(lutSize); err != nil {
 			if err != errMissingFF00 && err != errShortHuffmanData {
 				return 0, err
 			}
 			// There are no more bytes of data in this segment, but we may still
 			// be able to read the next symbol out of the previously read bits.
-			// First, undo the readByte that the ensureNBits call made.
-			if d.bytes.nUnreadable != 0 {
-				d.unreadByteStuffedByte()
+			// First, undo the readByte that failed (the bits it did not
+			// add stay: unlike image/jpeg's 8-bit look-up, ensureNBits may
+			// have added whole bytes before it failed).
+			d.bytes.i -= d.bytes.nUnreadable
+			d.bytes.nUnreadable = 0
+			// With 8 or 9 bits left, image/jpeg would look its 8-bit
+			// table up.
+			if d.bits.n >= 8 {
+				if v := h.lut8[(d.bits.a>>uint32(d.bits.n-8))&0xff]; v != 0 {
+					d.bits.n -= int32(v&0xff) - 1
+					return uint8(v >> 8), nil
+				}
 			}
 			goto slowPath
 		}
 	}
-	if v := h.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&0xff]; v != 0 {
+	if v := h.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&lutMask]; v != 0 {
 		n := (v & 0xff) - 1
 		d.bits.n -= int32(n)
-		d.bits.m >>= n
 		return uint8(v >> 8), nil
 	}
 
@@ -206,11 +266,8 @@ slowPath:
 				return 0, err
 			}
 		}
-		if d.bits.a&d.bits.m != 0 {
-			code |= 1
-		}
 		d.bits.n--
-		d.bits.m >>= 1
+		code |= int32(d.bits.a>>uint32(d.bits.n)) & 1
 		if code <= h.maxCodes[i] {
 			return h.vals[h.valsIndices[i]+code-h.minCodes[i]], nil
 		}
@@ -225,10 +282,8 @@ func (d *decoder) decodeBit() (bool, error) {
 			return false, err
 		}
 	}
-	ret := d.bits.a&d.bits.m != 0
 	d.bits.n--
-	d.bits.m >>= 1
-	return ret, nil
+	return (d.bits.a>>uint32(d.bits.n))&1 != 0, nil
 }
 
 func (d *decoder) decodeBits(n int32) (uint32, error) {
@@ -237,9 +292,8 @@ func (d *decoder) decodeBits(n int32) (uint32, error) {
 			return 0, err
 		}
 	}
-	ret := d.bits.a >> uint32(d.bits.n-n)
-	ret &= (1 << uint32(n)) - 1
 	d.bits.n -= n
-	d.bits.m >>= uint32(n)
+	ret := uint32(d.bits.a >> uint32(d.bits.n))
+	ret &= (1 << uint32(n)) - 1
 	return ret, nil
 }

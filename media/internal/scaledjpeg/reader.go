@@ -95,9 +95,12 @@ type Reader interface {
 // bits holds the unprocessed bits that have been taken from the byte-stream.
 // The n least significant bits of a form the unread bits, to be read in MSB to
 // LSB order.
+//
+// Unlike image/jpeg's 32-bit accumulator with a mask, it holds up to 64
+// bits, so that refill can add several bytes at once (up to 56 bits)
+// and a symbol and its value bits are usually decoded without a refill.
 type bits struct {
-	a uint32 // accumulator.
-	m uint32 // mask. m==1<<(n-1) when n>0, with m==0 when n==0.
+	a uint64 // accumulator.
 	n int32  // the number of unread bits in a.
 }
 
@@ -188,7 +191,6 @@ func (d *decoder) unreadByteStuffedByte() {
 	if d.bits.n >= 8 {
 		d.bits.a >>= 8
 		d.bits.n -= 8
-		d.bits.m >>= 8
 	}
 }
 

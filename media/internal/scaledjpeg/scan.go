@@ -270,9 +270,27 @@ func (d *decoder) processSOS(n int) error {
 							// Decode the AC coefficients, as specified in section F.2.2.2.
 							huff := &d.huff[acTable][scan[i].ta]
 							for ; zig <= zigEnd; zig++ {
-								value, err := d.decodeHuffman(huff)
-								if err != nil {
-									return err
+								// The fast path, inlined: with at least
+								// lutSize+15 bits in the accumulator, a
+								// short code and its value bits are read
+								// without a call; the rest goes through
+								// decodeHuffman and receiveExtend.
+								if d.bits.n < lutSize+15 {
+									d.refill()
+								}
+								var value uint8
+								v := uint16(0)
+								if d.bits.n >= lutSize+15 {
+									v = huff.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&lutMask]
+								}
+								if v != 0 {
+									d.bits.n -= int32(v&0xff) - 1
+									value = uint8(v >> 8)
+								} else {
+									var err error
+									if value, err = d.decodeHuffman(huff); err != nil {
+										return err
+									}
 								}
 								val0 := value >> 4
 								val1 := value & 0x0f
@@ -281,11 +299,17 @@ func (d *decoder) processSOS(n int) error {
 									if zig > zigEnd {
 										break
 									}
-									ac, err := d.receiveExtend(val1)
-									if err != nil {
-										return err
+									var ac int32
+									if v != 0 {
+										d.bits.n -= int32(val1)
+										ac = extend(int32(d.bits.a>>uint32(d.bits.n)), val1)
+									} else {
+										var err error
+										if ac, err = d.receiveExtend(val1); err != nil {
+											return err
+										}
 									}
-									b[unzig[zig]] = ac << al * qt[zig]
+									b[unzig[zig&63]] = ac << al * qt[zig&63]
 								} else {
 									if val0 != 0x0f {
 										d.eobRun = uint16(1 << val0)
