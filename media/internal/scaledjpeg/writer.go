@@ -215,6 +215,11 @@ type encoder struct {
 	buf [16]byte
 	// bits and nBits are accumulated bits to write to w.
 	bits, nBits uint32
+	// out[:nOut] are entropy-coded bytes not yet written to w: emit
+	// stores into this array rather than calling w.WriteByte per byte,
+	// and writeSOS flushes it (flushOut) before anything else is written.
+	out  [4096]byte
+	nOut int
 	// quant is the scaled quantization tables, in zig-zag order.
 	quant [nQuantIndex][blockSize]byte
 	// recip is, for each quantizer q of quant, ⌈2^40 / 8q⌉: see quantize.
@@ -233,10 +238,11 @@ type encoder struct {
 func (e *encoder) quantize(a int32, t quantIndex, zig int) int32 {
 	d := 8 * int32(e.quant[t][zig])
 	r := e.recip[t][zig]
-	if a >= 0 {
-		return int32(uint64(a+d>>1) * r >> 40)
-	}
-	return -int32(uint64(-a+d>>1) * r >> 40)
+	// |a| rounded and divided, then a's sign put back, without a branch
+	// on the sign (a coin toss for AC coefficients).
+	sign := a >> 31
+	q := int32(uint64((a^sign)-sign+d>>1) * r >> 40)
+	return (q ^ sign) - sign
 }
 
 func (e *encoder) flush() {
@@ -266,16 +272,32 @@ func (e *encoder) emit(bits, nBits uint32) {
 	nBits += e.nBits
 	bits <<= 32 - nBits
 	bits |= e.bits
-	for nBits >= 8 {
-		b := uint8(bits >> 24)
-		e.writeByte(b)
-		if b == 0xff {
-			e.writeByte(0x00)
+	if nBits >= 8 {
+		// At most 3 bytes, each stuffed to 2: room for 6.
+		if e.nOut > len(e.out)-6 {
+			e.flushOut()
 		}
-		bits <<= 8
-		nBits -= 8
+		n := e.nOut
+		for nBits >= 8 {
+			b := uint8(bits >> 24)
+			e.out[n] = b
+			n++
+			if b == 0xff {
+				e.out[n] = 0x00
+				n++
+			}
+			bits <<= 8
+			nBits -= 8
+		}
+		e.nOut = n
 	}
 	e.bits, e.nBits = bits, nBits
+}
+
+// flushOut writes the buffered entropy-coded bytes to w.
+func (e *encoder) flushOut() {
+	e.write(e.out[:e.nOut])
+	e.nOut = 0
 }
 
 // emitHuff emits the given value with the given Huffman encoder.
@@ -572,6 +594,7 @@ func (e *encoder) writeSOS(m image.Image) {
 	}
 	// Pad the last byte with 1's.
 	e.emit(0x7f, 7)
+	e.flushOut()
 }
 
 // copyBlock fills b with the 8×8 samples of a w×h plane (rows stride
