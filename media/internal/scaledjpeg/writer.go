@@ -602,6 +602,16 @@ func (e *encoder) writeSOS(m image.Image) {
 // past the right or bottom edge repeat the last column or row (x and y
 // may be past it too: the offsets are relative to o).
 func copyBlock(b *block, pix []uint8, stride, o, x, y, w, h int) {
+	if x+8 <= w && y+8 <= h { // inside: no edge to repeat
+		for j := 0; j < 8; j++ {
+			row := pix[o+j*stride : o+j*stride+8]
+			d := b[8*j : 8*j+8]
+			for i, p := range row {
+				d[i] = int32(p)
+			}
+		}
+		return
+	}
 	for j := 0; j < 8; j++ {
 		row := o + min(j, h-1-y)*stride
 		for i := 0; i < 8; i++ {
