@@ -268,63 +268,8 @@ func (d *decoder) processSOS(n int) error {
 							d.eobRun--
 						} else {
 							// Decode the AC coefficients, as specified in section F.2.2.2.
-							huff := &d.huff[acTable][scan[i].ta]
-							for ; zig <= zigEnd; zig++ {
-								// The fast path, inlined: with at least
-								// lutSize+15 bits in the accumulator, a
-								// short code and its value bits are read
-								// without a call; the rest goes through
-								// decodeHuffman and receiveExtend.
-								if d.bits.n < lutSize+15 {
-									d.refill()
-								}
-								var value uint8
-								v := uint16(0)
-								if d.bits.n >= lutSize+15 {
-									v = huff.lut[(d.bits.a>>uint32(d.bits.n-lutSize))&lutMask]
-								}
-								if v != 0 {
-									d.bits.n -= int32(v&0xff) - 1
-									value = uint8(v >> 8)
-								} else {
-									var err error
-									if value, err = d.decodeHuffman(huff); err != nil {
-										return err
-									}
-								}
-								val0 := value >> 4
-								val1 := value & 0x0f
-								if val1 != 0 {
-									zig += int32(val0)
-									if zig > zigEnd {
-										break
-									}
-									var ac int32
-									if v != 0 {
-										d.bits.n -= int32(val1)
-										ac = extend(int32(d.bits.a>>uint32(d.bits.n)), val1)
-									} else {
-										var err error
-										if ac, err = d.receiveExtend(val1); err != nil {
-											return err
-										}
-									}
-									b[unzig[zig&63]] = ac << al * qt[zig&63]
-								} else {
-									if val0 != 0x0f {
-										d.eobRun = uint16(1 << val0)
-										if val0 != 0 {
-											bits, err := d.decodeBits(int32(val0))
-											if err != nil {
-												return err
-											}
-											d.eobRun |= uint16(bits)
-										}
-										d.eobRun--
-										break
-									}
-									zig += 0x0f
-								}
+							if err := d.decodeAC(&b, &d.huff[acTable][scan[i].ta], zig, zigEnd, al, qt); err != nil {
+								return err
 							}
 						}
 					}
@@ -372,6 +317,83 @@ func (d *decoder) processSOS(n int) error {
 		} // for mx
 	} // for my
 
+	return nil
+}
+
+// decodeAC decodes the AC coefficients zig to zigEnd (zig-zag order) of
+// a block in a sequential scan or a first progressive AC scan, as
+// specified in section F.2.2.2, into b (natural order) shifted left by
+// al and multiplied by qt.
+//
+// The fast path is inlined: with at least lutSize+15 bits in the
+// accumulator, a code of up to lutSize bits and its value bits are read
+// without a call; the rest goes through decodeHuffman and receiveExtend.
+// The accumulator is kept in locals (a, n), written back to d.bits
+// before any call and reloaded after it, so that the compiler keeps it
+// in registers instead of storing and reloading n for every symbol.
+func (d *decoder) decodeAC(b *block, huff *huffman, zig, zigEnd int32, al uint32, qt *block) error {
+	a, n := d.bits.a, d.bits.n
+	for ; zig <= zigEnd; zig++ {
+		if n < lutSize+15 {
+			d.bits.n = n
+			d.refill()
+			a, n = d.bits.a, d.bits.n
+		}
+		var value uint8
+		v := uint16(0)
+		if n >= lutSize+15 {
+			v = huff.lut[(a>>uint32(n-lutSize))&lutMask]
+		}
+		if v != 0 {
+			n -= int32(v&0xff) - 1
+			value = uint8(v >> 8)
+		} else {
+			d.bits.n = n
+			var err error
+			if value, err = d.decodeHuffman(huff); err != nil {
+				return err
+			}
+			a, n = d.bits.a, d.bits.n
+		}
+		val0 := value >> 4
+		val1 := value & 0x0f
+		if val1 != 0 {
+			zig += int32(val0)
+			if zig > zigEnd {
+				break
+			}
+			var ac int32
+			if v != 0 {
+				n -= int32(val1)
+				ac = extend(int32(a>>uint32(n)), val1)
+			} else {
+				d.bits.n = n
+				var err error
+				if ac, err = d.receiveExtend(val1); err != nil {
+					return err
+				}
+				a, n = d.bits.a, d.bits.n
+			}
+			b[unzig[zig&63]] = ac << al * qt[zig&63]
+		} else {
+			if val0 != 0x0f {
+				d.eobRun = uint16(1 << val0)
+				if val0 != 0 {
+					d.bits.n = n
+					bits, err := d.decodeBits(int32(val0))
+					if err != nil {
+						return err
+					}
+					d.eobRun |= uint16(bits)
+					a, n = d.bits.a, d.bits.n
+				}
+				d.eobRun--
+				break
+			}
+			zig += 0x0f
+		}
+	}
+	d.bits.n = n
 	return nil
 }
 
