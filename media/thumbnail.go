@@ -73,10 +73,11 @@ func MakeThumbnail(r io.Reader, f Format, orientation, maxSide int, maxPixels in
 // (4 bytes per thumbnail pixel) and up to 4 MiB of header. A worker pool
 // that budgets 8 bytes per pixel of the Info from Inspect is safe for
 // every format. Time, for a 12 MP phone JPEG and the sizes 1280 and 320
-// (BenchmarkThumbnails12MP), is about 0.12-0.13 s of CPU on one core of
-// the shared 2-core test machine, 2.4 times less than a full decode with
-// image/jpeg: 60-70 ms decoding at 1/2 scale (most of it entropy
-// decoding, which no scale avoids), 20-25 ms scaling, 20-25 ms encoding.
+// (BenchmarkThumbnails12MP), is about 80-100 ms of CPU on one core of
+// the shared 2-core test machine (median 85), over 3 times less than a
+// full decode with image/jpeg: 45 ms decoding at 1/2 scale (about two
+// thirds of it entropy decoding, which no scale avoids), 18-20 ms
+// scaling, 15 ms encoding.
 //
 // Errors: ErrThumbnailUnsupported for HEIC/HEIF, ErrUnsupportedFormat for
 // FormatUnknown, ErrTooManyPixels, ErrCorruptImage for an image that
