@@ -182,7 +182,9 @@ func checkAgainstStd(t *testing.T, name string, data []byte) {
 }
 
 // FuzzDecode: no input makes the decoder panic, and at full size it
-// agrees with image/jpeg.
+// agrees with image/jpeg. Run it with a short -fuzzminimizetime (1s):
+// with the default minute, minimizing the first new input takes all of
+// a short run and nothing else is tried.
 func FuzzDecode(f *testing.F) {
 	for _, data := range bitReaderInputs(f) {
 		f.Add(data)
