@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/fieldwatch/fieldwatch"
+	"github.com/fieldwatch/fieldwatch/internal/expiring"
 )
 
 // UserStore is the persistence Service needs; *store.Store satisfies it.
@@ -68,7 +69,7 @@ type Service struct {
 	now func() time.Time
 	// users holds the rows Authenticate read, without password hashes,
 	// for cfg.UserCacheTTL from the start of the read; nil when off.
-	users *expiringCache[string, fieldwatch.User]
+	users *expiring.Cache[string, fieldwatch.User]
 }
 
 // NewService checks cfg and returns a Service.
@@ -94,7 +95,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, now: now}
 	if cfg.UserCacheTTL > 0 {
-		s.users = newExpiringCache[string, fieldwatch.User](cfg.UserCacheSize)
+		s.users = expiring.New[string, fieldwatch.User](cfg.UserCacheSize)
 	}
 	return s, nil
 }
@@ -174,7 +175,7 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (fieldwa
 		return fieldwatch.Actor{}, err
 	}
 	if s.users != nil {
-		if u, ok := s.users.get(c.UserID, s.now()); ok {
+		if u, ok := s.users.Get(c.UserID, s.now()); ok {
 			a, err := s.actor(ctx, c, u)
 			if !errors.Is(err, ErrUnauthenticated) {
 				return a, err
@@ -200,14 +201,14 @@ func (s *Service) loadUser(ctx context.Context, id string) (fieldwatch.User, err
 	if s.users == nil {
 		return s.cfg.Store.UserByID(ctx, id)
 	}
-	epoch := s.users.begin()
+	epoch := s.users.Begin()
 	start := s.now()
 	u, err := s.cfg.Store.UserByID(ctx, id)
 	if err != nil {
 		return u, err
 	}
 	u.PasswordHash = ""
-	s.users.putSince(epoch, id, u, start.Add(s.cfg.UserCacheTTL), start)
+	s.users.PutSince(epoch, id, u, start.Add(s.cfg.UserCacheTTL), start)
 	return u, nil
 }
 
@@ -215,7 +216,7 @@ func (s *Service) loadUser(ctx context.Context, id string) (fieldwatch.User, err
 // so the change applies to the very next request.
 func (s *Service) forgetUser(id string) {
 	if s.users != nil {
-		s.users.remove(id)
+		s.users.Remove(id)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/fieldwatch/fieldwatch"
+	"github.com/fieldwatch/fieldwatch/internal/expiring"
 )
 
 // Access-token defaults.
@@ -72,7 +73,7 @@ type Tokens struct {
 	// with the new FIELDWATCH_JWT_KEYS) starts with an empty cache, and
 	// no token is ever served from it under keys other than those that
 	// verified it.
-	verified *expiringCache[[sha256.Size]byte, verifiedToken]
+	verified *expiring.Cache[[sha256.Size]byte, verifiedToken]
 }
 
 // verifiedToken is a cache entry: the claims, and the instant before
@@ -127,9 +128,9 @@ func NewTokens(cfg TokenConfig) (*Tokens, error) {
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = DefaultTokenCacheSize
 	}
-	var verified *expiringCache[[sha256.Size]byte, verifiedToken]
+	var verified *expiring.Cache[[sha256.Size]byte, verifiedToken]
 	if cfg.CacheSize > 0 {
-		verified = newExpiringCache[[sha256.Size]byte, verifiedToken](cfg.CacheSize)
+		verified = expiring.New[[sha256.Size]byte, verifiedToken](cfg.CacheSize)
 	}
 	return &Tokens{
 		keys:     cfg.Keys,
@@ -213,14 +214,14 @@ func (t *Tokens) Verify(token string) (Claims, error) {
 	}
 	sum := sha256.Sum256([]byte(token))
 	now := t.now()
-	if v, ok := t.verified.get(sum, now); ok && !now.Before(v.notBefore) {
+	if v, ok := t.verified.Get(sum, now); ok && !now.Before(v.notBefore) {
 		return v.claims, nil
 	}
 	c, v, err := t.verify(token)
 	if err != nil {
 		return Claims{}, err
 	}
-	t.verified.put(sum, v, c.ExpiresAt.Add(t.leeway), now)
+	t.verified.Put(sum, v, c.ExpiresAt.Add(t.leeway), now)
 	return c, nil
 }
 

@@ -33,8 +33,8 @@ func TestVerifyCache_AgreesWithParserOverTime(t *testing.T) {
 	if _, err := cached.Verify(tok); err != nil {
 		t.Fatal(err)
 	}
-	if cached.verified.len() != 1 {
-		t.Fatalf("cache holds %d tokens after one verification", cached.verified.len())
+	if cached.verified.Len() != 1 {
+		t.Fatalf("cache holds %d tokens after one verification", cached.verified.Len())
 	}
 	for _, tc := range []struct {
 		name string
@@ -81,7 +81,7 @@ func TestVerifyCache_HitSkipsParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	planted := Claims{UserID: "planted", Role: fieldwatch.RoleAdmin, ExpiresAt: t0.Add(time.Hour)}
-	tokens.verified.put(sha256.Sum256([]byte(tok)), verifiedToken{claims: planted, notBefore: t0}, t0.Add(time.Hour), t0)
+	tokens.verified.Put(sha256.Sum256([]byte(tok)), verifiedToken{claims: planted, notBefore: t0}, t0.Add(time.Hour), t0)
 	c, err := tokens.Verify(tok)
 	if err != nil || c != planted {
 		t.Fatalf("Verify = %+v, %v; want the cached entry", c, err)
@@ -111,7 +111,7 @@ func TestVerifyCache_FailuresNotCached(t *testing.T) {
 			}
 		}
 	}
-	if n := tokens.verified.len(); n != 0 {
+	if n := tokens.verified.Len(); n != 0 {
 		t.Fatalf("cache holds %d entries after only failures", n)
 	}
 }
@@ -137,7 +137,7 @@ func TestVerifyCache_Bound(t *testing.T) {
 		if _, err := tokens.Verify(tok); err != nil {
 			t.Fatal(err)
 		}
-		if n := tokens.verified.len(); n > size {
+		if n := tokens.verified.Len(); n > size {
 			t.Fatalf("%d entries, bound %d", n, size)
 		}
 	}
@@ -164,11 +164,11 @@ func TestVerifyCache_KeyRotationStartsEmpty(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if before.verified.len() != 1 {
+	if before.verified.Len() != 1 {
 		t.Fatal("token not cached before the rotation")
 	}
 	after := mustTokens(t, mustKeySet(t, nu), clk.Now)
-	if n := after.verified.len(); n != 0 {
+	if n := after.verified.Len(); n != 0 {
 		t.Fatalf("a new key set starts with %d cached tokens", n)
 	}
 	if _, err := after.Verify(tokOld); !errors.Is(err, jwt.ErrTokenUnverifiable) {

@@ -305,7 +305,7 @@ func TestUserCache_Bound(t *testing.T) {
 		if _, err := f.auth(t, tok); err != nil {
 			t.Fatal(err)
 		}
-		if n := f.svc.users.len(); n > size {
+		if n := f.svc.users.Len(); n > size {
 			t.Fatalf("%d cached users, bound %d", n, size)
 		}
 	}
@@ -318,7 +318,7 @@ func TestUserCache_NoPasswordHash(t *testing.T) {
 	if _, err := f.auth(t, f.token(t)); err != nil {
 		t.Fatal(err)
 	}
-	u, ok := f.svc.users.get(f.user.ID, f.clock.Now())
+	u, ok := f.svc.users.Get(f.user.ID, f.clock.Now())
 	if !ok || u.PasswordHash != "" {
 		t.Fatalf("cached row %+v (present %v)", u, ok)
 	}
