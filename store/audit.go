@@ -108,6 +108,7 @@ func (s *Store) RelinkEvidence(ctx context.Context, id string, r fieldwatch.Resp
 		}
 		return s.appendAudit(ctx, tx, &ev)
 	})
+	s.forgetEvidence(cid)
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("store: relink evidence: %w", ErrNotFound)
 	}

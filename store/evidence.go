@@ -898,6 +898,7 @@ func (s *Store) updateEvidence(ctx context.Context, op, id, set string, args ...
 		return fmt.Errorf("store: %s: %w", op, ErrNotFound)
 	}
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE evidence SET `+set+` WHERE id = ?`), append(args, cid)...)
+	s.forgetEvidence(cid)
 	if err != nil {
 		return s.fail(op, err)
 	}

@@ -41,6 +41,7 @@ import (
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"github.com/fieldwatch/fieldwatch"
+	"github.com/fieldwatch/fieldwatch/internal/expiring"
 )
 
 // Errors returned by Store methods. Each wraps the underlying driver error,
@@ -93,6 +94,12 @@ type Store struct {
 	d       *dialect
 	now     func() time.Time
 	migrate *goose.Provider
+
+	// evidence caches rows for Cached.EvidenceByID; nil when off
+	// (WithEvidenceCache).
+	evidence     *expiring.Cache[string, fieldwatch.Evidence]
+	evidenceTTL  time.Duration
+	evidenceSize int
 }
 
 // Option configures a Store.
@@ -204,6 +211,9 @@ func newStore(db *sql.DB, d *dialect, opts []Option) (*Store, error) {
 	s := &Store{db: db, d: d, now: time.Now}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.evidenceTTL > 0 {
+		s.evidence = expiring.New[string, fieldwatch.Evidence](s.evidenceSize)
 	}
 	fsys, err := d.migrationsFS()
 	if err != nil {

@@ -93,7 +93,7 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 		registry = prometheus.NewRegistry()
 	}
 	a := &App{Config: c, Logger: log, now: o.clock()}
-	var storeOpts []store.Option
+	storeOpts := []store.Option{store.WithEvidenceCache(c.EvidenceCacheTTL, 0)}
 	if o.Clock != nil {
 		storeOpts = append(storeOpts, store.WithClock(o.Clock))
 	}
@@ -142,7 +142,10 @@ func New(ctx context.Context, c Config, o Options) (_ *App, err error) {
 	a.Uploads = fieldwatch.NewDirectUploads(db, a.Photos, a.Intake, fieldwatch.DirectUploadsConfig{
 		PerUser: c.UploadsPerUser, Total: c.UploadsTotal, Clock: o.Clock, Logger: log,
 	})
-	a.Archive = fieldwatch.NewArchive(db, o.Clock)
+	// The archive's reads by id may be up to EvidenceCacheTTL old for a
+	// change made on another replica; this replica's own changes drop
+	// the cached row as they commit (store.Cached).
+	a.Archive = fieldwatch.NewArchive(db.Cached(), o.Clock)
 	calendar, err := fieldwatch.NewCalendar(c.Timezone, c.Holidays, c.Workdays)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/fieldwatch/fieldwatch/auth"
 	"github.com/fieldwatch/fieldwatch/console"
 	"github.com/fieldwatch/fieldwatch/geo"
+	"github.com/fieldwatch/fieldwatch/store"
 )
 
 // Config is everything the service can be told. Each setting has a flag and
@@ -40,7 +41,10 @@ type Config struct {
 	AccessTTL       time.Duration
 	RefreshTTL      time.Duration
 	UserCacheTTL    time.Duration
-	Demo            bool
+	// EvidenceCacheTTL bounds how stale a read of evidence by id may be
+	// when another replica changed it; 0 turns the cache off.
+	EvidenceCacheTTL time.Duration
+	Demo             bool
 
 	MaxPhotoBytes     int64
 	SpoolDir          string
@@ -148,6 +152,14 @@ func Settings() []Setting {
 				return fmt.Errorf("want a duration from 0 to %v, got %q", auth.MaxUserCacheTTL, v)
 			}
 			c.UserCacheTTL = d
+			return nil
+		}, false},
+		{"evidence-cache-ttl", "FIELDWATCH_EVIDENCE_CACHE_TTL", "2s", "how long a read of one evidence item by id may be answered from a row read before: the bound on how late a thumbnail, relink or other change made on another replica shows (at most 1m; 0 reads the row on every request)", func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 || d > store.MaxEvidenceCacheTTL {
+				return fmt.Errorf("want a duration from 0 to %v, got %q", store.MaxEvidenceCacheTTL, v)
+			}
+			c.EvidenceCacheTTL = d
 			return nil
 		}, false},
 		{"demo", "FIELDWATCH_DEMO", "false", "load the demo county and demo users at start (passwords printed once)", boolean(func(c *Config) *bool { return &c.Demo }), true},
