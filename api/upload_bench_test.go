@@ -24,7 +24,7 @@ import (
 //
 //	go test -run '^$' -bench Upload4MiB -benchtime 40x ./api
 func BenchmarkUpload4MiB(b *testing.B) {
-	h, token := benchServer(b, "sqlite")
+	h, token, _ := benchServer(b, "sqlite", nil)
 	srv := httptest.NewServer(h)
 	b.Cleanup(srv.Close)
 	photo := make([]byte, 4<<20)
