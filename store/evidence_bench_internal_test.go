@@ -155,8 +155,9 @@ func benchBackends() []benchBackend {
 	}
 }
 
-// BenchmarkListEvidenceBBox lists the newest 50 of 3,000 rows in a box
-// (among 24,000), the API's bbox listing, on both backends.
+// BenchmarkListEvidenceBBox lists the newest 50 of 250 rows in a box
+// (among 3,000), the API's bbox listing, on both backends, shaped like
+// make bench's list (241 rows in its box).
 //
 //	source /tmp/fw-services.env; go test -run '^$' -bench ListEvidenceBBox -benchmem ./store
 func BenchmarkListEvidenceBBox(b *testing.B) {
@@ -166,7 +167,7 @@ func BenchmarkListEvidenceBBox(b *testing.B) {
 			if _, err := s.Migrate(b.Context()); err != nil {
 				b.Fatal(err)
 			}
-			fillEvidence(b, s, 3000, 21000)
+			fillEvidence(b, s, 250, 2750)
 			f := fieldwatch.EvidenceFilter{BBox: &benchBox, Limit: 50}
 			if testing.Verbose() {
 				p, err := s.ExplainListEvidence(b.Context(), f)
