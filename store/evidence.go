@@ -399,12 +399,12 @@ func fromDetails(raw string, e *fieldwatch.Evidence) error {
 // setDetails sets the fields of e that the details document holds.
 func setDetails(d detailsDoc, e *fieldwatch.Evidence) {
 	x := d.EXIF
+	// d is the caller's to discard: convert its times in place.
 	utc := func(t *time.Time) *time.Time {
-		if t == nil {
-			return nil
+		if t != nil {
+			*t = t.UTC()
 		}
-		u := t.UTC()
-		return &u
+		return t
 	}
 	e.EXIF = fieldwatch.PhotoEXIF{
 		AltitudeM: x.AltitudeM, GPSTime: utc(x.GPSTime), TakenAt: utc(x.TakenAt), TakenAtZoned: x.TakenAtZoned,
@@ -460,6 +460,11 @@ func (w *evidenceRow) scan(r rowScanner) (fieldwatch.Evidence, error) {
 	if err := r.Scan(w.dest...); err != nil {
 		return fieldwatch.Evidence{}, err
 	}
+	return w.finish()
+}
+
+// finish turns the scanned columns into the Evidence.
+func (w *evidenceRow) finish() (fieldwatch.Evidence, error) {
 	e := w.e
 	e.Category = fieldwatch.Category(w.category)
 	e.CaptureTimeSource = fieldwatch.Source(w.cts)
@@ -530,14 +535,15 @@ func parseFlags(joined string) []fieldwatch.Flag {
 }
 
 // queryEvidence runs a query selecting evidenceCols and flagsCol: one
-// statement, so one snapshot without a transaction.
-func (s *Store) queryEvidence(ctx context.Context, q querier, query string, args ...any) ([]fieldwatch.Evidence, error) {
+// statement, so one snapshot without a transaction. limit is the most
+// rows the query returns (its LIMIT), to size the result once.
+func (s *Store) queryEvidence(ctx context.Context, q querier, limit int, query string, args ...any) ([]fieldwatch.Evidence, error) {
 	rows, err := q.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []fieldwatch.Evidence{}
+	out := make([]fieldwatch.Evidence, 0, limit)
 	var (
 		row   evidenceRow
 		flags sql.NullString
@@ -622,7 +628,13 @@ func (s *Store) ListEvidence(ctx context.Context, f fieldwatch.EvidenceFilter) (
 		return nil, err
 	}
 	// One statement, flags included: consistent without a transaction.
-	list, err := s.queryEvidence(ctx, s.db, query, args...)
+	limit := clampLimit(f.Limit, DefaultEvidenceLimit, MaxEvidenceLimit)
+	var list []fieldwatch.Evidence
+	if s.d.name == "postgres" {
+		list, err = s.queryEvidencePgx(ctx, limit, query, args...)
+	} else {
+		list, err = s.queryEvidence(ctx, s.db, limit, query, args...)
+	}
 	if err != nil {
 		return nil, s.fail("list evidence", err)
 	}
@@ -1002,7 +1014,7 @@ func (s *Store) EvidenceNeedingThumbnails(ctx context.Context, sizes []int, now 
 			list = []fieldwatch.Evidence{}
 			return nil
 		}
-		list, err = s.queryEvidence(ctx, tx, `SELECT `+evidenceCols+`, `+s.flagsCol()+` FROM evidence e
+		list, err = s.queryEvidence(ctx, tx, clampLimit(limit, DefaultEvidenceLimit, MaxEvidenceLimit), `SELECT `+evidenceCols+`, `+s.flagsCol()+` FROM evidence e
 			WHERE `+thumbnailable+` AND e.thumbnails IN (`+marks(len(lacking))+`)
 				AND (e.thumbnail_next_at IS NULL OR e.thumbnail_next_at <= ?)
 			ORDER BY e.thumbnail_attempts, e.received_at, e.id LIMIT ?`,

@@ -388,10 +388,10 @@ func decodeResponsibility(raw string) (d responsibilityDoc, ok bool) {
 		case "reach_dist_m":
 			d.ReachDistM = r.float()
 		case "chiefs":
-			d.Chiefs = []chiefRefDoc{}
+			d.Chiefs = make([]chiefRefDoc, 0, 4) // one allocation for most records
 			r.array(func() { d.Chiefs = append(d.Chiefs, r.chief()) })
 		case "candidates":
-			d.Candidates = []candidateDoc{}
+			d.Candidates = make([]candidateDoc, 0, 4)
 			r.array(func() { d.Candidates = append(d.Candidates, r.candidate()) })
 		case "method":
 			d.Method = r.str()

@@ -879,6 +879,52 @@ func testEvidence(t *testing.T, s *store.Store) {
 			}
 		}
 	})
+
+	// ListEvidence reads rows on PostgreSQL through pgx's own scanning,
+	// EvidenceByID through database/sql: every column, nullable ones set
+	// and unset (duplicate, links, retry time, gave-up state, no
+	// location), must come back the same both ways.
+	t.Run("ListAgreesWithByID", func(t *testing.T) {
+		retried := newEvidence(u.ID, "list agrees retried", Clock().Add(2*time.Hour))
+		mustCommit(t, s, &retried)
+		next := Clock().Add(3 * time.Hour)
+		if err := s.SetThumbnailTries(t.Context(), retried.ID, fieldwatch.ThumbnailTries{Attempts: 2, NextAt: &next, Error: "decode: <odd> & \"q\""}); err != nil {
+			t.Fatalf("SetThumbnailTries: %v", err)
+		}
+		gaveUp := newEvidence(u.ID, "list agrees gave up", Clock().Add(2*time.Hour))
+		gaveUp.Location, gaveUp.LocationSource, gaveUp.EXIFDeviceDistanceM = nil, fieldwatch.SourceNone, nil
+		mustCommit(t, s, &gaveUp)
+		if err := s.SetThumbnailTries(t.Context(), gaveUp.ID, fieldwatch.ThumbnailTries{Attempts: 5, Error: "x", GaveUp: fieldwatch.ThumbnailFailed}); err != nil {
+			t.Fatalf("SetThumbnailTries: %v", err)
+		}
+		dup := newEvidence(other.ID, "list agrees gave up", Clock().Add(2*time.Hour))
+		mustCommit(t, s, &dup)
+		f := fieldwatch.EvidenceFilter{Limit: store.MaxEvidenceLimit}
+		seen := map[string]bool{}
+		for {
+			page, err := s.ListEvidence(t.Context(), f)
+			if err != nil {
+				t.Fatalf("ListEvidence: %v", err)
+			}
+			for _, e := range page {
+				seen[e.ID] = true
+				sameEvidence(t, e, mustEvidenceByID(t, s, e.ID))
+			}
+			if len(page) < store.MaxEvidenceLimit {
+				break
+			}
+			last := page[len(page)-1]
+			f.AfterTime, f.AfterID = &last.ReceivedAt, last.ID
+		}
+		for _, id := range []string{retried.ID, gaveUp.ID, dup.ID} {
+			if !seen[id] {
+				t.Errorf("evidence %s not listed", id)
+			}
+		}
+		if d := mustEvidenceByID(t, s, dup.ID); d.DuplicateOf != gaveUp.ID {
+			t.Errorf("DuplicateOf = %q, want %q", d.DuplicateOf, gaveUp.ID)
+		}
+	})
 }
 
 // testListEvidence needs a store of its own: listings see every row.
