@@ -415,11 +415,19 @@ func appendJSONFloat(b []byte, f float64) []byte {
 }
 
 // appendJSONString appends s quoted as encoding/json does with HTML
-// escaping on (json.Encoder's default): the common case of plain
-// printable ASCII directly, anything else through encoding/json itself.
+// escaping on (json.Encoder's default): printable ASCII and valid UTF-8
+// other than U+2028 and U+2029 (names and notes in Chinese) directly,
+// anything else through encoding/json itself.
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError && r != '\u2028' && r != '\u2029' {
+				i += n
+				continue
+			}
+		}
 		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			q, err := json.Marshal(s)
 			if err != nil { // a string always marshals
@@ -427,6 +435,7 @@ func appendJSONString(b []byte, s string) []byte {
 			}
 			return append(b, q...)
 		}
+		i++
 	}
 	b = append(b, '"')
 	b = append(b, s...)

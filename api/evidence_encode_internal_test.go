@@ -194,3 +194,34 @@ func BenchmarkEncodeEvidencePage(b *testing.B) {
 		}
 	})
 }
+
+// TestAppendJSONString compares appendJSONString with encoding/json on the
+// strings its fast path must pass through or hand over: valid multi-byte
+// UTF-8 is written directly, the line and paragraph separators, invalid
+// UTF-8 and the replacement character itself go to encoding/json.
+func TestAppendJSONString(t *testing.T) {
+	for name, s := range map[string]string{
+		"empty":           "",
+		"ascii":           "Dongguan Town",
+		"chinese":         "东关镇 滹沱河 第4段",
+		"emoji":           "ok 👍",
+		"line separator":  "a\u2028b",
+		"para separator":  "a\u2029b",
+		"invalid":         "河\xffb",
+		"truncated":       "河\xe6\xb2",
+		"replacement":     "a\ufffdb",
+		"html after utf8": "河<b>&",
+		"quote after":     "河\"\\",
+		"control after":   "河\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			want, err := json.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendJSONString(nil, s); string(got) != string(want) {
+				t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+			}
+		})
+	}
+}
