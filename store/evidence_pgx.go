@@ -55,23 +55,42 @@ func (s *Store) queryEvidencePgx(ctx context.Context, limit int, query string, a
 }
 
 // pgxEvidenceRow holds pgx-native scan targets for evidenceCols followed
-// by flagsCol, and fills an evidenceRow from them.
+// by flagsCol, and fills an evidenceRow from them. The columns whose
+// values repeat from row to row (codes, enumerations, sizes, flags) are
+// read as the driver's bytes and interned for the query, one string per
+// distinct value rather than one per row.
 type pgxEvidenceRow struct {
-	w                   evidenceRow
-	received            time.Time
-	captured, nextAt    pgtype.Timestamptz
-	lon, lat, dist      pgtype.Float8
-	dup, town, reach    pgtype.Text
-	resp, gaveUp, flags pgtype.Text
-	dest                []any
+	w                evidenceRow
+	received         time.Time
+	captured, nextAt pgtype.Timestamptz
+	lon, lat, dist   pgtype.Float8
+	dup, resp        pgtype.Text
+	// Interned: NULL reads as nil, so as "".
+	category, subcategory, contentType, cts, ls pgtype.DriverBytes
+	town, reach, thumbnails, thumbErr, gaveUp   pgtype.DriverBytes
+	flags                                       pgtype.DriverBytes
+	seen                                        map[string]string
+	dest                                        []any
 }
 
 func (p *pgxEvidenceRow) bind() {
 	w, e := &p.w, &p.w.e
-	p.dest = []any{&e.ID, &e.UploaderID, &w.category, &e.Subcategory, &e.Note, &e.SHA256, &e.Size,
-		&e.ContentType, &e.ObjectKey, &e.Width, &e.Height, &p.received, &p.captured, &w.cts,
-		&p.lon, &p.lat, &w.ls, &p.dist, &p.dup, &p.town, &p.reach, &w.thumbnails, &w.detail, &p.resp,
-		&e.ThumbnailTries.Attempts, &p.nextAt, &e.ThumbnailTries.Error, &p.gaveUp, &p.flags}
+	p.dest = []any{&e.ID, &e.UploaderID, &p.category, &p.subcategory, &e.Note, &e.SHA256, &e.Size,
+		&p.contentType, &e.ObjectKey, &e.Width, &e.Height, &p.received, &p.captured, &p.cts,
+		&p.lon, &p.lat, &p.ls, &p.dist, &p.dup, &p.town, &p.reach, &p.thumbnails, &w.detail, &p.resp,
+		&e.ThumbnailTries.Attempts, &p.nextAt, &p.thumbErr, &p.gaveUp, &p.flags}
+	p.seen = map[string]string{}
+}
+
+// intern returns b as a string, the same string for the same bytes
+// within the query. The map holds at most the query's rows' values.
+func (p *pgxEvidenceRow) intern(b []byte) string {
+	if s, ok := p.seen[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	p.seen[s] = s
+	return s
 }
 
 func (p *pgxEvidenceRow) scan(rows pgx.Rows) (fieldwatch.Evidence, error) {
@@ -83,14 +102,19 @@ func (p *pgxEvidenceRow) scan(rows pgx.Rows) (fieldwatch.Evidence, error) {
 	w.e.ReceivedAt = p.received.UTC()
 	w.e.CapturedAt = utcPtr(p.captured)
 	w.e.ThumbnailTries.NextAt = utcPtr(p.nextAt)
+	w.e.Subcategory, w.e.ContentType = p.intern(p.subcategory), p.intern(p.contentType)
+	w.e.ThumbnailTries.Error = p.intern(p.thumbErr)
+	w.category, w.cts, w.ls, w.thumbnails = p.intern(p.category), p.intern(p.cts), p.intern(p.ls), p.intern(p.thumbnails)
 	w.lon, w.lat, w.dist = sql.NullFloat64(p.lon), sql.NullFloat64(p.lat), sql.NullFloat64(p.dist)
-	w.dup, w.town, w.reach = sql.NullString(p.dup), sql.NullString(p.town), sql.NullString(p.reach)
-	w.resp, w.thumbGaveUp = sql.NullString(p.resp), sql.NullString(p.gaveUp)
+	w.dup, w.resp = sql.NullString(p.dup), sql.NullString(p.resp)
+	w.town = sql.NullString{String: p.intern(p.town), Valid: p.town != nil}
+	w.reach = sql.NullString{String: p.intern(p.reach), Valid: p.reach != nil}
+	w.thumbGaveUp = sql.NullString{String: p.intern(p.gaveUp), Valid: p.gaveUp != nil}
 	e, err := w.finish()
 	if err != nil {
 		return e, err
 	}
-	e.Flags = parseFlags(p.flags.String)
+	e.Flags = parseFlags(p.intern(p.flags))
 	return e, nil
 }
 
