@@ -125,8 +125,9 @@ func migratedPostgres(t *testing.T) *Store {
 // TestPostgresListPageBeforeDocuments checks, in the plan PostgreSQL
 // runs, that a bbox list chooses its page from narrow tuples: nothing
 // below the page's LIMIT outputs the details or responsibility documents,
-// so they are converted from jsonb to text for the page's rows only, not
-// for every row in the box. It checks both the custom plan (the first
+// so they are read (and, before migration 00015 made them json, converted
+// from jsonb to text) for the page's rows only, not for every row in the
+// box. It checks both the custom plan (the first
 // executions of a prepared statement) and the generic plan that pgx's
 // cached statements settle on, in which the planner cannot see how many
 // rows the box holds.
