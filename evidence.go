@@ -194,6 +194,13 @@ func SubmissionStates() []SubmissionState {
 // Valid reports whether s is one of SubmissionStates.
 func (s SubmissionState) Valid() bool { return slices.Contains(SubmissionStates(), s) }
 
+// SubmissionAttempt names one claim on a submission: the attempt token
+// ClaimSubmission handed out for (UserID, Key). Heartbeats name claims
+// this way.
+type SubmissionAttempt struct {
+	UserID, Key, Attempt string
+}
+
 // Submission records an upload under a (user, Idempotency-Key) pair, so
 // that a retry replays the original answer instead of storing twice.
 type Submission struct {

@@ -40,6 +40,9 @@ type fakeEvidence struct {
 	// fail, when it returns an error for a method's name, makes that
 	// call fail with it.
 	fail func(method string) error
+	// onHeartbeat, when set, sees the claims of every HeartbeatSubmissions
+	// call that did not fail, after it updated them.
+	onHeartbeat func(claims []fieldwatch.SubmissionAttempt)
 }
 
 func newFakeEvidence() *fakeEvidence {
@@ -84,18 +87,24 @@ func (f *fakeEvidence) held(userID, key, attempt string) *fieldwatch.Submission 
 	return s
 }
 
-func (f *fakeEvidence) HeartbeatSubmission(_ context.Context, userID, key, attempt string, now time.Time) error {
-	if err := f.failing("HeartbeatSubmission"); err != nil {
-		return err
+func (f *fakeEvidence) HeartbeatSubmissions(_ context.Context, claims []fieldwatch.SubmissionAttempt, now time.Time) (int, error) {
+	if err := f.failing("HeartbeatSubmissions"); err != nil {
+		return 0, err
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	s := f.held(userID, key, attempt)
-	if s == nil {
-		return errNotFound
+	n := 0
+	for _, c := range claims {
+		if s := f.held(c.UserID, c.Key, c.Attempt); s != nil {
+			s.UpdatedAt = now
+			n++
+		}
 	}
-	s.UpdatedAt = now
-	return nil
+	on := f.onHeartbeat
+	f.mu.Unlock()
+	if on != nil {
+		on(claims)
+	}
+	return n, nil
 }
 
 func (f *fakeEvidence) ReleaseSubmission(_ context.Context, userID, key, attempt string) error {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode"
@@ -50,7 +51,7 @@ var (
 // EvidenceStore is the persistence the upload path needs.
 type EvidenceStore interface {
 	ClaimSubmission(ctx context.Context, userID, key string, now, staleBefore time.Time) (Submission, bool, error)
-	HeartbeatSubmission(ctx context.Context, userID, key, attempt string, now time.Time) error
+	HeartbeatSubmissions(ctx context.Context, claims []SubmissionAttempt, now time.Time) (int, error)
 	ReleaseSubmission(ctx context.Context, userID, key, attempt string) error
 	MarkSubmissionObject(ctx context.Context, userID, key, attempt, sha256 string, now time.Time) error
 	CommitEvidence(ctx context.Context, e *Evidence, key, attempt string, fingerprint []byte) error
@@ -99,7 +100,11 @@ type IntakeConfig struct {
 	// their row at once; default 16 (DefaultMaxStoring). An upload whose
 	// body has arrived waits here with the body in its spool file, costing
 	// a file rather than memory, a store connection or a database
-	// connection; it waits as long as its request lives.
+	// connection; it waits as long as its request lives. It also bounds
+	// the database statements the upload path has in progress at once
+	// (claims, links, marks, commits, releases; plus the one heartbeat
+	// for all claims), so that however many uploads start or finish
+	// together, the rest of the pool stays free for reads.
 	MaxStoring int
 	// Failpoint, when set, is called at named points of the upload path
 	// so fault tests can crash the process there ("after-object-put":
@@ -125,6 +130,11 @@ type Intake struct {
 	// storing holds one token per upload in the store-and-commit stage
 	// (IntakeConfig.MaxStoring).
 	storing chan struct{}
+	// beats holds the claims this process keeps alive (see heartbeats).
+	beats heartbeats
+	// db holds one token per database call of the upload path in
+	// progress (IntakeConfig.MaxStoring; see withDB).
+	db chan struct{}
 }
 
 // DefaultMaxStoring is IntakeConfig.MaxStoring's default. Storing is
@@ -182,12 +192,12 @@ func NewIntake(st EvidenceStore, blobs BlobStore, cfg IntakeConfig) (*Intake, er
 		return nil, fmt.Errorf("fieldwatch: spool dir: %w", err)
 	}
 	return &Intake{cfg: cfg, store: st, blobs: blobs, now: cfg.Clock, log: cfg.Logger,
-		storing: make(chan struct{}, cfg.MaxStoring)}, nil
+		storing: make(chan struct{}, cfg.MaxStoring), db: make(chan struct{}, cfg.MaxStoring)}, nil
 }
 
-// defaultHeartbeat is IntakeConfig.Heartbeat's default: one short UPDATE
-// per upload in flight every 5 s (200 a second for 1,000 uploads), for a
-// takeover after 15 s of silence.
+// defaultHeartbeat is IntakeConfig.Heartbeat's default: every 5 s one
+// short UPDATE names all the claims this process holds (heartbeats), for
+// a takeover after 15 s of silence.
 const defaultHeartbeat = 5 * time.Second
 
 // MaxPhotoBytes is the configured photo size limit.
@@ -200,8 +210,7 @@ type Claim struct {
 	key      string
 	attempt  string      // this claim's token (Submission.Attempt)
 	previous *Submission // a stored submission under this key: the attempt is a retry
-	stop     context.CancelFunc
-	done     chan struct{}
+	beating  bool        // held pending, in in.beats until committed or released
 }
 
 // Claim takes the key for this attempt, or reports that it is in use.
@@ -209,39 +218,104 @@ type Claim struct {
 // still be read and compared. Release the claim when done.
 func (in *Intake) Claim(ctx context.Context, userID, key string) (*Claim, error) {
 	now := in.now()
-	sub, claimed, err := in.store.ClaimSubmission(ctx, userID, key, now, now.Add(-in.cfg.TakeoverAfter))
+	var (
+		sub     Submission
+		claimed bool
+	)
+	err := in.withDB(ctx, "claim the upload", func() (err error) {
+		sub, claimed, err = in.store.ClaimSubmission(ctx, userID, key, now, now.Add(-in.cfg.TakeoverAfter))
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	c := &Claim{in: in, userID: userID, key: key, attempt: sub.Attempt, done: make(chan struct{})}
+	c := &Claim{in: in, userID: userID, key: key, attempt: sub.Attempt}
 	switch {
 	case claimed:
-		hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		c.stop = cancel
-		go c.heartbeat(hctx)
+		c.beating = true
+		in.beats.add(in, c)
 	case sub.State == SubmissionStored:
 		c.previous = &sub
-		close(c.done)
 	default:
 		return nil, ErrInFlight
 	}
 	return c, nil
 }
 
-// heartbeat keeps a slow upload's claim fresh so the reconciler does not
-// abandon it while bytes are still arriving over a weak link.
-func (c *Claim) heartbeat(ctx context.Context) {
-	defer close(c.done)
-	t := time.NewTicker(c.in.cfg.Heartbeat)
+// heartbeats keeps this process's claims fresh, so that neither a retry
+// nor any replica's reconciler takes a slow upload, still receiving its
+// bytes over a weak link, for abandoned. One goroutine beats for all of
+// them: every Heartbeat it names every claim held at that moment in one
+// UPDATE (HeartbeatSubmissions), so a thousand uploads in flight cost one
+// statement and one connection per interval rather than a thousand, and
+// leave the database pool to reads. A claim is never silent longer than
+// an interval plus one statement, as when each claim beat on its own;
+// the goroutine runs only while claims are held.
+type heartbeats struct {
+	mu      sync.Mutex
+	held    map[*Claim]struct{}
+	running bool
+}
+
+func (h *heartbeats) add(in *Intake, c *Claim) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held == nil {
+		h.held = make(map[*Claim]struct{})
+	}
+	h.held[c] = struct{}{}
+	if !h.running {
+		h.running = true
+		go h.run(in)
+	}
+}
+
+// remove stops beating for c: after it returns, no heartbeat begun later
+// names c (one already sent may still land, and finds the claim stored or
+// released, which it leaves alone).
+func (h *heartbeats) remove(c *Claim) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.held, c)
+}
+
+// snapshot returns the claims held now, or reports that there are none,
+// in which case the goroutine ends (a new claim starts another).
+func (h *heartbeats) snapshot() ([]SubmissionAttempt, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.held) == 0 {
+		h.running = false
+		return nil, false
+	}
+	out := make([]SubmissionAttempt, 0, len(h.held))
+	for c := range h.held {
+		out = append(out, SubmissionAttempt{UserID: c.userID, Key: c.key, Attempt: c.attempt})
+	}
+	return out, true
+}
+
+func (h *heartbeats) run(in *Intake) {
+	t := time.NewTicker(in.cfg.Heartbeat)
 	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	for range t.C {
+		claims, ok := h.snapshot()
+		if !ok {
 			return
-		case <-t.C:
-			if err := c.in.store.HeartbeatSubmission(ctx, c.userID, c.key, c.attempt, c.in.now()); err != nil && ctx.Err() == nil {
-				c.in.log.Warn("upload heartbeat failed", slog.String("user_id", c.userID), slog.String("error", err.Error()))
-			}
+		}
+		// Bounded by the interval, so a slow database delays the next
+		// beat by at most one interval.
+		ctx, cancel := context.WithTimeout(context.Background(), in.cfg.Heartbeat)
+		n, err := in.store.HeartbeatSubmissions(ctx, claims, in.now())
+		cancel()
+		switch {
+		case err != nil:
+			in.log.Warn("upload heartbeat failed", slog.Int("claims", len(claims)), slog.String("error", err.Error()))
+		case n < len(claims):
+			// Committed or released since the snapshot, or taken over
+			// after a long silence: that attempt's own next statement
+			// finds out (MarkSubmissionObject, CommitEvidence).
+			in.log.Debug("upload heartbeat: claims no longer held", slog.Int("claims", len(claims)), slog.Int("updated", n))
 		}
 	}
 }
@@ -253,11 +327,11 @@ func (c *Claim) heartbeat(ctx context.Context) {
 // heartbeat frees it anyway (TakeoverAfter): the phone's retry succeeds as
 // soon as the database is back, not StaleAfter later.
 func (c *Claim) Release() {
-	if c.stop == nil {
+	if !c.beating {
 		return
 	}
-	c.stop()
-	<-c.done
+	c.beating = false
+	c.in.beats.remove(c)
 	if err := c.release(); err == nil {
 		return
 	}
@@ -288,7 +362,28 @@ const (
 func (c *Claim) release() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return c.in.store.ReleaseSubmission(ctx, c.userID, c.key, c.attempt)
+	return c.in.withDB(ctx, "release the upload", func() error {
+		return c.in.store.ReleaseSubmission(ctx, c.userID, c.key, c.attempt)
+	})
+}
+
+// withDB runs one database call of the upload path, waiting while
+// MaxStoring others are in progress, for as long as ctx lives. A thousand
+// uploads that start or finish together thus queue here, each waiting
+// for the call before it rather than for a pool connection, and a read
+// arriving meanwhile finds a connection free at once. The calls are
+// short (a statement or a small transaction), and no call waits for
+// another while holding its token, so the queue always moves. Giving up
+// is the server's "not now", as in waitToStore.
+func (in *Intake) withDB(ctx context.Context, what string, call func() error) error {
+	select {
+	case in.db <- struct{}{}:
+	case <-ctx.Done():
+		return Wrap(EUNAVAILABLE, ErrUnavailable.Message,
+			fmt.Errorf("fieldwatch: waiting to %s (%d database calls of uploads in progress): %w", what, cap(in.db), ctx.Err()))
+	}
+	defer func() { <-in.db }()
+	return call()
 }
 
 // Spool is a photo received into a temporary file, hashed on the way in.
@@ -484,26 +579,30 @@ func (in *Intake) Submit(ctx context.Context, c *Claim, meta EvidenceMeta, rawMe
 	if err != nil {
 		return Evidence{}, false, err
 	}
-	if err := in.link(ctx, &e); err != nil {
-		return Evidence{}, false, err
-	}
 	release, err := in.waitToStore(ctx)
 	if err != nil {
 		return Evidence{}, false, err
 	}
 	defer release()
+	// Linked inside the stage: the link reads the database (who answers
+	// for the reach), and a thousand bodies that end together must not
+	// all read at once.
+	if err := in.withDB(ctx, "link the evidence", func() error { return in.link(ctx, &e) }); err != nil {
+		return Evidence{}, false, err
+	}
 	if err := in.storeBytes(ctx, c, &e, sp); err != nil {
 		return Evidence{}, false, err
 	}
 	if in.cfg.Failpoint != nil {
 		in.cfg.Failpoint("after-object-put")
 	}
-	if err := in.store.CommitEvidence(ctx, &e, c.key, c.attempt, fp); err != nil {
+	if err := in.withDB(ctx, "commit the evidence", func() error {
+		return in.store.CommitEvidence(ctx, &e, c.key, c.attempt, fp)
+	}); err != nil {
 		return Evidence{}, false, err
 	}
-	c.stop()
-	<-c.done
-	c.stop = nil // committed: nothing to release
+	c.beating = false // committed: nothing to release
+	in.beats.remove(c)
 	return e, false, nil
 }
 
@@ -554,7 +653,9 @@ func (in *Intake) link(ctx context.Context, e *Evidence) error {
 // content address replaces it atomically with identical bytes, and a
 // failed one leaves it as it was (blob.Bucket.Put).
 func (in *Intake) storeBytes(ctx context.Context, c *Claim, e *Evidence, sp *Spool) error {
-	err := in.store.MarkSubmissionObject(ctx, c.userID, c.key, c.attempt, e.SHA256, in.now())
+	err := in.withDB(ctx, "mark the upload", func() error {
+		return in.store.MarkSubmissionObject(ctx, c.userID, c.key, c.attempt, e.SHA256, in.now())
+	})
 	if errors.Is(err, ErrNotFound) {
 		// Taken over by a newer attempt of the same key (this request was
 		// silent too long), or released: that attempt answers.

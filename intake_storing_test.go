@@ -280,3 +280,73 @@ func mustGetBlob(t *testing.T, d *fileblob.Dir, key string) ([]byte, blob.Object
 }
 
 func hexOf(b []byte) string { return fmt.Sprintf("%x", b) }
+
+// TestIntakeBoundsDatabaseCalls: the upload path never has more than
+// MaxStoring database calls in progress, whatever the uploads are doing
+// (here: claims that all arrive at once), so the rest of the pool stays
+// free for reads; a call that cannot get its turn before its request
+// ends is the server's 503, and never reached the database.
+func TestIntakeBoundsDatabaseCalls(t *testing.T) {
+	const limit = 2
+	r := newIntakeRig(t, fieldwatch.IntakeConfig{MaxStoring: limit})
+	entered := make(chan struct{}, 8)
+	unblock := make(chan struct{})
+	var (
+		mu    sync.Mutex
+		calls int
+	)
+	r.st.fail = func(m string) error {
+		if m != "ClaimSubmission" {
+			return nil
+		}
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n <= limit { // the first ones hold their turn
+			entered <- struct{}{}
+			<-unblock
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	claims := make(chan *fieldwatch.Claim, limit)
+	for i := range limit {
+		wg.Go(func() {
+			c, err := r.in.Claim(context.Background(), "u", fmt.Sprintf("k%d", i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			claims <- c
+		})
+	}
+	for range limit {
+		<-entered
+	}
+	// Every token is taken: a claim whose request ends while it waits
+	// gives up without reaching the database.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := r.in.Claim(ctx, "u", "late")
+	if fieldwatch.ErrorCode(err) != fieldwatch.EUNAVAILABLE || !errors.Is(err, context.Canceled) {
+		t.Errorf("claim while %d database calls are in progress = %v, want EUNAVAILABLE wrapping context.Canceled", limit, err)
+	}
+	mu.Lock()
+	if calls != limit {
+		t.Errorf("%d claims reached the database, want %d", calls, limit)
+	}
+	mu.Unlock()
+	close(unblock)
+	wg.Wait()
+	close(claims)
+	for c := range claims {
+		c.Release()
+	}
+	// The tokens came back: the next claim goes through.
+	c, err := r.in.Claim(t.Context(), "u", "after")
+	if err != nil {
+		t.Fatalf("claim after the others finished: %v", err)
+	}
+	c.Release()
+}

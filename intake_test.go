@@ -554,7 +554,7 @@ func TestIntakeHeartbeat(t *testing.T) {
 	r := newIntakeRig(t, fieldwatch.IntakeConfig{Heartbeat: time.Millisecond})
 	beats := make(chan struct{}, 1)
 	r.st.fail = func(m string) error {
-		if m == "HeartbeatSubmission" {
+		if m == "HeartbeatSubmissions" {
 			select {
 			case beats <- struct{}{}:
 			default:
@@ -572,6 +572,76 @@ func TestIntakeHeartbeat(t *testing.T) {
 	c.Release()
 	if len(r.st.subs) != 0 {
 		t.Fatal("the key was not given back")
+	}
+}
+
+// TestIntakeHeartbeatBatches: one heartbeat names every claim the
+// process holds pending, and no claim it no longer holds; beating stops
+// with the last claim and starts again with the next.
+func TestIntakeHeartbeatBatches(t *testing.T) {
+	r := newIntakeRig(t, fieldwatch.IntakeConfig{Heartbeat: time.Millisecond})
+	beats := make(chan []string, 1)
+	r.st.onHeartbeat = func(claims []fieldwatch.SubmissionAttempt) {
+		keys := make([]string, 0, len(claims))
+		for _, c := range claims {
+			keys = append(keys, c.Key)
+		}
+		slices.Sort(keys)
+		select {
+		case beats <- keys:
+		default:
+		}
+	}
+	// next returns the keys of a heartbeat begun after the call: the
+	// first one received after draining may have taken its claims
+	// before, the one after it cannot (one goroutine beats in turn).
+	next := func() []string {
+		t.Helper()
+		var keys []string
+		for range 3 {
+			select {
+			case keys = <-beats:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no heartbeat")
+			}
+		}
+		return keys
+	}
+	claims := map[string]*fieldwatch.Claim{}
+	for _, k := range []string{"a", "b", "c"} {
+		c, err := r.in.Claim(t.Context(), "u", k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims[k] = c
+	}
+	if got := next(); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("heartbeat names %v, want [a b c]", got)
+	}
+	claims["a"].Release()
+	r.clock.Advance(time.Second)
+	if got := next(); !slices.Equal(got, []string{"b", "c"}) {
+		t.Fatalf("after releasing a, heartbeat names %v, want [b c]", got)
+	}
+	r.st.mu.Lock()
+	beat := r.st.subs[subKey{"u", "b"}].UpdatedAt
+	_, released := r.st.subs[subKey{"u", "a"}]
+	r.st.mu.Unlock()
+	if !beat.Equal(intakeT0.Add(time.Second)) {
+		t.Errorf("b's heartbeat time %v, want %v", beat, intakeT0.Add(time.Second))
+	}
+	if released {
+		t.Error("a's key was not given back")
+	}
+	claims["b"].Release()
+	claims["c"].Release()
+	c, err := r.in.Claim(t.Context(), "u", "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	if got := next(); !slices.Equal(got, []string{"d"}) {
+		t.Fatalf("a claim after all were released: heartbeat names %v, want [d]", got)
 	}
 }
 

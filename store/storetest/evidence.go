@@ -282,6 +282,83 @@ func testSubmissions(t *testing.T, s *store.Store) {
 		}
 	})
 
+	// One statement beats for every claim a process holds: more than one
+	// chunk's worth, each named by its attempt; claims no longer held are
+	// skipped and counted out, and a beaten claim is alive to a takeover
+	// and to the reconciler.
+	t.Run("HeartbeatMany", func(t *testing.T) {
+		const n = 260 // more than one statement's worth
+		var held []fieldwatch.SubmissionAttempt
+		for range n {
+			key := uuid.NewString()
+			sub := mustClaim(t, s, u.ID, key, t0)
+			held = append(held, fieldwatch.SubmissionAttempt{UserID: u.ID, Key: key, Attempt: sub.Attempt})
+		}
+		released := mustClaim(t, s, u.ID, uuid.NewString(), t0)
+		if err := s.ReleaseSubmission(t.Context(), u.ID, released.Key, released.Attempt); err != nil {
+			t.Fatal(err)
+		}
+		takenOver := mustClaim(t, s, u.ID, uuid.NewString(), t0)
+		at := t0.Add(time.Hour)
+		newer, claimed := claim(t, u.ID, takenOver.Key, at, at.Add(-staleAfter))
+		if !claimed {
+			t.Fatal("takeover failed")
+		}
+		claims := append(slices.Clone(held),
+			fieldwatch.SubmissionAttempt{UserID: u.ID, Key: released.Key, Attempt: released.Attempt},
+			fieldwatch.SubmissionAttempt{UserID: u.ID, Key: takenOver.Key, Attempt: takenOver.Attempt},
+			fieldwatch.SubmissionAttempt{UserID: u.ID, Key: held[0].Key, Attempt: uuid.NewString()},
+			fieldwatch.SubmissionAttempt{UserID: other.ID, Key: held[1].Key, Attempt: held[1].Attempt},
+			fieldwatch.SubmissionAttempt{UserID: "nobody", Key: held[2].Key, Attempt: held[2].Attempt},
+			fieldwatch.SubmissionAttempt{UserID: u.ID, Key: uuid.NewString(), Attempt: held[3].Attempt},
+		)
+		beat := t0.Add(4 * time.Minute)
+		got, err := s.HeartbeatSubmissions(t.Context(), claims, beat)
+		if err != nil {
+			t.Fatalf("HeartbeatSubmissions: %v", err)
+		}
+		if got != n {
+			t.Errorf("HeartbeatSubmissions updated %d, want %d", got, n)
+		}
+		for _, c := range held {
+			sameStruct(t, "after heartbeat", mustSubmission(t, s, u.ID, c.Key), pending(u.ID, c.Key, c.Attempt, t0, beat))
+		}
+		if _, err := s.SubmissionByKey(t.Context(), u.ID, released.Key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("released submission after heartbeat: %v, want ErrNotFound", err)
+		}
+		sameStruct(t, "taken over, after the old attempt's heartbeat", mustSubmission(t, s, u.ID, takenOver.Key),
+			pending(u.ID, takenOver.Key, newer.Attempt, t0, at))
+		// Alive: stale by the claim time, not by the heartbeat.
+		now := t0.Add(6 * time.Minute)
+		if _, claimed := claim(t, u.ID, held[n-1].Key, now, now.Add(-staleAfter)); claimed {
+			t.Error("a submission with a recent batched heartbeat was taken over")
+		}
+		cutoff := t0.Add(time.Minute)
+		stale, err := s.StaleSubmissions(t.Context(), cutoff, store.MaxSubmissionLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sub := range stale {
+			if slices.ContainsFunc(held, func(c fieldwatch.SubmissionAttempt) bool { return c.Key == sub.Key }) {
+				t.Fatalf("reconciler lists %s as stale after its heartbeat", sub.Key)
+			}
+		}
+		if err := s.ReleaseStaleSubmission(t.Context(), u.ID, held[0].Key, held[0].Attempt, cutoff); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustSubmission(t, s, u.ID, held[0].Key); got.Attempt != held[0].Attempt {
+			t.Fatalf("the reconciler released a claim beaten in a batch: %+v", got)
+		}
+		if got, err := s.HeartbeatSubmissions(t.Context(), nil, beat); err != nil || got != 0 {
+			t.Errorf("HeartbeatSubmissions of no claims = %d, %v; want 0, nil", got, err)
+		}
+		for _, c := range append(held, fieldwatch.SubmissionAttempt{UserID: u.ID, Key: takenOver.Key, Attempt: newer.Attempt}) {
+			if err := s.ReleaseSubmission(t.Context(), u.ID, c.Key, c.Attempt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+
 	t.Run("Release", func(t *testing.T) {
 		key := uuid.NewString()
 		held := mustClaim(t, s, u.ID, key, t0)
