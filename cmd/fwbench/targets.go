@@ -136,8 +136,14 @@ func targets(r Report) []Target {
 
 	up := Target{Issue: "15", Name: "4 MiB upload: fieldwatch CPU, thumbnails off",
 		Want: "≤ 15 ms per upload (s3 mode; profiled uploads less the thumbnail workers' share)", Limit: 15, Unit: " ms"}
-	if res := r.resultIn("s3"); res != nil && res.UploadProfile != nil && res.UploadProfile.ThumbnailsFound {
+	if res := r.resultIn("s3"); res != nil && res.UploadProfile != nil && res.UploadProfile.NoThumbnailsMS > 0 {
+		// Thumbnail functions not found means no sample fell in them: the
+		// profiled photos are 64×48, so their share is below the
+		// profile's resolution and the total stands for "thumbnails off".
 		up.Value, up.Measured = res.UploadProfile.NoThumbnailsMS, true
+		if !res.UploadProfile.ThumbnailsFound {
+			up.Want += " (this run: the thumbnail workers had no sample, so all of fieldwatch's CPU)"
+		}
 		if sz := res.UploadProfile.PhotoBytes; sz != 4<<20 {
 			up.Want += f(" (this run: %.1f MiB photos)", mib(sz))
 		}
