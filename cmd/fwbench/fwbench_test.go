@@ -156,6 +156,14 @@ func TestCPUUse(t *testing.T) {
 	if d := u.disturbedBy(2, 2); d != 0.2 {
 		t.Fatalf("disturbedBy = %v", d)
 	}
+	// A kernel thread that ended between the snapshots takes its time
+	// with it: the tree's sum falls. That is no time, not 2^64 ticks.
+	k := &cpuMeter{comps: []component{{name: "kernel"}}}
+	u = k.use(cpuSnapshot{comps: []uint64{500}, machine: machineTicks{busy: 1000, total: 5000}},
+		cpuSnapshot{comps: []uint64{490}, machine: machineTicks{busy: 1100, total: 5400}}, 10)
+	if u.Seconds["kernel"] != 0 || u.PerUploadMS["kernel"] != 0 || u.Seconds["other"] != 1 {
+		t.Fatalf("a falling tree: %v, per upload %v", u.Seconds, u.PerUploadMS)
+	}
 }
 
 func TestProcReaders(t *testing.T) {

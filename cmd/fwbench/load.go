@@ -207,7 +207,14 @@ func (m *cpuMeter) use(a, b cpuSnapshot, uploads int) CPUUse {
 	u := CPUUse{Seconds: map[string]float64{}, PerUploadMS: map[string]float64{}}
 	var ours uint64
 	for i, c := range m.comps {
-		d := b.comps[i] - a.comps[i]
+		// A tree's sum falls when one of its threads ends between the
+		// snapshots (kernel workers come and go; their time is not
+		// handed to a parent): count no time then, never a wrapped
+		// uint64.
+		var d uint64
+		if b.comps[i] > a.comps[i] {
+			d = b.comps[i] - a.comps[i]
+		}
 		ours += d
 		u.Seconds[c.name] += float64(d) / userHZ
 	}
