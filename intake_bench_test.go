@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -67,7 +66,7 @@ func benchIntake(b *testing.B, photos fieldwatch.BlobStore, spool string) {
 	ctx := b.Context()
 	b.SetBytes(int64(len(body)))
 	b.ResetTimer()
-	start := cpuTime()
+	start := testservice.ProcessCPU(b)
 	for i := range b.N {
 		// Distinct bytes, so every upload is a new object.
 		binary.LittleEndian.PutUint64(body[len(body)-8:], uint64(i)+uint64(time.Now().UnixNano()))
@@ -85,14 +84,7 @@ func benchIntake(b *testing.B, photos fieldwatch.BlobStore, spool string) {
 		sp.Close()
 		c.Release()
 	}
-	b.ReportMetric(float64((cpuTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
-}
-
-// cpuTime is the CPU this process has used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((testservice.ProcessCPU(b)-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
 // emptyBucket deletes what the benchmark stored (the bucket itself stays,

@@ -6,14 +6,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,7 +61,7 @@ func BenchmarkAuthenticatedGet(b *testing.B) {
 					}
 				}
 				b.StopTimer()
-				cpu.report(b)
+				cpu.Report(b)
 			})
 		}
 	}
@@ -133,80 +128,17 @@ func benchServer(b *testing.B, backend string, extra map[string]string) (h http.
 	return a.Handler, pair.AccessToken, dbURL
 }
 
-// cpuMeter measures CPU time rather than wall time, which the machine's
-// other work inflates: this process's (getrusage: handler, runtime and
-// GC) and, on PostgreSQL, that of the server backends connected to the
-// benchmark's database (from /proc: the test server runs on this
-// machine).
-type cpuMeter struct {
-	db       *sql.DB // nil on SQLite
-	self, pg time.Duration
-}
-
-func startCPU(b *testing.B, pgURL string) *cpuMeter {
+// startCPU measures the CPU of this process and, on PostgreSQL, of the
+// benchmark database's backends (testservice.CPUMeter).
+func startCPU(b *testing.B, pgURL string) *testservice.CPUMeter {
 	b.Helper()
-	m := &cpuMeter{}
-	if pgURL != "" {
-		db, err := sql.Open("pgx", pgURL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { db.Close() })
-		m.db = db
+	if pgURL == "" {
+		return testservice.StartCPU(b, nil)
 	}
-	m.self, m.pg = selfCPU(b), m.backendCPU(b)
-	return m
-}
-
-func (m *cpuMeter) report(b *testing.B) {
-	b.Helper()
-	self, pg := selfCPU(b)-m.self, m.backendCPU(b)-m.pg
-	b.ReportMetric(float64(self.Microseconds())/float64(b.N), "cpu-µs/op")
-	if m.db != nil {
-		b.ReportMetric(float64(pg.Microseconds())/float64(b.N), "pg-cpu-µs/op")
-	}
-}
-
-func selfCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// backendCPU sums user and system time of the PostgreSQL backends of
-// the database; 0 on SQLite.
-func (m *cpuMeter) backendCPU(b *testing.B) time.Duration {
-	b.Helper()
-	if m.db == nil {
-		return 0
-	}
-	rows, err := m.db.QueryContext(b.Context(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	db, err := sql.Open("pgx", pgURL)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer rows.Close()
-	var total time.Duration
-	for rows.Next() {
-		var pid int
-		if err := rows.Scan(&pid); err != nil {
-			b.Fatal(err)
-		}
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			b.Skipf("cannot read PostgreSQL backend CPU: %v", err)
-		}
-		// Fields after the command's closing parenthesis; utime and
-		// stime are the 14th and 15th of the line, in clock ticks
-		// (100 a second on Linux).
-		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		total += time.Duration(ut+st) * 10 * time.Millisecond
-	}
-	if err := rows.Err(); err != nil {
-		b.Fatal(err)
-	}
-	return total
+	b.Cleanup(func() { db.Close() })
+	return testservice.StartCPU(b, db)
 }

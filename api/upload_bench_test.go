@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/fieldwatch/fieldwatch/internal/testservice"
 	"image"
 	"image/jpeg"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -44,7 +44,7 @@ func BenchmarkUpload4MiB(b *testing.B) {
 	at := bytes.Index(body, photo[len(photo)-64:]) + 56
 	b.SetBytes(int64(len(photo)))
 	b.ResetTimer()
-	start := processCPU(b)
+	start := testservice.ProcessCPU(b)
 	for i := range b.N {
 		binary.LittleEndian.PutUint64(body[at:], uint64(i)+uint64(time.Now().UnixNano()))
 		req, err := http.NewRequest("POST", srv.URL+"/v1/evidence", bytes.NewReader(body))
@@ -65,13 +65,5 @@ func BenchmarkUpload4MiB(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((processCPU(b)-start).Microseconds())/1000/float64(b.N), "cpu-ms/upload")
-}
-
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((testservice.ProcessCPU(b)-start).Microseconds())/1000/float64(b.N), "cpu-ms/upload")
 }

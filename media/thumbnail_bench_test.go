@@ -2,9 +2,9 @@ package media
 
 import (
 	"bytes"
+	"github.com/fieldwatch/fieldwatch/internal/testservice"
 	"image"
 	"image/jpeg"
-	"syscall"
 	"time"
 
 	"github.com/fieldwatch/fieldwatch/media/internal/scaledjpeg"
@@ -72,18 +72,10 @@ func BenchmarkThumbnails12MP(b *testing.B) {
 // wall time of ns/op.
 func cpuTimer(b *testing.B) func() {
 	b.Helper()
-	start := processCPU(b)
+	start := testservice.ProcessCPU(b)
 	return func() {
-		b.ReportMetric(float64(processCPU(b)-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+		b.ReportMetric(float64(testservice.ProcessCPU(b)-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	}
-}
-
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkStdDecode12MP is image/jpeg's full decode alone, for

@@ -5,11 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -186,78 +182,19 @@ func BenchmarkListEvidenceBBox(b *testing.B) {
 					b.Fatalf("got %d items", len(list))
 				}
 			}
-			cpu.report(b)
+			cpu.Report(b)
 		})
 	}
 }
 
-// cpuMeter measures CPU time rather than wall time, which the machine's
-// other work inflates: this process's (getrusage) and, on PostgreSQL,
-// that of the server backends connected to the store's database.
-type cpuMeter struct {
-	s        *Store
-	self, pg time.Duration
-}
-
-func startCPU(b *testing.B, s *Store) *cpuMeter {
+// startCPU measures the CPU of this process and, on PostgreSQL, of the
+// store database's backends (testservice.CPUMeter).
+func startCPU(b *testing.B, s *Store) *testservice.CPUMeter {
 	b.Helper()
-	m := &cpuMeter{s: s}
-	m.self, m.pg = selfCPU(b), m.backendCPU(b)
-	return m
-}
-
-func (m *cpuMeter) report(b *testing.B) {
-	b.Helper()
-	self, pg := selfCPU(b)-m.self, m.backendCPU(b)-m.pg
-	b.ReportMetric(float64(self.Microseconds())/float64(b.N), "cpu-µs/op")
-	if m.s.d.name == "postgres" {
-		b.ReportMetric(float64(pg.Microseconds())/float64(b.N), "pg-cpu-µs/op")
+	if s.d.name != "postgres" {
+		return testservice.StartCPU(b, nil)
 	}
-}
-
-func selfCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// backendCPU sums user and system time of the PostgreSQL backends
-// serving this database, from /proc (the server runs on this machine in
-// tests); 0 on SQLite.
-func (m *cpuMeter) backendCPU(b *testing.B) time.Duration {
-	b.Helper()
-	if m.s.d.name != "postgres" {
-		return 0
-	}
-	rows, err := m.s.db.QueryContext(b.Context(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rows.Close()
-	var total time.Duration
-	for rows.Next() {
-		var pid int
-		if err := rows.Scan(&pid); err != nil {
-			b.Fatal(err)
-		}
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			b.Skipf("cannot read PostgreSQL backend CPU: %v", err)
-		}
-		// Fields after the command's closing parenthesis; utime and
-		// stime are the 14th and 15th of the line, in clock ticks
-		// (100 a second on Linux).
-		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		total += time.Duration(ut+st) * 10 * time.Millisecond
-	}
-	if err := rows.Err(); err != nil {
-		b.Fatal(err)
-	}
-	return total
+	return testservice.StartCPU(b, s.db)
 }
 
 // BenchmarkEvidenceByID reads single evidence rows by id, as GET
@@ -283,7 +220,7 @@ func BenchmarkEvidenceByID(b *testing.B) {
 				}
 				i++
 			}
-			cpu.report(b)
+			cpu.Report(b)
 		})
 	}
 }
