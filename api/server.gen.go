@@ -1560,6 +1560,9 @@ type Patrol struct {
 
 // PatrolCreate defines model for PatrolCreate.
 type PatrolCreate struct {
+	// Crs WGS-84 (GPS, EXIF), GCJ-02 (AMap, Tencent maps), BD-09 (Baidu maps).
+	Crs *CRS `json:"crs,omitempty"`
+
 	// EvidenceIds Evidence found on the way.
 	EvidenceIds *[]openapi_types.UUID `json:"evidence_ids,omitempty"`
 
