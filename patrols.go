@@ -153,11 +153,25 @@ type PatrolRequest struct {
 	EvidenceIDs []string
 	Note        string
 	Key         string // Idempotency-Key
+
+	// CRS is the coordinate system Track was recorded in; empty means
+	// WGS-84. Phones using the Amap or Tencent location SDK record GCJ-02
+	// by default and Baidu's SDK BD-09, about 500 m off WGS-84 in most of
+	// China: read as WGS-84, such a walk along the river misses the reach
+	// and scores no coverage. Record converts Track to WGS-84 before any
+	// analysis.
+	CRS geo.CRS
 }
 
 func (r PatrolRequest) fingerprint() []byte {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s|%s|%d|", r.ReachCode, r.Note, len(r.Track))
+	if r.CRS != "" && r.CRS != geo.WGS84 {
+		// The same numbers in another system are another walk. WGS-84
+		// adds nothing, so fingerprints stored before patrols had a CRS
+		// still match their retries.
+		fmt.Fprintf(h, "crs=%s|", r.CRS)
+	}
 	for _, f := range r.Track {
 		fmt.Fprintf(h, "%.9f,%.9f,%d;", f.Lon, f.Lat, f.At.UnixNano())
 	}
@@ -181,6 +195,13 @@ func (s *Patrols) Record(ctx context.Context, a Actor, req PatrolRequest) (p Pat
 	if req.Key == "" {
 		return Patrol{}, false, Errorf(EINVALID, "a patrol needs an Idempotency-Key")
 	}
+	if req.CRS == "" {
+		req.CRS = geo.WGS84
+	}
+	if c, err := geo.ParseCRS(string(req.CRS)); err != nil || c != req.CRS {
+		return Patrol{}, false, &Error{Code: EINVALID, Message: fmt.Sprintf("track CRS %q is not one of wgs84, gcj02, bd09", req.CRS),
+			Fields: []FieldError{{Field: "/crs", Reason: "not one of wgs84, gcj02, bd09"}}}
+	}
 	fp := req.fingerprint()
 	if prev, found, err := s.replay(ctx, a.UserID, req.Key, fp); err != nil || found {
 		return prev, found, err
@@ -195,6 +216,11 @@ func (s *Patrols) Record(ctx context.Context, a Actor, req PatrolRequest) (p Pat
 	if err := req.Track.Validate(); err != nil {
 		return Patrol{}, false, Errorf(EINVALID, "%w", err)
 	}
+	track, err := trackToWGS84(req.Track, req.CRS)
+	if err != nil {
+		return Patrol{}, false, err
+	}
+	req.Track = track
 	now := s.cfg.Clock().UTC()
 	start, end := req.Track[0].At.UTC(), req.Track[len(req.Track)-1].At.UTC()
 	if end.After(now.Add(5 * time.Minute)) {
@@ -450,6 +476,26 @@ func (s *Patrols) allPatrols(ctx context.Context, f PatrolFilter) ([]Patrol, err
 		last := page[len(page)-1]
 		f.AfterTime, f.AfterID = &last.StartedAt, last.ID
 	}
+}
+
+// trackToWGS84 returns t converted from crs to WGS-84, in a new slice so
+// that the caller's track (the fixes as received) is left as it was. Every
+// analysis and the stored track are in WGS-84, like the reaches they are
+// compared with.
+func trackToWGS84(t geo.Track, crs geo.CRS) (geo.Track, error) {
+	if crs == geo.WGS84 {
+		return t, nil
+	}
+	out := make(geo.Track, len(t))
+	for i, f := range t {
+		p, err := geo.ToWGS84(f.Point, crs)
+		if err != nil {
+			return nil, &Error{Code: EINVALID, Message: fmt.Sprintf("track: fix %d: %v", i, err),
+				Fields: []FieldError{{Field: fmt.Sprintf("/track/fixes/%d", i), Reason: err.Error()}}, Err: err}
+		}
+		out[i] = geo.Fix{Point: p, At: f.At}
+	}
+	return out, nil
 }
 
 // ParseTrackGeoJSON reads a patrol's track sent as GeoJSON, the request's

@@ -21,7 +21,8 @@ type PatrolService interface {
 	Compliance(ctx context.Context, a fieldwatch.Actor, month string) ([]fieldwatch.ComplianceRow, error)
 }
 
-// CreatePatrol records a patrol from its GeoJSON or GPX track.
+// CreatePatrol records a patrol from its GeoJSON or GPX track, in the
+// coordinate system the body's crs names (the domain converts it).
 func (s *Server) CreatePatrol(ctx context.Context, req CreatePatrolRequestObject) (CreatePatrolResponseObject, error) {
 	b := req.Body
 	var (
@@ -44,6 +45,9 @@ func (s *Server) CreatePatrol(ctx context.Context, req CreatePatrolRequestObject
 		return nil, err
 	}
 	pr := fieldwatch.PatrolRequest{ReachCode: b.ReachCode, Track: track, Key: req.Params.IdempotencyKey.String()}
+	if b.Crs != nil {
+		pr.CRS = geo.CRS(*b.Crs)
+	}
 	if b.Note != nil {
 		pr.Note = *b.Note
 	}
