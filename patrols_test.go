@@ -2,6 +2,7 @@ package fieldwatch_test
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,6 +167,58 @@ func TestPatrolRecord(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPatrolRecordCRS: a walk recorded in GCJ-02 or BD-09 is converted to
+// WGS-84 before it is analysed, so it scores as the WGS-84 walk does; the
+// patrol keeps the converted fixes, the caller's track is left as sent,
+// and an unknown system is refused before anything is stored.
+func TestPatrolRecordCRS(t *testing.T) {
+	ctx := t.Context()
+	r := newPatrolRig(t)
+	walk := r.walk(t, "LH-03", patrolT0.Add(-3*time.Hour))
+	ref, _, err := r.p.Record(ctx, r.village, fieldwatch.PatrolRequest{ReachCode: "LH-03", Track: walk, Key: "wgs"})
+	if err != nil || !ref.Valid {
+		t.Fatalf("%+v, %v", ref, err)
+	}
+	// Sent again with crs wgs84 spelled out, it is the same patrol: the
+	// default adds nothing to the fingerprint.
+	if again, replayed, err := r.p.Record(ctx, r.village, fieldwatch.PatrolRequest{ReachCode: "LH-03", Track: walk, Key: "wgs", CRS: geo.WGS84}); err != nil || !replayed || again.ID != ref.ID {
+		t.Fatalf("wgs84 retry: %+v, %v, %v", again, replayed, err)
+	}
+	for _, crs := range []geo.CRS{geo.GCJ02, geo.BD09} {
+		t.Run(string(crs), func(t *testing.T) {
+			sent := make(geo.Track, len(walk))
+			for i, f := range walk {
+				p, err := geo.FromWGS84(f.Point, crs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sent[i] = geo.Fix{Point: p, At: f.At}
+			}
+			kept := slices.Clone(sent)
+			p, _, err := r.p.Record(ctx, r.village, fieldwatch.PatrolRequest{ReachCode: "LH-03", Track: sent, Key: string(crs), CRS: crs})
+			if err != nil || p.Valid != ref.Valid || math.Abs(p.Coverage-ref.Coverage) > 0.01 || math.Abs(p.LengthM-ref.LengthM) > 0.01*ref.LengthM {
+				t.Fatalf("%+v, %v; in WGS-84: %+v", p, err, ref)
+			}
+			if !slices.Equal(sent, kept) {
+				t.Fatal("Record changed the caller's track")
+			}
+			if d := geo.Distance(p.Track[0].Point, walk[0].Point); d > 0.01 {
+				t.Fatalf("the stored first fix is %.3f m from the WGS-84 one", d)
+			}
+			// The same numbers under another system are another walk.
+			if _, _, err := r.p.Record(ctx, r.village, fieldwatch.PatrolRequest{ReachCode: "LH-03", Track: sent, Key: string(crs)}); !errors.Is(err, fieldwatch.ErrKeyReused) {
+				t.Fatalf("same key, numbers read as WGS-84: %v", err)
+			}
+		})
+	}
+	n := len(r.store.patrols)
+	_, _, err = r.p.Record(ctx, r.village, fieldwatch.PatrolRequest{ReachCode: "LH-03", Track: walk, Key: "bad", CRS: "bd09mc"})
+	var fe *fieldwatch.Error
+	if !errors.Is(err, fieldwatch.ErrInvalid) || !errors.As(err, &fe) || len(fe.Fields) != 1 || fe.Fields[0].Field != "/crs" || len(r.store.patrols) != n {
+		t.Fatalf("unknown crs: %v", err)
 	}
 }
 
