@@ -2020,11 +2020,14 @@ type ListEvidenceParams struct {
 	// To Received before this time; a `to` before `from` is a 400.
 	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
 
-	// Bbox `minLon,minLat,maxLon,maxLat` in WGS-84 degrees.
+	// Bbox `minLon,minLat,maxLon,maxLat` in degrees of `crs` (WGS-84 by default).
 	Bbox *string `form:"bbox,omitempty" json:"bbox,omitempty"`
 
-	// Near `lon,lat` in WGS-84 degrees; use with `radius_m`.
-	Near    *string  `form:"near,omitempty" json:"near,omitempty"`
+	// Near `lon,lat` in degrees of `crs` (WGS-84 by default); use with `radius_m`.
+	Near *string `form:"near,omitempty" json:"near,omitempty"`
+
+	// Crs The coordinate system of `near` and `bbox`: `wgs84` (GPS, the default), `gcj02` (Amap, Tencent) or `bd09` (Baidu). The query is converted to WGS-84 on entry (a box by its two corners, accurate to well under a metre at county scale); answers stay in WGS-84.
+	Crs     *CRS     `form:"crs,omitempty" json:"crs,omitempty"`
 	RadiusM *float64 `form:"radius_m,omitempty" json:"radius_m,omitempty"`
 
 	// Limit Page size.
@@ -2101,8 +2104,11 @@ type ListReachesParams struct {
 	// Chief Reaches this river chief (user id) answers for today.
 	Chief *openapi_types.UUID `form:"chief,omitempty" json:"chief,omitempty"`
 
-	// Bbox `minLon,minLat,maxLon,maxLat` in WGS-84 degrees.
+	// Bbox `minLon,minLat,maxLon,maxLat` in degrees of `crs` (WGS-84 by default).
 	Bbox *string `form:"bbox,omitempty" json:"bbox,omitempty"`
+
+	// Crs The coordinate system of `bbox`: `wgs84` (GPS, the default), `gcj02` (Amap, Tencent) or `bd09` (Baidu). The query is converted to WGS-84 on entry (a box by its two corners, accurate to well under a metre at county scale); answers stay in WGS-84.
+	Crs *CRS `form:"crs,omitempty" json:"crs,omitempty"`
 }
 
 // SetReachChiefsJSONBody defines parameters for SetReachChiefs.
@@ -2756,6 +2762,13 @@ func (w *ServerInterfaceWrapper) ListEvidence(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter near: %s", err))
 	}
 
+	// ------------- Optional query parameter "crs" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "crs", ctx.QueryParams(), &params.Crs, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter crs: %s", err))
+	}
+
 	// ------------- Optional query parameter "radius_m" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "radius_m", ctx.QueryParams(), &params.RadiusM, runtime.BindQueryParameterOptions{Type: "number", Format: "double"})
@@ -3097,6 +3110,13 @@ func (w *ServerInterfaceWrapper) ListReaches(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "bbox", ctx.QueryParams(), &params.Bbox, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter bbox: %s", err))
+	}
+
+	// ------------- Optional query parameter "crs" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "crs", ctx.QueryParams(), &params.Crs, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter crs: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
