@@ -419,8 +419,12 @@ func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject
 		return nil, err
 	}
 	f.From, f.To = prm.From, prm.To
+	crs, err := queryCRS(prm.Crs)
+	if err != nil {
+		return nil, err
+	}
 	if prm.Bbox != nil {
-		b, err := parseBBox(*prm.Bbox)
+		b, err := parseBBoxIn(*prm.Bbox, crs)
 		if err != nil {
 			return nil, err
 		}
@@ -433,6 +437,9 @@ func (s *Server) ListEvidence(ctx context.Context, req ListEvidenceRequestObject
 		pt, err := parseLonLat("near", *prm.Near)
 		if err != nil {
 			return nil, err
+		}
+		if pt, err = geo.ToWGS84(pt, crs); err != nil {
+			return nil, malformed("near: "+err.Error(), fieldwatch.FieldError{Field: "near", Reason: err.Error()})
 		}
 		f.Near, f.RadiusM = &pt, *prm.RadiusM
 	}
@@ -536,6 +543,40 @@ func parseBBox(s string) (geo.Box, error) {
 		return geo.Box{}, malformed("bbox: "+err.Error(), fieldwatch.FieldError{Field: "bbox", Reason: err.Error()})
 	}
 	return b, nil
+}
+
+// queryCRS is the coordinate system a list query's near and bbox are
+// given in: WGS-84 when absent; an unknown one is a 400 on crs.
+func queryCRS(c *CRS) (geo.CRS, error) {
+	if c == nil {
+		return geo.WGS84, nil
+	}
+	crs, err := geo.ParseCRS(string(*c))
+	if err != nil {
+		return "", malformed("crs: "+err.Error(), fieldwatch.FieldError{Field: "crs", Reason: err.Error()})
+	}
+	return crs, nil
+}
+
+// parseBBoxIn parses a bbox given in crs and converts it to WGS-84 by its
+// two corners. GCJ-02 and BD-09 offsets from WGS-84 vary slowly (a few
+// metres per kilometre), so the converted corners bound the converted
+// area to well under a metre at county scale; no densified edge is needed.
+func parseBBoxIn(s string, crs geo.CRS) (geo.Box, error) {
+	b, err := parseBBox(s)
+	if err != nil || crs == geo.WGS84 {
+		return b, err
+	}
+	lo, err1 := geo.ToWGS84(geo.Point{Lon: b.MinLon, Lat: b.MinLat}, crs)
+	hi, err2 := geo.ToWGS84(geo.Point{Lon: b.MaxLon, Lat: b.MaxLat}, crs)
+	if err := errors.Join(err1, err2); err != nil {
+		return geo.Box{}, malformed("bbox: "+err.Error(), fieldwatch.FieldError{Field: "bbox", Reason: err.Error()})
+	}
+	w, err := geo.NewBox(lo.Lon, lo.Lat, hi.Lon, hi.Lat)
+	if err != nil {
+		return geo.Box{}, malformed("bbox: "+err.Error(), fieldwatch.FieldError{Field: "bbox", Reason: err.Error()})
+	}
+	return w, nil
 }
 
 func parseLonLat(field, s string) (geo.Point, error) {

@@ -106,8 +106,12 @@ func (s *Server) ListReaches(ctx context.Context, req ListReachesRequestObject) 
 		c := req.Params.Chief.String()
 		q.ChiefUserID = &c
 	}
+	crs, err := queryCRS(req.Params.Crs)
+	if err != nil {
+		return nil, err
+	}
 	if req.Params.Bbox != nil {
-		b, err := parseBBox(*req.Params.Bbox)
+		b, err := parseBBoxIn(*req.Params.Bbox, crs)
 		if err != nil {
 			return nil, err
 		}
