@@ -1,8 +1,11 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
+	"sort"
 	"testing"
 	"time"
 
@@ -95,5 +98,76 @@ func TestListEvidenceQueryCRS(t *testing.T) {
 			}
 			requireProblem(t, a.do("GET", "/v1/reaches?bbox=118,40,119,41&crs=mars", admin, nil), http.StatusBadRequest)
 		})
+	})
+}
+
+// TestListReachesBBoxCRS: a reaches bbox around CH-02's first vertex, sent
+// in WGS-84, GCJ-02 or BD-09 with its crs, lists the same reaches.
+func TestListReachesBBoxCRS(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, a *testAPI) {
+		a.importDemoCounty()
+		a.mustUser("admin", "admin", pw)
+		admin, _ := a.login("admin", pw)
+		r := a.do("GET", "/v1/reaches/CH-02", admin, nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("reach: %d %s", r.status, r.body)
+		}
+		var ch02 struct {
+			Geometry struct {
+				Type        string          `json:"type"`
+				Coordinates json.RawMessage `json:"coordinates"`
+			} `json:"geometry"`
+		}
+		r.json(t, &ch02)
+		var line [][]float64
+		if err := json.Unmarshal(ch02.Geometry.Coordinates, &line); err != nil {
+			var multi [][][]float64
+			if err := json.Unmarshal(ch02.Geometry.Coordinates, &multi); err != nil {
+				t.Fatalf("CH-02 geometry %s: %v", ch02.Geometry.Type, err)
+			}
+			line = multi[0]
+		}
+		v := geo.Point{Lon: line[0][0], Lat: line[0][1]}
+		lo, hi := geo.Point{Lon: v.Lon - 0.003, Lat: v.Lat - 0.003}, geo.Point{Lon: v.Lon + 0.003, Lat: v.Lat + 0.003}
+		codes := func(t *testing.T, crs geo.CRS, send string) []string {
+			t.Helper()
+			l, err1 := geo.FromWGS84(lo, crs)
+			h, err2 := geo.FromWGS84(hi, crs)
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			q := fmt.Sprintf("/v1/reaches?bbox=%.7f,%.7f,%.7f,%.7f", l.Lon, l.Lat, h.Lon, h.Lat)
+			if send != "" {
+				q += "&crs=" + send
+			}
+			r := a.do("GET", q, admin, nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("%s: %d %s", q, r.status, r.body)
+			}
+			var fc struct {
+				Features []struct {
+					Properties map[string]any `json:"properties"`
+				} `json:"features"`
+			}
+			r.json(t, &fc)
+			var out []string
+			for _, f := range fc.Features {
+				out = append(out, fmt.Sprint(f.Properties["code"]))
+			}
+			sort.Strings(out)
+			return out
+		}
+		want := codes(t, geo.WGS84, "")
+		if !slices.Contains(want, "CH-02") {
+			t.Fatalf("WGS-84 box around CH-02's first vertex lists %v", want)
+		}
+		for _, tc := range []struct {
+			crs  geo.CRS
+			send string
+		}{{geo.WGS84, "wgs84"}, {geo.GCJ02, "gcj02"}, {geo.BD09, "bd09"}} {
+			if got := codes(t, tc.crs, tc.send); !slices.Equal(got, want) {
+				t.Errorf("bbox in %s lists %v, want %v", tc.send, got, want)
+			}
+		}
 	})
 }
